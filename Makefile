@@ -1,0 +1,47 @@
+# Every target installs what it needs: a venv in .venv with the pinned requirements-dev.txt.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ROLE ?= marketer
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: venv demo local token test unit validate openapi bench clean
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## The main job locally: local stack, a scripted scenario over HTTP, a printed report.
+demo: venv
+	$(PY) -m attract_local.demo
+
+## Serve the API on http://127.0.0.1:3000 backed by the embedded AWS emulator.
+local: venv
+	$(PY) -m attract_local.serve
+
+## A bearer token for the local API: make token ROLE=marketer|recruiter
+token: venv
+	@$(PY) -m attract_local.auth --role $(ROLE)
+
+## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
+test: venv
+	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+validate: venv
+	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline $(VENV)/bin/sam validate --region us-east-1
+
+## Regenerate the committed OpenAPI document (a test fails when it is stale).
+openapi: venv
+	$(PY) -m attract_local.openapi --write
+
+bench: venv
+	$(PY) bench/click_redirect.py
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache

@@ -1,0 +1,1 @@
+"""The local stack: moto in server mode + a thin API gateway driven by template.yaml. Development only."""

@@ -1,0 +1,157 @@
+"""The emulated AWS side: moto in server mode, resources created from template.yaml itself."""
+
+import logging
+import os
+import warnings
+import secrets
+import socket
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from attract_local.auth import LOCAL_CLIENT_ID, LOCAL_USER_POOL_ID
+from attract_local.cfn import ROOT, TEMPLATE, Resolver, load_template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK_NAME = "attract-local"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class FunctionSpec:
+    """A function of template.yaml as the local runtime needs it."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    events: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class LocalAws:
+    """Moto server + the deployed-looking resources. `start()` then use `endpoint` and `functions`."""
+
+    port: int = 0
+    parameters: dict[str, str] = field(default_factory=dict)
+    template_path: Path = TEMPLATE
+    endpoint: str = ""
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+    template: dict = field(default_factory=dict)
+    _server: ThreadedMotoServer | None = None
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def start(self) -> "LocalAws":
+        # moto names every resource type it skips, and its werkzeug server logs each call: noise here.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        self.port = self.port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.template = load_template(self.template_path)
+        self._create_stack()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    def _create_stack(self) -> None:
+        # moto's CloudFormation takes the raw SAM template: it creates tables, queues, … and skips the
+        # Serverless and Cognito resources, which the local gateway stands in for.
+        cfn = self.client("cloudformation")
+        cfn.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=self.template_path.read_text(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+        )
+        summaries = cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
+        physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
+        self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK_NAME,
+                     "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}
+        for name, spec in (self.template.get("Parameters") or {}).items():
+            self.refs[name] = str(self.parameters.get(name, spec.get("Default", "")))
+        for logical, resource in self.template["Resources"].items():
+            kind = resource["Type"]
+            if kind == "AWS::DynamoDB::Table":
+                table = physical[logical]
+                self.refs[logical] = table
+                self.attrs[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+            elif kind == "AWS::SQS::Queue":
+                url = physical[logical]
+                self.refs[logical] = url
+                self.attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{url.rsplit('/', 1)[-1]}"
+                self.attrs[(logical, "QueueName")] = url.rsplit("/", 1)[-1]
+            elif kind == "AWS::SecretsManager::Secret":
+                self.refs[logical] = self._create_secret(logical, resource.get("Properties", {}))
+            elif kind == "AWS::Cognito::UserPool":
+                self.refs[logical] = LOCAL_USER_POOL_ID
+            elif kind == "AWS::Cognito::UserPoolClient":
+                self.refs[logical] = LOCAL_CLIENT_ID
+            elif logical in physical:
+                self.refs[logical] = physical[logical]
+
+    def _create_secret(self, logical: str, properties: dict) -> str:
+        """moto's CloudFormation does not create secrets; make it as GenerateSecretString would."""
+        spec = properties.get("GenerateSecretString") or {}
+        alphabet = string.ascii_letters + string.digits
+        value = properties.get("SecretString") or "".join(
+            secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32)))
+        )
+        created = self.client("secretsmanager").create_secret(Name=f"{STACK_NAME}-{logical}", SecretString=value)
+        return created["ARN"]
+
+    @property
+    def resolve(self) -> Resolver:
+        return Resolver(self.refs, self.attrs)
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        """Every AWS::Serverless::Function with Globals merged and its environment resolved."""
+        globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
+        global_env = (globals_fn.get("Environment") or {}).get("Variables") or {}
+        specs = {}
+        for logical, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            props = resource["Properties"]
+            env = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
+            specs[logical] = FunctionSpec(
+                logical_id=logical,
+                code_dir=ROOT / props["CodeUri"],
+                handler=props.get("Handler", globals_fn.get("Handler", "")),
+                environment={k: str(v) for k, v in self.resolve(env).items()},
+                events=[e for e in (props.get("Events") or {}).values()],
+            )
+        return specs
+
+    def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The process environment a Lambda worker runs with locally."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+        env.update(FAKE_CREDENTIALS)
+        env.update(spec.environment)
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+            POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon locally
+            PYTHONPATH=os.pathsep.join([str(spec.code_dir), str(ROOT / "layers/common/python")]),
+        )
+        return env

@@ -1,0 +1,1 @@
+"""Attract: the shared domain package deployed as the Lambda layer."""

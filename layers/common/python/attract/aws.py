@@ -1,0 +1,24 @@
+"""boto3 clients, created lazily on first use and reused across warm invocations."""
+
+from functools import lru_cache
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@lru_cache(maxsize=None)
+def client(service: str):
+    # AWS_ENDPOINT_URL (set only by the local stack) points every client at the emulator.
+    return boto3.client(service)
+
+
+def to_item(values: dict) -> dict:
+    """Plain dict -> DynamoDB attribute map; None values are left out."""
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: dict) -> dict:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}

@@ -1,0 +1,12 @@
+"""Time in one place so logic takes `now` as an argument and tests can fix it."""
+
+from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """Sortable UTC timestamp with millisecond precision, used in sort keys."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

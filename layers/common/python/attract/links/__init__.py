@@ -1,0 +1,1 @@
+"""Tracked links: short codes that carry attribution dimensions to a destination URL."""

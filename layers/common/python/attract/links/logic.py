@@ -1,0 +1,97 @@
+"""Creating and reading tracked links."""
+
+import secrets
+import string
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from attract.aws import client
+from attract.errors import AlreadyExistsError, NotFoundError
+from attract.links.models import CreateLinkRequest, Link, LinkResponse
+
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 8  # 62**8 ≈ 2e14 codes: collisions are rare and retried
+CREATE_ATTEMPTS = 4
+
+
+class LinkStore(Protocol):
+    def create(self, link: Link) -> None: ...
+    def get(self, code: str) -> tuple[Link, int] | None: ...
+
+
+class CreateLinkCommand(BaseModel):
+    """What makes two create requests "the same" for idempotency: who asked, and for what."""
+
+    owner: str
+    request: CreateLinkRequest
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def tracked_url(base_url: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/r/{code}"
+
+
+def create_link(
+    command: CreateLinkCommand, store: LinkStore, now: datetime, code_factory: Callable[[], str] = new_code
+) -> Link:
+    """Store a new link under a fresh code, retrying the rare code collision."""
+    for _ in range(CREATE_ATTEMPTS):
+        link = Link(
+            code=code_factory(),
+            destination=command.request.destination,
+            created_at=now,
+            created_by=command.owner,
+            **command.request.model_dump(exclude={"destination"}),
+        )
+        try:
+            store.create(link)
+            return link
+        except AlreadyExistsError:
+            continue
+    raise AlreadyExistsError("could not allocate a free link code")
+
+
+@lru_cache(maxsize=4)
+def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -> Callable[..., Link]:
+    """`create_link` that runs once per (owner, request) within the window; a retry gets the same link."""
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
+    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
+
+    @idempotent_function(
+        data_keyword_argument="command",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer,
+        key_prefix="create_link",
+    )
+    def run(*, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link:
+        return create_link(command, store, now)
+
+    run.config = config  # handlers register the Lambda context so a timed-out attempt can be retried
+    return run
+
+
+def link_response(link: Link, clicks: int, base_url: str) -> LinkResponse:
+    return LinkResponse(
+        **link.model_dump(exclude={"created_by"}), url=tracked_url(base_url, link.code), clicks=clicks
+    )
+
+
+def get_link(code: str, store: LinkStore) -> tuple[Link, int]:
+    found = store.get(code)
+    if found is None:
+        raise NotFoundError(f"no link with code {code}")
+    return found

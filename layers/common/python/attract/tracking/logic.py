@@ -1,0 +1,206 @@
+"""Click redirects and touch ingest."""
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ValidationError
+
+from attract.api import describe_errors
+from attract.dimensions import VISITOR_ID_PATTERN
+from attract.links.models import Link
+from attract.tracking.bots import is_automated
+from attract.tracking.models import (
+    CLICK_ID_PARAMS,
+    UTM_PARAMS,
+    FieldError,
+    IngestItemResult,
+    IngestResult,
+    Touch,
+    TouchIn,
+)
+
+VISITOR_PARAM = "tc_vid"
+CLICK_PARAM = "tc_click"
+_VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
+
+
+class LinkReader(Protocol):
+    def get(self, code: str) -> tuple[Link, int] | None: ...
+
+
+class TouchWriter(Protocol):
+    def record_click(self, touch: Touch, expires_at: int) -> None: ...
+    def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None: ...
+
+
+class ClickRequest(BaseModel):
+    """The parts of a redirect request that matter, taken from the API Gateway event by the handler."""
+
+    code: str
+    method: str = "GET"
+    query: dict[str, str] = {}
+    visitor_cookie: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+
+
+@dataclass(frozen=True)
+class ClickOutcome:
+    location: str
+    visitor_id: str | None  # None for bots: they get no cookie
+    click_id: str | None
+    recorded: bool
+
+
+class CachedLinks:
+    """Links are immutable, so a warm function keeps recent ones and skips the GetItem."""
+
+    def __init__(self, reader: LinkReader, ttl_seconds: float = 300, max_items: int = 2048):
+        self._reader = reader
+        self._ttl = ttl_seconds
+        self._max = max_items
+        self._items: dict[str, tuple[float, tuple[Link, int] | None]] = {}
+
+    def get(self, code: str) -> tuple[Link, int] | None:
+        hit = self._items.get(code)
+        now = time.monotonic()
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        found = self._reader.get(code)
+        if found is not None:  # unknown codes are not cached: a link created a second later must work
+            if len(self._items) >= self._max:
+                self._items.pop(next(iter(self._items)))
+            self._items[code] = (now, found)
+        return found
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def valid_visitor_id(value: str | None) -> bool:
+    return bool(value) and _VISITOR_ID.fullmatch(value) is not None  # type: ignore[arg-type]
+
+
+def clean_referrer(referrer: str | None) -> str | None:
+    """Scheme, host and path only: referrer queries can carry search terms or personal data."""
+    if not referrer:
+        return None
+    parts = urlsplit(referrer.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))[:1024]
+
+
+def _picked(query: dict[str, str], names: tuple[str, ...], limit: int) -> dict[str, str]:
+    return {name: query[name].strip()[:limit] for name in names if query.get(name, "").strip()}
+
+
+def redirect_location(destination: str, visitor_id: str | None, click_id: str | None, passthrough: dict[str, str]) -> str:
+    """Destination with its own query kept, incoming campaign parameters passed on, and our ids added."""
+    parts = urlsplit(destination)
+    pairs = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in (VISITOR_PARAM, CLICK_PARAM)]
+    present = {key for key, _ in pairs}
+    pairs += [(key, value) for key, value in passthrough.items() if key not in present]
+    if visitor_id:
+        pairs.append((VISITOR_PARAM, visitor_id))
+    if click_id:
+        pairs.append((CLICK_PARAM, click_id))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, doseq=False), parts.fragment))
+
+
+def expiry(moment: datetime, retention_days: int) -> int:
+    return int((moment + timedelta(days=retention_days)).timestamp())
+
+
+def handle_click(
+    click: ClickRequest, links: LinkReader, touches: TouchWriter, now: datetime, retention_days: int
+) -> ClickOutcome | None:
+    """Resolve a tracked link; record a touch unless the request is automated. None: unknown code."""
+    found = links.get(click.code)
+    if found is None:
+        return None
+    link, _ = found
+    click_ids = _picked(click.query, CLICK_ID_PARAMS, 512)
+    utm = _picked(click.query, UTM_PARAMS, 200)
+    passthrough = {**utm, **click_ids}
+
+    if is_automated(click.user_agent, click.method):
+        return ClickOutcome(redirect_location(link.destination, None, None, passthrough), None, None, False)
+
+    visitor_id = next(
+        (vid for vid in (click.visitor_cookie, click.query.get(VISITOR_PARAM)) if valid_visitor_id(vid)), None
+    ) or new_id()
+    click_id = new_id()
+    touch = Touch(
+        touch_id=click_id,
+        occurred_at=now,
+        origin="click",
+        visitor_id=visitor_id,
+        link_code=link.code,
+        click_ids=click_ids,
+        utm=utm,
+        referrer=clean_referrer(click.referrer),
+        **link.model_dump(include={"campaign", "channel", "source", "medium", "content", "term"}),
+    )
+    touches.record_click(touch, expiry(now, retention_days))
+    return ClickOutcome(redirect_location(link.destination, visitor_id, click_id, passthrough), visitor_id, click_id, True)
+
+
+def import_touch_id(item: TouchIn, subject: str) -> str:
+    """Deterministic id: importing the same touch twice writes the same item, never a second one."""
+    basis = "|".join(
+        str(part or "")
+        for part in (
+            subject, item.occurred_at.isoformat(), item.external_id, item.campaign, item.channel,
+            item.source, item.medium, item.content, item.term,
+        )
+    )
+    return "i" + hashlib.sha256(basis.encode()).hexdigest()[:31]
+
+
+def ingest_touches(
+    raw_items: list[dict], touches: TouchWriter, now: datetime, retention_days: int, hash_email
+) -> IngestResult:
+    """Validate each item on its own, store the valid ones, and say which were rejected and why.
+
+    `hash_email` turns a normalised email into its keyed hash; it is only called when an item has one.
+    """
+    results: list[IngestItemResult] = []
+    accepted: list[Touch] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            item = TouchIn.model_validate(raw, context={"now": now})
+        except ValidationError as error:
+            # The one-subject rule is a whole-item rule; name the field a marketer would fix first.
+            errors = [
+                FieldError(**{**described, "field": described["field"] if described["field"] != "body" else "visitor_id"})
+                for described in describe_errors(error.errors())
+            ]
+            results.append(IngestItemResult(index=index, status="rejected", errors=errors))
+            continue
+        email_digest = hash_email(item.email) if item.email else None
+        subject = f"v:{item.visitor_id}" if item.visitor_id else f"e:{email_digest}"
+        touch = Touch(
+            touch_id=import_touch_id(item, subject),
+            occurred_at=item.occurred_at,
+            origin="import",
+            visitor_id=item.visitor_id,
+            email_hash=email_digest,
+            click_ids=dict(item.click_ids),
+            external_id=item.external_id,
+            **item.model_dump(include={"campaign", "channel", "source", "medium", "content", "term"}),
+        )
+        accepted.append(touch)
+        results.append(IngestItemResult(index=index, status="recorded", touch_id=touch.touch_id))
+    if accepted:
+        # Expiry counts from when the touch happened, not from the import.
+        touches.put_many(accepted, {t.touch_id: expiry(t.occurred_at, retention_days) for t in accepted})
+    recorded = sum(1 for result in results if result.status == "recorded")
+    return IngestResult(recorded=recorded, rejected=len(results) - recorded, results=results)

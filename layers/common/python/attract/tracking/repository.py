@@ -1,0 +1,78 @@
+"""DynamoDB access for touches.
+
+Touch:        PK=VISITOR#<visitor_id> | EMAIL#<email_hash>, SK=TOUCH#<occurred_at>#<touch_id>
+Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad click ids -> visitor)
+"""
+
+import time
+
+from attract.aws import client, to_item
+from attract.clock import iso
+from attract.links.repository import link_key
+from attract.tracking.models import Touch
+
+BATCH_SIZE = 25  # BatchWriteItem limit
+MAX_UNPROCESSED_RETRIES = 8
+
+
+def subject_key(touch: Touch) -> str:
+    return f"VISITOR#{touch.visitor_id}" if touch.visitor_id else f"EMAIL#{touch.email_hash}"
+
+
+def touch_item(touch: Touch, expires_at: int) -> dict:
+    values = touch.model_dump(mode="json", exclude_none=True)
+    values.update(
+        PK=subject_key(touch),
+        SK=f"TOUCH#{iso(touch.occurred_at)}#{touch.touch_id}",
+        type="touch",
+        occurred_at=iso(touch.occurred_at),
+        expires_at=expires_at,
+    )
+    return to_item(values)
+
+
+def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
+    """Items that find the visitor from a click id the join form carries (tc_click, gclid, fbclid, …)."""
+    ids = {"tc": touch.touch_id, **touch.click_ids}
+    return [
+        to_item({"PK": f"CLICK#{kind}#{value}", "SK": f"VISITOR#{touch.visitor_id}", "type": "click_lookup",
+                 "visitor_id": touch.visitor_id, "expires_at": expires_at})
+        for kind, value in ids.items()
+    ]
+
+
+class TouchRepository:
+    def __init__(self, table_name: str, dynamodb=None):
+        self._table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self):
+        return self._dynamodb or client("dynamodb")
+
+    def record_click(self, touch: Touch, expires_at: int) -> None:
+        """One transaction: the touch, the link's click counter and the click-id lookups, all or nothing."""
+        actions = [
+            {"Put": {"TableName": self._table, "Item": touch_item(touch, expires_at),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Update": {"TableName": self._table, "Key": link_key(touch.link_code or ""),
+                        "UpdateExpression": "ADD clicks :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        "ConditionExpression": "attribute_exists(PK)"}},
+        ]
+        actions += [{"Put": {"TableName": self._table, "Item": item}} for item in click_lookup_items(touch, expires_at)]
+        self.dynamodb.transact_write_items(TransactItems=actions)
+
+    def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None:
+        """Batch-write imported touches. Their keys are deterministic, so a repeated import rewrites the same items."""
+        unique = {touch_item(t, expires_at[t.touch_id])["SK"]["S"] + subject_key(t): t for t in touches}
+        requests = [{"PutRequest": {"Item": touch_item(t, expires_at[t.touch_id])}} for t in unique.values()]
+        for start in range(0, len(requests), BATCH_SIZE):
+            pending = {self._table: requests[start : start + BATCH_SIZE]}
+            for attempt in range(MAX_UNPROCESSED_RETRIES):
+                response = self.dynamodb.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError("DynamoDB left touches unprocessed after retries")
