@@ -1,0 +1,49 @@
+"""Helpers shared by every test layer (imported as tests.support)."""
+
+import copy
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str) -> dict:
+    """A copy of events/<name>.json (the same files `sam local invoke -e` takes)."""
+    return copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+
+
+def with_body(event: dict, body: dict) -> dict:
+    event["body"] = json.dumps(body)
+    return event
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a server is unreachable on a laptop; fail in CI (ATTRACT_REQUIRE_SERVICES=1)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError as error:
+        message = f"{name} not reachable on {host}:{port} ({error})"
+        if os.environ.get("ATTRACT_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+
+
+class FakeLambdaContext:
+    """The context attributes Powertools reads."""
+
+    function_name = "attract-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:attract-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/attract-test"
+    log_stream_name = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
