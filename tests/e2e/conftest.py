@@ -1,0 +1,39 @@
+"""The local stack over HTTP, as a marketer's client or a candidate's browser would use it."""
+
+import pytest
+import requests
+
+from attract_local.auth import mint_token
+from attract_local.gateway import start_local
+
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+@pytest.fixture(scope="session")
+def stack():
+    aws, gateway = start_local(port=0)
+    yield aws, gateway
+    gateway.stop()
+    aws.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack) -> str:
+    return stack[1].url
+
+
+@pytest.fixture(scope="session")
+def marketer() -> dict:
+    return {"Authorization": "Bearer " + mint_token(["marketers"])}
+
+
+@pytest.fixture(scope="session")
+def recruiter() -> dict:
+    return {"Authorization": "Bearer " + mint_token(["recruiters"])}
+
+
+@pytest.fixture
+def browser() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = BROWSER
+    return session

@@ -1,0 +1,116 @@
+"""template.yaml is the single truth: it must validate, translate, and lint clean after the SAM transform."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+from attract_local.cfn import ROOT, load_template
+
+TEMPLATE = ROOT / "template.yaml"
+PUBLIC_FUNCTIONS = {"TrackingFunction"}
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for managed policy names only when a template uses them; ours does not."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def _translate(template: dict) -> dict:
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str):  # `sam package` would upload these; any S3 URI translates
+                props[key] = f"s3://attract-artifacts/{props[key].strip('/')}.zip"
+    return transform(template, {}, _NoManagedPolicies())
+
+
+def _lint_errors(template: dict) -> list[str]:
+    matches = lint(json.dumps(_translate(template)), config=ManualArgs(regions=["us-east-1"]))
+    return [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
+
+
+@pytest.fixture(scope="module")
+def raw_template() -> dict:
+    template, errors = decode_str(TEMPLATE.read_text())
+    assert not errors
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return template
+
+
+def test_sam_validate_offline():
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline",
+           "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    sam = Path(sys.executable).with_name("sam")
+    result = subprocess.run([str(sam), "validate", "--region", "us-east-1", "--template-file", str(TEMPLATE)],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_transformed_template_lints_clean(raw_template):
+    assert _lint_errors(raw_template) == []
+
+
+def test_lint_catches_a_broken_reference(raw_template):
+    # Guard against a lint that cannot fail: a policy pointing at a table that does not exist must be caught.
+    broken = copy.deepcopy(raw_template)
+    statement = broken["Resources"]["TrackingFunction"]["Properties"]["Policies"][0]["Statement"][0]
+    statement["Resource"] = {"Fn::GetAtt": ["NoSuchTable", "Arn"]}
+    assert any("NoSuchTable" in error for error in _lint_errors(broken))
+
+
+def test_every_non_public_route_has_the_cognito_authorizer(raw_template):
+    translated = _translate(raw_template)
+    api = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
+    routes = {}
+    for path, methods in api["Properties"]["Body"]["paths"].items():
+        for method, operation in methods.items():
+            routes[f"{method.upper()} {path}"] = operation.get("security")
+    # SAM writes an explicit {"NONE": []} for routes that opt out of the default authorizer.
+    public = {key for key, security in routes.items() if security in (None, [], [{"NONE": []}])}
+    assert public == {"GET /r/{code}"}
+    assert all(security == [{"CognitoJwt": []}] for key, security in routes.items() if key not in public)
+
+
+def test_public_routes_are_throttled_and_tables_recoverable(raw_template):
+    api = raw_template["Resources"]["HttpApi"]["Properties"]
+    assert set(api["RouteSettings"]) == {"GET /r/{code}"}
+    for name, resource in raw_template["Resources"].items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            props = resource["Properties"]
+            assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+            assert props["TimeToLiveSpecification"]["Enabled"] is True, name
+
+
+def test_public_and_authenticated_routes_never_share_a_function():
+    template = load_template()
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        events = [e for e in (resource["Properties"].get("Events") or {}).values() if e["Type"] == "HttpApi"]
+        public = {(e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE" for e in events}
+        assert len(public) <= 1, f"{name} mixes public and authenticated routes"
+        assert (public == {True}) == (name in PUBLIC_FUNCTIONS), name
+
+
+def test_no_function_policy_allows_scan_or_wildcards():
+    template = load_template()
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies") or []:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not any(a.endswith(("Scan", "*")) for a in actions), (name, actions)
+                assert statement["Resource"] != "*", name
