@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ROLE ?= marketer
 export SAM_CLI_TELEMETRY := 0
+# The dev tools (demo, local stack, bench) import the layer package the way pytest does (pyproject pythonpath).
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
 .PHONY: venv demo local token test unit validate openapi bench clean
 

@@ -3,12 +3,14 @@
 import base64
 import json
 import re
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
@@ -114,11 +116,13 @@ def build_event(route: Route, method: str, raw_path: str, raw_query: str, header
 
 
 class LocalGateway:
-    def __init__(self, aws: LocalAws, host: str = "127.0.0.1", port: int = 3000, max_concurrency: int = 4):
+    def __init__(self, aws: LocalAws, host: str = "127.0.0.1", port: int = 3000, max_concurrency: int = 4,
+                 log: TextIO | None = None):
         self.aws = aws
+        self.log = log or sys.stderr
         self.routes = routes_from_template(aws)
         specs = aws.functions()
-        self.pools = {name: FunctionPool(spec, aws.function_environment(spec), max_concurrency)
+        self.pools = {name: FunctionPool(spec, aws.function_environment(spec), max_concurrency, log=log)
                       for name, spec in specs.items()}
         gateway = self
 
@@ -179,13 +183,13 @@ class LocalGateway:
         try:
             result = self.pools[route.function].invoke(event)
         except InvocationError as error:
-            print(f"[gateway] {route.key} -> 500: {error}", flush=True)
+            print(f"[gateway] {route.key} -> 500: {error}", file=self.log, flush=True)
             return self._reply(request, 500, {"content-type": "application/json"}, [],
                                b'{"message":"Internal Server Error"}')
         status, out_headers, cookies, out_body = self._translate(result)
         self._reply(request, status, out_headers, cookies, out_body)
         elapsed = (time.perf_counter() - started) * 1000
-        print(f"[gateway] {request.command} {parts.path} -> {status} ({elapsed:.0f} ms)", flush=True)
+        print(f"[gateway] {request.command} {parts.path} -> {status} ({elapsed:.0f} ms)", file=self.log, flush=True)
 
     @staticmethod
     def _translate(result: dict) -> tuple[int, dict[str, str], list[str], bytes]:
@@ -214,11 +218,14 @@ class LocalGateway:
             request.wfile.write(body)
 
 
-def start_local(port: int = 3000, aws_port: int = 0) -> tuple[LocalAws, LocalGateway]:
-    """Moto + stack + gateway. The public base URL is the gateway's own, so tracked links work locally."""
+def start_local(port: int = 3000, aws_port: int = 0, log: TextIO | None = None) -> tuple[LocalAws, LocalGateway]:
+    """Moto + stack + gateway. The public base URL is the gateway's own, so tracked links work locally.
+
+    `log` receives the functions' log lines and the gateway's access lines (default: stderr).
+    """
     from attract_local.stack import free_port
 
     port = port or free_port()
     aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}"}).start()
-    gateway = LocalGateway(aws, port=port).start()
+    gateway = LocalGateway(aws, port=port, log=log).start()
     return aws, gateway

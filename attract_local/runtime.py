@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TextIO
 
 from attract_local.stack import FunctionSpec
 
@@ -18,10 +19,10 @@ class InvocationError(Exception):
 
 
 class _Worker:
-    def __init__(self, spec: FunctionSpec, env: dict[str, str]):
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], log: TextIO | None):
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER), spec.handler],
-            cwd=spec.code_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            cwd=spec.code_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
         )
         ready = self.process.stdout.readline()
         if not ready:
@@ -50,8 +51,9 @@ class _Worker:
 class FunctionPool:
     """Idle workers are reused (warm starts); a busy pool grows up to `max_concurrency` (cold starts)."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int = 4, timeout_s: float = 30):
-        self.spec, self.env, self.timeout_s = spec, env, timeout_s
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int = 4, timeout_s: float = 30,
+                 log: TextIO | None = None):
+        self.spec, self.env, self.timeout_s, self.log = spec, env, timeout_s, log
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
@@ -62,7 +64,7 @@ class FunctionPool:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
             if worker is None:
-                worker = _Worker(self.spec, self.env)
+                worker = _Worker(self.spec, self.env, self.log)
                 with self._lock:
                     self._all.append(worker)
             try:

@@ -29,8 +29,12 @@ def _stores() -> tuple[CachedLinks, TouchRepository]:
     return CachedLinks(LinkRepository(table)), TouchRepository(table)
 
 
-@app.get("/r/<code>")
-def redirect(code: str) -> Response:
+@app.get(
+    "/r/<code>", summary="Follow a tracked link", tags=["tracking"],
+    responses={302: {"description": "To the destination, with tc_vid and tc_click added; sets the tc_vid cookie"},
+               404: {"description": "Unknown code: a plain HTML page"}},
+)
+def redirect(code: str) -> Response[str]:
     event = app.current_event
     settings = load_settings()
     links, touches = _stores()

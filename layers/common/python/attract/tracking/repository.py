@@ -5,8 +5,9 @@ Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad cl
 """
 
 import time
+from datetime import datetime
 
-from attract.aws import client, to_item
+from attract.aws import client, from_item, to_item
 from attract.clock import iso
 from attract.links.repository import link_key
 from attract.tracking.models import Touch
@@ -76,3 +77,14 @@ class TouchRepository:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
             else:
                 raise RuntimeError("DynamoDB left touches unprocessed after retries")
+
+    def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]:
+        """Touches of one subject (`VISITOR#…` or `EMAIL#…`), oldest first, optionally from `since` on."""
+        start = f"TOUCH#{iso(since)}" if since else "TOUCH#"
+        paginator = self.dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
+            ExpressionAttributeValues={":pk": {"S": subject}, ":start": {"S": start}, ":end": {"S": "TOUCH#\uffff"}},
+        )
+        return [Touch.model_validate(from_item(item)) for page in pages for item in page["Items"]]

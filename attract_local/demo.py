@@ -1,0 +1,100 @@
+"""`make demo`: the local stack, a short scripted campaign over HTTP, and what Attract recorded."""
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from attract.tracking.repository import TouchRepository
+from attract_local.auth import STATE_DIR, mint_token
+from attract_local.gateway import start_local
+
+BROWSERS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+]
+LINKS = [
+    {"campaign": "Platform engineers 2027", "channel": "paid_search", "source": "google", "medium": "cpc",
+     "term": "rust jobs berlin", "destination": "https://careers.example.com/teams/platform?lang=en"},
+    {"campaign": "Platform engineers 2027", "channel": "paid_social", "source": "linkedin", "medium": "cpc",
+     "content": "carousel-a", "destination": "https://careers.example.com/teams/platform?lang=en"},
+    {"campaign": "Alumni newsletter", "channel": "email", "source": "crm", "medium": "email",
+     "destination": "https://careers.example.com/community"},
+]
+# Visitor journeys: which links each person clicks, in order (same browser, so the tc_vid cookie carries over).
+JOURNEYS = [[1, 0], [2], [0, 1, 2], [1], [2, 0]]
+
+
+def _row(*cells, widths=(26, 14, 10, 12, 8)) -> str:
+    return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths))
+
+
+def run(api: str, table: TouchRepository) -> None:
+    marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
+    print(f"\n== 1. A marketer creates {len(LINKS)} tracked links")
+    links = []
+    for spec in LINKS:
+        response = requests.post(f"{api}/links", json=spec, headers=marketer, timeout=30)
+        response.raise_for_status()
+        links.append(response.json())
+        print(f"   {response.status_code}  {links[-1]['url']}  ->  {spec['channel']:<12} {spec['source']}")
+
+    print(f"\n== 2. {len(JOURNEYS)} people click (cookies carry their visitor id), plus a Slack preview and a typo")
+    rng = random.Random(7)
+    visitors = []
+    for person, journey in enumerate(JOURNEYS, 1):
+        session = requests.Session()
+        session.headers["User-Agent"] = rng.choice(BROWSERS)
+        visitor = None
+        for index in journey:
+            response = session.get(links[index]["url"], allow_redirects=False, timeout=30,
+                                   headers={"Cookie": f"tc_vid={visitor}"} if visitor else {})
+            visitor = parse_qs(urlsplit(response.headers["Location"]).query)["tc_vid"][0]
+        visitors.append(visitor)
+        print(f"   person {person}: {' -> '.join(LINKS[i]['channel'] for i in journey):<40} visitor {visitor}")
+    preview = requests.get(links[1]["url"], headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}, allow_redirects=False)
+    typo = requests.get(f"{api}/r/NoSuchLk", allow_redirects=False)
+    print(f"   Slackbot preview -> {preview.status_code} (redirected, not counted); unknown code -> {typo.status_code}")
+
+    print("\n== 3. A badge scan from last week's career fair is imported for person 4")
+    scan = {"visitor_id": visitors[3], "campaign": "Berlin career fair", "channel": "event", "source": "career-fair",
+            "medium": "badge-scan", "occurred_at": (datetime.now(timezone.utc) - timedelta(days=6)).isoformat()}
+    bad = {**scan, "visitor_id": None, "email": "not-an-email"}
+    result = requests.post(f"{api}/touches", json={"touches": [scan, bad]}, headers=marketer, timeout=30).json()
+    print(f"   recorded {result['recorded']}, rejected {result['rejected']}: "
+          + "; ".join(f"{e['field']} ({e['rule']})" for e in result["results"][1]["errors"]))
+
+    print("\n== What Attract recorded\n")
+    print(_row("link", "channel", "source", "code", "clicks"))
+    for link in links:
+        read = requests.get(f"{api}/links/{link['code']}", headers=marketer, timeout=30).json()
+        print(_row(read["campaign"], read["channel"], read["source"], read["code"], read["clicks"]))
+    print()
+    channels: Counter = Counter()
+    for person, visitor in enumerate(visitors, 1):
+        touches = table.touches_of(f"VISITOR#{visitor}")
+        channels.update(t.channel for t in touches)
+        path = " -> ".join(f"{t.channel}/{t.source}" for t in touches)
+        print(f"   person {person} ({len(touches)} touches): {path}")
+    print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
+
+
+def main() -> None:
+    STATE_DIR.mkdir(exist_ok=True)
+    log_path = STATE_DIR / "demo.log"
+    with log_path.open("w") as log:
+        aws, gateway = start_local(port=0, log=log)
+        try:
+            print(f"Local stack up: API {gateway.url}, AWS emulator {aws.endpoint} (tables from template.yaml)")
+            print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
+            run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")))
+        finally:
+            gateway.stop()
+            aws.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Click redirect cost: DynamoDB calls and handler CPU per click, and the tracking function's cold import.
+
+Printed, never asserted. Run: `make bench` (CI runs it as a report after the tests).
+"""
+
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
+
+from attract_local.stack import LocalAws  # noqa: E402
+
+CLICKS = 300
+IMPORT_RUNS = 5
+
+
+def _event(name: str, code: str) -> dict:
+    event = json.loads((ROOT / f"events/{name}.json").read_text())
+    event["pathParameters"]["code"] = code
+    event["rawPath"] = f"/r/{code}"
+    return event
+
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "bench", 256, "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def _use_function_env(aws: LocalAws, logical_id: str) -> None:
+    spec = aws.functions()[logical_id]
+    env = aws.function_environment(spec)
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment):
+        os.environ[key] = env[key]
+    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one INFO line per click would drown the figures
+
+
+def measure_clicks() -> None:
+    aws = LocalAws().start()
+    try:
+        _use_function_env(aws, "LinksFunction")
+        links = importlib.import_module("functions.links.app")
+        created = links.lambda_handler(json.loads((ROOT / "events/links/create_link.json").read_text()), Context())
+        code = json.loads(created["body"])["code"]
+
+        from attract import aws as attract_aws
+        from attract.settings import load_settings
+
+        load_settings.cache_clear()
+        attract_aws.client.cache_clear()
+        _use_function_env(aws, "TrackingFunction")
+        tracking = importlib.import_module("functions.tracking.app")
+        calls: Counter = Counter()
+        attract_aws.client("dynamodb").meta.events.register(
+            "before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+
+        devnull = open(os.devnull, "w")
+        real_stdout = sys.stdout
+        rows = []
+        for label, name in (("human click", "tracking/click"), ("bot click", "tracking/click_bot")):
+            tracking._stores.cache_clear()  # cold: empty link cache
+            calls.clear()
+            sys.stdout = devnull  # EMF metrics are printed per invocation
+            tracking.lambda_handler(_event(name, code), Context())
+            sys.stdout = real_stdout
+            cold = dict(calls)
+            calls.clear()
+            cpu, wall = [], []
+            sys.stdout = devnull
+            for _ in range(CLICKS):
+                c0, w0 = time.thread_time(), time.perf_counter()  # this thread only: moto serves in others
+                response = tracking.lambda_handler(_event(name, code), Context())
+                cpu.append((time.thread_time() - c0) * 1000)
+                wall.append((time.perf_counter() - w0) * 1000)
+                assert response["statusCode"] == 302
+            sys.stdout = real_stdout
+            warm = {op: n / CLICKS for op, n in calls.items()}
+            rows.append((label, cold, warm, statistics.median(cpu), statistics.quantiles(cpu, n=20)[-1],
+                         statistics.median(wall)))
+        print(f"Click redirect, {CLICKS} warm invocations each (handler in-process, DynamoDB = moto server)")
+        print(f"{'':<12} {'DynamoDB calls (cold)':<44} {'per warm click':<40} {'CPU p50':>8} {'CPU p95':>8} {'wall p50':>9}")
+        for label, cold, warm, p50, p95, wall50 in rows:
+            print(f"{label:<12} {json.dumps(cold):<44} {json.dumps(warm):<40} {p50:>6.2f}ms {p95:>6.2f}ms {wall50:>7.2f}ms")
+    finally:
+        aws.stop()
+
+
+def measure_cold_import() -> None:
+    code_dir = ROOT / "functions/tracking"
+    env = {"PYTHONPATH": f"{code_dir}:{ROOT / 'layers/common/python'}", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": os.environ.get("PATH", "")}
+    probe = "import time; t = time.perf_counter(); import app; print((time.perf_counter() - t) * 1000)"
+    times = [float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                                  cwd=code_dir, check=True).stdout) for _ in range(IMPORT_RUNS)]
+    detail = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], capture_output=True, text=True,
+                            env=env, cwd=code_dir, check=True).stderr.splitlines()
+    top = []
+    for line in detail[1:]:
+        parts = line.split("|")
+        # Children of `app` are indented by three spaces in -X importtime's tree.
+        if len(parts) == 3 and parts[2].startswith("   ") and not parts[2].startswith("    "):
+            top.append((int(parts[1]), parts[2].strip()))
+    print(f"\nTracking function cold import (`import app`, {IMPORT_RUNS} fresh interpreters): "
+          f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms")
+    print("  heaviest imports of app.py (cumulative; the dev venv's boto3 also loads awscrt, absent on Lambda): "
+          + ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in sorted(top, reverse=True)[:6]))
+
+
+if __name__ == "__main__":
+    measure_clicks()
+    measure_cold_import()

@@ -1,0 +1,13 @@
+from attract_local.openapi import OUTPUT, build, render
+
+
+def test_committed_openapi_document_is_current():
+    assert OUTPUT.read_text() == render(), "docs/openapi.json is stale: run `make openapi`"
+
+
+def test_document_covers_every_route_with_its_security():
+    paths = build()["paths"]
+    assert set(paths) == {"/links", "/links/{code}", "/r/{code}", "/touches"}
+    assert paths["/r/{code}"]["get"]["security"] == []
+    assert paths["/links"]["post"]["security"] == [{"CognitoJwt": []}]
+    assert "422" in paths["/links"]["post"]["responses"]
