@@ -49,6 +49,7 @@ class LocalAws:
     refs: dict[str, str] = field(default_factory=dict)
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
     template: dict = field(default_factory=dict)
+    stack_name: str = STACK_NAME
     _server: ThreadedMotoServer | None = None
 
     def client(self, service: str):
@@ -64,6 +65,8 @@ class LocalAws:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        # moto keeps its state per process, not per server: two stacks in one process need two names.
+        self.stack_name = f"{STACK_NAME}-{self.port}"
         self.template = load_template(self.template_path)
         self._create_stack()
         return self
@@ -77,13 +80,13 @@ class LocalAws:
         # Serverless and Cognito resources, which the local gateway stands in for.
         cfn = self.client("cloudformation")
         cfn.create_stack(
-            StackName=STACK_NAME,
+            StackName=self.stack_name,
             TemplateBody=self.template_path.read_text(),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
         )
-        summaries = cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
+        summaries = cfn.list_stack_resources(StackName=self.stack_name)["StackResourceSummaries"]
         physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
-        self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK_NAME,
+        self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack_name,
                      "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}
         for name, spec in (self.template.get("Parameters") or {}).items():
             self.refs[name] = str(self.parameters.get(name, spec.get("Default", "")))
@@ -114,7 +117,7 @@ class LocalAws:
         value = properties.get("SecretString") or "".join(
             secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32)))
         )
-        created = self.client("secretsmanager").create_secret(Name=f"{STACK_NAME}-{logical}", SecretString=value)
+        created = self.client("secretsmanager").create_secret(Name=f"{self.stack_name}-{logical}", SecretString=value)
         return created["ARN"]
 
     @property
