@@ -63,6 +63,31 @@ def routes_from_template(aws: LocalAws) -> list[Route]:
     return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
 
 
+def cors_from_template(aws: LocalAws) -> dict | None:
+    for resource in aws.template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::HttpApi":
+            config = (resource.get("Properties") or {}).get("CorsConfiguration")
+            if config:
+                return aws.resolve(config)
+    return None
+
+
+def cors_headers(cors: dict | None, origin: str | None, preflight: bool) -> dict[str, str]:
+    """The headers API Gateway adds when the request's Origin is allowed by CorsConfiguration."""
+    if not cors or not origin:
+        return {}
+    allowed = [o.strip() for o in cors.get("AllowOrigins", [])]
+    if "*" not in allowed and origin not in allowed:
+        return {}
+    headers = {"access-control-allow-origin": "*" if "*" in allowed else origin}
+    if preflight:
+        headers["access-control-allow-methods"] = ",".join(cors.get("AllowMethods", []))
+        headers["access-control-allow-headers"] = ",".join(cors.get("AllowHeaders", []))
+        if cors.get("MaxAge"):
+            headers["access-control-max-age"] = str(cors["MaxAge"])
+    return headers
+
+
 def build_event(route: Route, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
                 body: bytes, claims: dict | None, source_ip: str, domain: str) -> dict:
     """An API Gateway HTTP API payload format 2.0 event, as the deployed API would send it."""
@@ -121,6 +146,7 @@ class LocalGateway:
         self.aws = aws
         self.log = log or sys.stderr
         self.routes = routes_from_template(aws)
+        self.cors = cors_from_template(aws)
         specs = aws.functions()
         self.pools = {name: FunctionPool(spec, aws.function_environment(spec), max_concurrency, log=log)
                       for name, spec in specs.items()}
@@ -166,7 +192,12 @@ class LocalGateway:
         parts = urlsplit(request.path)
         length = int(request.headers.get("content-length") or 0)
         body = request.rfile.read(length) if length else b""
+        origin = request.headers.get("origin")
+        if request.command == "OPTIONS" and self.cors and request.headers.get("access-control-request-method"):
+            # With CorsConfiguration, API Gateway answers preflights itself; no function runs.
+            return self._reply(request, 204, cors_headers(self.cors, origin, preflight=True), [], b"")
         route = self.match(request.command, parts.path)
+        cors = cors_headers(self.cors, origin, preflight=False)
         if route is None:
             return self._reply(request, 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}')
         claims = None
@@ -187,7 +218,7 @@ class LocalGateway:
             return self._reply(request, 500, {"content-type": "application/json"}, [],
                                b'{"message":"Internal Server Error"}')
         status, out_headers, cookies, out_body = self._translate(result)
-        self._reply(request, status, out_headers, cookies, out_body)
+        self._reply(request, status, {**out_headers, **cors}, cookies, out_body)
         elapsed = (time.perf_counter() - started) * 1000
         print(f"[gateway] {request.command} {parts.path} -> {status} ({elapsed:.0f} ms)", file=self.log, flush=True)
 

@@ -89,7 +89,8 @@ class LocalAws:
         self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack_name,
                      "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}
         for name, spec in (self.template.get("Parameters") or {}).items():
-            self.refs[name] = str(self.parameters.get(name, spec.get("Default", "")))
+            value = str(self.parameters.get(name, spec.get("Default", "")))
+            self.refs[name] = value.split(",") if spec.get("Type") == "CommaDelimitedList" else value
         for logical, resource in self.template["Resources"].items():
             kind = resource["Type"]
             if kind == "AWS::DynamoDB::Table":

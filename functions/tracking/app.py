@@ -1,6 +1,7 @@
-"""Public tracking function: GET /r/{code}, the click redirect. Light by design: no ads SDK, no auth."""
+"""Public tracking function: GET /r/{code} (click redirect) and GET /t.js (snippet). Light: no ads SDK, no auth."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -8,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import attract.tracking
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
@@ -16,6 +18,7 @@ from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, han
 from attract.tracking.repository import TouchRepository
 
 app = APIGatewayHttpResolver()
+SNIPPET = (Path(attract.tracking.__file__).parent / "snippet.js").read_text()
 
 NOT_FOUND_PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Link not found</title>"
@@ -63,6 +66,13 @@ def redirect(code: str) -> Response[str]:
         headers={"Location": outcome.location, "Cache-Control": "no-store"},
         cookies=cookies,
     )
+
+
+@app.get("/t.js", summary="The careers-site snippet", tags=["tracking"],
+         responses={200: {"description": "JavaScript that keeps attribution data and submits joins"}})
+def snippet() -> Response[str]:
+    return Response(status_code=200, content_type="application/javascript; charset=utf-8", body=SNIPPET,
+                    headers={"Cache-Control": "public, max-age=3600"})
 
 
 def _cookie(cookies: list[str], name: str) -> str | None:

@@ -15,7 +15,8 @@ from samtranslator.translator.transform import transform
 from attract_local.cfn import ROOT, load_template
 
 TEMPLATE = ROOT / "template.yaml"
-PUBLIC_FUNCTIONS = {"TrackingFunction"}
+PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction"}
+PUBLIC_ROUTES = {"GET /r/{code}", "GET /t.js", "POST /joins"}
 
 
 class _NoManagedPolicies:
@@ -79,13 +80,13 @@ def test_every_non_public_route_has_the_cognito_authorizer(raw_template):
             routes[f"{method.upper()} {path}"] = operation.get("security")
     # SAM writes an explicit {"NONE": []} for routes that opt out of the default authorizer.
     public = {key for key, security in routes.items() if security in (None, [], [{"NONE": []}])}
-    assert public == {"GET /r/{code}"}
+    assert public == PUBLIC_ROUTES
     assert all(security == [{"CognitoJwt": []}] for key, security in routes.items() if key not in public)
 
 
 def test_public_routes_are_throttled_and_tables_recoverable(raw_template):
     api = raw_template["Resources"]["HttpApi"]["Properties"]
-    assert set(api["RouteSettings"]) == {"GET /r/{code}"}
+    assert set(api["RouteSettings"]) == PUBLIC_ROUTES
     for name, resource in raw_template["Resources"].items():
         if resource["Type"] == "AWS::DynamoDB::Table":
             props = resource["Properties"]

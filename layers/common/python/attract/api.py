@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from attract.errors import AlreadyExistsError, NotFoundError
+from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from attract.observability import logger
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -54,6 +54,11 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     def _invalid(error: RequestValidationError) -> Response:
         errors = describe_errors(error.errors())
         logger.info("request rejected", extra={"fields": [e["field"] for e in errors]})
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
+
+    @app.exception_handler(InvalidRequestError)
+    def _rule_broken(error: InvalidRequestError) -> Response:
+        errors = [{"field": error.field, "location": error.location, "rule": error.rule, "message": error.message}]
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
 
     @app.exception_handler(NotFoundError)

@@ -11,3 +11,11 @@ class NotFoundError(AttractError):
 
 class AlreadyExistsError(AttractError):
     """A conditional create found the key taken."""
+
+
+class InvalidRequestError(AttractError):
+    """Input that passed the schema but breaks a rule across fields (answered as 422, like schema errors)."""
+
+    def __init__(self, field: str, rule: str, message: str, location: str = "query"):
+        super().__init__(message)
+        self.field, self.rule, self.message, self.location = field, rule, message, location

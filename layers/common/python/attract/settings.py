@@ -22,6 +22,10 @@ class Settings(BaseModel):
     visitor_cookie_days: Annotated[int, Field(alias="VISITOR_COOKIE_DAYS", ge=1, le=400)] = 365
     idempotency_seconds: Annotated[int, Field(alias="IDEMPOTENCY_SECONDS", ge=60)] = 3600
     secret_max_age_seconds: Annotated[int, Field(alias="SECRET_MAX_AGE_SECONDS", ge=0)] = 300
+    attribution_lookback_days: Annotated[int, Field(alias="ATTRIBUTION_LOOKBACK_DAYS", ge=1, le=365)] = 30
+    time_decay_half_life_days: Annotated[float, Field(alias="TIME_DECAY_HALF_LIFE_DAYS", gt=0, le=365)] = 7
+    consent_text_version: Annotated[str, Field(alias="CONSENT_TEXT_VERSION", min_length=1)] = "v1"
+    aggregate_shards: Annotated[int, Field(alias="AGGREGATE_SHARDS", ge=1, le=64)] = 4
 
 
 @lru_cache(maxsize=1)

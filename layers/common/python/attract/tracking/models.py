@@ -28,13 +28,19 @@ UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 class Touch(Dimensions):
-    """A stored touch. Exactly one of visitor_id / email_hash says whose it is; never a raw email."""
+    """A stored touch. Exactly one of visitor_id / email_hash says whose it is; never a raw email.
+
+    `channel` is a plain string here: a join without touches is attributed to `direct`, which no
+    link or import may use.
+    """
 
     model_config = ConfigDict(extra="ignore", use_enum_values=True)
 
+    channel: str  # type: ignore[assignment]
+
     touch_id: str
     occurred_at: datetime
-    origin: Literal["click", "import"]
+    origin: Literal["click", "import", "invite", "join"]
     visitor_id: str | None = None
     email_hash: str | None = None
     link_code: str | None = None

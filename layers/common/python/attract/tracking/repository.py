@@ -4,6 +4,7 @@ Touch:        PK=VISITOR#<visitor_id> | EMAIL#<email_hash>, SK=TOUCH#<occurred_a
 Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad click ids -> visitor)
 """
 
+import hashlib
 import time
 from datetime import datetime
 
@@ -34,7 +35,7 @@ def touch_item(touch: Touch, expires_at: int) -> dict:
 
 def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
     """Items that find the visitor from a click id the join form carries (tc_click, gclid, fbclid, …)."""
-    ids = {"tc": touch.touch_id, **touch.click_ids}
+    ids = {"tc_click": touch.touch_id, **touch.click_ids}
     return [
         to_item({"PK": f"CLICK#{kind}#{value}", "SK": f"VISITOR#{touch.visitor_id}", "type": "click_lookup",
                  "visitor_id": touch.visitor_id, "expires_at": expires_at})
@@ -88,3 +89,24 @@ class TouchRepository:
             ExpressionAttributeValues={":pk": {"S": subject}, ":start": {"S": start}, ":end": {"S": "TOUCH#\uffff"}},
         )
         return [Touch.model_validate(from_item(item)) for page in pages for item in page["Items"]]
+
+    def visitors_by_click(self, kind: str, value: str, limit: int = 10) -> list[str]:
+        """Visitors a click id was seen with (usually one)."""
+        response = self.dynamodb.query(
+            TableName=self._table, KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CLICK#{kind}#{value}"}}, Limit=limit,
+        )
+        return [str(from_item(item)["visitor_id"]) for item in response["Items"]]
+
+    def invite_touch(self, token: str) -> Touch | None:
+        """The touch an email invitation stands for, stored by the invitation sender under the token's hash."""
+        response = self.dynamodb.get_item(TableName=self._table, Key={
+            "PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}})
+        if "Item" not in response:
+            return None
+        return Touch.model_validate({**from_item(response["Item"]), "origin": "invite"})
+
+
+def invite_token_key(token: str) -> str:
+    """Invite tokens are bearer secrets: only their hash is a key."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,49 @@
+"""Recruiter reports: GET /reports/attribution (groups `recruiters` and `marketers`)."""
+
+from datetime import date
+from functools import lru_cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from attract.api import register_error_handlers, reject_unless_group
+from attract.attribution.credit import AttributionModel
+from attract.attribution.logic import attribution_report
+from attract.attribution.models import AttributionReport, GroupBy
+from attract.attribution.repository import AggregateRepository
+from attract.observability import logger, metrics, tracer
+from attract.settings import load_settings
+
+app = APIGatewayHttpResolver(enable_validation=True)
+register_error_handlers(app)
+
+
+@lru_cache(maxsize=1)
+def _aggregates() -> AggregateRepository:
+    return AggregateRepository(load_settings().table_name)
+
+
+@app.get(
+    "/reports/attribution", summary="Joins credited by channel, campaign or source under one model", tags=["reports"],
+    responses={200: {"description": "Rows and totals for the days from..to (UTC, inclusive)"},
+               401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
+               422: {"description": "Unknown model or group_by, bad date, or from after to"}},
+)
+def report(
+    from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD (UTC)")],
+    to: Annotated[date, Query(description="Last day, YYYY-MM-DD (UTC), inclusive")],
+    model: Annotated[AttributionModel, Query()] = AttributionModel.LAST_TOUCH,
+    group_by: Annotated[GroupBy, Query()] = GroupBy.CHANNEL,
+) -> dict:
+    result: AttributionReport = attribution_report(model, group_by, from_, to, _aggregates())
+    return result.model_dump(mode="json", by_alias=True)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return reject_unless_group(event, "recruiters", "marketers") or app.resolve(event, context)

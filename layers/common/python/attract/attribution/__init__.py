@@ -1,0 +1,1 @@
+"""Multi-touch attribution: how much of each join each touch earned, and the aggregates reports read."""

@@ -1,0 +1,1 @@
+"""Joining the talent community: members, consent, and the attribution of each join."""

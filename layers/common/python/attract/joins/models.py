@@ -1,0 +1,108 @@
+"""Join request/response and stored-item models."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from attract.dimensions import VisitorId
+
+ClickKind = Literal["tc_click", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id"]
+ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MAX_CLICK_IDS = 20
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class JoinRequest(BaseModel):
+    """What a careers-site form (with the t.js snippet) sends to POST /joins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, StringConstraints(max_length=320)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    consent: Literal[True] = Field(description="Must be true: the person agrees to join the talent community")
+    consent_text_version: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        None, description="Version of the consent text shown; the configured current version when omitted")
+    skills: Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]],
+                      Field(max_length=50)] = Field(default_factory=list)
+    location: Text | None = None
+    visitor_id: VisitorId | None = None
+    click_ids: dict[ClickKind, Annotated[list[ClickIdValue], BeforeValidator(_as_list), Field(max_length=MAX_CLICK_IDS)]] = Field(
+        default_factory=dict, description="Click ids the snippet kept: tc_click values and ad click ids")
+    invite_token: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{16,512}$")] = None
+    utm_source: Text | None = None
+    utm_medium: Text | None = None
+    utm_campaign: Text | None = None
+    utm_content: Text | None = None
+    utm_term: Text | None = None
+    gclid: ClickIdValue | None = None
+    fbclid: ClickIdValue | None = None
+    referrer: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2048)] = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        from attract.identity import normalise_email
+
+        return normalise_email(value)
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _consent_is_explicit(cls, value: object) -> object:
+        # "true", 1 or "on" are not consent: only a JSON true is.
+        if value is not True:
+            raise ValueError("consent must be true")
+        return value
+
+    def all_click_ids(self) -> dict[str, list[str]]:
+        merged = {kind: list(values) for kind, values in self.click_ids.items()}
+        for kind in ("gclid", "fbclid"):
+            value = getattr(self, kind)
+            if value and value not in merged.get(kind, []):
+                merged.setdefault(kind, []).append(value)
+        return merged
+
+    def utm(self) -> dict[str, str]:
+        return {key: value for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+                if (value := getattr(self, key))}
+
+
+class CreditedTouch(BaseModel):
+    """One touch of a join's path with its credit under each model. No personal data."""
+
+    touch_id: str
+    occurred_at: datetime
+    origin: str
+    channel: str
+    campaign: str
+    source: str
+    medium: str
+    credits: dict[str, Decimal]
+
+
+class JoinResponse(BaseModel):
+    member_id: str
+    joined_at: datetime
+    created: bool = Field(description="False when this email had already joined (nothing was counted again)")
+    touches: list[CreditedTouch]
+
+
+class Member(BaseModel):
+    """The member item: the only place the raw email lives."""
+
+    member_id: str
+    email: str
+    email_hash: str
+    name: str
+    skills: list[str] = Field(default_factory=list)
+    location: str | None = None
+    consent: dict
+    joined_at: datetime
+    visitor_id: str | None = None
+
+

@@ -1,0 +1,66 @@
+"""DynamoDB access for members and their attribution.
+
+Member:      PK=MEMBER#<email_hash>, SK=MEMBER       (the only item with the raw email)
+Attribution: PK=MEMBER#<email_hash>, SK=ATTRIBUTION  (the credited path, no personal data)
+A join writes both and its aggregate updates in one transaction (docs/decisions.md).
+"""
+
+import time
+
+from botocore.exceptions import ClientError
+
+from attract.aws import client, from_item, to_item
+from attract.errors import AlreadyExistsError
+from attract.joins.models import CreditedTouch, Member
+
+MAX_CONFLICT_RETRIES = 6
+
+
+class MemberRepository:
+    def __init__(self, table_name: str, dynamodb=None):
+        self.table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self):
+        return self._dynamodb or client("dynamodb")
+
+    def find(self, email_hash: str) -> tuple[Member, list[CreditedTouch]] | None:
+        """The member and its credited path, read consistently (a concurrent join may have just written them)."""
+        response = self.dynamodb.query(
+            TableName=self.table, KeyConditionExpression="PK = :pk", ConsistentRead=True,
+            ExpressionAttributeValues={":pk": {"S": f"MEMBER#{email_hash}"}},
+        )
+        items = {item["SK"]["S"]: from_item(item) for item in response["Items"]}
+        if "MEMBER" not in items:
+            return None
+        path = [CreditedTouch.model_validate(t) for t in (items.get("ATTRIBUTION") or {}).get("touches", [])]
+        return Member.model_validate(items["MEMBER"]), path
+
+    def create(self, member: Member, path: list[CreditedTouch], aggregate_updates: list[dict]) -> None:
+        """Member + attribution + aggregates, all or nothing. AlreadyExistsError if the email has joined."""
+        pk = f"MEMBER#{member.email_hash}"
+        actions = [
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                     "Item": to_item({"PK": pk, "SK": "MEMBER", "type": "member", **member.model_dump(mode="json")})}},
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                     "Item": to_item({"PK": pk, "SK": "ATTRIBUTION", "type": "attribution", "member_id": member.member_id,
+                                      "joined_at": member.joined_at.isoformat(),
+                                      "touches": [t.model_dump(mode="python") | {"occurred_at": t.occurred_at.isoformat()}
+                                                  for t in path]})}},
+            *aggregate_updates,
+        ]
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=actions)
+                return
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise AlreadyExistsError("this email has already joined") from error
+                if "TransactionConflict" not in reasons or attempt == MAX_CONFLICT_RETRIES - 1:
+                    raise
+                # Another join touched the same aggregate item at the same moment: back off and retry.
+                time.sleep(0.02 * 2**attempt)
