@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # The dev tools (demo, local stack, bench) import the layer package the way pytest does (pyproject pythonpath).
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
-.PHONY: venv demo local token test unit validate openapi bench clean
+.PHONY: venv browser demo local token test unit validate openapi bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,15 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+## Debian's Chromium + ChromeDriver for the careers-site snippet test (installed when missing and root).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (Debian packages)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium/chromedriver missing: the browser test will skip (apt-get install chromium chromium-driver)"; fi; \
+	fi
 
 ## The main job locally: local stack, a scripted scenario over HTTP, a printed report.
 demo: venv
@@ -29,7 +38,7 @@ token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 
 ## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
-test: venv
+test: venv browser
 	$(PY) -m pytest
 
 unit: venv

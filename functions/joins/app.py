@@ -49,7 +49,7 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinResponse]:
         metrics.add_metric(name="JoinTouches", unit=MetricUnit.Count, value=len(result.touches))
     else:
         metrics.add_metric(name="RepeatJoins", unit=MetricUnit.Count, value=1)
-    logger.info("join", extra={"member_id": result.member_id, "created": result.created, "touches": len(result.touches)})
+    logger.info("join", extra={"member_id": result.member_id, "first_join": result.created, "path_length": len(result.touches)})
     return Response(status_code=201 if result.created else 200, content_type=content_types.APPLICATION_JSON,
                     body=result.model_dump(mode="json"))
 

@@ -34,3 +34,41 @@ class MemoryTouches:
     def put_many(self, touches, expires_at) -> None:
         for touch in touches:
             self.imported[touch.touch_id] = (touch, expires_at[touch.touch_id])
+
+
+class MemoryTouchSource:
+    """Touches by subject, click lookups and invites, as the join reads them."""
+
+    def __init__(self):
+        self.by_subject: dict[str, list] = {}
+        self.clicks: dict[tuple[str, str], list[str]] = {}
+        self.invites: dict[str, object] = {}
+
+    def add(self, subject: str, touch) -> None:
+        self.by_subject.setdefault(subject, []).append(touch)
+
+    def touches_of(self, subject, since=None):
+        return [t for t in self.by_subject.get(subject, []) if since is None or t.occurred_at >= since]
+
+    def visitors_by_click(self, kind, value, limit=10):
+        return self.clicks.get((kind, value), [])[:limit]
+
+    def invite_touch(self, token):
+        return self.invites.get(token)
+
+
+class MemoryMembers:
+    table = "memory"
+
+    def __init__(self):
+        self.members: dict[str, tuple] = {}
+        self.aggregate_updates: list[dict] = []
+
+    def find(self, email_hash):
+        return self.members.get(email_hash)
+
+    def create(self, member, path, aggregate_updates):
+        if member.email_hash in self.members:
+            raise AlreadyExistsError(member.email_hash)
+        self.members[member.email_hash] = (member, path)
+        self.aggregate_updates += aggregate_updates

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
 from attract.dimensions import VisitorId
 
@@ -12,6 +12,8 @@ ClickKind = Literal["tc_click", "gclid", "gbraid", "wbraid", "fbclid", "msclkid"
 ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MAX_CLICK_IDS = 20
+# Exact Decimals in DynamoDB, plain numbers in JSON.
+Credit = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 def _as_list(value: object) -> object:
@@ -82,7 +84,7 @@ class CreditedTouch(BaseModel):
     campaign: str
     source: str
     medium: str
-    credits: dict[str, Decimal]
+    credits: dict[str, Credit]
 
 
 class JoinResponse(BaseModel):
