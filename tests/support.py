@@ -47,3 +47,16 @@ class FakeLambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 10_000
+
+
+def require_binary(name: str) -> str:
+    """Path of a program the test needs; skip on a laptop without it, fail in CI."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (make test installs it with apt-get when run as root)"
+        if os.environ.get("ATTRACT_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    return path

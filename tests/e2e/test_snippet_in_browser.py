@@ -1,0 +1,109 @@
+"""t.js in a real headless Chromium: a visitor lands from a tracked link, browses, then joins cross-origin."""
+
+import functools
+import threading
+import uuid
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from tests.support import require_binary
+
+# A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
+# redirect rightly treats as automated.
+DESKTOP_CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<script src="{api}/t.js"></script></head><body><h1>{title}</h1>{body}
+<script>document.addEventListener("attract:result", function (e) {{ window.joinResult = e.detail; }});</script>
+</body></html>"""
+JOIN_FORM = """<form data-attract-join>
+<input name="name"><input name="email" type="email"><input name="skills">
+<label><input name="consent" type="checkbox"> I agree</label><button type="submit">Join</button></form>"""
+
+
+@pytest.fixture
+def careers_site(tmp_path, api):
+    """A careers site on another origin than the API, serving three pages that embed the snippet."""
+    pages = {"landing.html": ("Engineering at Example", '<a href="/jobs.html">Jobs</a>'),
+             "jobs.html": ("Open roles", '<a href="/join.html">Join our talent community</a>'),
+             "join.html": ("Join us", JOIN_FORM)}
+    for name, (title, body) in pages.items():
+        (tmp_path / name).write_text(PAGE.format(title=title, api=api, body=body))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def chrome(tmp_path):
+    chromium, chromedriver = require_binary("chromium"), require_binary("chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-agent={DESKTOP_CHROME}", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_attribution_survives_browsing_and_reaches_the_join(api, marketer, careers_site, chrome):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Given a paid-social link to the careers site's landing page
+    campaign = f"Browser {uuid.uuid4().hex[:6]}"
+    link = requests.post(f"{api}/links", headers=marketer, json={
+        "destination": f"{careers_site}/landing.html?team=data", "campaign": campaign, "channel": "paid_social",
+        "source": "linkedin", "medium": "cpc"}).json()
+    # When a person follows it (with an ad click id), browses two more pages and joins
+    chrome.get(link["url"] + "?li_fat_id=LI-123&utm_source=linkedin&utm_medium=cpc")
+    landed = urlsplit(chrome.current_url)
+    assert landed.path == "/landing.html" and parse_qs(landed.query)["team"] == ["data"]
+    visitor = parse_qs(landed.query)["tc_vid"][0]
+    chrome.find_element(By.LINK_TEXT, "Jobs").click()
+    chrome.find_element(By.LINK_TEXT, "Join our talent community").click()
+    assert urlsplit(chrome.current_url).query == ""  # nothing left in the URL: the snippet must remember
+    kept = chrome.execute_script("return Attract.fields()")
+    assert kept["visitor_id"] == visitor and kept["click_ids"]["li_fat_id"] == ["LI-123"]
+    assert kept["utm_source"] == "linkedin" and len(kept["click_ids"]["tc_click"]) == 1
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    chrome.find_element(By.NAME, "name").send_keys("Margaret")
+    chrome.find_element(By.NAME, "email").send_keys(email)
+    chrome.find_element(By.NAME, "skills").send_keys("go, kubernetes")
+    chrome.find_element(By.NAME, "consent").click()
+    chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("joined", "rejected", "error"))
+    # Then the cross-origin join succeeded and credits the tracked click
+    result = chrome.execute_script("return window.joinResult")
+    assert form.get_attribute("data-attract-state") == "joined", result
+    assert result["status"] == 201
+    touches = result["body"]["touches"]
+    assert [(t["channel"], t["campaign"]) for t in touches] == [("paid_social", campaign)]
+    assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
+
+
+def test_form_without_consent_is_rejected_in_the_browser(api, careers_site, chrome):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(f"{careers_site}/join.html")
+    chrome.find_element(By.NAME, "name").send_keys("No Consent")
+    chrome.find_element(By.NAME, "email").send_keys("noconsent@example.com")
+    chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("joined", "rejected", "error"))
+    result = chrome.execute_script("return window.joinResult")
+    assert result["status"] == 422 and result["body"]["errors"][0]["field"] == "consent"
