@@ -53,6 +53,7 @@ openapi: venv
 
 bench: venv
 	$(PY) bench/click_redirect.py
+	$(PY) bench/joins.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

@@ -24,6 +24,7 @@ LINKS = [
     {"campaign": "Alumni newsletter", "channel": "email", "source": "crm", "medium": "email",
      "destination": "https://careers.example.com/community"},
 ]
+MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 # Visitor journeys: which links each person clicks, in order (same browser, so the tc_vid cookie carries over).
 JOURNEYS = [[1, 0], [2], [0, 1, 2], [1], [2, 0]]
 
@@ -67,6 +68,24 @@ def run(api: str, table: TouchRepository) -> None:
     print(f"   recorded {result['recorded']}, rejected {result['rejected']}: "
           + "; ".join(f"{e['field']} ({e['rule']})" for e in result["results"][1]["errors"]))
 
+    print("\n== 4. People join the talent community from the careers site")
+    joins = [
+        (1, {"visitor_id": visitors[0]}), (3, {"visitor_id": visitors[2]}), (4, {"visitor_id": visitors[3]}),
+        (5, {"visitor_id": visitors[4]}),
+        ("6 (no tracked touch, came from a Google ad)", {"utm_source": "google", "utm_medium": "cpc", "gclid": "Cj0-demo"}),
+        ("7 (typed the address)", {}),
+    ]
+    for person, extra in joins:
+        body = {"email": f"person{str(person)[0]}@example.com", "name": f"Person {person}", "consent": True,
+                "skills": ["python"], **extra}
+        response = requests.post(f"{api}/joins", json=body, timeout=30)
+        path = " -> ".join(t["channel"] for t in response.json()["touches"])
+        print(f"   person {person}: {response.status_code}, credited path: {path}")
+    again = requests.post(f"{api}/joins", json={"email": "PERSON1@example.com", "name": "Person 1", "consent": True})
+    print(f"   person 1 joins again: {again.status_code} (same member, counted once)")
+    invalid = requests.post(f"{api}/joins", json={"email": "x", "name": "", "consent": False})
+    print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
+
     print("\n== What Attract recorded\n")
     print(_row("link", "channel", "source", "code", "clicks"))
     for link in links:
@@ -80,6 +99,24 @@ def run(api: str, table: TouchRepository) -> None:
         path = " -> ".join(f"{t.channel}/{t.source}" for t in touches)
         print(f"   person {person} ({len(touches)} touches): {path}")
     print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
+    print_attribution(api)
+
+
+def print_attribution(api: str) -> None:
+    recruiter = {"Authorization": "Bearer " + mint_token(["recruiters"])}
+    today = datetime.now(timezone.utc).date().isoformat()
+    reports = {model: requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30, params={
+        "from": today, "to": today, "model": model, "group_by": "channel"}).json() for model in MODELS}
+    channels = sorted({row["key"] for report in reports.values() for row in report["rows"]})
+    print(f"\n== Attribution report (a recruiter's GET /reports/attribution, {today}, joins credited by channel)\n")
+    print(f"   {'channel':<16}" + "".join(f"{model:>16}" for model in MODELS))
+    for channel in channels:
+        cells = []
+        for model in MODELS:
+            row = next((r for r in reports[model]["rows"] if r["key"] == channel), None)
+            cells.append(f"{row['joins']:>16.3f}" if row else f"{'-':>16}")
+        print(f"   {channel:<16}" + "".join(cells))
+    print(f"   {'total':<16}" + "".join(f"{reports[m]['totals']['joins']:>16.3f}" for m in MODELS))
 
 
 def main() -> None:

@@ -1,0 +1,198 @@
+"""Join and report cost: DynamoDB calls and items written per join, CPU per join, and what a report costs
+with 1,000 vs 20,000 joins behind it (it must stay flat). Printed, never asserted (`make bench`).
+"""
+
+import importlib
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
+
+from attract.attribution.repository import SEPARATOR, aggregate_key  # noqa: E402
+from attract.aws import to_item  # noqa: E402
+from attract_local.stack import LocalAws  # noqa: E402
+
+SAMPLE_JOINS = 200
+VOLUMES = (1_000, 20_000)
+DAYS = 30
+CHANNELS = [("paid_search", "google", "cpc"), ("paid_social", "linkedin", "cpc"), ("email", "crm", "email"),
+            ("organic_social", "mastodon", "social"), ("event", "career-fair", "badge")]
+
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def use_function_env(aws: LocalAws, logical_id: str) -> None:
+    spec = aws.functions()[logical_id]
+    env = aws.function_environment(spec)
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment):
+        os.environ[key] = env[key]
+    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+
+
+def join_event(body: dict) -> dict:
+    event = json.loads((ROOT / "events/joins/join.json").read_text())
+    event["body"] = json.dumps(body)
+    return event
+
+
+def seed_visitor(touches_repo, rng: random.Random, now: datetime, count: int) -> str:
+    from attract.tracking.models import Touch
+
+    visitor = uuid.uuid4().hex[:22]
+    touches = []
+    for index in range(count):
+        channel, source, medium = rng.choice(CHANNELS)
+        touches.append(Touch(touch_id=f"seed{uuid.uuid4().hex[:20]}", occurred_at=now - timedelta(days=rng.uniform(0, 25)),
+                             origin="click", visitor_id=visitor, channel=channel, campaign=f"Campaign {index % 4}",
+                             source=source, medium=medium))
+    touches_repo.put_many(touches, {t.touch_id: 2_000_000_000 for t in touches})
+    return visitor
+
+
+def measure_join_path(aws: LocalAws) -> None:
+    use_function_env(aws, "JoinsFunction")
+    joins = importlib.import_module("functions.joins.app")
+    from attract import aws as attract_aws
+
+    calls: Counter = Counter()
+    written: Counter = Counter()
+
+    def count_items(params, **_):
+        written["items"] += len(params["TransactItems"])
+
+    dynamodb = attract_aws.client("dynamodb")
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", count_items)
+    touches_repo, _, _ = joins._stores()
+    rng = random.Random(1)
+    now = datetime.now(timezone.utc)
+    rows = []
+    devnull, real_stdout = open(os.devnull, "w"), sys.stdout
+    for path_length in (0, 1, 3, 5):
+        visitors = [seed_visitor(touches_repo, rng, now, path_length) if path_length else None for _ in range(SAMPLE_JOINS // 4)]
+        calls.clear()
+        written.clear()
+        cpu = []
+        sys.stdout = devnull  # EMF metrics
+        for visitor in visitors:
+            body = {"email": f"bench-{uuid.uuid4().hex}@example.com", "name": "Bench", "consent": True}
+            if visitor:
+                body["visitor_id"] = visitor
+            else:
+                body |= {"utm_source": "google", "utm_medium": "cpc"}
+            started = time.thread_time()
+            response = joins.lambda_handler(join_event(body), Context())
+            cpu.append((time.thread_time() - started) * 1000)
+            assert response["statusCode"] == 201, response
+        sys.stdout = real_stdout
+        n = len(visitors)
+        rows.append((path_length, {op: round(c / n, 2) for op, c in sorted(calls.items())}, written["items"] / n,
+                     statistics.median(cpu), statistics.quantiles(cpu, n=20)[-1]))
+    print(f"Join (POST /joins handler in-process, DynamoDB = moto server, {SAMPLE_JOINS // 4} joins per row)")
+    print(f"  {'touches':>7}  {'DynamoDB calls per join':<62} {'items written':>13} {'CPU p50':>8} {'CPU p95':>8}")
+    for length, per_join, items, p50, p95 in rows:
+        print(f"  {length or 'none':>7}  {json.dumps(per_join):<62} {items:>13.1f} {p50:>6.1f}ms {p95:>6.1f}ms")
+
+
+def add_joins(totals: dict, count: int, rng: random.Random, first_day: date) -> None:
+    """Credit `count` synthetic joins with the real model code and sum them per aggregate item in memory.
+
+    DynamoDB's ADD is a sum, so writing these sums gives the very items `count` transactional joins
+    would leave behind, in seconds instead of hours on the emulator.
+    """
+    from attract.attribution.credit import AttributionModel
+    from attract.attribution.logic import contributions, credit_path
+    from attract.tracking.models import Touch
+
+    for _ in range(count):
+        day = first_day + timedelta(days=rng.randrange(DAYS))
+        joined_at = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+        path = []
+        for _index in range(rng.randint(1, 4)):
+            channel, source, medium = rng.choice(CHANNELS)
+            path.append(Touch(touch_id=uuid.uuid4().hex, occurred_at=joined_at - timedelta(days=rng.uniform(0, 20)),
+                              origin="click", channel=channel, campaign=f"Campaign {rng.randrange(12)}", source=source,
+                              medium=medium))
+        credited = credit_path(path, joined_at, 7)
+        shard = rng.randrange(4)
+        for model in AttributionModel:
+            item = totals.setdefault((model.value, day, shard), Counter())
+            item["joins"] += 1
+            item["touches"] += len(credited)
+            for (dimension, key), (credit, touches) in contributions(credited, model.value).items():
+                item[SEPARATOR.join(("j", dimension, key))] += credit
+                item[SEPARATOR.join(("t", dimension, key))] += touches
+
+
+def write_aggregates(dynamodb, table: str, totals: dict) -> None:
+    for (model, day, shard), values in totals.items():
+        key = aggregate_key(model, day, shard)
+        dynamodb.put_item(TableName=table, Item={**key, **to_item(dict(values))})
+
+
+def measure_report_cost(aws: LocalAws) -> None:
+    from attract.attribution.credit import AttributionModel
+    from attract.attribution.logic import attribution_report
+    from attract.attribution.models import GroupBy
+    from attract.attribution.repository import AggregateRepository
+
+    # A table of its own, so the join-path sample above does not count.
+    table = f"bench-report-{uuid.uuid4().hex[:6]}"
+    dynamodb = aws.client("dynamodb")
+    definition = aws.template["Resources"]["AttractTable"]["Properties"]
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=definition["KeySchema"],
+                          AttributeDefinitions=definition["AttributeDefinitions"])
+    reader = AggregateRepository(table, dynamodb=dynamodb)
+    calls: Counter = Counter()
+    dynamodb.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.update(["Query"]))
+    items_read: Counter = Counter()
+    dynamodb.meta.events.register("after-call.dynamodb.Query",
+                                  lambda parsed, **_: items_read.update({"items": parsed.get("Count", 0)}))
+    rng = random.Random(2)
+    first_day = date.today() - timedelta(days=DAYS)
+    have, totals = 0, {}
+    print(f"\nReport cost (GET /reports/attribution logic, {DAYS}-day range, group_by=campaign, all five models)")
+    print(f"  {'joins':>7}  {'Query calls':>11}  {'items read':>10}  {'CPU per report':>14}  {'fill time':>9}")
+    for volume in VOLUMES:
+        started = time.perf_counter()
+        add_joins(totals, volume - have, rng, first_day)
+        write_aggregates(dynamodb, table, totals)
+        fill = time.perf_counter() - started
+        have = volume
+        calls.clear()
+        items_read.clear()
+        cpu = []
+        for model in AttributionModel:
+            begin = time.thread_time()
+            report = attribution_report(model, GroupBy.CAMPAIGN, first_day, first_day + timedelta(days=DAYS - 1), reader)
+            cpu.append((time.thread_time() - begin) * 1000)
+            assert round(report.totals.joins) == volume, (report.totals.joins, volume)
+        print(f"  {volume:>7}  {calls['Query'] / 5:>11.1f}  {items_read['items'] / 5:>10.0f}  "
+              f"{statistics.mean(cpu):>12.1f}ms  {fill:>8.0f}s")
+
+
+if __name__ == "__main__":
+    aws = LocalAws().start()
+    try:
+        measure_join_path(aws)
+        measure_report_cost(aws)
+    finally:
+        aws.stop()

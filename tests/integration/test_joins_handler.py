@@ -1,0 +1,59 @@
+import json
+
+from attract.aws import from_item
+from attract.identity import email_hash
+
+from tests.support import FakeLambdaContext, load_event, with_body
+
+
+def _invoke(module, event):
+    response = module.lambda_handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_join_event_creates_member_attribution_and_aggregates(function_env, local_aws):
+    joins = function_env("JoinsFunction")
+    status, body = _invoke(joins, load_event("joins/join"))
+    assert status == 201 and body["created"] is True
+    # The member item holds the normalised email; nothing else does
+    table = local_aws.refs["AttractTable"]
+    dynamodb = local_aws.client("dynamodb")
+    pepper = local_aws.client("secretsmanager").get_secret_value(SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    pk = {"S": f"MEMBER#{email_hash('grace.hopper@example.com', pepper)}"}
+    member = from_item(dynamodb.get_item(TableName=table, Key={"PK": pk, "SK": {"S": "MEMBER"}})["Item"])
+    assert member["email"] == "grace.hopper@example.com" and member["consent"]["text_version"] == "v1"
+    assert member["member_id"] == body["member_id"]
+    attribution = dynamodb.get_item(TableName=table, Key={"PK": pk, "SK": {"S": "ATTRIBUTION"}})["Item"]
+    assert "grace" not in json.dumps(attribution).lower()
+    aggregates = [k for k in _all_keys(dynamodb, table) if k[0].startswith("AGG#")]
+    assert {k[0] for k in aggregates} == {f"AGG#{m}" for m in ("first_touch", "last_touch", "linear", "time_decay", "position_based")}
+    assert "grace" not in json.dumps([dynamodb.get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": sk}})["Item"]
+                                      for pk, sk in aggregates]).lower()
+
+
+def _all_keys(dynamodb, table):
+    # Test-only inventory of what the join wrote (the application itself never scans).
+    return [(i["PK"]["S"], i["SK"]["S"]) for i in dynamodb.scan(TableName=table, ProjectionExpression="PK, SK")["Items"]]
+
+
+def test_invalid_join_event_names_each_field(function_env):
+    status, body = _invoke(function_env("JoinsFunction"), load_event("joins/join_invalid"))
+    assert status == 422
+    assert {e["field"] for e in body["errors"]} == {"email", "name", "consent", "skills"}
+
+
+def test_report_event_for_a_recruiter(function_env):
+    status, body = _invoke(function_env("ReportsFunction"), load_event("reports/attribution"))
+    assert status == 200 and (body["model"], body["group_by"], body["from"]) == ("time_decay", "campaign", "2026-11-01")
+
+
+def test_unknown_model_is_422(function_env):
+    status, body = _invoke(function_env("ReportsFunction"), load_event("reports/attribution_as_marketer_bad_model"))
+    assert status == 422 and body["errors"][0]["field"] == "model"
+
+
+def test_join_retry_with_same_body_is_200(function_env):
+    joins = function_env("JoinsFunction")
+    event = with_body(load_event("joins/join"), {"email": "retry@example.com", "name": "R", "consent": True})
+    assert _invoke(joins, event)[0] == 201
+    assert _invoke(joins, event)[0] == 200
