@@ -10,11 +10,18 @@ BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTM
 
 
 @pytest.fixture(scope="session")
-def stack():
-    aws, gateway = start_local(port=0)
-    yield aws, gateway
-    gateway.stop()
-    aws.stop()
+def stack_log(tmp_path_factory):
+    """Everything the functions log (and the gateway's access lines) during the e2e session."""
+    return tmp_path_factory.mktemp("stack") / "functions.log"
+
+
+@pytest.fixture(scope="session")
+def stack(stack_log):
+    with stack_log.open("w") as log:
+        aws, gateway = start_local(port=0, log=log)
+        yield aws, gateway
+        gateway.stop()
+        aws.stop()
 
 
 @pytest.fixture(scope="session")
