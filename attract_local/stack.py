@@ -159,3 +159,11 @@ class LocalAws:
             PYTHONPATH=os.pathsep.join([str(spec.code_dir), str(ROOT / "layers/common/python")]),
         )
         return env
+
+    def handler_environment(self, logical_id: str) -> dict[str, str]:
+        """What os.environ needs for an in-process handler (tests, bench) to act as `logical_id` here."""
+        spec = self.functions()[logical_id]
+        env = self.function_environment(spec)
+        keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment)
+        return {key: env[key] for key in keys}

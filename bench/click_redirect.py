@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
 
+from attract_local.context import FakeLambdaContext  # noqa: E402
 from attract_local.stack import LocalAws  # noqa: E402
 
 CLICKS = 300
@@ -29,31 +30,20 @@ def _event(name: str, code: str) -> dict:
     return event
 
 
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "bench", 256, "bench"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
-def _use_function_env(aws: LocalAws, logical_id: str) -> None:
-    spec = aws.functions()[logical_id]
-    env = aws.function_environment(spec)
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment):
-        os.environ[key] = env[key]
+def use_function_env(aws: LocalAws, logical_id: str) -> None:
+    os.environ.update(aws.handler_environment(logical_id))
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one INFO line per click would drown the figures
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one INFO line per call would drown the figures
 
 
 def measure_clicks() -> None:
     aws = LocalAws().start()
     try:
-        _use_function_env(aws, "LinksFunction")
+        use_function_env(aws, "LinksFunction")
         links = importlib.import_module("functions.links.app")
-        created = links.lambda_handler(json.loads((ROOT / "events/links/create_link.json").read_text()), Context())
+        created = links.lambda_handler(json.loads((ROOT / "events/links/create_link.json").read_text()), FakeLambdaContext())
         code = json.loads(created["body"])["code"]
 
         from attract import aws as attract_aws
@@ -61,7 +51,7 @@ def measure_clicks() -> None:
 
         load_settings.cache_clear()
         attract_aws.client.cache_clear()
-        _use_function_env(aws, "TrackingFunction")
+        use_function_env(aws, "TrackingFunction")
         tracking = importlib.import_module("functions.tracking.app")
         calls: Counter = Counter()
         attract_aws.client("dynamodb").meta.events.register(
@@ -74,7 +64,7 @@ def measure_clicks() -> None:
             tracking._stores.cache_clear()  # cold: empty link cache
             calls.clear()
             sys.stdout = devnull  # EMF metrics are printed per invocation
-            tracking.lambda_handler(_event(name, code), Context())
+            tracking.lambda_handler(_event(name, code), FakeLambdaContext())
             sys.stdout = real_stdout
             cold = dict(calls)
             calls.clear()
@@ -82,7 +72,7 @@ def measure_clicks() -> None:
             sys.stdout = devnull
             for _ in range(CLICKS):
                 c0, w0 = time.thread_time(), time.perf_counter()  # this thread only: moto serves in others
-                response = tracking.lambda_handler(_event(name, code), Context())
+                response = tracking.lambda_handler(_event(name, code), FakeLambdaContext())
                 cpu.append((time.thread_time() - c0) * 1000)
                 wall.append((time.perf_counter() - w0) * 1000)
                 assert response["statusCode"] == 302

@@ -19,6 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
 
 from attract.attribution.repository import SEPARATOR, aggregate_key  # noqa: E402
 from attract.aws import to_item  # noqa: E402
+from attract_local.context import FakeLambdaContext  # noqa: E402
 from attract_local.stack import LocalAws  # noqa: E402
 
 SAMPLE_JOINS = 200
@@ -28,23 +29,12 @@ CHANNELS = [("paid_search", "google", "cpc"), ("paid_social", "linkedin", "cpc")
             ("organic_social", "mastodon", "social"), ("event", "career-fair", "badge")]
 
 
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 def use_function_env(aws: LocalAws, logical_id: str) -> None:
-    spec = aws.functions()[logical_id]
-    env = aws.function_environment(spec)
-    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment):
-        os.environ[key] = env[key]
+    os.environ.update(aws.handler_environment(logical_id))
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one INFO line per call would drown the figures
 
 
 def join_event(body: dict) -> dict:
@@ -99,7 +89,7 @@ def measure_join_path(aws: LocalAws) -> None:
             else:
                 body |= {"utm_source": "google", "utm_medium": "cpc"}
             started = time.thread_time()
-            response = joins.lambda_handler(join_event(body), Context())
+            response = joins.lambda_handler(join_event(body), FakeLambdaContext())
             cpu.append((time.thread_time() - started) * 1000)
             assert response["statusCode"] == 201, response
         sys.stdout = real_stdout

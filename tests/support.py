@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from attract_local.context import FakeLambdaContext  # noqa: F401  (re-exported for tests)
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
@@ -31,22 +33,6 @@ def require_service(name: str, host: str, port: int) -> None:
         if os.environ.get("ATTRACT_REQUIRE_SERVICES") == "1":
             pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
         pytest.skip(message)
-
-
-class FakeLambdaContext:
-    """The context attributes Powertools reads."""
-
-    function_name = "attract-test"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:attract-test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-    log_group_name = "/aws/lambda/attract-test"
-    log_stream_name = "test"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 def require_binary(name: str) -> str:

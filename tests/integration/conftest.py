@@ -20,10 +20,8 @@ def function_env(local_aws, monkeypatch):
 
     def load(logical_id: str):
         spec = local_aws.functions()[logical_id]
-        env = local_aws.function_environment(spec)
-        for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                    "AWS_DEFAULT_REGION", "AWS_REGION", *spec.environment):
-            monkeypatch.setenv(key, env[key])
+        for key, value in local_aws.handler_environment(logical_id).items():
+            monkeypatch.setenv(key, value)
         _reset_caches()
         module = importlib.import_module("functions." + spec.code_dir.name + ".app")
         for name in ("_stores", "_links", "_touches"):

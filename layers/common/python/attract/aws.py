@@ -22,3 +22,15 @@ def to_item(values: dict) -> dict:
 
 def from_item(item: dict) -> dict:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+class Repository:
+    """Base of the data-access classes: one table, a client passed in (tests, tools) or the cached one."""
+
+    def __init__(self, table_name: str, dynamodb=None):
+        self.table = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self):
+        return self._dynamodb or client("dynamodb")

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from attract.aws import client, from_item
+from attract.aws import Repository, from_item
 
 SEPARATOR = "|"
 
@@ -36,22 +36,14 @@ def aggregate_update(table: str, model: str, day: date, shard: int,
     return {"Update": update}
 
 
-class AggregateRepository:
-    def __init__(self, table_name: str, dynamodb=None):
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self):
-        return self._dynamodb or client("dynamodb")
-
+class AggregateRepository(Repository):
     def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]:
         """Per key (credited joins, touches) and the overall totals, summed over the days in [start, end]."""
         rows: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
         joins, touches = Decimal(0), 0
         paginator = self.dynamodb.get_paginator("query")
         pages = paginator.paginate(
-            TableName=self._table,
+            TableName=self.table,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
             ExpressionAttributeValues={":pk": {"S": f"AGG#{model}"}, ":start": {"S": f"DAY#{start.isoformat()}"},
                                        ":end": {"S": f"DAY#{end.isoformat()}#\uffff"}},

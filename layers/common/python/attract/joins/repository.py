@@ -9,22 +9,14 @@ import time
 
 from botocore.exceptions import ClientError
 
-from attract.aws import client, from_item, to_item
+from attract.aws import Repository, from_item, to_item
 from attract.errors import AlreadyExistsError
 from attract.joins.models import CreditedTouch, Member
 
 MAX_CONFLICT_RETRIES = 6
 
 
-class MemberRepository:
-    def __init__(self, table_name: str, dynamodb=None):
-        self.table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self):
-        return self._dynamodb or client("dynamodb")
-
+class MemberRepository(Repository):
     def find(self, email_hash: str) -> tuple[Member, list[CreditedTouch]] | None:
         """The member and its credited path, read consistently (a concurrent join may have just written them)."""
         response = self.dynamodb.query(

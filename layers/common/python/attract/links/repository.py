@@ -2,7 +2,7 @@
 
 from botocore.exceptions import ClientError
 
-from attract.aws import client, from_item, to_item
+from attract.aws import Repository, from_item, to_item
 from attract.errors import AlreadyExistsError
 from attract.links.models import Link
 
@@ -13,21 +13,13 @@ def link_key(code: str) -> dict:
     return {"PK": {"S": f"LINK#{code}"}, "SK": {"S": SK_LINK}}
 
 
-class LinkRepository:
-    def __init__(self, table_name: str, dynamodb=None):
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self):
-        return self._dynamodb or client("dynamodb")
-
+class LinkRepository(Repository):
     def create(self, link: Link) -> None:
         """Put the link unless its code is taken (AlreadyExistsError)."""
         item = {"PK": f"LINK#{link.code}", "SK": SK_LINK, "type": "link", **link.model_dump(mode="json"), "clicks": 0}
         try:
             self.dynamodb.put_item(
-                TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -36,7 +28,7 @@ class LinkRepository:
 
     def get(self, code: str) -> tuple[Link, int] | None:
         """The link and its click counter, or None."""
-        response = self.dynamodb.get_item(TableName=self._table, Key=link_key(code))
+        response = self.dynamodb.get_item(TableName=self.table, Key=link_key(code))
         if "Item" not in response:
             return None
         values = from_item(response["Item"])

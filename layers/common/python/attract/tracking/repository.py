@@ -8,7 +8,7 @@ import hashlib
 import time
 from datetime import datetime
 
-from attract.aws import client, from_item, to_item
+from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
 from attract.links.repository import link_key
 from attract.tracking.models import Touch
@@ -43,25 +43,17 @@ def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
     ]
 
 
-class TouchRepository:
-    def __init__(self, table_name: str, dynamodb=None):
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self):
-        return self._dynamodb or client("dynamodb")
-
+class TouchRepository(Repository):
     def record_click(self, touch: Touch, expires_at: int) -> None:
         """One transaction: the touch, the link's click counter and the click-id lookups, all or nothing."""
         actions = [
-            {"Put": {"TableName": self._table, "Item": touch_item(touch, expires_at),
+            {"Put": {"TableName": self.table, "Item": touch_item(touch, expires_at),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
-            {"Update": {"TableName": self._table, "Key": link_key(touch.link_code or ""),
+            {"Update": {"TableName": self.table, "Key": link_key(touch.link_code or ""),
                         "UpdateExpression": "ADD clicks :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
                         "ConditionExpression": "attribute_exists(PK)"}},
         ]
-        actions += [{"Put": {"TableName": self._table, "Item": item}} for item in click_lookup_items(touch, expires_at)]
+        actions += [{"Put": {"TableName": self.table, "Item": item}} for item in click_lookup_items(touch, expires_at)]
         self.dynamodb.transact_write_items(TransactItems=actions)
 
     def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None:
@@ -69,7 +61,7 @@ class TouchRepository:
         unique = {touch_item(t, expires_at[t.touch_id])["SK"]["S"] + subject_key(t): t for t in touches}
         requests = [{"PutRequest": {"Item": touch_item(t, expires_at[t.touch_id])}} for t in unique.values()]
         for start in range(0, len(requests), BATCH_SIZE):
-            pending = {self._table: requests[start : start + BATCH_SIZE]}
+            pending = {self.table: requests[start : start + BATCH_SIZE]}
             for attempt in range(MAX_UNPROCESSED_RETRIES):
                 response = self.dynamodb.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
@@ -84,7 +76,7 @@ class TouchRepository:
         start = f"TOUCH#{iso(since)}" if since else "TOUCH#"
         paginator = self.dynamodb.get_paginator("query")
         pages = paginator.paginate(
-            TableName=self._table,
+            TableName=self.table,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
             ExpressionAttributeValues={":pk": {"S": subject}, ":start": {"S": start}, ":end": {"S": "TOUCH#\uffff"}},
         )
@@ -93,14 +85,14 @@ class TouchRepository:
     def visitors_by_click(self, kind: str, value: str, limit: int = 10) -> list[str]:
         """Visitors a click id was seen with (usually one)."""
         response = self.dynamodb.query(
-            TableName=self._table, KeyConditionExpression="PK = :pk",
+            TableName=self.table, KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": f"CLICK#{kind}#{value}"}}, Limit=limit,
         )
         return [str(from_item(item)["visitor_id"]) for item in response["Items"]]
 
     def invite_touch(self, token: str) -> Touch | None:
         """The touch an email invitation stands for, stored by the invitation sender under the token's hash."""
-        response = self.dynamodb.get_item(TableName=self._table, Key={
+        response = self.dynamodb.get_item(TableName=self.table, Key={
             "PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}})
         if "Item" not in response:
             return None
