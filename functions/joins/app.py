@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import register_error_handlers
+from attract.api import register_error_handlers, reject_non_json
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.logic import JoinPolicy, record_join
@@ -58,4 +58,4 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinResponse]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return reject_non_json(event) or app.resolve(event, context)

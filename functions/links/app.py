@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import caller_id, register_error_handlers, reject_unless_group
+from attract.api import caller_id, register_error_handlers, reject_non_json, reject_unless_group
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.links.logic import CreateLinkCommand, get_link, idempotent_create_link, link_response
@@ -86,4 +86,4 @@ def ingest(batch: Annotated[TouchBatch, Body()]) -> Response[IngestResult]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return reject_unless_group(event, "marketers") or app.resolve(event, context)
+    return reject_unless_group(event, "marketers") or reject_non_json(event) or app.resolve(event, context)

@@ -193,3 +193,9 @@ def test_careers_site_may_call_joins_cross_origin(api):
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_form_encoded_join_is_415_not_a_parse_of_the_data(api):
+    response = requests.post(f"{api}/joins", data={"email": "form@example.com", "name": "F", "consent": "on"})
+    assert response.status_code == 415
+    assert "form@example.com" not in response.text

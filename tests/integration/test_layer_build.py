@@ -24,6 +24,7 @@ def test_built_layer_imports_from_its_own_python_folder(tmp_path):
     )
     assert build.returncode == 0, build.stdout + build.stderr
     assert (tmp_path / "python/attract/__init__.py").exists()
+    assert (tmp_path / "python/attract/tracking/snippet.js").exists()  # package data travels too
     assert not (tmp_path / "python/python").exists()
     # When a bare interpreter (no site-packages: -S -I) gets the layer first and only boto3's home after it,
     # as Lambda puts /opt/python before the runtime's packages

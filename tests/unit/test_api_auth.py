@@ -31,3 +31,13 @@ def test_error_description_names_nested_fields_and_never_echoes_input():
     described = describe_errors([{"loc": ("body", "touches", 3, "email"), "type": "value_error", "msg": "bad",
                                   "input": "secret@example.com"}])
     assert described == [{"field": "touches[3].email", "location": "body", "rule": "value_error", "message": "bad"}]
+
+
+def test_declared_non_json_bodies_are_415_and_json_or_undeclared_pass():
+    from attract.api import reject_non_json
+
+    form = reject_non_json({"headers": {"content-type": "application/x-www-form-urlencoded"}, "body": "email=a%40b.co"})
+    assert form["statusCode"] == 415 and json.loads(form["body"])["errors"][0]["field"] == "content-type"
+    for headers in ({"content-type": "application/json; charset=utf-8"}, {"Content-Type": "application/problem+json"}, {}):
+        assert reject_non_json({"headers": headers, "body": "{}"}) is None
+    assert reject_non_json({"headers": {"content-type": "text/plain"}, "body": None}) is None

@@ -53,7 +53,8 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
         errors = describe_errors(error.errors())
-        logger.info("request rejected", extra={"fields": [e["field"] for e in errors]})
+        # Rules only: a field name can be caller input (an unexpected key), and input is never logged.
+        logger.info("request rejected", extra={"rules": sorted({e["rule"] for e in errors})})
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
 
     @app.exception_handler(InvalidRequestError)
@@ -111,12 +112,28 @@ def reject_unless_group(event: dict, *allowed: str) -> dict | None:
     else:
         return None
     logger.info("caller refused", extra={"status": int(status)})
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"message": message}),
-        "isBase64Encoded": False,
-    }
+    return _json_answer(status, {"message": message})
+
+
+def reject_non_json(event: dict) -> dict | None:
+    """A ready 415 when a body arrives declared as something other than JSON; None lets it through.
+
+    Without it the resolver would parse a form-encoded body into field names made of the caller's
+    data (and a `curl -d` without a content type would get a baffling 422).
+    """
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    declared = headers.get("content-type", "").split(";")[0].strip().lower()
+    if not event.get("body") or not declared or declared == "application/json" or declared.endswith("+json"):
+        return None
+    return _json_answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {
+        "message": "Send the body as JSON with Content-Type: application/json",
+        "errors": [{"field": "content-type", "location": "header", "rule": "unsupported_media_type",
+                    "message": "expected application/json"}]})
+
+
+def _json_answer(status: HTTPStatus, body: dict) -> dict:
+    return {"statusCode": int(status), "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps(body), "isBase64Encoded": False}
 
 
 def caller_id(app: ApiGatewayResolver) -> str:
