@@ -115,3 +115,20 @@ def test_no_function_policy_allows_scan_or_wildcards():
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert not any(a.endswith(("Scan", "*")) for a in actions), (name, actions)
                 assert statement["Resource"] != "*", name
+
+
+def test_cors_reaches_the_translated_api_as_a_list_of_origins(raw_template):
+    translated = _translate(raw_template)
+    api = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
+    cors = api["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == ["*"] and "POST" in cors["allowMethods"]
+
+
+# SAM inlines parameter values into CorsConfiguration at transform time, so after the transform the
+# parameter looks unused to cfn-lint. Any other warning is news.
+EXPECTED_WARNINGS = {"W2001 Parameter CareersSiteOrigin not used."}
+
+
+def test_no_unexpected_lint_warnings(raw_template):
+    matches = lint(json.dumps(_translate(raw_template)), config=ManualArgs(regions=["us-east-1"]))
+    assert {f"{m.rule.id} {m.message}" for m in matches} - EXPECTED_WARNINGS == set()
