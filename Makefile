@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # The dev tools (demo, local stack, bench) import the layer package the way pytest does (pyproject pythonpath).
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
-.PHONY: venv browser demo local token test unit validate openapi bench clean
+.PHONY: venv browser demo local token test lint unit validate openapi bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 
 ## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
-test: venv browser
+test: venv browser lint
 	$(PY) -m pytest
+
+## ruff and mypy over the code (configured in pyproject.toml); part of `make test`.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 unit: venv
 	$(PY) -m pytest tests/unit
