@@ -89,9 +89,18 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         if isinstance(error, ServiceError):  # the resolver's own HTTP errors keep their status
             return error_response(HTTPStatus(error.status_code), str(error.msg))
         # Type and place only: an exception's message (and so the runtime's stack trace) can quote input.
-        logger.error("unhandled error", extra={"error_type": type(error).__name__, "raised_at": _raised_at(error)})
-        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+        log_unexpected(error)
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+def log_unexpected(error: BaseException) -> None:
+    """Log and count an unhandled error by type and place only, never its message (it can quote input).
+
+    Registered as the resolver's last-resort handler, it also keeps the resolver from logging the
+    exception itself (`logger.exception(exc)`, message and all).
+    """
+    logger.error("unhandled error", extra={"error_type": type(error).__name__, "raised_at": _raised_at(error)})
+    metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
 
 
 def _raised_at(error: BaseException) -> str:

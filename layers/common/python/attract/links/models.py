@@ -8,7 +8,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from attract.dimensions import Dimensions
 
-LinkCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{6,16}$", description="Short code of a tracked link")]
+LINK_CODE_PATTERN = r"^[A-Za-z0-9]{6,16}$"
+LinkCode = Annotated[str, Field(pattern=LINK_CODE_PATTERN, description="Short code of a tracked link")]
 
 
 def _http_url(value: str) -> str:
