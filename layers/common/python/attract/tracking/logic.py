@@ -148,7 +148,7 @@ def handle_click(
         return None
     try:
         found = links.get(click.code)
-    except Exception as error:
+    except Exception as error:  # any store failure means "no destination right now"
         raise LinkUnavailableError(type(error).__name__) from error
     if found is None:
         return None
@@ -179,11 +179,11 @@ def handle_click(
     # Broad on purpose: whatever the store raises (throttling, an outage, a conflict), only this click is lost.
     try:
         touches.record_click(touch, expiry(now, retention_days))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001
         return ClickOutcome(location, visitor_id, click_id, False, ("touch", type(error).__name__))
     try:
         touches.count_click(link.code)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001
         return ClickOutcome(location, visitor_id, click_id, True, ("count", type(error).__name__))
     return ClickOutcome(location, visitor_id, click_id, True)
 
