@@ -82,6 +82,11 @@ def test_malformed_json_is_422_json_invalid(body):
     assert status == 422 and _only_error(answer)["rule"] == "json_invalid"
 
 
+def test_bodies_of_get_requests_are_not_parsed_at_all():
+    event = {"headers": JSON, "body": "[" * 5000, "requestContext": {"http": {"method": "GET"}}}
+    assert reject_non_json(event) is None
+
+
 def test_well_formed_bodies_pass():
     body = json.dumps({"touches": [{"campaign": "東京 😀", "n": 10**100, "f": 1.5e300}]})
     assert reject_non_json({"headers": JSON, "body": body}) is None

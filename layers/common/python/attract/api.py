@@ -21,6 +21,7 @@ from attract.observability import logger, metrics
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 MAX_JSON_DEPTH = 32  # our deepest model is 3 levels; anything deeper is an attack on the parser
 _UTF8 = {"utf-8", "utf8"}
+_BODILESS = {"GET", "HEAD", "DELETE", "OPTIONS"}
 
 # The resolver's debug lines print route arguments, i.e. the caller's body: never let them through.
 logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
@@ -163,7 +164,8 @@ def reject_non_json(event: dict) -> dict | None:
       NaN/Infinity or a lone surrogate: 422 naming the rule. Each of these used to be a 500.
     """
     body = event.get("body")
-    if not body:
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")).upper()
+    if not body or method in _BODILESS:  # the resolver never parses a GET's body
         return None
     headers = {str(key).lower(): str(value) for key, value in (event.get("headers") or {}).items()}
     media_type, _, parameters = headers.get("content-type", "").partition(";")
