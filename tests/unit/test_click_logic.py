@@ -130,8 +130,10 @@ def test_click_ids_are_cut_in_utf8_bytes_so_keys_fit_dynamodb_limits():
 
 def test_lone_surrogates_in_the_query_are_dropped_not_stored():
     touches = MemoryTouches()
-    handle_click(_click(query={"gclid": "ab\ud800cd"}), MemoryLinks(LINK), touches, NOW, 400)
+    handle_click(_click(query={"gclid": "ab\ud800cd"}, referrer="https://site.example/\udc80p"), MemoryLinks(LINK),
+                 touches, NOW, 400)
     assert touches.clicks[0][0].click_ids == {"gclid": "abcd"}
+    assert touches.clicks[0][0].referrer == "https://site.example/p"
 
 
 @pytest.mark.parametrize("code", ["", "abc", "x" * 17, "AbCd-234", "AbCd1234/../x", "😀" * 8, "AbCd 1234"])

@@ -103,6 +103,7 @@ def clean_referrer(referrer: str | None) -> str | None:
     """Scheme, host and path only: referrer queries can carry search terms or personal data."""
     if not referrer:
         return None
+    referrer = referrer.encode("utf-8", "ignore").decode("utf-8")  # lone surrogates cannot be stored
     parts = urlsplit(referrer.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
