@@ -44,8 +44,13 @@ def mint_token(
     subject: str | None = None,
     key: rsa.RSAPrivateKey | None = None,
     now: float | None = None,
+    token_use: str = "access",
 ) -> str:
-    """An access token shaped like Cognito's (token_use=access, client_id, cognito:groups, RS256 with kid)."""
+    """An access token shaped like Cognito's (token_use=access, client_id, cognito:groups, RS256 with kid).
+
+    `token_use="id"` gives an ID token's shape instead (`aud` for the client): the authorizer lets both
+    through, the functions must refuse it.
+    """
     issued = int(now if now is not None else time.time())
     sub = subject or str(uuid.uuid5(uuid.NAMESPACE_URL, "attract-local/" + "+".join(sorted(groups))))
     claims = {
@@ -63,6 +68,9 @@ def mint_token(
         "jti": str(uuid.uuid4()),
         "username": sub,
     }
+    if token_use != "access":
+        claims.pop("client_id"), claims.pop("scope")
+        claims.update(token_use=token_use, aud=client_id)
     return jwt.encode(claims, key or signing_key(), algorithm="RS256", headers={"kid": KEY_ID})
 
 

@@ -25,10 +25,11 @@ CLICKS = 300
 IMPORT_RUNS = 5
 
 
-def _event(name: str, code: str) -> dict:
+def _event(name: str, code: str, method: str = "GET") -> dict:
     event = json.loads((ROOT / f"events/{name}.json").read_text())
     event["pathParameters"]["code"] = code
     event["rawPath"] = f"/r/{code}"
+    event["requestContext"]["http"]["method"] = method
     return event
 
 
@@ -64,11 +65,13 @@ def measure_clicks() -> None:
         devnull = open(os.devnull, "w")
         real_stdout = sys.stdout
         rows = []
-        for label, name in (("human click", "tracking/click"), ("bot click", "tracking/click_bot")):
+        cases = (("human click", "tracking/click", code, "GET", 302), ("bot click", "tracking/click_bot", code, "GET", 302),
+                 ("HEAD probe", "tracking/click", code, "HEAD", 302), ("bad code", "tracking/click", "bad-c0de", "GET", 404))
+        for label, name, clicked, method, expected in cases:
             tracking._stores.cache_clear()  # cold: empty link cache
             calls.clear()
             sys.stdout = devnull  # EMF metrics are printed per invocation
-            tracking.lambda_handler(_event(name, code), FakeLambdaContext())
+            tracking.lambda_handler(_event(name, clicked, method), FakeLambdaContext())
             sys.stdout = real_stdout
             cold = dict(calls)
             calls.clear()
@@ -76,10 +79,10 @@ def measure_clicks() -> None:
             sys.stdout = devnull
             for _ in range(CLICKS):
                 c0, w0 = time.thread_time(), time.perf_counter()  # this thread only: moto serves in others
-                response = tracking.lambda_handler(_event(name, code), FakeLambdaContext())
+                response = tracking.lambda_handler(_event(name, clicked, method), FakeLambdaContext())
                 cpu.append((time.thread_time() - c0) * 1000)
                 wall.append((time.perf_counter() - w0) * 1000)
-                assert response["statusCode"] == 302
+                assert response["statusCode"] == expected
             sys.stdout = real_stdout
             warm = {op: n / CLICKS for op, n in calls.items()}
             rows.append((label, cold, warm, statistics.median(cpu), statistics.quantiles(cpu, n=20)[-1],

@@ -12,7 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from attract.api import caller_id, register_error_handlers, reject_non_json, reject_unless_group
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
-from attract.links.logic import CreateLinkCommand, get_link, idempotent_create_link, link_response
+from attract.links.logic import (
+    CreateLinkCommand,
+    check_destination_host,
+    get_link,
+    idempotent_create_link,
+    link_response,
+)
 from attract.links.models import CreateLinkRequest, LinkCode, LinkResponse
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
@@ -49,6 +55,7 @@ def _base_url() -> str:
 )
 def create_link(request: Annotated[CreateLinkRequest, Body()]) -> Response[LinkResponse]:
     settings = load_settings()
+    check_destination_host(request, settings.destination_hosts)
     create_once = idempotent_create_link(settings.idempotency_table_name, settings.idempotency_seconds)
     create_once.config.register_lambda_context(app.lambda_context)
     link = create_once(command=CreateLinkCommand(owner=caller_id(app), request=request), store=_links(), now=utc_now())

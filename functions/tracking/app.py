@@ -1,4 +1,4 @@
-"""Public tracking function: GET /r/{code} (click redirect) and GET /t.js (snippet). Light: no ads SDK, no auth."""
+"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet). Light: no ads SDK, no auth."""
 
 from functools import lru_cache
 from pathlib import Path
@@ -10,11 +10,12 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import attract.tracking
+from attract.api import log_unexpected
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import load_settings
-from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, handle_click
+from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
 
 app = APIGatewayHttpResolver()
@@ -24,6 +25,11 @@ NOT_FOUND_PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Link not found</title>"
     "<h1>This link does not exist</h1><p>Check the address, or visit the employer's careers site.</p></html>"
 )
+UNAVAILABLE_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Try again</title>"
+    "<h1>This link is briefly unavailable</h1><p>Please reload the page in a few seconds.</p></html>"
+)
+LOST_METRICS = {"touch": "ClickNotRecorded", "count": "ClickNotCounted"}
 
 
 @lru_cache(maxsize=1)
@@ -32,10 +38,35 @@ def _stores() -> tuple[CachedLinks, TouchRepository]:
     return CachedLinks(LinkRepository(table)), TouchRepository(table)
 
 
-@app.get(
-    "/r/<code>", summary="Follow a tracked link", tags=["tracking"],
+@app.exception_handler(LinkUnavailableError)
+def _link_unavailable(error: LinkUnavailableError) -> Response[str]:
+    # Without the link there is no destination: a page asking to retry, not a bare 500.
+    metrics.add_metric(name="LinkLookupFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("link lookup failed", extra={"error_type": str(error)})
+    return Response(status_code=503, content_type=content_types.TEXT_HTML, body=UNAVAILABLE_PAGE,
+                    headers={"Retry-After": "5", "Cache-Control": "no-store"})
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[str]:
+    log_unexpected(error)  # type and place only: the resolver would log the message, which can quote input
+    return Response(status_code=500, content_type=content_types.TEXT_HTML, body=UNAVAILABLE_PAGE,
+                    headers={"Cache-Control": "no-store"})
+
+
+@app.not_found
+def _no_route(_error: Exception) -> Response[str]:
+    # A path the resolver's `<code>` pattern cannot match (e.g. raw non-ASCII) is just a malformed code.
+    metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
+    return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
+
+
+# HEAD is routed too (API Gateway needs its own route for it): probes get the same redirect, never a touch.
+@app.route(
+    "/r/<code>", method=["GET", "HEAD"], summary="Follow a tracked link", tags=["tracking"],
     responses={302: {"description": "To the destination, with tc_vid and tc_click added; sets the tc_vid cookie"},
-               404: {"description": "Unknown code: a plain HTML page"}},
+               404: {"description": "Unknown or malformed code: a plain HTML page"},
+               503: {"description": "The link could not be read just now: a plain HTML page asking to retry"}},
 )
 def redirect(code: str) -> Response[str]:
     event = app.current_event
@@ -53,7 +84,14 @@ def redirect(code: str) -> Response[str]:
     if outcome is None:
         metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
         return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
-    metrics.add_metric(name="Clicks" if outcome.recorded else "BotClicksIgnored", unit=MetricUnit.Count, value=1)
+    if outcome.lost:
+        part, error_type = outcome.lost
+        metrics.add_metric(name=LOST_METRICS[part], unit=MetricUnit.Count, value=1)
+        logger.warning("click not fully recorded", extra={"link_code": code, "lost": part, "error_type": error_type})
+    if outcome.recorded:
+        metrics.add_metric(name="Clicks", unit=MetricUnit.Count, value=1)
+    elif not outcome.lost:
+        metrics.add_metric(name="BotClicksIgnored", unit=MetricUnit.Count, value=1)
     logger.info("click", extra={"link_code": code, "recorded": outcome.recorded})
     cookies = []
     if outcome.visitor_id:

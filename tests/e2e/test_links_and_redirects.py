@@ -93,3 +93,26 @@ def test_unknown_code_is_a_plain_404_page(api, browser):
         response = browser.get(f"{api}/r/{code}", allow_redirects=False)
         assert response.status_code == 404, code
         assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_head_is_answered_like_get_without_a_touch(api, marketer, browser):
+    link = _create(api, marketer)
+    response = browser.head(link["url"] + "?gclid=EAIaIQ-head", allow_redirects=False)
+    assert response.status_code == 302 and "Set-Cookie" not in response.headers
+    assert urlsplit(response.headers["Location"]).netloc == "careers.example.com"
+    assert _clicks(api, marketer, link["code"]) == 0
+
+
+def test_hostile_click_ids_still_redirect_and_count(api, marketer, browser):
+    link = _create(api, marketer)
+    response = browser.get(link["url"], params={"gclid": "😀" * 512, "utm_source": "é" * 300}, allow_redirects=False)
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["gclid"] == ["😀" * 128]
+    assert _clicks(api, marketer, link["code"]) == 1
+
+
+def test_idn_destination_is_redirected_encoded(api, marketer, browser):
+    link = _create(api, marketer, destination="https://bücher.example/jobs/東京?team=東京")
+    location = browser.get(link["url"], allow_redirects=False).headers["Location"]
+    assert location.isascii() and location.startswith(
+        "https://xn--bcher-kva.example/jobs/%E6%9D%B1%E4%BA%AC?team=%E6%9D%B1%E4%BA%AC&")

@@ -24,8 +24,9 @@ def test_marketer_routes_need_a_token(api, method, path):
         mint_token(["marketers"], now=time.time() - 7200, ttl_seconds=600),
         mint_token(["marketers"], client_id="another-app"),
         mint_token(["marketers"], iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"),
+        mint_token(["marketers"], token_use="id"),  # passes the authorizer; only access tokens call APIs
     ],
-    ids=["garbage", "expired", "wrong-audience", "wrong-issuer"],
+    ids=["garbage", "expired", "wrong-audience", "wrong-issuer", "id-token"],
 )
 def test_bad_tokens_are_401(api, token):
     assert requests.post(api + "/links", json=LINK, headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import requests
 
@@ -12,8 +13,11 @@ def test_logs_carry_no_personal_data_or_tokens(api, marketer, stack_log):
     assert requests.post(f"{api}/joins", json={"email": email, "name": name, "consent": True}).status_code == 201
     assert requests.post(f"{api}/joins", json={"email": email, "name": name, "consent": True}).status_code == 200
     assert requests.post(f"{api}/joins", json={"email": f"bad{marker}", "name": name, "consent": False}).status_code == 422
-    requests.post(f"{api}/touches", headers=marketer, json={"email": email, "occurred_at": "2020-01-01T00:00:00Z",
-                                                             "campaign": "x", "channel": "event", "source": "s", "medium": "m"})
+    # An import inside the 90-day window, so the email really goes through hashing and storage.
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    imported = requests.post(f"{api}/touches", headers=marketer, json={
+        "email": email, "occurred_at": yesterday, "campaign": "x", "channel": "event", "source": "s", "medium": "m"})
+    assert imported.status_code == 200 and imported.json()["recorded"] == 1
     time.sleep(0.5)  # let the workers flush their log lines
     log = stack_log.read_text().lower()
     assert "join" in log  # the functions did log

@@ -59,3 +59,41 @@ def test_recruiter_cannot_create_links(function_env):
 def test_unknown_link_is_404(function_env):
     status, body = _invoke(function_env("LinksFunction"), load_event("links/get_link"))
     assert status == 404 and "AbCd1234" in body["message"]
+
+
+def _create(links, destination: str, campaign: str):
+    body = {**json.loads(load_event("links/create_link")["body"]), "destination": destination, "campaign": campaign}
+    return _invoke(links, with_body(load_event("links/create_link"), body))
+
+
+def test_destination_is_stored_and_redirected_normalised(function_env, local_aws):
+    links = function_env("LinksFunction")
+    status, created = _create(links, "https://Bücher.example/jobs/東京?city=東京", "Normalised destination")
+    assert status == 201
+    assert created["destination"] == "https://xn--bcher-kva.example/jobs/%E6%9D%B1%E4%BA%AC?city=%E6%9D%B1%E4%BA%AC"
+    item = local_aws.client("dynamodb").get_item(
+        TableName=local_aws.refs["AttractTable"], Key={"PK": {"S": f"LINK#{created['code']}"}, "SK": {"S": "LINK"}}
+    )["Item"]
+    assert from_item(item)["destination"] == created["destination"]
+
+
+def test_destination_with_a_newline_is_422_naming_destination(function_env):
+    status, body = _create(function_env("LinksFunction"), "https://careers.example.com/\r\nLocation: x", "CRLF")
+    assert status == 422
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [("destination", "url_control_character")]
+
+
+def test_destination_hosts_allow_list_from_the_template(function_env, monkeypatch):
+    from attract.settings import load_settings
+
+    links = function_env("LinksFunction")
+    assert load_settings().destination_hosts == ()  # the template's default: any host
+    monkeypatch.setenv("DESTINATION_HOSTS", "careers.example.com,*.example.org")
+    load_settings.cache_clear()
+    status, body = _create(links, "https://evil.example/phish", "Allow-list refused")
+    assert status == 422
+    assert [(e["field"], e["location"], e["rule"]) for e in body["errors"]] == [
+        ("destination", "body", "destination_host_not_allowed")]
+    assert _create(links, "https://careers.example.com/jobs", "Allow-list exact")[0] == 201
+    assert _create(links, "https://jobs.example.org/", "Allow-list wildcard")[0] == 201
+    load_settings.cache_clear()

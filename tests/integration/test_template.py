@@ -16,7 +16,7 @@ from attract_local.cfn import ROOT, load_template
 
 TEMPLATE = ROOT / "template.yaml"
 PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction"}
-PUBLIC_ROUTES = {"GET /r/{code}", "GET /t.js", "POST /joins"}
+PUBLIC_ROUTES = {"GET /r/{code}", "HEAD /r/{code}", "GET /t.js", "POST /joins"}
 
 
 class _NoManagedPolicies:
@@ -132,3 +132,38 @@ EXPECTED_WARNINGS = {"W2001 Parameter CareersSiteOrigin not used."}
 def test_no_unexpected_lint_warnings(raw_template):
     matches = lint(json.dumps(_translate(raw_template)), config=ManualArgs(regions=["us-east-1"]))
     assert {f"{m.rule.id} {m.message}" for m in matches} - EXPECTED_WARNINGS == set()
+
+
+def test_email_pepper_survives_stack_deletion_and_replacement(raw_template):
+    # Losing the pepper orphans every hashed key: members and imported touches could never be matched again.
+    secret = raw_template["Resources"]["EmailPepperSecret"]
+    assert (secret.get("DeletionPolicy"), secret.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+
+
+def test_links_function_reads_the_destination_allow_list_parameter(raw_template):
+    assert raw_template["Parameters"]["DestinationHosts"]["Default"] == ""
+    env = raw_template["Resources"]["LinksFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DESTINATION_HOSTS"] == {"Ref": "DestinationHosts"}
+
+
+def _grants(raw_template, function: str) -> dict[str, set[str]]:
+    """leading key pattern -> DynamoDB actions the function may use on AttractTable items under it."""
+    grants: dict[str, set[str]] = {}
+    for policy in raw_template["Resources"][function]["Properties"]["Policies"]:
+        for statement in policy["Statement"]:
+            if statement["Resource"] != {"Fn::GetAtt": ["AttractTable", "Arn"]}:
+                continue
+            for key in statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]:
+                grants.setdefault(key, set()).update(statement["Action"])
+    return grants
+
+
+def test_click_path_grants_are_least_privilege(raw_template):
+    # The redirect reads a link's partition (link + counter shards) with one Query, adds to a counter
+    # shard with UpdateItem, and writes touches and click lookups in a transaction (PutItem each).
+    assert _grants(raw_template, "TrackingFunction") == {
+        "LINK#*": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "VISITOR#*": {"dynamodb:PutItem"}, "CLICK#*": {"dynamodb:PutItem"}}
+    assert _grants(raw_template, "LinksFunction") == {
+        "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"},
+        "VISITOR#*": {"dynamodb:BatchWriteItem"}, "EMAIL#*": {"dynamodb:BatchWriteItem"}}

@@ -38,10 +38,11 @@ def _touches(local_aws, visitor_id: str) -> list[dict]:
 
 
 def _clicks(local_aws, code: str) -> int:
-    item = local_aws.client("dynamodb").get_item(
-        TableName=local_aws.refs["AttractTable"], Key={"PK": {"S": f"LINK#{code}"}, "SK": {"S": "LINK"}}
-    )["Item"]
-    return int(from_item(item)["clicks"])
+    """The link's clicks as stored: its counter shards (and the link item's own counter) summed."""
+    items = local_aws.client("dynamodb").query(
+        TableName=local_aws.refs["AttractTable"], KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"LINK#{code}"}})["Items"]
+    return sum(int(from_item(item).get("clicks", 0)) for item in items)
 
 
 def test_click_redirects_records_touch_and_counts(function_env, local_aws, link_code):
@@ -79,3 +80,106 @@ def test_unknown_code_is_a_404_page(function_env):
     response = function_env("TrackingFunction").lambda_handler(load_event("tracking/click"), FakeLambdaContext())
     assert response["statusCode"] == 404
     assert response["headers"]["Content-Type"].startswith("text/html") and "does not exist" in response["body"]
+
+
+# ---------------------------------------------------------------- issue 6
+
+def _dynamodb_calls(module) -> list[tuple[str, dict]]:
+    """Every DynamoDB call the function's own client makes from now on (botocore's event hook)."""
+    from attract import aws
+
+    calls: list[tuple[str, dict]] = []
+    aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb", lambda params, model, **_: calls.append((model.name, params)))
+    return calls
+
+
+def test_head_answers_like_get_without_a_touch(function_env, local_aws, link_code):
+    tracking = function_env("TrackingFunction")
+    event = _click_event("tracking/click", link_code)
+    event["requestContext"]["http"]["method"] = "HEAD"
+    event["routeKey"] = event["requestContext"]["routeKey"] = "HEAD /r/{code}"
+    response = tracking.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 302 and not response.get("cookies")
+    assert urlsplit(response["headers"]["Location"]).netloc == "careers.example.com"
+    assert _clicks(local_aws, link_code) == 0
+
+
+@pytest.mark.parametrize("code", ["x", "AbCd-1234", "%00AbCd1234", "😀" * 600, "A" * 3000])
+def test_malformed_code_is_the_404_page_without_a_dynamodb_call(function_env, code):
+    tracking = function_env("TrackingFunction")
+    calls = _dynamodb_calls(tracking)
+    event = load_event("tracking/click")
+    event["pathParameters"]["code"] = code
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/r/{code}"
+    response = tracking.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 404 and "does not exist" in response["body"]
+    assert calls == []
+
+
+def test_512_emoji_in_gclid_still_record_the_click(function_env, local_aws, link_code):
+    # 512 emoji are 2,048 bytes: as a CLICK#gclid#… partition key they used to fail the whole transaction.
+    tracking = function_env("TrackingFunction")
+    event = _click_event("tracking/click", link_code)
+    event["queryStringParameters"] = {"gclid": "😀" * 512}
+    response = tracking.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 302 and _clicks(local_aws, link_code) == 1
+
+
+def test_the_click_transaction_never_touches_the_shared_link_items(function_env, local_aws, link_code):
+    tracking = function_env("TrackingFunction")
+    calls = _dynamodb_calls(tracking)
+    for _ in range(3):
+        assert tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())["statusCode"] == 302
+    transactions = [params for name, params in calls if name == "TransactWriteItems"]
+    assert len(transactions) == 3
+    keys = [next(iter(action.values()))["Item"]["PK"]["S"] for params in transactions for action in params["TransactItems"]]
+    assert not [key for key in keys if key.startswith("LINK#")]
+    # The count is kept in shards outside the transaction, and GET /links/{code} sums them
+    assert [name for name, _ in calls].count("UpdateItem") == 3 and _clicks(local_aws, link_code) == 3
+    links = function_env("LinksFunction")
+    event = load_event("links/get_link")
+    event["pathParameters"]["code"] = link_code
+    event["rawPath"] = f"/links/{link_code}"
+    assert json.loads(links.lambda_handler(event, FakeLambdaContext())["body"])["clicks"] == 3
+
+
+@pytest.fixture
+def dynamodb_down(monkeypatch):
+    """From now on the functions' DynamoDB endpoint refuses connections (an outage), fast."""
+    from attract import aws
+    from attract_local.stack import free_port
+
+    def down() -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        aws.client.cache_clear()
+
+    yield down
+    aws.client.cache_clear()
+
+
+def test_dynamodb_down_still_sends_the_person_on_and_counts_the_loss(function_env, local_aws, link_code,
+                                                                      dynamodb_down, capsys, caplog):
+    tracking = function_env("TrackingFunction")
+    assert tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())["statusCode"] == 302
+    capsys.readouterr()
+    dynamodb_down()
+    # When a warm function (link cached) cannot write the touch
+    response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    # Then the person still gets the destination with the ids, and the loss is a metric and a log line
+    assert response["statusCode"] == 302
+    query = parse_qs(urlsplit(response["headers"]["Location"]).query)
+    assert query["tc_vid"] == [VISITOR] and query["tc_click"] and query["gclid"] == ["Cj0KCQiA-test"]
+    assert '"ClickNotRecorded":[1.0]' in capsys.readouterr().out
+    lost = [vars(record) for record in caplog.records if getattr(record, "lost", None)]
+    assert [(r["lost"], r["error_type"]) for r in lost] == [("touch", "EndpointConnectionError")]
+    assert VISITOR not in str(lost)
+
+
+def test_dynamodb_down_on_an_uncached_link_is_a_503_page(function_env, link_code, dynamodb_down):
+    tracking = function_env("TrackingFunction")
+    dynamodb_down()
+    response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    assert response["statusCode"] == 503 and response["headers"]["Content-Type"].startswith("text/html")
+    assert response["headers"]["Retry-After"] == "5"

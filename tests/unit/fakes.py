@@ -28,8 +28,10 @@ class MemoryTouches:
 
     def record_click(self, touch, expires_at: int) -> None:
         self.clicks.append((touch, expires_at))
+
+    def count_click(self, code: str) -> None:
         if self.links is not None:
-            self.links.items[touch.link_code][1] += 1
+            self.links.items[code][1] += 1
 
     def put_many(self, touches, expires_at) -> None:
         for touch in touches:

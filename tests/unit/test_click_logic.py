@@ -1,7 +1,12 @@
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from attract.links.models import Link
+from attract.tracking.models import CLICK_ID_PARAMS, UTM_PARAMS
 from attract.tracking.logic import CachedLinks, ClickRequest, clean_referrer, handle_click, redirect_location
 
 from tests.unit.fakes import MemoryLinks, MemoryTouches
@@ -97,3 +102,131 @@ def test_cached_links_skip_repeat_reads_but_not_unknown_codes():
     cached = CachedLinks(links)
     cached.get(LINK.code), cached.get(LINK.code), cached.get("Nope1234"), cached.get("Nope1234")
     assert links.reads == 3  # one for the known link, two for the unknown one
+
+
+# ---------------------------------------------------------------- hostile clicks (issue 6)
+
+def _key_sizes(item: dict) -> tuple[int, int]:
+    return len(item["PK"]["S"].encode()), len(item["SK"]["S"].encode())
+
+
+def test_click_ids_are_cut_in_utf8_bytes_so_keys_fit_dynamodb_limits():
+    from attract.tracking.repository import click_lookup_items, touch_item
+
+    # Given 512 emoji in gclid (2,048 bytes) and 300 in utm_source
+    touches = MemoryTouches()
+    outcome = handle_click(_click(query={"gclid": "😀" * 512, "utm_source": "é" * 300, "fbclid": "x" * 600}),
+                           MemoryLinks(LINK), touches, NOW, 400)
+    touch, expires_at = touches.clicks[0]
+    # Then each value is cut to its byte budget on a character boundary
+    assert touch.click_ids["gclid"] == "😀" * 128 and touch.click_ids["fbclid"] == "x" * 512
+    assert touch.utm["utm_source"] == "é" * 100
+    # And every key the click writes is within DynamoDB's limits (partition 2,048 bytes, sort 1,024)
+    for item in [touch_item(touch, expires_at), *click_lookup_items(touch, expires_at)]:
+        pk, sk = _key_sizes(item)
+        assert pk <= 2048 and sk <= 1024
+    assert _query(outcome.location)["gclid"] == ["😀" * 128]
+
+
+def test_lone_surrogates_in_the_query_are_dropped_not_stored():
+    touches = MemoryTouches()
+    handle_click(_click(query={"gclid": "ab\ud800cd"}, referrer="https://site.example/\udc80p"), MemoryLinks(LINK),
+                 touches, NOW, 400)
+    assert touches.clicks[0][0].click_ids == {"gclid": "abcd"}
+    assert touches.clicks[0][0].referrer == "https://site.example/p"
+
+
+@pytest.mark.parametrize("code", ["", "abc", "x" * 17, "AbCd-234", "AbCd1234/../x", "😀" * 8, "AbCd 1234"])
+def test_malformed_codes_are_unknown_without_reading_the_store(code):
+    links = MemoryLinks(LINK)
+    assert handle_click(_click(code=code), links, MemoryTouches(), NOW, 400) is None
+    assert links.reads == 0
+
+
+class _FailingTouches(MemoryTouches):
+    def __init__(self, fail: str, links=None):
+        super().__init__(links)
+        self.fail = fail
+
+    def record_click(self, touch, expires_at):
+        if self.fail == "touch":
+            raise TimeoutError("store down")
+        super().record_click(touch, expires_at)
+
+    def count_click(self, code):
+        if self.fail == "count":
+            raise ConnectionError("store down")
+        super().count_click(code)
+
+
+def test_a_store_failure_loses_the_touch_but_still_redirects():
+    outcome = handle_click(_click(), MemoryLinks(LINK), _FailingTouches("touch"), NOW, 400)
+    assert outcome is not None and not outcome.recorded and outcome.lost == ("touch", "TimeoutError")
+    assert urlsplit(outcome.location).netloc == "careers.example.com"
+    assert _query(outcome.location)["tc_click"] == [outcome.click_id]
+
+
+def test_a_counter_failure_keeps_the_touch_and_still_redirects():
+    links = MemoryLinks(LINK)
+    touches = _FailingTouches("count", links)
+    outcome = handle_click(_click(), links, touches, NOW, 400)
+    assert outcome.recorded and outcome.lost == ("count", "ConnectionError") and len(touches.clicks) == 1
+    assert links.items[LINK.code][1] == 0
+
+
+def test_an_unreadable_link_is_link_unavailable_not_a_crash():
+    from attract.tracking.logic import LinkUnavailableError
+
+    class Down:
+        def get(self, code):
+            raise OSError("unreachable")
+
+    with pytest.raises(LinkUnavailableError):
+        handle_click(_click(), Down(), MemoryTouches(), NOW, 400)
+
+
+def test_head_gets_the_redirect_without_a_touch():
+    touches = MemoryTouches()
+    outcome = handle_click(_click(method="HEAD"), MemoryLinks(LINK), touches, NOW, 400)
+    assert outcome.location.startswith("https://careers.example.com/jobs") and touches.clicks == []
+
+
+# ---------------------------------------------------------------- redirect URL round trip (property)
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_KEYS = _TEXT.filter(lambda key: key not in ("tc_vid", "tc_click"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    own=st.lists(st.tuples(_KEYS.filter(bool), _TEXT), max_size=5, unique_by=lambda pair: pair[0]),
+    passthrough=st.dictionaries(st.sampled_from(CLICK_ID_PARAMS + UTM_PARAMS), _TEXT.filter(bool), max_size=6),
+    stale_ids=st.booleans(),
+    path=st.sampled_from(["/", "/jobs", "/jobs/%E6%9D%B1%E4%BA%AC", "/a;b"]),
+    fragment=st.sampled_from(["", "apply", "x=1&y"]),
+    ids=st.booleans(),
+)
+def test_redirect_location_round_trips_for_any_query(own, passthrough, stale_ids, path, fragment, ids):
+    from urllib.parse import parse_qsl, urlencode
+
+    query = own + ([("tc_vid", "stale"), ("tc_click", "stale")] if stale_ids else [])
+    destination = "https://careers.example.com" + path + ("?" + urlencode(query) if query else "") + (
+        "#" + fragment if fragment else "")
+    visitor, click = ("Ky6CYO0h4UJ06YCLle1L_A", "c" * 22) if ids else (None, None)
+    location = redirect_location(destination, visitor, click, passthrough)
+
+    parts = urlsplit(location)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    names = [name for name, _ in pairs]
+    # Our ids appear exactly once (or not at all for bots), the stale copies are gone
+    assert names.count("tc_vid") == names.count("tc_click") == (1 if ids else 0)
+    if ids:
+        assert ("tc_vid", visitor) in pairs and ("tc_click", click) in pairs
+    # The destination's own parameters are kept, with their values and order
+    own_names = {name for name, _ in own}
+    assert [pair for pair in pairs if pair[0] in own_names] == own
+    # Incoming campaign parameters are passed on, unless the destination sets the same name itself
+    for name, value in passthrough.items():
+        assert (name, value) in pairs if name not in own_names else names.count(name) == 1
+    # Scheme, host, path and fragment are untouched
+    assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == ("https", "careers.example.com", path, fragment)

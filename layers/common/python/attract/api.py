@@ -1,19 +1,30 @@
-"""HTTP glue shared by the API functions: error mapping, validation error bodies, group checks."""
+"""HTTP glue shared by the API functions: error mapping, validation error bodies, group checks, body checks."""
 
+import base64
+import binascii
 import json
+import logging
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
-from attract.observability import logger
+from attract.observability import logger, metrics
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
+MAX_JSON_DEPTH = 32  # our deepest model is 3 levels; anything deeper is an attack on the parser
+_UTF8 = {"utf-8", "utf8"}
+_BODILESS = {"GET", "HEAD", "DELETE", "OPTIONS"}
+
+# The resolver's debug lines print route arguments, i.e. the caller's body: never let them through.
+logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
 
 
 def field_path(loc: Iterable[Any]) -> tuple[str, str]:
@@ -74,6 +85,30 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
         return error_response(HTTPStatus.CONFLICT, "The same request is still being processed; retry shortly")
 
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, ServiceError):  # the resolver's own HTTP errors keep their status
+            return error_response(HTTPStatus(error.status_code), str(error.msg))
+        # Type and place only: an exception's message (and so the runtime's stack trace) can quote input.
+        log_unexpected(error)
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+def log_unexpected(error: BaseException) -> None:
+    """Log and count an unhandled error by type and place only, never its message (it can quote input).
+
+    Registered as the resolver's last-resort handler, it also keeps the resolver from logging the
+    exception itself (`logger.exception(exc)`, message and all).
+    """
+    logger.error("unhandled error", extra={"error_type": type(error).__name__, "raised_at": _raised_at(error)})
+    metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+
+
+def _raised_at(error: BaseException) -> str:
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame is not None else "?"
 
 
 def jwt_claims(event: dict) -> dict:
@@ -84,18 +119,20 @@ def jwt_claims(event: dict) -> dict:
 def claim_groups(claims: dict) -> set[str]:
     """`cognito:groups` as a set.
 
-    HTTP API JWT authorizers flatten array claims into one string, "[marketers recruiters]";
-    a list is accepted too so the same code works behind a REST API authorizer.
+    HTTP API JWT authorizers flatten array claims into one string, "[marketers recruiters]": names
+    are separated by single spaces, and Cognito group names cannot contain spaces. Nothing else is
+    split or stripped, so a group named `x,marketers` or `"marketers"` stays what it is. A list is
+    accepted too so the same code works behind a REST API authorizer.
     """
     raw = claims.get("cognito:groups")
     if raw is None:
         return set()
     if isinstance(raw, list):
         return {str(group) for group in raw}
-    text = str(raw).strip()
+    text = str(raw)
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    return {group.strip(" ,\"'") for group in text.replace(",", " ").split() if group.strip(" ,\"'")}
+    return {group for group in text.split(" ") if group}
 
 
 def reject_unless_group(event: dict, *allowed: str) -> dict | None:
@@ -103,9 +140,11 @@ def reject_unless_group(event: dict, *allowed: str) -> dict | None:
 
     Runs before routing so that a caller without the right group learns nothing about the API, not
     even which of its fields are invalid (the resolver's validation would otherwise answer first).
+    Only access tokens are accepted: the authorizer also lets Cognito ID tokens through (same issuer,
+    `aud` = client id), but those are meant for the client, not for calling APIs.
     """
     claims = jwt_claims(event)
-    if not claims.get("sub"):
+    if not claims.get("sub") or claims.get("token_use") != "access":
         status, message = HTTPStatus.UNAUTHORIZED, "Unauthorized"
     elif not claim_groups(claims) & set(allowed):
         status, message = HTTPStatus.FORBIDDEN, f"Requires group: {' or '.join(sorted(allowed))}"
@@ -116,19 +155,98 @@ def reject_unless_group(event: dict, *allowed: str) -> dict | None:
 
 
 def reject_non_json(event: dict) -> dict | None:
-    """A ready 415 when a body arrives declared as something other than JSON; None lets it through.
+    """A ready 4xx unless the body is absent or JSON that is safe to hand to the resolver; None lets it through.
 
-    Without it the resolver would parse a form-encoded body into field names made of the caller's
-    data (and a `curl -d` without a content type would get a baffling 422).
+    - declared as something other than JSON: 415 (otherwise the resolver would parse a form-encoded
+      body into field names made of the caller's data);
+    - a charset other than UTF-8: 415 (JSON is UTF-8, RFC 8259);
+    - not UTF-8, not JSON, nested deeper than MAX_JSON_DEPTH, an integer longer than Python parses,
+      NaN/Infinity or a lone surrogate: 422 naming the rule. Each of these used to be a 500.
     """
-    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-    declared = headers.get("content-type", "").split(";")[0].strip().lower()
-    if not event.get("body") or not declared or declared == "application/json" or declared.endswith("+json"):
+    body = event.get("body")
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")).upper()
+    if not body or method in _BODILESS:  # the resolver never parses a GET's body
         return None
-    return _json_answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {
-        "message": "Send the body as JSON with Content-Type: application/json",
-        "errors": [{"field": "content-type", "location": "header", "rule": "unsupported_media_type",
-                    "message": "expected application/json"}]})
+    headers = {str(key).lower(): str(value) for key, value in (event.get("headers") or {}).items()}
+    media_type, _, parameters = headers.get("content-type", "").partition(";")
+    declared = media_type.strip().lower()
+    if declared and declared != "application/json" and not declared.endswith("+json"):
+        return _body_refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content-type", "header", "unsupported_media_type",
+                             "expected application/json", "Send the body as JSON with Content-Type: application/json")
+    charset = _parameter(parameters, "charset")
+    if charset is not None and charset.lower() not in _UTF8:
+        return _body_refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content-type", "header", "unsupported_charset",
+                             "JSON bodies are UTF-8", "Send the body as UTF-8 JSON")
+    problem = json_body_problem(body, bool(event.get("isBase64Encoded")))
+    if problem is None:
+        return None
+    rule, message = problem
+    logger.info("request rejected", extra={"rules": [rule]})
+    return _body_refused(HTTPStatus.UNPROCESSABLE_ENTITY, "body", "body", rule, message, "Request validation failed")
+
+
+def json_body_problem(body: str, base64_encoded: bool = False) -> tuple[str, str] | None:
+    """(rule, message) when the body cannot be read safely as JSON; None when it can."""
+    if base64_encoded:  # API Gateway base64-encodes bodies that are not valid UTF-8 text
+        try:
+            text = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return "utf8_invalid", "the body must be UTF-8 encoded JSON"
+    else:
+        text = body
+    try:
+        parsed = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        return "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    except json.JSONDecodeError:
+        return "json_invalid", "the body is not valid JSON"
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits, and NaN/Infinity
+        return "json_number_invalid", "numbers must be finite and at most 4300 digits long"
+    return _structure_problem(parsed)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _structure_problem(parsed: Any) -> tuple[str, str] | None:
+    """Depth and text checks, iteratively: the parsed value may be as deep as the parser allowed."""
+    stack = [(parsed, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+            for key, item in items:
+                if key is not None and not _is_unicode(key):
+                    return "utf8_invalid", "text must be valid Unicode (no lone surrogates)"
+                stack.append((item, depth + 1))
+        elif isinstance(value, str) and not _is_unicode(value):
+            return "utf8_invalid", "text must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    """False for strings with lone surrogates ("\\ud800" is valid JSON): they cannot be encoded, stored or hashed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parameter(parameters: str, name: str) -> str | None:
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"')
+    return None
+
+
+def _body_refused(status: HTTPStatus, field: str, location: str, rule: str, detail: str, message: str) -> dict:
+    return _json_answer(status, {"message": message,
+                                 "errors": [{"field": field, "location": location, "rule": rule, "message": detail}]})
 
 
 def _json_answer(status: HTTPStatus, body: dict) -> dict:

@@ -7,7 +7,21 @@ import os
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _host_list(value: object) -> object:
+    """"careers.example.com, *.example.org" -> normalised entries (lower-case, IDNA); empty -> any host."""
+    if not isinstance(value, str):
+        return value
+    from attract.links.models import ascii_host
+
+    entries = []
+    for entry in (part.strip() for part in value.split(",")):
+        if entry:
+            wildcard = entry.startswith("*.")
+            entries.append(("*." if wildcard else "") + ascii_host(entry[2:] if wildcard else entry).rstrip("."))
+    return tuple(entries)
 
 
 class Settings(BaseModel):
@@ -26,6 +40,8 @@ class Settings(BaseModel):
     time_decay_half_life_days: Annotated[float, Field(alias="TIME_DECAY_HALF_LIFE_DAYS", gt=0, le=365)] = 7
     consent_text_version: Annotated[str, Field(alias="CONSENT_TEXT_VERSION", min_length=1)] = "v1"
     aggregate_shards: Annotated[int, Field(alias="AGGREGATE_SHARDS", ge=1, le=64)] = 4
+    # Hosts tracked links may send people to (`*.example.com` for subdomains); empty means any host.
+    destination_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_list), Field(alias="DESTINATION_HOSTS")] = ()
 
 
 @lru_cache(maxsize=1)

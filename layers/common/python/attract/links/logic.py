@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import BaseModel
 
 from attract.aws import client
-from attract.errors import AlreadyExistsError, NotFoundError
-from attract.links.models import CreateLinkRequest, Link, LinkResponse
+from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
+from attract.links.models import CreateLinkRequest, Link, LinkResponse, host_allowed
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 8  # 62**8 ≈ 2e14 codes: collisions are rare and retried
@@ -42,6 +42,13 @@ def new_code() -> str:
 
 def tracked_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/r/{code}"
+
+
+def check_destination_host(request: CreateLinkRequest, allowed_hosts: tuple[str, ...]) -> None:
+    """422 on `destination` unless its host is on the template's allow-list (an empty list allows any)."""
+    if not host_allowed(request.destination, allowed_hosts):
+        raise InvalidRequestError("destination", "destination_host_not_allowed",
+                                  "destination host is not on the allow-list (DestinationHosts)", location="body")
 
 
 def create_link(

@@ -1,4 +1,10 @@
-"""DynamoDB access for tracked links: one item per link, `PK=LINK#<code>`, `SK=LINK`."""
+"""DynamoDB access for tracked links, all in the link's partition `PK=LINK#<code>`.
+
+Link:          SK=LINK           the link itself (immutable)
+Click counter: SK=CLICKS#<n>     n in 0..CLICK_SHARDS-1, `clicks` added by the redirect outside its transaction
+"""
+
+import secrets
 
 from botocore.exceptions import ClientError
 
@@ -7,10 +13,19 @@ from attract.errors import AlreadyExistsError
 from attract.links.models import Link
 
 SK_LINK = "LINK"
+# Counter shards: concurrent clicks on one popular link add to different items, so they never queue on
+# one item, and DynamoDB can split the partition by sort key under heat. Reading sums them in one Query.
+CLICK_SHARDS = 8
 
 
 def link_key(code: str) -> dict:
     return {"PK": {"S": f"LINK#{code}"}, "SK": {"S": SK_LINK}}
+
+
+def click_counter_key(code: str, shard: int | None = None) -> dict:
+    """Key of one of the link's counter shards (a random one unless given)."""
+    shard = secrets.randbelow(CLICK_SHARDS) if shard is None else shard
+    return {"PK": {"S": f"LINK#{code}"}, "SK": {"S": f"CLICKS#{shard}"}}
 
 
 class LinkRepository(Repository):
@@ -27,9 +42,15 @@ class LinkRepository(Repository):
             raise
 
     def get(self, code: str) -> tuple[Link, int] | None:
-        """The link and its click counter, or None."""
-        response = self.dynamodb.get_item(TableName=self.table, Key=link_key(code))
-        if "Item" not in response:
-            return None
-        values = from_item(response["Item"])
-        return Link.model_validate(values), int(values.get("clicks", 0))
+        """The link and its clicks (the counter shards summed), or None: one Query over the link's partition."""
+        response = self.dynamodb.query(
+            TableName=self.table, KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"LINK#{code}"}},
+        )
+        link, clicks = None, 0
+        for item in response["Items"]:
+            values = from_item(item)
+            clicks += int(values.get("clicks", 0))  # the link item's own `clicks`: counts from before sharding
+            if values["SK"] == SK_LINK:
+                link = Link.model_validate(values)
+        return (link, clicks) if link is not None else None

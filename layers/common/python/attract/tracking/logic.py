@@ -5,7 +5,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -13,10 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from attract.api import describe_errors
 from attract.dimensions import VISITOR_ID_PATTERN
-from attract.links.models import Link
+from attract.errors import AttractError
+from attract.links.models import LINK_CODE_PATTERN, Link
 from attract.tracking.bots import is_automated
 from attract.tracking.models import (
     CLICK_ID_PARAMS,
+    MAX_CLICK_ID_BYTES,
+    MAX_UTM_BYTES,
     UTM_PARAMS,
     FieldError,
     IngestItemResult,
@@ -28,6 +31,11 @@ from attract.tracking.models import (
 VISITOR_PARAM = "tc_vid"
 CLICK_PARAM = "tc_click"
 _VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
+_LINK_CODE = re.compile(LINK_CODE_PATTERN)
+
+
+class LinkUnavailableError(AttractError):
+    """The link could not be read (DynamoDB failed): there is no destination to send the person to."""
 
 
 class LinkReader(Protocol):
@@ -36,6 +44,7 @@ class LinkReader(Protocol):
 
 class TouchWriter(Protocol):
     def record_click(self, touch: Touch, expires_at: int) -> None: ...
+    def count_click(self, code: str) -> None: ...
     def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None: ...
 
 
@@ -56,6 +65,8 @@ class ClickOutcome:
     visitor_id: str | None  # None for bots: they get no cookie
     click_id: str | None
     recorded: bool
+    # A human click whose touch ("touch") or count ("count") was lost, and the error's type; logged and counted.
+    lost: tuple[str, str] | None = None
 
 
 class CachedLinks:
@@ -92,14 +103,21 @@ def clean_referrer(referrer: str | None) -> str | None:
     """Scheme, host and path only: referrer queries can carry search terms or personal data."""
     if not referrer:
         return None
+    referrer = referrer.encode("utf-8", "ignore").decode("utf-8")  # lone surrogates cannot be stored
     parts = urlsplit(referrer.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))[:1024]
 
 
-def _picked(query: dict[str, str], names: tuple[str, ...], limit: int) -> dict[str, str]:
-    return {name: query[name].strip()[:limit] for name in names if query.get(name, "").strip()}
+def _picked(query: dict[str, str], names: tuple[str, ...], max_bytes: int) -> dict[str, str]:
+    """Named parameters, trimmed and cut to `max_bytes` of UTF-8 on a character boundary."""
+    picked = {}
+    for name in names:
+        value = query.get(name, "").strip().encode("utf-8", "ignore")[:max_bytes].decode("utf-8", "ignore").strip()
+        if value:
+            picked[name] = value
+    return picked
 
 
 def redirect_location(destination: str, visitor_id: str | None, click_id: str | None, passthrough: dict[str, str]) -> str:
@@ -122,13 +140,22 @@ def expiry(moment: datetime, retention_days: int) -> int:
 def handle_click(
     click: ClickRequest, links: LinkReader, touches: TouchWriter, now: datetime, retention_days: int
 ) -> ClickOutcome | None:
-    """Resolve a tracked link; record a touch unless the request is automated. None: unknown code."""
-    found = links.get(click.code)
+    """Resolve a tracked link; record a touch unless the request is automated. None: unknown code.
+
+    Recording never stands between a person and the destination: when the touch or the click count
+    cannot be written, the redirect still happens and the outcome says what was lost.
+    """
+    if not _LINK_CODE.fullmatch(click.code):  # no DynamoDB call for what cannot be a code
+        return None
+    try:
+        found = links.get(click.code)
+    except Exception as error:  # any store failure means "no destination right now"
+        raise LinkUnavailableError(type(error).__name__) from error
     if found is None:
         return None
     link, _ = found
-    click_ids = _picked(click.query, CLICK_ID_PARAMS, 512)
-    utm = _picked(click.query, UTM_PARAMS, 200)
+    click_ids = _picked(click.query, CLICK_ID_PARAMS, MAX_CLICK_ID_BYTES)
+    utm = _picked(click.query, UTM_PARAMS, MAX_UTM_BYTES)
     passthrough = {**utm, **click_ids}
 
     if is_automated(click.user_agent, click.method):
@@ -149,16 +176,28 @@ def handle_click(
         referrer=clean_referrer(click.referrer),
         **link.model_dump(include={"campaign", "channel", "source", "medium", "content", "term"}),
     )
-    touches.record_click(touch, expiry(now, retention_days))
-    return ClickOutcome(redirect_location(link.destination, visitor_id, click_id, passthrough), visitor_id, click_id, True)
+    location = redirect_location(link.destination, visitor_id, click_id, passthrough)
+    # Broad on purpose: whatever the store raises (throttling, an outage, a conflict), only this click is lost.
+    try:
+        touches.record_click(touch, expiry(now, retention_days))
+    except Exception as error:  # noqa: BLE001
+        return ClickOutcome(location, visitor_id, click_id, False, ("touch", type(error).__name__))
+    try:
+        touches.count_click(link.code)
+    except Exception as error:  # noqa: BLE001
+        return ClickOutcome(location, visitor_id, click_id, True, ("count", type(error).__name__))
+    return ClickOutcome(location, visitor_id, click_id, True)
 
 
 def import_touch_id(item: TouchIn, subject: str) -> str:
-    """Deterministic id: importing the same touch twice writes the same item, never a second one."""
+    """Deterministic id: importing the same touch twice writes the same item, never a second one.
+
+    The instant is taken in UTC, so `…T12:00:00Z` and `…T14:00:00+02:00` are the same touch.
+    """
     basis = "|".join(
         str(part or "")
         for part in (
-            subject, item.occurred_at.isoformat(), item.external_id, item.campaign, item.channel,
+            subject, item.occurred_at.astimezone(timezone.utc).isoformat(), item.external_id, item.campaign, item.channel,
             item.source, item.medium, item.content, item.term,
         )
     )

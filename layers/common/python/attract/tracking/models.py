@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -14,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from pydantic_core import PydanticCustomError
+
 from attract.dimensions import Dimensions, VisitorId
 
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id")
@@ -23,8 +26,28 @@ MAX_INGEST_AGE = timedelta(days=90)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 100
 
-ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
-UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# DynamoDB counts key sizes in UTF-8 bytes (partition key ≤ 2,048, sort key ≤ 1,024): a click id becomes
+# the partition key `CLICK#<kind>#<id>`, so it is bounded in bytes, not characters (512 emoji are 2 KB).
+MAX_CLICK_ID_BYTES = 512
+MAX_UTM_BYTES = 200
+
+
+def max_utf8_bytes(limit: int):
+    """A validator refusing strings longer than `limit` bytes in UTF-8 (rule `string_too_long`, like max_length)."""
+
+    def check(value: str) -> str:
+        if len(value.encode("utf-8", "surrogatepass")) > limit:
+            raise PydanticCustomError("string_too_long", "String should have at most {max_bytes} bytes in UTF-8",
+                                      {"max_bytes": limit})
+        return value
+
+    return AfterValidator(check)
+
+
+ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CLICK_ID_BYTES),
+                         max_utf8_bytes(MAX_CLICK_ID_BYTES)]
+UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_UTM_BYTES),
+                     max_utf8_bytes(MAX_UTM_BYTES)]
 
 
 class Touch(Dimensions):

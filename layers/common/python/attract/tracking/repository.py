@@ -2,6 +2,7 @@
 
 Touch:        PK=VISITOR#<visitor_id> | EMAIL#<email_hash>, SK=TOUCH#<occurred_at>#<touch_id>
 Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad click ids -> visitor)
+Click count:  PK=LINK#<code>, SK=CLICKS#<n>  (see attract.links.repository)
 """
 
 import hashlib
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
-from attract.links.repository import link_key
+from attract.links.repository import click_counter_key
 from attract.tracking.models import Touch
 
 BATCH_SIZE = 25  # BatchWriteItem limit
@@ -45,16 +46,22 @@ def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
 
 class TouchRepository(Repository):
     def record_click(self, touch: Touch, expires_at: int) -> None:
-        """One transaction: the touch, the link's click counter and the click-id lookups, all or nothing."""
+        """One transaction: the touch and its click-id lookups, all or nothing.
+
+        Every item is the visitor's own (new touch id, their click ids), so clicks of different people
+        never conflict; the link's counter, which all clicks share, is `count_click`, outside.
+        """
         actions = [
             {"Put": {"TableName": self.table, "Item": touch_item(touch, expires_at),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
-            {"Update": {"TableName": self.table, "Key": link_key(touch.link_code or ""),
-                        "UpdateExpression": "ADD clicks :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
-                        "ConditionExpression": "attribute_exists(PK)"}},
         ]
         actions += [{"Put": {"TableName": self.table, "Item": item}} for item in click_lookup_items(touch, expires_at)]
         self.dynamodb.transact_write_items(TransactItems=actions)
+
+    def count_click(self, code: str) -> None:
+        """Add one to a random counter shard of the link: a plain UpdateItem, which never conflicts."""
+        self.dynamodb.update_item(TableName=self.table, Key=click_counter_key(code), UpdateExpression="ADD clicks :one",
+                                  ExpressionAttributeValues={":one": {"N": "1"}})
 
     def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None:
         """Batch-write imported touches. Their keys are deterministic, so a repeated import rewrites the same items."""

@@ -1,0 +1,86 @@
+"""Repository paths that only a real SDK and a real table exercise: code collisions and unprocessed batch items."""
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from attract.errors import AlreadyExistsError
+from attract.links.logic import CREATE_ATTEMPTS, CreateLinkCommand, create_link
+from attract.links.models import CreateLinkRequest
+from attract.links.repository import LinkRepository
+from attract.tracking.models import Touch
+from attract.tracking.repository import TouchRepository
+
+NOW = datetime.now(timezone.utc)
+REQUEST = CreateLinkRequest(destination="https://careers.example.com/", campaign="Collisions", channel="email",
+                            source="crm", medium="email")
+
+
+def _code() -> str:
+    return "C" + uuid.uuid4().hex[:11]
+
+
+@pytest.fixture
+def links(local_aws) -> LinkRepository:
+    return LinkRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+
+
+def test_a_taken_code_is_retried_with_a_fresh_one(links):
+    taken, fresh = _code(), _code()
+    create_link(CreateLinkCommand(owner="u1", request=REQUEST), links, NOW, code_factory=lambda: taken)
+    codes = iter([taken, taken, fresh])
+    # When the code factory repeats a code the table already holds
+    link = create_link(CreateLinkCommand(owner="u2", request=REQUEST), links, NOW, code_factory=lambda: next(codes))
+    # Then the conditional Put refuses it and the next code is used; the first link is untouched
+    assert link.code == fresh and links.get(fresh)[0].created_by == "u2"
+    assert links.get(taken)[0].created_by == "u1"
+
+
+def test_giving_up_after_the_attempts_is_a_conflict(links):
+    taken = _code()
+    create_link(CreateLinkCommand(owner="u1", request=REQUEST), links, NOW, code_factory=lambda: taken)
+    attempts = []
+
+    def always_taken() -> str:
+        attempts.append(taken)
+        return taken
+
+    with pytest.raises(AlreadyExistsError):
+        create_link(CreateLinkCommand(owner="u2", request=REQUEST), links, NOW, code_factory=always_taken)
+    assert len(attempts) == CREATE_ATTEMPTS
+
+
+def test_put_many_writes_every_item_when_dynamodb_leaves_some_unprocessed(local_aws):
+    # A real botocore client against the table; its event hooks make DynamoDB's answer to the first
+    # BatchWriteItem hold back 7 items as UnprocessedItems (not written), exactly as throttling would.
+    client = local_aws.client("dynamodb")
+    table = local_aws.refs["AttractTable"]
+    calls, held_back = [], []
+
+    def hold_back(params, **_):
+        calls.append(len(params["RequestItems"][table]))
+        if len(calls) == 1:
+            held_back.extend(params["RequestItems"][table][-7:])
+            del params["RequestItems"][table][-7:]
+
+    def report_unprocessed(parsed, **_):
+        if len(calls) == 1:
+            parsed["UnprocessedItems"] = {table: list(held_back)}
+
+    client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", hold_back)
+    client.meta.events.register("after-call.dynamodb.BatchWriteItem", report_unprocessed)
+    try:
+        visitor = "Batch_" + uuid.uuid4().hex
+        touches = [Touch(touch_id=f"i{n:031d}", occurred_at=NOW - timedelta(minutes=n), origin="import",
+                         visitor_id=visitor, campaign="Batch", channel="event", source="fair", medium="badge")
+                   for n in range(60)]
+        TouchRepository(table, client).put_many(touches, {t.touch_id: 2_000_000_000 for t in touches})
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.BatchWriteItem", hold_back)
+        client.meta.events.unregister("after-call.dynamodb.BatchWriteItem", report_unprocessed)
+    # 60 items: batches of 25, 25 and 10, plus one retry of the 7 held back
+    assert calls == [25, 7, 25, 10]
+    stored = client.query(TableName=table, KeyConditionExpression="PK = :pk",
+                          ExpressionAttributeValues={":pk": {"S": f"VISITOR#{visitor}"}}, Select="COUNT")["Count"]
+    assert stored == 60
