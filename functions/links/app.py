@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import caller_id, register_error_handlers, reject_non_json, reject_unless_group
+from attract.api import caller_id, register_error_handlers, register_idempotency_errors, reject_non_json, reject_unless_group
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.links.logic import CreateLinkCommand, get_link, idempotent_create_link, link_response
@@ -23,6 +23,7 @@ from attract.tracking.repository import TouchRepository
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
+register_idempotency_errors(app)
 
 ERRORS = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
           422: {"description": "Invalid input: each bad field named with its rule"}}

@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from attract.observability import logger
@@ -70,10 +69,14 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     def _conflict(error: AlreadyExistsError) -> Response:
         return error_response(HTTPStatus.CONFLICT, str(error) or "Already exists")
 
+
+def register_idempotency_errors(app: ApiGatewayResolver) -> None:
+    """For functions that use Powertools idempotency only: importing it costs the public functions' cold start."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
         return error_response(HTTPStatus.CONFLICT, "The same request is still being processed; retry shortly")
-
 
 
 def jwt_claims(event: dict) -> dict:
