@@ -16,7 +16,7 @@ UNTRACED = ("sqlite3", "requests", "httpx", "pynamodb", "pymongo", "pg8000", "sq
 
 def _public_functions() -> list[str]:
     names = []
-    for name, resource in load_template()["Resources"].items():
+    for resource in load_template()["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         events = (resource["Properties"].get("Events") or {}).values()
