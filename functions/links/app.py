@@ -16,10 +16,15 @@ from attract.links.logic import CreateLinkCommand, get_link, idempotent_create_l
 from attract.links.models import CreateLinkRequest, LinkCode, LinkResponse
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
-from attract.settings import load_settings
+from attract.settings import LinksSettings
 from attract.tracking.logic import ingest_touches
 from attract.tracking.models import IngestResult, TouchBatch
 from attract.tracking.repository import TouchRepository
+
+# What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
+# test with its name, not the first request that reads it.
+load_settings = LinksSettings.load
+load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)

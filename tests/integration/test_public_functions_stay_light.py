@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from attract_local.cfn import ROOT, load_template
+from attract_local.cfn import ROOT, load_template, offline_environment
 
 HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql")
 # Used by the marketer functions only: importing them would cost every public cold start.
@@ -32,22 +32,16 @@ def _imported_by(code_uri: str, prefixes: tuple[str, ...], **env: str) -> list[s
     )
     base = {"PYTHONPATH": f"{ROOT / code_uri}:{ROOT / 'layers/common/python'}", "POWERTOOLS_METRICS_NAMESPACE": "t",
             "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
-    # The function's own settings are validated at import: give it what the template gives it.
-    base |= {key: "test-value" for key in _template_variables(code_uri)}
+    # The function validates its settings at import: give it what the template gives it.
+    template = load_template()
+    logical_id = next(name for name, resource in template["Resources"].items()
+                      if (resource.get("Properties") or {}).get("CodeUri") == code_uri)
+    base |= {key: value for key, value in offline_environment(template, logical_id).items()
+             if not key.startswith("POWERTOOLS_")}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=base | env,
                             cwd=ROOT / code_uri, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     return [m for m in result.stdout.strip().split(",") if m]
-
-
-def _template_variables(code_uri: str) -> set[str]:
-    template = load_template()
-    names = set((template["Globals"]["Function"].get("Environment") or {}).get("Variables") or {})
-    for resource in template["Resources"].values():
-        props = resource.get("Properties") or {}
-        if resource["Type"] == "AWS::Serverless::Function" and props.get("CodeUri") == code_uri:
-            names |= set(((props.get("Environment") or {}).get("Variables")) or {})
-    return {name for name in names if not name.startswith("POWERTOOLS_")}
 
 
 @pytest.mark.parametrize("code_uri", _public_functions())
