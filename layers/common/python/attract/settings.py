@@ -23,7 +23,8 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     """What every function may read. Optional here, a variable can still be required by a function's model."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    # defer_build: a function builds the validator of its own model only, not of the five.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, defer_build=True)
 
     table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3)]
     # Powertools reads it itself, but only when metrics are flushed: after the first request's work.
