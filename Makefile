@@ -59,6 +59,7 @@ openapi: venv
 bench: venv
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
+	$(PY) bench/cold_import.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

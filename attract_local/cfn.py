@@ -66,3 +66,16 @@ class Resolver:
             logical, attr = name.split(".", 1)
             return self.attrs[(logical, attr)]
         return self.refs[name]
+
+
+def offline_environment(template: dict, logical_id: str) -> dict[str, str]:
+    """A function's variables (Globals merged) without a stack: parameter defaults, resources named by logical id.
+
+    Enough to import an app module, which validates its settings at import (the OpenAPI build, import probes).
+    """
+    refs = {name: str(spec.get("Default", "")) for name, spec in (template.get("Parameters") or {}).items()}
+    refs |= {name: name for name in template["Resources"]}
+    function_globals = (template.get("Globals") or {}).get("Function") or {}
+    variables = {**((function_globals.get("Environment") or {}).get("Variables") or {}),
+                 **((template["Resources"][logical_id]["Properties"].get("Environment") or {}).get("Variables") or {})}
+    return {name: str(value) for name, value in Resolver(refs, {})(variables).items()}

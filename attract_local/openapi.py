@@ -1,11 +1,15 @@
 """docs/openapi.json: one document merged from every function's resolver (`make openapi` rewrites it)."""
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 
-from attract_local.cfn import ROOT, load_template
+from attract.settings import load_settings
+from attract_local.cfn import ROOT, load_template, offline_environment
 
 OUTPUT = ROOT / "docs/openapi.json"
 
@@ -23,7 +27,8 @@ def build() -> dict:
     for name, resource in sorted(load_template()["Resources"].items()):
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        module = importlib.import_module("functions." + resource["Properties"]["CodeUri"].strip("/").split("/")[-1] + ".app")
+        with _template_environment(name):  # the app validates its settings at import
+            module = importlib.import_module("functions." + resource["Properties"]["CodeUri"].strip("/").split("/")[-1] + ".app")
         schema = json.loads(module.app.get_openapi_json_schema(title=name))
         events = (resource["Properties"].get("Events") or {}).values()
         public = any((e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE" for e in events)
@@ -35,6 +40,23 @@ def build() -> dict:
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
+
+
+@contextlib.contextmanager
+def _template_environment(logical_id: str) -> Iterator[None]:
+    """The function's variables from template.yaml, for the duration of its import."""
+    variables = offline_environment(load_template(), logical_id)
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        load_settings.cache_clear()  # read from placeholders: no later caller may see them
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def render() -> str:

@@ -1,4 +1,4 @@
-"""Click redirect cost: DynamoDB calls and handler CPU per click, and the tracking function's cold import.
+"""Click redirect cost: DynamoDB calls and handler CPU per click (cold import: bench/cold_import.py).
 
 Printed, never asserted. Run: `make bench` (CI runs it as a report after the tests).
 """
@@ -9,7 +9,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -22,7 +21,6 @@ from attract_local.context import FakeLambdaContext  # noqa: E402
 from attract_local.stack import LocalAws  # noqa: E402
 
 CLICKS = 300
-IMPORT_RUNS = 5
 
 
 def _event(name: str, code: str, method: str = "GET") -> dict:
@@ -95,27 +93,5 @@ def measure_clicks() -> None:
         aws.stop()
 
 
-def measure_cold_import() -> None:
-    code_dir = ROOT / "functions/tracking"
-    env = {"PYTHONPATH": f"{code_dir}:{ROOT / 'layers/common/python'}", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "PATH": os.environ.get("PATH", "")}
-    probe = "import time; t = time.perf_counter(); import app; print((time.perf_counter() - t) * 1000)"
-    times = [float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                                  cwd=code_dir, check=True).stdout) for _ in range(IMPORT_RUNS)]
-    detail = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], capture_output=True, text=True,
-                            env=env, cwd=code_dir, check=True).stderr.splitlines()
-    top = []
-    for line in detail[1:]:
-        parts = line.split("|")
-        # Children of `app` are indented by three spaces in -X importtime's tree.
-        if len(parts) == 3 and parts[2].startswith("   ") and not parts[2].startswith("    "):
-            top.append((int(parts[1]), parts[2].strip()))
-    print(f"\nTracking function cold import (`import app`, {IMPORT_RUNS} fresh interpreters): "
-          f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms")
-    print("  heaviest imports of app.py (cumulative; the dev venv's boto3 also loads awscrt, absent on Lambda): "
-          + ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in sorted(top, reverse=True)[:6]))
-
-
 if __name__ == "__main__":
     measure_clicks()
-    measure_cold_import()

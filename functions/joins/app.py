@@ -16,8 +16,13 @@ from attract.joins.logic import JoinPolicy, record_join
 from attract.joins.models import JoinRequest, JoinResponse
 from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
-from attract.settings import load_settings
+from attract.settings import JoinsSettings
 from attract.tracking.repository import TouchRepository
+
+# What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
+# test with its name, not the first request that reads it.
+load_settings = JoinsSettings.load
+load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import caller_id, register_error_handlers, reject_non_json, reject_unless_group
+from attract.api import caller_id, register_error_handlers, register_idempotency_errors, reject_non_json, reject_unless_group
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.links.logic import (
@@ -22,13 +22,19 @@ from attract.links.logic import (
 from attract.links.models import CreateLinkRequest, LinkCode, LinkResponse
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
-from attract.settings import load_settings
+from attract.settings import LinksSettings
 from attract.tracking.logic import ingest_touches
 from attract.tracking.models import IngestResult, TouchBatch
 from attract.tracking.repository import TouchRepository
 
+# What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
+# test with its name, not the first request that reads it.
+load_settings = LinksSettings.load
+load_settings()
+
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
+register_idempotency_errors(app)
 
 ERRORS = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
           422: {"description": "Invalid input: each bad field named with its rule"}}

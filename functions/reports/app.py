@@ -15,7 +15,12 @@ from attract.attribution.logic import attribution_report
 from attract.attribution.models import AttributionReport, GroupBy
 from attract.attribution.repository import AggregateRepository
 from attract.observability import logger, metrics, tracer
-from attract.settings import load_settings
+from attract.settings import ReportsSettings
+
+# What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
+# test with its name, not the first request that reads it.
+load_settings = ReportsSettings.load
+load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)

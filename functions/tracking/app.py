@@ -14,9 +14,14 @@ from attract.api import log_unexpected
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
-from attract.settings import load_settings
+from attract.settings import TrackingSettings
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
+
+# What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
+# test with its name, not the first request that reads it.
+load_settings = TrackingSettings.load
+load_settings()
 
 app = APIGatewayHttpResolver()
 SNIPPET = (Path(attract.tracking.__file__).parent / "snippet.js").read_text()

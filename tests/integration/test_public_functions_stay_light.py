@@ -1,18 +1,22 @@
-"""Public functions answer candidates: their cold start must never pay for an ads SDK."""
+"""Public functions answer candidates: their cold start must never pay for an ads SDK, or for what they do not use."""
 
 import subprocess
 import sys
 
 import pytest
 
-from attract_local.cfn import ROOT, load_template
+from attract_local.cfn import ROOT, load_template, offline_environment
 
 HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql")
+# Used by the marketer functions only: importing them would cost every public cold start.
+UNUSED = ("aws_lambda_powertools.utilities.idempotency",)
+# What X-Ray's patch_all would import just to patch it; we trace botocore only.
+UNTRACED = ("sqlite3", "requests", "httpx", "pynamodb", "pymongo", "pg8000", "sqlalchemy", "mysql")
 
 
 def _public_functions() -> list[str]:
     names = []
-    for name, resource in load_template()["Resources"].items():
+    for resource in load_template()["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         events = (resource["Properties"].get("Events") or {}).values()
@@ -21,16 +25,37 @@ def _public_functions() -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("code_uri", _public_functions())
-def test_public_function_imports_no_heavy_sdk(code_uri):
+def _imported_by(code_uri: str, prefixes: tuple[str, ...], **env: str) -> list[str]:
     probe = (
         "import sys, app\n"
-        f"heavy = [m for m in sys.modules if m.startswith({HEAVY!r})]\n"
-        "print(','.join(heavy))\n"
+        f"print(','.join(sorted(m for m in sys.modules if any(m == p or m.startswith(p + '.') for p in {prefixes!r}))))\n"
     )
-    env = {"PYTHONPATH": f"{ROOT / code_uri}:{ROOT / 'layers/common/python'}", "POWERTOOLS_METRICS_NAMESPACE": "t",
-           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                            cwd=ROOT / code_uri, timeout=60)
+    base = {"PYTHONPATH": f"{ROOT / code_uri}:{ROOT / 'layers/common/python'}", "POWERTOOLS_METRICS_NAMESPACE": "t",
+            "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
+    # The function validates its settings at import: give it what the template gives it.
+    template = load_template()
+    logical_id = next(name for name, resource in template["Resources"].items()
+                      if (resource.get("Properties") or {}).get("CodeUri") == code_uri)
+    base |= {key: value for key, value in offline_environment(template, logical_id).items()
+             if not key.startswith("POWERTOOLS_")}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=base | env,
+                            cwd=ROOT / code_uri, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"{code_uri} imports {result.stdout.strip()}"
+    return [m for m in result.stdout.strip().split(",") if m]
+
+
+@pytest.mark.parametrize("code_uri", _public_functions())
+def test_public_function_imports_no_heavy_sdk(code_uri):
+    assert _imported_by(code_uri, HEAVY) == [], f"{code_uri} imports an SDK it must not"
+
+
+@pytest.mark.parametrize("code_uri", _public_functions())
+def test_public_function_imports_no_idempotency_machinery(code_uri):
+    assert _imported_by(code_uri, UNUSED) == []
+
+
+@pytest.mark.parametrize("code_uri", _public_functions())
+def test_tracing_patches_botocore_only(code_uri):
+    # As on Lambda with Tracing: Active (LAMBDA_TASK_ROOT set, tracing not disabled)
+    imported = _imported_by(code_uri, UNTRACED, LAMBDA_TASK_ROOT=str(ROOT / code_uri), POWERTOOLS_TRACE_DISABLED="false")
+    assert imported == [], f"X-Ray imported {imported} to patch them"

@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from attract.observability import logger, metrics
@@ -81,10 +80,6 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     def _conflict(error: AlreadyExistsError) -> Response:
         return error_response(HTTPStatus.CONFLICT, str(error) or "Already exists")
 
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
-        return error_response(HTTPStatus.CONFLICT, "The same request is still being processed; retry shortly")
-
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, ServiceError):  # the resolver's own HTTP errors keep their status
@@ -92,6 +87,15 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         # Type and place only: an exception's message (and so the runtime's stack trace) can quote input.
         log_unexpected(error)
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+def register_idempotency_errors(app: ApiGatewayResolver) -> None:
+    """For functions that use Powertools idempotency only: importing it costs the public functions' cold start."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
+        return error_response(HTTPStatus.CONFLICT, "The same request is still being processed; retry shortly")
 
 
 def log_unexpected(error: BaseException) -> None:

@@ -1,13 +1,23 @@
-"""Runtime settings, read from the environment once per cold start.
+"""Runtime settings, read from the environment and validated once per cold start.
 
-Logic never reads os.environ: handlers call `load_settings()` and pass plain values on.
+Each function has its own model naming what it needs, and its app module loads it at import: a
+missing or invalid variable then fails the cold start (and so the deploy's smoke test), not the
+first request that happens to read it. Logic never reads os.environ: handlers call
+`load_settings()` and pass plain values on.
+
+A new variable goes into the model of the function that reads it, required (no default) unless a
+default is right everywhere; a test checks every function's template environment against its model.
 """
 
 import os
-from functools import lru_cache
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """The environment does not satisfy a function's settings; names the variables, never their values."""
 
 
 def _host_list(value: object) -> object:
@@ -25,9 +35,14 @@ def _host_list(value: object) -> object:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    """What every function may read. Optional here, a variable can still be required by a function's model."""
+
+    # defer_build: a function builds the validator of its own model only, not of the five.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, defer_build=True)
 
     table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3)]
+    # Powertools reads it itself, but only when metrics are flushed: after the first request's work.
+    metrics_namespace: Annotated[str, Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)]
     idempotency_table_name: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE_NAME")] = None
     email_pepper_secret_id: Annotated[str | None, Field(alias="EMAIL_PEPPER_SECRET_ID")] = None
     # Base URL of the public click redirect; empty means "the host the request came in on".
@@ -43,8 +58,48 @@ class Settings(BaseModel):
     # Hosts tracked links may send people to (`*.example.com` for subdomains); empty means any host.
     destination_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_list), Field(alias="DESTINATION_HOSTS")] = ()
 
+    @classmethod
+    def load(cls) -> Self:
+        """This model from the environment, validated on the first call of the process and cached."""
+        settings = load_settings(cls)
+        assert isinstance(settings, cls)
+        return settings
 
-@lru_cache(maxsize=1)
-def load_settings() -> Settings:
-    known = {field.alias for field in Settings.model_fields.values() if field.alias}
-    return Settings.model_validate({key: value for key, value in os.environ.items() if key in known})
+
+class TrackingSettings(Settings):
+    """GET /r/{code}, GET /t.js."""
+
+
+class JoinsSettings(Settings):
+    """POST /joins."""
+
+    email_pepper_secret_id: Annotated[str, Field(alias="EMAIL_PEPPER_SECRET_ID", min_length=1)]
+
+
+class LinksSettings(Settings):
+    """POST/GET /links, POST /touches."""
+
+    idempotency_table_name: Annotated[str, Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)]
+    email_pepper_secret_id: Annotated[str, Field(alias="EMAIL_PEPPER_SECRET_ID", min_length=1)]
+
+
+class ReportsSettings(Settings):
+    """GET /reports/attribution."""
+
+
+@cache
+def load_settings(model: type[Settings] = Settings) -> Settings:
+    known = {field.alias for field in model.model_fields.values() if field.alias}
+    try:
+        return model.model_validate({key: value for key, value in os.environ.items() if key in known})
+    except ValidationError as error:
+        raise SettingsError(f"{model.__name__}: {describe(error)}") from None
+
+
+def describe(error: ValidationError) -> str:
+    """'EMAIL_PEPPER_SECRET_ID is not set; TOUCH_RETENTION_DAYS: Input should be ...' (values left out)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{name} is not set" if item["type"] == "missing" else f"{name}: {item['msg']}")
+    return "; ".join(problems)
