@@ -14,6 +14,7 @@ from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import load_settings
+from attract.signing import Signer, signing_key
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, handle_click
 from attract.tracking.repository import TouchRepository
 
@@ -49,7 +50,9 @@ def redirect(code: str) -> Response[str]:
         user_agent=event.headers.get("user-agent"),
         referrer=event.headers.get("referer"),
     )
-    outcome = handle_click(click, links, touches, utc_now(), settings.touch_retention_days)
+    # Powertools caches the key for SECRET_MAX_AGE_SECONDS: a warm click makes no extra call.
+    signer = Signer(signing_key(settings.signing_key_secret_id or "", settings.secret_max_age_seconds))
+    outcome = handle_click(click, links, touches, utc_now(), settings.touch_retention_days, signer=signer)
     if outcome is None:
         metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
         return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
