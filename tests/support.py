@@ -3,10 +3,12 @@
 import copy
 import json
 import os
+import re
 import socket
 from pathlib import Path
 
 import pytest
+import requests
 
 from attract_local.context import FakeLambdaContext  # noqa: F401  (re-exported for tests)
 
@@ -46,3 +48,29 @@ def require_binary(name: str) -> str:
             pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
         pytest.skip(message)
     return path
+
+
+# ---- the mail the local stack "sent" (moto keeps SES messages; its data.json lists them)
+CONFIRM_LINK = re.compile(r"(\S*/joins/confirm/[A-Za-z0-9_.-]+)")
+
+
+def sent_mail(aws_endpoint: str, to: str) -> list[dict]:
+    """Messages SES accepted for `to` (normalised address), oldest first: {subject, body, destinations, …}."""
+    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
+    return [m for m in (data.get("ses") or {}).get("Message", []) if to.lower() in m["destinations"].get("ToAddresses", [])]
+
+
+def confirm_link(aws_endpoint: str, to: str) -> str:
+    """The link of the latest confirmation email sent to `to` (AssertionError when there is none)."""
+    links = [match.group(1) for m in sent_mail(aws_endpoint, to) if (match := CONFIRM_LINK.search(m["body"]))]
+    assert links, f"no confirmation email for {to}"
+    return links[-1]
+
+
+def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "requests.Response":
+    """POST /joins as the careers site does, read the emailed link, press the page's button (a form POST)."""
+    http = session or requests
+    submitted = http.post(f"{api}/joins", json=body, timeout=60)
+    assert submitted.status_code == 202, submitted.text
+    return http.post(confirm_link(aws_endpoint, body["email"].strip()), timeout=60,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})

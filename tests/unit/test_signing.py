@@ -1,4 +1,5 @@
 import re
+from datetime import datetime, timezone
 
 from attract.dimensions import VISITOR_ID_PATTERN
 from attract.links.models import Link
@@ -31,11 +32,9 @@ def test_token_vector_is_pinned():
 
 
 def test_redirect_issues_signed_ids_and_replaces_an_unsigned_cookie():
-    link = Link(code="Ab3dE5gH", destination="https://careers.example.com/", campaign="C", channel="email",
-                source="crm", medium="email", owner="u", created_at="2026-11-25T12:00:00Z")
-    from datetime import datetime, timezone
-
     now = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+    link = Link(code="Ab3dE5gH", destination="https://careers.example.com/", campaign="C", channel="email",
+                source="crm", medium="email", created_at=now, created_by="u1")
     old = "Ky6CYO0h4UJ06YCLle1L_A"  # issued before signing: valid pattern, no MAC
     outcome = handle_click(ClickRequest(code=link.code, visitor_cookie=old, user_agent="Mozilla/5.0 Chrome/126"),
                            MemoryLinks(link), MemoryTouches(), now, 400, signer=SIGNER)
