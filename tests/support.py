@@ -74,3 +74,14 @@ def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "
     assert submitted.status_code == 202, submitted.text
     return http.post(confirm_link(aws_endpoint, body["email"].strip()), timeout=60,
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def stored_attribution(aws, email: str) -> list[dict]:
+    """The credited path a confirmation stored for `email` (read from the table: the API never shows it)."""
+    from attract.aws import from_item
+    from attract.identity import email_hash
+
+    pepper = aws.client("secretsmanager").get_secret_value(SecretId=aws.refs["EmailPepperSecret"])["SecretString"]
+    item = aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
+        "PK": {"S": f"MEMBER#{email_hash(email.strip().lower(), pepper)}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
+    return [{**t, "credits": {m: float(c) for m, c in t["credits"].items()}} for t in from_item(item)["touches"]]

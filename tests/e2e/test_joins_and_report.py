@@ -10,9 +10,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attract.aws import from_item
-from attract.identity import email_hash
-from tests.support import confirm_link, join_and_confirm, sent_mail
+from tests.support import confirm_link, join_and_confirm, sent_mail, stored_attribution
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
@@ -49,12 +47,7 @@ def _click(browser, url: str, visitor: str | None = None) -> str:
 
 
 def _attribution(stack, email: str) -> list[dict]:
-    """The credited path the confirmation stored (read from the table: the API never shows it)."""
-    aws = stack[0]
-    pepper = aws.client("secretsmanager").get_secret_value(SecretId=aws.refs["EmailPepperSecret"])["SecretString"]
-    item = aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
-        "PK": {"S": f"MEMBER#{email_hash(email, pepper)}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
-    return [{**t, "credits": {m: float(c) for m, c in t["credits"].items()}} for t in from_item(item)["touches"]]
+    return stored_attribution(stack[0], email)
 
 
 def test_join_counts_only_once_confirmed_and_a_repeat_counts_nothing(api, aws_endpoint, recruiter):
