@@ -66,7 +66,7 @@ def test_click_redirects_records_touch_and_counts(function_env, local_aws, link_
     assert (touch["channel"], touch["link_code"], touch["referrer"]) == ("paid_social", link_code, "https://www.linkedin.com/feed/")
     lookup = local_aws.client("dynamodb").get_item(
         TableName=local_aws.refs["AttractTable"],
-        Key={"PK": {"S": "CLICK#gclid#Cj0KCQiA-test"}, "SK": {"S": f"visitor#{visitor}"}})
+        Key={"PK": {"S": "CLICK#gclid#Cj0KCQiA-test"}, "SK": {"S": f"VISITOR#{visitor}"}})
     assert "Item" in lookup
     assert _clicks(local_aws, link_code) == 1
 
