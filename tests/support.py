@@ -3,7 +3,6 @@
 import copy
 import json
 import os
-import re
 import socket
 from pathlib import Path
 
@@ -50,21 +49,8 @@ def require_binary(name: str) -> str:
     return path
 
 
-# ---- the mail the local stack "sent" (moto keeps SES messages; its data.json lists them)
-CONFIRM_LINK = re.compile(r"(\S*/joins/confirm/[A-Za-z0-9_.-]+)")
-
-
-def sent_mail(aws_endpoint: str, to: str) -> list[dict]:
-    """Messages SES accepted for `to` (normalised address), oldest first: {subject, body, destinations, …}."""
-    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
-    return [m for m in (data.get("ses") or {}).get("Message", []) if to.lower() in m["destinations"].get("ToAddresses", [])]
-
-
-def confirm_link(aws_endpoint: str, to: str) -> str:
-    """The link of the latest confirmation email sent to `to` (AssertionError when there is none)."""
-    links = [match.group(1) for m in sent_mail(aws_endpoint, to) if (match := CONFIRM_LINK.search(m["body"]))]
-    assert links, f"no confirmation email for {to}"
-    return links[-1]
+# ---- the mail the local stack "sent" and what a confirmation stored
+from attract_local.mailbox import confirm_link, sent_mail, stored_attribution  # noqa: E402,F401  (re-exported)
 
 
 def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "requests.Response":
@@ -72,16 +58,5 @@ def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "
     http = session or requests
     submitted = http.post(f"{api}/joins", json=body, timeout=60)
     assert submitted.status_code == 202, submitted.text
-    return http.post(confirm_link(aws_endpoint, body["email"].strip()), timeout=60,
+    return http.post(confirm_link(aws_endpoint, body["email"]), timeout=60,
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
-
-
-def stored_attribution(aws, email: str) -> list[dict]:
-    """The credited path a confirmation stored for `email` (read from the table: the API never shows it)."""
-    from attract.aws import from_item
-    from attract.identity import email_hash
-
-    pepper = aws.client("secretsmanager").get_secret_value(SecretId=aws.refs["EmailPepperSecret"])["SecretString"]
-    item = aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
-        "PK": {"S": f"MEMBER#{email_hash(email.strip().lower(), pepper)}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
-    return [{**t, "credits": {m: float(c) for m, c in t["credits"].items()}} for t in from_item(item)["touches"]]
