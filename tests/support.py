@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from attract_local.context import FakeLambdaContext  # noqa: F401  (re-exported for tests)
+# What the local stack "sent" and what a confirmation stored (re-exported for tests)
+from attract_local.mailbox import confirm_link, sent_mail, stored_attribution  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -47,10 +49,6 @@ def require_binary(name: str) -> str:
             pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
         pytest.skip(message)
     return path
-
-
-# ---- the mail the local stack "sent" and what a confirmation stored
-from attract_local.mailbox import confirm_link, sent_mail, stored_attribution  # noqa: E402,F401  (re-exported)
 
 
 def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "requests.Response":

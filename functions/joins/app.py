@@ -79,7 +79,7 @@ def _base_url() -> str:
 def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     settings = load_settings()
     touches, members, policy = _stores()
-    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
+    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id or "", settings.secret_max_age_seconds))
     outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail())
     metrics.add_metric(name="JoinsSubmitted", unit=MetricUnit.Count, value=1)
     if outcome in ("rate_limited", "mail_failed"):
@@ -87,7 +87,7 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
                            unit=MetricUnit.Count, value=1)
     logger.info("join submitted", extra={"outcome": outcome})
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
-                    body=JoinAccepted().model_dump(mode="json"))
+                    body=JoinAccepted(status="pending").model_dump(mode="json"))
 
 
 def _page(status: int, html: str) -> Response[str]:

@@ -3,7 +3,6 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-
 from attract.aws import from_item, to_item
 from attract.identity import email_hash
 from attract.joins.logic import JoinPolicy, confirm_join, join_aggregate_actions, submit_join

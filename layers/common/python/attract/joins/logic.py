@@ -130,7 +130,7 @@ def landing_touch(request: JoinRequest, joined_at: datetime) -> Touch:
     utm = request.utm()
     first_ids = {kind: values[0] for kind, values in request.all_click_ids().items() if values}
     referrer = clean_referrer(request.referrer)
-    channel, source, medium = group_channel(utm, first_ids, referrer)
+    channel, source, medium = group_channel(utm, dict(first_ids), referrer)
     return Touch(
         touch_id="j" + uuid.uuid4().hex, occurred_at=joined_at, origin="join", channel=channel,
         campaign=utm.get("utm_campaign") or "(none)", source=source, medium=medium,
@@ -173,12 +173,13 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
     pending = PendingJoin(email_hash=email_digest, nonce=nonce, submitted_at=now, mailed_at=stamp, expires_at=expires_at,
                           member=member)
     if not member:
-        pending = pending.model_copy(update=dict(
-            email=request.email, name=request.name, skills=request.skills, location=request.location,
-            consent_text_version=policy.consent_text_version,  # the server's version: the client's is ignored
-            visitor_id=captured.visitor_id, touches=[t.model_dump(mode="json") for t in captured.touches],
-            landing=landing_touch(request, now).model_dump(mode="json"), claims=captured.claims,
-            untrusted_ids=captured.untrusted_ids))
+        pending = pending.model_copy(update={
+            "email": request.email, "name": request.name, "skills": request.skills, "location": request.location,
+            # The version the server shows: the client's consent_text_version is ignored (finding 5).
+            "consent_text_version": policy.consent_text_version,
+            "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
+            "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
+            "untrusted_ids": captured.untrusted_ids})
     if not members.hold(pending, stamp - int(policy.mail_interval.total_seconds())):
         return "rate_limited"
     try:

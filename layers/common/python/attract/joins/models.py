@@ -64,7 +64,7 @@ class JoinRequest(BaseModel):
         return value
 
     def all_click_ids(self) -> dict[str, list[str]]:
-        merged = {kind: list(values) for kind, values in self.click_ids.items()}
+        merged: dict[str, list[str]] = {kind: list(values) for kind, values in self.click_ids.items()}
         for kind in ("gclid", "fbclid"):
             value = getattr(self, kind)
             if value and value not in merged.get(kind, []):
