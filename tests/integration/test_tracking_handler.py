@@ -98,3 +98,15 @@ def test_unknown_code_is_a_404_page(function_env):
     response = function_env("TrackingFunction").lambda_handler(load_event("tracking/click"), FakeLambdaContext())
     assert response["statusCode"] == 404
     assert response["headers"]["Content-Type"].startswith("text/html") and "does not exist" in response["body"]
+
+
+def test_without_the_signing_key_the_person_is_still_sent_on(function_env, local_aws, link_code, monkeypatch):
+    tracking = function_env("TrackingFunction")
+    from attract.settings import load_settings
+
+    monkeypatch.setenv("SIGNING_KEY_SECRET_ID", f"no-such-secret-{uuid.uuid4().hex[:6]}")
+    load_settings.cache_clear()
+    response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    assert response["statusCode"] == 302
+    query = parse_qs(urlsplit(response["headers"]["Location"]).query)
+    assert not _signer(local_aws).is_visitor_id(query["tc_vid"][0])  # an id no join will trust
