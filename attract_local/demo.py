@@ -10,6 +10,7 @@ import requests
 from attract.tracking.repository import TouchRepository
 from attract_local.auth import STATE_DIR, mint_token
 from attract_local.gateway import start_local
+from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
 
 BROWSERS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
@@ -33,7 +34,7 @@ def _row(*cells, widths=(26, 14, 10, 12, 8)) -> str:
     return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths))
 
 
-def run(api: str, table: TouchRepository) -> None:
+def run(api: str, table: TouchRepository, aws) -> None:
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
     print(f"\n== 1. A marketer creates {len(LINKS)} tracked links")
     links = []
@@ -68,7 +69,7 @@ def run(api: str, table: TouchRepository) -> None:
     print(f"   recorded {result['recorded']}, rejected {result['rejected']}: "
           + "; ".join(f"{e['field']} ({e['rule']})" for e in result["results"][1]["errors"]))
 
-    print("\n== 4. People join the talent community from the careers site")
+    print("\n== 4. People join from the careers site, then confirm from the email they receive (double opt-in)")
     joins = [
         (1, {"visitor_id": visitors[0]}), (3, {"visitor_id": visitors[2]}), (4, {"visitor_id": visitors[3]}),
         (5, {"visitor_id": visitors[4]}),
@@ -76,13 +77,24 @@ def run(api: str, table: TouchRepository) -> None:
         ("7 (typed the address)", {}),
     ]
     for person, extra in joins:
-        body = {"email": f"person{str(person)[0]}@example.com", "name": f"Person {person}", "consent": True,
-                "skills": ["python"], **extra}
-        response = requests.post(f"{api}/joins", json=body, timeout=30)
-        path = " -> ".join(t["channel"] for t in response.json()["touches"])
-        print(f"   person {person}: {response.status_code}, credited path: {path}")
+        email = f"person{str(person)[0]}@example.com"
+        body = {"email": email, "name": f"Person {person}", "consent": True, "skills": ["python"], **extra}
+        submitted = requests.post(f"{api}/joins", json=body, timeout=30)
+        link = confirm_link(aws.endpoint, email)
+        page = requests.get(link, timeout=30)  # what a mail scanner prefetches: a button, nothing changes
+        confirmed = requests.post(link, timeout=30)  # the button
+        path = " -> ".join(t["channel"] for t in stored_attribution(aws, email))
+        print(f"   person {person}: {submitted.status_code} {submitted.json()['status']}, email link GET {page.status_code}, "
+              f"button POST {confirmed.status_code}; credited path: {path}")
     again = requests.post(f"{api}/joins", json={"email": "PERSON1@example.com", "name": "Person 1", "consent": True})
-    print(f"   person 1 joins again: {again.status_code} (same member, counted once)")
+    note = sent_mail(aws.endpoint, "person1@example.com")[-1]["subject"]
+    print(f"   person 1 joins again: {again.status_code} {again.json()} (the same answer; email: \"{note}\")")
+    print(f"   a used link pressed again: {requests.post(link, timeout=30).status_code} (expired or used)")
+    forged = {"email": "mallory@example.com", "name": "M", "consent": True, "visitor_id": visitors[0][:22]}
+    requests.post(f"{api}/joins", json=forged, timeout=30)
+    requests.post(confirm_link(aws.endpoint, "mallory@example.com"), timeout=30)
+    path = " -> ".join(t["channel"] for t in stored_attribution(aws, "mallory@example.com"))
+    print(f"   someone joins with a copied (unsigned) visitor id of person 1: credited path {path}, not person 1's")
     invalid = requests.post(f"{api}/joins", json={"email": "x", "name": "", "consent": False})
     print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
 
@@ -127,7 +139,7 @@ def main() -> None:
         try:
             print(f"Local stack up: API {gateway.url}, AWS emulator {aws.endpoint} (tables from template.yaml)")
             print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
-            run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")))
+            run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws)
         finally:
             gateway.stop()
             aws.stop()

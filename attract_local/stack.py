@@ -110,6 +110,9 @@ class LocalAws:
                 self.refs[logical] = LOCAL_CLIENT_ID
             elif logical in physical:
                 self.refs[logical] = physical[logical]
+        # SES (and moto) refuse mail from an unverified sender: verify the template's, as an operator would.
+        if self.refs.get("MailFromAddress"):
+            self.client("sesv2").create_email_identity(EmailIdentity=str(self.refs["MailFromAddress"]))
 
     def _create_secret(self, logical: str, properties: dict) -> str:
         """moto's CloudFormation does not create secrets; make it as GenerateSecretString would."""

@@ -7,8 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+import requests
 
 from attract_local.context import FakeLambdaContext  # noqa: F401  (re-exported for tests)
+# What the local stack "sent" and what a confirmation stored (re-exported for tests)
+from attract_local.mailbox import confirm_link, sent_mail, stored_attribution  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -46,3 +49,12 @@ def require_binary(name: str) -> str:
             pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
         pytest.skip(message)
     return path
+
+
+def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "requests.Response":
+    """POST /joins as the careers site does, read the emailed link, press the page's button (a form POST)."""
+    http = session or requests
+    submitted = http.post(f"{api}/joins", json=body, timeout=60)
+    assert submitted.status_code == 202, submitted.text
+    return http.post(confirm_link(aws_endpoint, body["email"]), timeout=60,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})

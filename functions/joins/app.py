@@ -1,4 +1,7 @@
-"""Public join function: POST /joins. Light by design: no ads SDK, no auth; CORS comes from the API."""
+"""Public join function: POST /joins, then GET/POST /joins/confirm/{token} from the confirmation email.
+
+Light by design: no ads SDK, no auth; CORS comes from the API. Double opt-in: docs/security.md.
+"""
 
 from functools import lru_cache
 from typing import Annotated
@@ -12,11 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from attract.api import register_error_handlers, reject_non_json
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
-from attract.joins.logic import JoinPolicy, record_join
-from attract.joins.models import JoinRequest, JoinResponse
+from attract.joins.logic import JoinPolicy, MailSender, confirm_join, open_token, submit_join
+from attract.joins.models import JoinAccepted, JoinRequest
 from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import JoinsSettings
+from attract.signing import Signer, signing_key
 from attract.tracking.repository import TouchRepository
 
 # What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
@@ -26,6 +30,21 @@ load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
+
+CONFIRM_PREFIX = "/joins/confirm/"
+# The token sits in the URL: no Referer may carry it away, no cache keep it, no frame trick a click.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                           "frame-ancestors 'none'"}
+PAGE = ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        "<title>{title}</title><body style='font-family:sans-serif;max-width:32em;margin:3em auto'>"
+        "<h1>{title}</h1>{body}</body></html>")
+CONFIRM_PAGE = PAGE.format(title="Join our talent community", body=(
+    "<p>Press the button to confirm you want to join. Nothing happens until you do.</p>"
+    "<form method=post><button type=submit>Yes, I want to join</button></form>"))
+JOINED_PAGE = PAGE.format(title="You're in", body="<p>Thank you: you are now a member of our talent community.</p>")
+EXPIRED_PAGE = PAGE.format(title="This link has expired or was already used", body=(
+    "<p>Links work once, for 7 days. If you still want to join, submit the form on the careers site again.</p>"))
 
 
 @lru_cache(maxsize=1)
@@ -38,29 +57,78 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
     return TouchRepository(settings.table_name), MemberRepository(settings.table_name), policy
 
 
+@lru_cache(maxsize=1)
+def _mail() -> MailSender:
+    from attract.providers.ses import SesMailSender  # SES only where mail is sent
+
+    return SesMailSender(load_settings().mail_from_address or "")
+
+
+def _signer() -> Signer:
+    # Powertools caches the secret for SECRET_MAX_AGE_SECONDS: a warm call makes no request.
+    settings = load_settings()
+    return Signer(signing_key(settings.signing_key_secret_id or "", settings.secret_max_age_seconds))
+
+
+def _base_url() -> str:
+    # domainName is set by API Gateway (the API's or the custom domain), never by the caller's Host header:
+    # a link in someone's inbox must not point wherever a request said.
+    return load_settings().public_base_url or f"https://{app.current_event.request_context.domain_name}"
+
+
 @app.post(
-    "/joins", summary="Join the talent community", tags=["joins"],
-    responses={201: {"description": "Joined: member id and attribution"},
-               200: {"description": "Already a member: the same member id, nothing counted again"},
+    "/joins", summary="Ask to join the talent community", tags=["joins"],
+    responses={202: {"description": "Always the same answer: a confirmation email is sent (or a note to a member)"},
                422: {"description": "Invalid input: each bad field named with its rule"}},
 )
-def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinResponse]:
+def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     settings = load_settings()
     touches, members, policy = _stores()
-    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
-    result = record_join(request, digest, utc_now(), policy, touches, members)
-    if result.created:
-        metrics.add_metric(name="Joins", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="JoinTouches", unit=MetricUnit.Count, value=len(result.touches))
-    else:
-        metrics.add_metric(name="RepeatJoins", unit=MetricUnit.Count, value=1)
-    logger.info("join", extra={"member_id": result.member_id, "first_join": result.created, "path_length": len(result.touches)})
-    return Response(status_code=201 if result.created else 200, content_type=content_types.APPLICATION_JSON,
-                    body=result.model_dump(mode="json"))
+    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id or "", settings.secret_max_age_seconds))
+    outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail())
+    metrics.add_metric(name="JoinsSubmitted", unit=MetricUnit.Count, value=1)
+    if outcome in ("rate_limited", "mail_failed"):
+        metrics.add_metric(name="JoinMailRateLimited" if outcome == "rate_limited" else "JoinMailFailed",
+                           unit=MetricUnit.Count, value=1)
+    logger.info("join submitted", extra={"outcome": outcome})
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
+                    body=JoinAccepted(status="pending").model_dump(mode="json"))
+
+
+def _page(status: int, html: str) -> Response[str]:
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=html, headers=PAGE_HEADERS)
+
+
+@app.get(
+    "/joins/confirm/<token>", summary="The confirmation page (changes nothing)", tags=["joins"],
+    responses={200: {"description": "A page with a button that POSTs to the same URL", "content": {"text/html": {}}},
+               410: {"description": "Expired, used or unknown link: an HTML page", "content": {"text/html": {}}}},
+)
+def confirm_page(token: str) -> Response[str]:
+    # Mail scanners prefetch links: a GET only checks the signature, it reads and writes nothing.
+    if open_token(token, utc_now(), _signer()) is None:
+        return _page(410, EXPIRED_PAGE)
+    return _page(200, CONFIRM_PAGE)
+
+
+@app.post(
+    "/joins/confirm/<token>", summary="Confirm a join: the member is created and counted", tags=["joins"],
+    responses={200: {"description": "Joined: an HTML page", "content": {"text/html": {}}},
+               410: {"description": "Expired, used or unknown link: an HTML page", "content": {"text/html": {}}}},
+)
+def confirm(token: str) -> Response[str]:
+    _, members, policy = _stores()
+    joined = confirm_join(token, utc_now(), policy, _signer(), members)
+    metrics.add_metric(name="JoinsConfirmed" if joined else "JoinConfirmRefused", unit=MetricUnit.Count, value=1)
+    logger.info("join confirmation", extra={"confirmed": joined})
+    return _page(200, JOINED_PAGE) if joined else _page(410, EXPIRED_PAGE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # The confirmation is a browser form POST (form-encoded, usually empty): its body is ignored, never refused.
+    if str(event.get("rawPath") or "").startswith(CONFIRM_PREFIX):
+        return app.resolve(event, context)
     return reject_non_json(event) or app.resolve(event, context)

@@ -15,6 +15,7 @@ from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import TrackingSettings
+from attract.signing import Signer, signing_key
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
 
@@ -85,7 +86,7 @@ def redirect(code: str) -> Response[str]:
         user_agent=event.headers.get("user-agent"),
         referrer=event.headers.get("referer"),
     )
-    outcome = handle_click(click, links, touches, utc_now(), settings.touch_retention_days)
+    outcome = handle_click(click, links, touches, utc_now(), settings.touch_retention_days, signer=_signer())
     if outcome is None:
         metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
         return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
@@ -116,6 +117,20 @@ def redirect(code: str) -> Response[str]:
 def snippet() -> Response[str]:
     return Response(status_code=200, content_type="application/javascript; charset=utf-8", body=SNIPPET,
                     headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _signer() -> Signer | None:
+    """The id signer. Powertools caches the key for SECRET_MAX_AGE_SECONDS: a warm click makes no extra call.
+
+    Without the key the person is still sent on, with ids a join will not trust (counted as a metric).
+    """
+    settings = load_settings()
+    try:
+        return Signer(signing_key(settings.signing_key_secret_id or "", settings.secret_max_age_seconds))
+    except Exception as error:  # noqa: BLE001 - any failure to read the key must not stop the redirect
+        logger.warning("signing key unavailable", extra={"error": type(error).__name__})
+        metrics.add_metric(name="SigningKeyUnavailable", unit=MetricUnit.Count, value=1)
+        return None
 
 
 def _cookie(cookies: list[str], name: str) -> str | None:

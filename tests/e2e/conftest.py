@@ -30,6 +30,12 @@ def api(stack) -> str:
 
 
 @pytest.fixture(scope="session")
+def aws_endpoint(stack) -> str:
+    """The emulator behind the stack: its /moto-api/data.json holds the mail SES "sent" (tests.support.sent_mail)."""
+    return stack[0].endpoint
+
+
+@pytest.fixture(scope="session")
 def marketer() -> dict:
     return {"Authorization": "Bearer " + mint_token(["marketers"])}
 

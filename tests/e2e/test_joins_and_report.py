@@ -10,6 +10,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import confirm_link, join_and_confirm, sent_mail, stored_attribution
+
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
 
@@ -44,36 +46,84 @@ def _click(browser, url: str, visitor: str | None = None) -> str:
     return parse_qs(urlsplit(location).query)["tc_vid"][0]
 
 
-def test_join_then_repeat_counts_once(api, recruiter):
+def _attribution(stack, email: str) -> list[dict]:
+    return stored_attribution(stack[0], email)
+
+
+def test_join_counts_only_once_confirmed_and_a_repeat_counts_nothing(api, aws_endpoint, recruiter):
     before = _report(api, recruiter, "linear")["totals"]["joins"]
     email = _email()
-    first = requests.post(f"{api}/joins", json={"email": email, "name": "Ada", "consent": True})
-    again = requests.post(f"{api}/joins", json={"email": email.upper(), "name": "Ada", "consent": True})
-    assert first.status_code == 201 and again.status_code == 200
-    assert first.json()["member_id"] == again.json()["member_id"]
-    assert again.json()["joined_at"] == first.json()["joined_at"] and again.json()["created"] is False
+    submitted = requests.post(f"{api}/joins", json={"email": email, "name": "Ada", "consent": True})
+    assert (submitted.status_code, submitted.json()) == (202, {"status": "pending"})
+    link = confirm_link(aws_endpoint, email)
+    # A mail scanner (or the person) opens the link: a page with a button, nothing counted
+    page = requests.get(link)
+    assert page.status_code == 200 and "<form method=post>" in page.text and "text/html" in page.headers["Content-Type"]
+    assert _report(api, recruiter, "linear")["totals"]["joins"] == pytest.approx(before)
+    # The button (a form POST) confirms and counts once
+    joined = requests.post(link, data={}, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert joined.status_code == 200 and "You're in" in joined.text
+    assert _report(api, recruiter, "linear")["totals"]["joins"] == pytest.approx(before + 1)
+    # The same link again: the expired/used page, nothing counted
+    again = requests.post(link)
+    assert again.status_code == 410 and "expired or was already used" in again.text
+    # Joining again (any case) answers the same 202 and mails a note, not a link; nothing counted
+    repeat = requests.post(f"{api}/joins", json={"email": email.upper(), "name": "Ada", "consent": True})
+    assert (repeat.status_code, repeat.content) == (submitted.status_code, submitted.content)
+    note = sent_mail(aws_endpoint, email)[-1]
+    assert "already" in note["subject"] and "/joins/confirm/" not in note["body"]
     assert _report(api, recruiter, "linear")["totals"]["joins"] == pytest.approx(before + 1)
 
 
-def test_concurrent_duplicate_joins_count_once(api, recruiter):
+def _comparable(response: requests.Response) -> tuple:
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("date", "x-request-id", "content-length")}
+    return response.status_code, response.content, sorted(headers.items())
+
+
+def test_responses_for_new_pending_and_member_emails_are_byte_identical(api, aws_endpoint):
+    # Finding 2: a join answered with the member's id and path; now nothing tells who is a member.
+    pending, member = _email(), _email()
+    requests.post(f"{api}/joins", json={"email": pending, "name": "P", "consent": True})
+    join_and_confirm(api, aws_endpoint, {"email": member, "name": "M", "consent": True})
+    answers = [requests.post(f"{api}/joins", json={"email": email, "name": "X", "consent": True})
+               for email in (_email(), pending, member)]
+    assert answers[0].json() == {"status": "pending"}
+    assert _comparable(answers[0]) == _comparable(answers[1]) == _comparable(answers[2])
+    assert "member_id" not in answers[2].text and "touches" not in answers[2].text
+
+
+def test_fifty_racing_joins_of_one_email_send_one_mail_and_count_once(api, aws_endpoint, recruiter):
     before = _report(api, recruiter, "first_touch")["totals"]["joins"]
-    email, barrier, results = _email(), threading.Barrier(2), []
+    email, barrier, results = _email(), threading.Barrier(50), []
 
     def join():
         barrier.wait()
-        results.append(requests.post(f"{api}/joins", json={"email": email, "name": "Twin", "consent": True}))
+        results.append(requests.post(f"{api}/joins", json={"email": email, "name": "Twin", "consent": True}, timeout=120))
 
-    threads = [threading.Thread(target=join) for _ in range(2)]
+    threads = [threading.Thread(target=join) for _ in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(r.status_code for r in results) == [200, 201]
-    assert len({r.json()["member_id"] for r in results}) == 1
+    assert [r.status_code for r in results] == [202] * 50
+    assert len(sent_mail(aws_endpoint, email)) == 1
+    # Then the link pressed from several tabs at once: one confirmation, the others the used page
+    link, barrier, confirms = confirm_link(aws_endpoint, email), threading.Barrier(5), []
+
+    def confirm():
+        barrier.wait()
+        confirms.append(requests.post(link, timeout=120).status_code)
+
+    threads = [threading.Thread(target=confirm) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(confirms) == [200, 410, 410, 410, 410]
     assert _report(api, recruiter, "first_touch")["totals"]["joins"] == pytest.approx(before + 1)
 
 
-def test_multi_touch_join_and_lookback(api, marketer, browser):
+def test_multi_touch_join_and_lookback(api, aws_endpoint, stack, marketer, browser):
     # Given a visitor who clicked a LinkedIn ad, then an email link, and had a 45-day-old imported touch
     visitor = _click(browser, _link(api, marketer))
     _click(browser, _link(api, marketer, channel="email", source="crm", medium="email"), visitor)
@@ -81,20 +131,30 @@ def test_multi_touch_join_and_lookback(api, marketer, browser):
     imported = requests.post(f"{api}/touches", headers=marketer, json={"visitor_id": visitor, "occurred_at": old,
                              "campaign": "Ancient", "channel": "event", "source": "fair", "medium": "badge"})
     assert imported.json()["recorded"] == 1
-    # When they join from the careers site with the visitor id the snippet kept
-    response = requests.post(f"{api}/joins", json={"email": _email(), "name": "Grace", "consent": True,
-                                                   "visitor_id": visitor, "skills": ["rust", "sql"]})
+    # When they join from the careers site with the visitor id the snippet kept, and confirm
+    email = _email()
+    confirmed = join_and_confirm(api, aws_endpoint, {"email": email, "name": "Grace", "consent": True,
+                                                     "visitor_id": visitor, "skills": ["rust", "sql"]})
+    assert confirmed.status_code == 200
     # Then the two recent touches are credited and the 45-day-old one (outside 30 days) is not
-    body = response.json()
-    assert response.status_code == 201
-    assert [t["channel"] for t in body["touches"]] == ["paid_social", "email"]
-    assert all(t["campaign"] != "Ancient" for t in body["touches"])
-    first, last = body["touches"]
+    touches = _attribution(stack, email)
+    assert [t["channel"] for t in touches] == ["paid_social", "email"]
+    first, last = touches
     assert (first["credits"]["first_touch"], last["credits"]["last_touch"]) == (1, 1)
     assert first["credits"]["position_based"] == last["credits"]["position_based"] == 0.5
 
 
-def test_report_sums_match_the_joins_created(api, marketer, recruiter, browser):
+def test_a_forged_visitor_id_credits_nothing(api, aws_endpoint, stack, marketer, browser):
+    # Finding 2: a join naming someone else's visitor id took their path. Only ids the redirect signed count.
+    victim = _click(browser, _link(api, marketer))
+    email = _email()
+    confirmed = join_and_confirm(api, aws_endpoint, {"email": email, "name": "Mallory", "consent": True,
+                                                     "visitor_id": victim[:22]})
+    assert confirmed.status_code == 200
+    assert [(t["origin"], t["channel"]) for t in _attribution(stack, email)] == [("join", "direct")]
+
+
+def test_report_sums_match_the_joins_created(api, aws_endpoint, stack, marketer, recruiter, browser):
     before = {model: _report(api, recruiter, model) for model in MODELS}
     paths = [["paid_search"], ["paid_social", "email"], ["email", "paid_search", "paid_social"]]
     dims = {"paid_search": {"channel": "paid_search", "source": "google"},
@@ -106,11 +166,14 @@ def test_report_sums_match_the_joins_created(api, marketer, recruiter, browser):
         visitor = None
         for channel in path:
             visitor = _click(browser, links[channel], visitor)
-        joined = requests.post(f"{api}/joins", json={"email": _email(), "name": "P", "consent": True, "visitor_id": visitor})
-        assert joined.status_code == 201
-        for touch in joined.json()["touches"]:
+        email = _email()
+        assert join_and_confirm(api, aws_endpoint, {"email": email, "name": "P", "consent": True,
+                                                    "visitor_id": visitor}).status_code == 200
+        touches = _attribution(stack, email)
+        assert [t["channel"] for t in touches] == path
+        for touch in touches:
             for model in MODELS:
-                expected[model][touch["channel"]] = expected[model].get(touch["channel"], 0) + float(touch["credits"][model])
+                expected[model][touch["channel"]] = expected[model].get(touch["channel"], 0) + touch["credits"][model]
     for model in MODELS:
         after = _report(api, recruiter, model)
         assert after["totals"]["joins"] == pytest.approx(before[model]["totals"]["joins"] + len(paths))

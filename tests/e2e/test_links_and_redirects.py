@@ -61,10 +61,16 @@ def test_same_visitor_across_touches_via_cookie(api, marketer, browser):
 
 def test_same_visitor_across_touches_via_query(api, marketer, browser):
     link = _create(api, marketer)
-    visitor = "CrossDevice_visitor_01"
+    # A visitor id the redirect issued (signed) carries over through the query, without the cookie
+    first = requests.get(link["url"], headers={"User-Agent": browser.headers["User-Agent"]}, allow_redirects=False)
+    visitor = parse_qs(urlsplit(first.headers["Location"]).query)["tc_vid"][0]
     response = browser.get(f"{link['url']}?tc_vid={visitor}", allow_redirects=False)
     assert parse_qs(urlsplit(response.headers["Location"]).query)["tc_vid"] == [visitor]
     assert response.headers["Set-Cookie"].startswith(f"tc_vid={visitor};")
+    # One the redirect did not issue is replaced: a join would not trust it
+    forged = requests.get(f"{link['url']}?tc_vid=CrossDevice_visitor_01", allow_redirects=False,
+                          headers={"User-Agent": browser.headers["User-Agent"]})
+    assert parse_qs(urlsplit(forged.headers["Location"]).query)["tc_vid"] != ["CrossDevice_visitor_01"]
 
 
 def test_new_visitors_get_different_ids(api, marketer):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.support import require_binary
+from tests.support import confirm_link, require_binary, stored_attribution
 
 # A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
 # redirect rightly treats as automated.
@@ -58,7 +58,7 @@ def chrome(tmp_path):
     driver.quit()
 
 
-def test_attribution_survives_browsing_and_reaches_the_join(api, marketer, careers_site, chrome):
+def test_attribution_survives_browsing_and_reaches_the_join(api, aws_endpoint, stack, marketer, careers_site, chrome):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -85,12 +85,17 @@ def test_attribution_survives_browsing_and_reaches_the_join(api, marketer, caree
     chrome.find_element(By.NAME, "consent").click()
     chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
-    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("joined", "rejected", "error"))
-    # Then the cross-origin join succeeded and credits the tracked click
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
+    # Then the cross-origin join is pending ("check your email") and tells the page nothing more
     result = chrome.execute_script("return window.joinResult")
-    assert form.get_attribute("data-attract-state") == "joined", result
-    assert result["status"] == 201
-    touches = result["body"]["touches"]
+    assert form.get_attribute("data-attract-state") == "pending", result
+    assert (result["status"], result["body"]) == (202, {"status": "pending"})
+    # When the person opens the emailed link and presses the button
+    chrome.get(confirm_link(aws_endpoint, email))
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(chrome, 20).until(lambda _: "You're in" in chrome.page_source)
+    # Then the join credits the tracked click (the signed tc_click and tc_vid the redirect issued)
+    touches = stored_attribution(stack[0], email)
     assert [(t["channel"], t["campaign"]) for t in touches] == [("paid_social", campaign)]
     assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
 
@@ -104,6 +109,6 @@ def test_form_without_consent_is_rejected_in_the_browser(api, careers_site, chro
     chrome.find_element(By.NAME, "email").send_keys("noconsent@example.com")
     chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
-    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("joined", "rejected", "error"))
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
     result = chrome.execute_script("return window.joinResult")
     assert result["status"] == 422 and result["body"]["errors"][0]["field"] == "consent"

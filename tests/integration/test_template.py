@@ -16,7 +16,8 @@ from attract_local.cfn import ROOT, load_template
 
 TEMPLATE = ROOT / "template.yaml"
 PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction"}
-PUBLIC_ROUTES = {"GET /r/{code}", "HEAD /r/{code}", "GET /t.js", "POST /joins"}
+PUBLIC_ROUTES = {"GET /r/{code}", "HEAD /r/{code}", "GET /t.js", "POST /joins", "GET /joins/confirm/{token}",
+                 "POST /joins/confirm/{token}"}
 
 
 class _NoManagedPolicies:

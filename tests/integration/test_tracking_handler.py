@@ -46,27 +46,46 @@ def _clicks(local_aws, code: str) -> int:
 
 
 def test_click_redirects_records_touch_and_counts(function_env, local_aws, link_code):
-    before = len(_touches(local_aws, VISITOR))
+    visitor = _signer(local_aws).new_visitor_id()  # a cookie the redirect issued before
+    before = len(_touches(local_aws, visitor))
     tracking = function_env("TrackingFunction")
     # When a browser with a tc_vid cookie follows the link with a gclid
-    response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    event = _click_event("tracking/click", link_code)
+    event["cookies"] = [f"tc_vid={visitor}"]
+    response = tracking.lambda_handler(event, FakeLambdaContext())
     # Then it is sent to the destination (own query kept) with the same visitor id and a click id
     assert response["statusCode"] == 302
     location = urlsplit(response["headers"]["Location"])
     query = parse_qs(location.query)
     assert location.netloc == "careers.example.com" and query["team"] == ["platform"]
-    assert query["tc_vid"] == [VISITOR] and query["gclid"] == ["Cj0KCQiA-test"]
-    assert any(c.startswith(f"tc_vid={VISITOR};") and "HttpOnly" in c for c in response["cookies"])
+    assert query["tc_vid"] == [visitor] and query["gclid"] == ["Cj0KCQiA-test"]
+    assert any(c.startswith(f"tc_vid={visitor};") and "HttpOnly" in c for c in response["cookies"])
     # And the touch, its click-id lookups and the link's counter are stored
-    touches = _touches(local_aws, VISITOR)
+    touches = _touches(local_aws, visitor)
     assert len(touches) == before + 1
     touch = next(t for t in touches if t["touch_id"] == query["tc_click"][0])
     assert (touch["channel"], touch["link_code"], touch["referrer"]) == ("paid_social", link_code, "https://www.linkedin.com/feed/")
     lookup = local_aws.client("dynamodb").get_item(
         TableName=local_aws.refs["AttractTable"],
-        Key={"PK": {"S": "CLICK#gclid#Cj0KCQiA-test"}, "SK": {"S": f"VISITOR#{VISITOR}"}})
+        Key={"PK": {"S": "CLICK#gclid#Cj0KCQiA-test"}, "SK": {"S": f"VISITOR#{visitor}"}})
     assert "Item" in lookup
     assert _clicks(local_aws, link_code) == 1
+
+
+def test_an_unsigned_visitor_cookie_is_replaced_by_signed_ids(function_env, local_aws, link_code):
+    # Finding 2: ids a join trusts must be ones the redirect issued; the sample event's cookie is unsigned.
+    response = function_env("TrackingFunction").lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    query = parse_qs(urlsplit(response["headers"]["Location"]).query)
+    signer = _signer(local_aws)
+    assert query["tc_vid"] != [VISITOR] and signer.is_visitor_id(query["tc_vid"][0])
+    assert signer.is_click_id(query["tc_click"][0])
+
+
+def _signer(local_aws):
+    from attract.signing import Signer
+
+    return Signer(local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["SigningKeySecret"])["SecretString"])
 
 
 def test_bot_click_redirects_without_recording(function_env, local_aws, link_code):
@@ -170,11 +189,12 @@ def test_dynamodb_down_still_sends_the_person_on_and_counts_the_loss(function_en
     # Then the person still gets the destination with the ids, and the loss is a metric and a log line
     assert response["statusCode"] == 302
     query = parse_qs(urlsplit(response["headers"]["Location"]).query)
-    assert query["tc_vid"] == [VISITOR] and query["tc_click"] and query["gclid"] == ["Cj0KCQiA-test"]
+    visitor = query["tc_vid"][0]
+    assert _signer(local_aws).is_visitor_id(visitor) and query["tc_click"] and query["gclid"] == ["Cj0KCQiA-test"]
     assert '"ClickNotRecorded":[1.0]' in capsys.readouterr().out
     lost = [vars(record) for record in caplog.records if getattr(record, "lost", None)]
     assert [(r["lost"], r["error_type"]) for r in lost] == [("touch", "EndpointConnectionError")]
-    assert VISITOR not in str(lost)
+    assert visitor not in str(lost) and VISITOR not in str(lost)
 
 
 def test_dynamodb_down_on_an_uncached_link_is_a_503_page(function_env, link_code, dynamodb_down):
@@ -183,3 +203,15 @@ def test_dynamodb_down_on_an_uncached_link_is_a_503_page(function_env, link_code
     response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
     assert response["statusCode"] == 503 and response["headers"]["Content-Type"].startswith("text/html")
     assert response["headers"]["Retry-After"] == "5"
+
+
+def test_without_the_signing_key_the_person_is_still_sent_on(function_env, local_aws, link_code, monkeypatch):
+    tracking = function_env("TrackingFunction")
+    from attract.settings import load_settings
+
+    monkeypatch.setenv("SIGNING_KEY_SECRET_ID", f"no-such-secret-{uuid.uuid4().hex[:6]}")
+    load_settings.cache_clear()
+    response = tracking.lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())
+    assert response["statusCode"] == 302
+    query = parse_qs(urlsplit(response["headers"]["Location"]).query)
+    assert not _signer(local_aws).is_visitor_id(query["tc_vid"][0])  # an id no join will trust

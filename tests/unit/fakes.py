@@ -60,17 +60,60 @@ class MemoryTouchSource:
 
 
 class MemoryMembers:
+    """Members, pending joins and click claims with the repository's conditions, counting what it is asked."""
+
     table = "memory"
 
     def __init__(self):
         self.members: dict[str, tuple] = {}
+        self.pendings: dict = {}
+        self.claimed: dict[str, str] = {}
         self.aggregate_updates: list[dict] = []
+        self.calls: list[str] = []
 
-    def find(self, email_hash):
-        return self.members.get(email_hash)
+    def is_member(self, email_hash):
+        self.calls.append("is_member")
+        return email_hash in self.members
 
-    def create(self, member, path, aggregate_updates):
-        if member.email_hash in self.members:
-            raise AlreadyExistsError(member.email_hash)
+    def hold(self, pending, mailed_before):
+        self.calls.append("hold")
+        current = self.pendings.get(pending.email_hash)
+        if current is not None and current.mailed_at >= mailed_before:
+            return False
+        self.pendings[pending.email_hash] = pending
+        return True
+
+    def release(self, email_hash, nonce):
+        current = self.pendings.get(email_hash)
+        if current is not None and current.nonce == nonce:
+            self.pendings[email_hash] = current.model_copy(update={"mailed_at": 0})
+
+    def pending(self, email_hash):
+        return self.pendings.get(email_hash)
+
+    def confirm(self, member, path, nonce, claims, untrusted_ids, aggregate_actions):
+        from attract.joins.logic import ClickClaimedError, LinkUsedError
+
+        current = self.pendings.get(member.email_hash)
+        if member.email_hash in self.members or current is None or current.nonce != nonce:
+            raise LinkUsedError()
+        taken = [click for click in claims if click in self.claimed]
+        if taken:
+            raise ClickClaimedError(taken)
+        self.claimed.update({click: member.member_id for click in claims})
+        del self.pendings[member.email_hash]
         self.members[member.email_hash] = (member, path)
-        self.aggregate_updates += aggregate_updates
+        self.aggregate_updates += aggregate_actions
+
+
+class Outbox:
+    """A MailSender that keeps what it was asked to send; `fail` makes the next sends raise."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, str, str]] = []
+        self.fail = False
+
+    def send(self, to, subject, text):
+        if self.fail:
+            raise ConnectionError("mail service down")
+        self.sent.append((to, subject, text))

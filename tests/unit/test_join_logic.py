@@ -1,20 +1,32 @@
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
-from attract.joins.logic import JoinPolicy, gather_touches, record_join
+from attract.joins.logic import (
+    MAX_SIGNED_CLICKS,
+    JoinPolicy,
+    confirm_join,
+    gather_touches,
+    landing_touch,
+    submit_join,
+)
 from attract.joins.models import JoinRequest
+from attract.signing import Signer
 from attract.tracking.models import Touch
 
-from tests.unit.fakes import MemoryMembers, MemoryTouchSource
+from tests.unit.fakes import MemoryMembers, MemoryTouchSource, Outbox
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-VISITOR = "Ky6CYO0h4UJ06YCLle1L_A"
-OTHER_DEVICE = "PhoneVisitor_000000001"
+SIGNER = Signer("unit-test-key")
+VISITOR = SIGNER.new_visitor_id()
+OTHER_DEVICE = SIGNER.new_visitor_id()
+CLICK = SIGNER.new_click_id()
 DIGEST = "ab" * 32
-POLICY = JoinPolicy(lookback_days=30, half_life_days=7)
+POLICY = JoinPolicy(lookback_days=30, half_life_days=7, consent_text_version="v3")
+BASE = "https://go.example.com"
 
 
 def touch(touch_id: str, days_ago: float, channel="paid_social", campaign="Q1", source="linkedin", **extra) -> Touch:
@@ -26,6 +38,15 @@ def request(**overrides) -> JoinRequest:
     return JoinRequest.model_validate({"email": " Ada@Example.COM ", "name": "Ada", "consent": True, **overrides})
 
 
+def submit(req=None, now=NOW, source=None, members=None, outbox=None, digest=DIGEST):
+    return submit_join(req or request(), digest, now, POLICY, SIGNER, BASE, source or MemoryTouchSource(),
+                       members if members is not None else MemoryMembers(), outbox if outbox is not None else Outbox())
+
+
+def link_token(outbox: Outbox) -> str:
+    return re.search(r"/joins/confirm/(\S+)", outbox.sent[-1][2]).group(1)
+
+
 def test_email_is_normalised_and_consent_must_be_a_real_true():
     assert request().email == "ada@example.com"
     for consent in (False, "true", 1, None):
@@ -34,52 +55,172 @@ def test_email_is_normalised_and_consent_must_be_a_real_true():
         assert caught.value.errors()[0]["loc"] == ("consent",)
 
 
-def test_touches_are_stitched_from_visitor_click_ids_and_email_deduplicated_and_windowed():
-    # Given touches on a laptop (cookie visitor), on a phone (found through a gclid) and an imported badge scan
+def test_utm_values_are_bounded_as_the_stored_touch_is():
+    # Finding 3: 200 characters passed validation and then failed at storage (Label allows 100): a public 500.
+    with pytest.raises(ValidationError) as caught:
+        request(utm_campaign="c" * 101)
+    assert caught.value.errors()[0]["loc"] == ("utm_campaign",)
+    longest = request(**{key: "x" * 100 for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")})
+    assert landing_touch(longest, NOW).campaign == "x" * 100
+
+
+def test_a_referrer_host_over_100_characters_is_dropped_not_a_failure():
+    host = "a" * 60 + "." + "b" * 60 + ".example"
+    landing = landing_touch(request(referrer=f"https://{host}/page"), NOW)
+    assert (landing.channel, landing.referrer) == ("direct", None)
+    assert landing_touch(request(referrer="http://[::1"), NOW).referrer is None
+
+
+def test_signed_ids_are_stitched_from_visitor_click_and_email_deduplicated_and_windowed():
+    # Given touches on a laptop (signed cookie id), on a phone (found through a signed tc_click) and an imported scan
     source = MemoryTouchSource()
-    source.add(f"VISITOR#{VISITOR}", touch("t-laptop", 3))
-    source.add(f"VISITOR#{VISITOR}", touch("t-old", 45))  # outside the 30-day window
-    source.add(f"VISITOR#{OTHER_DEVICE}", touch("t-phone", 10, channel="paid_search", source="google", click_ids={"gclid": "G1"}))
-    source.clicks[("gclid", "G1")] = [OTHER_DEVICE]
-    source.clicks[("tc_click", "t-laptop")] = [VISITOR]  # the same visitor twice: read once
+    source.add(f"VISITOR#{VISITOR}", touch("t-laptop", 3, visitor_id=VISITOR))
+    source.add(f"VISITOR#{VISITOR}", touch("t-old", 45, visitor_id=VISITOR))  # outside the 30-day window
+    source.add(f"VISITOR#{OTHER_DEVICE}", touch(CLICK, 10, channel="paid_search", source="google", visitor_id=OTHER_DEVICE))
+    source.clicks[("tc_click", CLICK)] = [OTHER_DEVICE]
     source.add(f"EMAIL#{DIGEST}", touch("t-badge", 20, channel="event", source="fair"))
-    # When the join carries the visitor id, the gclid and the tc_click
-    path = gather_touches(request(visitor_id=VISITOR, gclid="G1", click_ids={"tc_click": "t-laptop"}),
-                          DIGEST, NOW, 30, source)
-    # Then all three recent touches, oldest first, and not the 45-day-old one
-    assert [t.touch_id for t in path] == ["t-badge", "t-phone", "t-laptop"]
+    captured = gather_touches(request(visitor_id=VISITOR, click_ids={"tc_click": [CLICK]}), DIGEST, NOW, 30, source, SIGNER)
+    assert [t.touch_id for t in captured.touches] == ["t-badge", CLICK, "t-laptop"]
+    assert captured.claims == {CLICK: OTHER_DEVICE} and captured.visitor_id == VISITOR and captured.untrusted_ids == {}
 
 
-def test_first_join_credits_every_model_and_updates_each_models_aggregate():
-    source, members = MemoryTouchSource(), MemoryMembers()
-    source.add(f"VISITOR#{VISITOR}", touch("a", 14, campaign="Q1"))
-    source.add(f"VISITOR#{VISITOR}", touch("b", 7, channel="email", campaign="Newsletter", source="crm"))
-    result = record_join(request(visitor_id=VISITOR), DIGEST, NOW, POLICY, source, members)
-    assert result.created and [t.touch_id for t in result.touches] == ["a", "b"]
-    assert result.touches[0].credits == {"first_touch": 1, "last_touch": 0, "linear": Decimal("0.5"),
-                                         "time_decay": pytest.approx(Decimal(1) / 3, abs=Decimal("1e-11")),
-                                         "position_based": Decimal("0.5")}
+def test_unsigned_or_forged_ids_and_ad_click_ids_credit_nothing_but_are_recorded():
+    # Finding 2: a join could claim any visitor's path by naming its id or one of its clicks.
+    victim, forged_click = "Ky6CYO0h4UJ06YCLle1L_A", CLICK[:-2] + ("AA" if not CLICK.endswith("AA") else "BB")
+    source = MemoryTouchSource()
+    source.add(f"VISITOR#{victim}", touch("victim-touch", 2, visitor_id=victim))
+    source.clicks[("tc_click", forged_click)] = [victim]
+    source.clicks[("gclid", "G1")] = [victim]
+    other_key_id = Signer("another-key").new_visitor_id()
+    for visitor in (victim, other_key_id, SIGNER.new_click_id()):  # unsigned, foreign key, a click id as visitor id
+        captured = gather_touches(request(visitor_id=visitor, click_ids={"tc_click": [forged_click], "gclid": ["G1"]}),
+                                  DIGEST, NOW, 30, source, SIGNER)
+        assert captured.touches == [] and captured.claims == {} and captured.visitor_id is None
+        assert captured.untrusted_ids == {"visitor_id": visitor, "tc_click": [forged_click]}
+    # The ad click id still describes the join's own landing touch
+    assert landing_touch(request(gclid="G1"), NOW).click_ids == {"gclid": "G1"}
+
+
+def test_one_join_looks_up_at_most_five_signed_clicks():
+    class Counting(MemoryTouchSource):
+        lookups = 0
+
+        def visitors_by_click(self, kind, value, limit=10):
+            Counting.lookups += 1
+            return super().visitors_by_click(kind, value, limit)
+
+    clicks = [SIGNER.new_click_id() for _ in range(20)]
+    gather_touches(request(click_ids={"tc_click": clicks, "gclid": [f"g{i}" for i in range(20)]}), DIGEST, NOW, 30,
+                   Counting(), SIGNER)
+    assert Counting.lookups == MAX_SIGNED_CLICKS == 5
+
+
+def test_new_pending_and_member_emails_get_the_same_outcome_class_and_the_same_work():
+    members, outbox = MemoryMembers(), Outbox()
+    # new
+    assert submit(members=members, outbox=outbox) == "mailed"
+    new_calls = list(members.calls)
+    # pending (an hour later, so it mails again)
+    members.calls.clear()
+    assert submit(now=NOW + timedelta(hours=1, seconds=1), members=members, outbox=outbox) == "mailed"
+    pending_calls = list(members.calls)
+    # member
+    assert confirm_join(link_token(outbox), NOW + timedelta(hours=2), POLICY, SIGNER, members)
+    members.calls.clear()
+    assert submit(now=NOW + timedelta(hours=3), members=members, outbox=outbox) == "member_noted"
+    assert new_calls == pending_calls == members.calls == ["is_member", "hold"]
+    to, subject, text = outbox.sent[-1]
+    assert to == "ada@example.com" and "already" in subject and "/joins/confirm/" not in text
+
+
+def test_mail_holds_no_caller_text_and_the_link_is_under_the_configured_base():
+    outbox = Outbox()
+    submit(request(name="Click here: https://evil.example/"), outbox=outbox)
+    (_, subject, text), = outbox.sent
+    assert "evil" not in subject + text and f"{BASE}/joins/confirm/" in text
+
+
+def test_one_email_per_address_per_hour():
+    members, outbox = MemoryMembers(), Outbox()
+    assert submit(members=members, outbox=outbox) == "mailed"
+    assert submit(now=NOW + timedelta(minutes=59), members=members, outbox=outbox) == "rate_limited"
+    assert len(outbox.sent) == 1
+    first = link_token(outbox)
+    assert submit(now=NOW + timedelta(minutes=61), members=members, outbox=outbox) == "mailed"
+    # The newest email's link is the one that works
+    assert not confirm_join(first, NOW + timedelta(hours=2), POLICY, SIGNER, members)
+    assert confirm_join(link_token(outbox), NOW + timedelta(hours=2), POLICY, SIGNER, members)
+
+
+def test_a_failed_mail_does_not_hold_the_rate_limit():
+    members, outbox = MemoryMembers(), Outbox()
+    outbox.fail = True
+    assert submit(members=members, outbox=outbox) == "mail_failed"
+    outbox.fail = False
+    assert submit(now=NOW + timedelta(minutes=1), members=members, outbox=outbox) == "mailed"
+
+
+def test_confirmation_counts_the_touches_captured_at_submission_credited_at_confirmation():
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.add(f"VISITOR#{VISITOR}", touch("a", 14, campaign="Q1", visitor_id=VISITOR))
+    source.add(f"VISITOR#{VISITOR}", touch("b", 7, channel="email", campaign="Newsletter", source="crm", visitor_id=VISITOR))
+    submit(request(visitor_id=VISITOR, consent_text_version="v-client"), source=source, members=members, outbox=outbox)
+    assert members.members == {} and members.aggregate_updates == []  # nothing counted before confirmation
+    source.add(f"VISITOR#{VISITOR}", touch("later", -1, visitor_id=VISITOR))  # after submission: not captured
+    confirmed_at = NOW + timedelta(days=2)
+    assert confirm_join(link_token(outbox), confirmed_at, POLICY, SIGNER, members)
+    member, path = members.members[DIGEST]
+    assert member.joined_at == confirmed_at and [t.touch_id for t in path] == ["a", "b"]
+    assert path[0].credits["first_touch"] == 1 and path[0].credits["linear"] == Decimal("0.5")
+    # time decay at confirmation: a is 16 days old, b 9 days old (half-life 7)
+    weight_a, weight_b = 0.5 ** (16 / 7), 0.5 ** (9 / 7)
+    assert float(path[0].credits["time_decay"]) == pytest.approx(weight_a / (weight_a + weight_b), abs=1e-9)
     assert len(members.aggregate_updates) == 5
-    member, _ = members.members[DIGEST]
-    assert member.consent == {"granted": True, "text_version": "v1", "at": NOW.isoformat()}
+    # Finding 5: the consent version is the server's, not the one the client sent
+    assert member.consent["text_version"] == "v3" and member.consent["confirmed_at"] == confirmed_at.isoformat()
+    assert member.visitor_id == VISITOR
 
 
-def test_repeat_join_returns_the_first_and_counts_nothing():
-    source, members = MemoryTouchSource(), MemoryMembers()
-    first = record_join(request(), DIGEST, NOW, POLICY, source, members)
-    again = record_join(request(name="Ada L."), DIGEST, NOW + timedelta(days=1), POLICY, source, members)
-    assert (again.created, again.member_id, again.joined_at) == (False, first.member_id, first.joined_at)
+def test_a_link_works_once_and_not_after_seven_days_and_not_when_tampered():
+    members, outbox = MemoryMembers(), Outbox()
+    submit(members=members, outbox=outbox)
+    token = link_token(outbox)
+    digest, nonce, expires, mac = token.split(".")
+    assert int(expires) == int(NOW.timestamp()) + 7 * 86400
+    tampered = [f"{'cd' * 32}.{nonce}.{expires}.{mac}", f"{digest}.{nonce}.{int(expires) + 86400}.{mac}",
+                f"{digest}.{nonce}.{expires}.{mac[:-1]}A", token[:-1], "", "x" * 5000, SIGNER.new_click_id()]
+    for bad in tampered:
+        assert not confirm_join(bad, NOW + timedelta(hours=1), POLICY, SIGNER, members), bad
+    assert not confirm_join(token, NOW + timedelta(days=7, seconds=1), POLICY, SIGNER, members)
+    assert not confirm_join(token, NOW, POLICY, Signer("another-key"), members)
+    assert confirm_join(token, NOW + timedelta(days=6), POLICY, SIGNER, members)
+    assert not confirm_join(token, NOW + timedelta(days=6), POLICY, SIGNER, members)
     assert len(members.aggregate_updates) == 5
+
+
+def test_one_click_credits_one_join():
+    # A shared landing URL carries tc_vid and tc_click: the first confirmed join is credited, the second is not.
+    source = MemoryTouchSource()
+    source.add(f"VISITOR#{VISITOR}", touch(CLICK, 1, visitor_id=VISITOR))
+    source.clicks[("tc_click", CLICK)] = [VISITOR]
+    members, outbox = MemoryMembers(), Outbox()
+    shared = {"visitor_id": VISITOR, "click_ids": {"tc_click": [CLICK]}}
+    submit(request(**shared), source=source, members=members, outbox=outbox)
+    first = link_token(outbox)
+    submit(request(email="friend@example.com", **shared), source=source, members=members, outbox=outbox, digest="cd" * 32)
+    second = link_token(outbox)
+    assert confirm_join(second, NOW, POLICY, SIGNER, members)
+    assert confirm_join(first, NOW, POLICY, SIGNER, members)
+    assert [t.touch_id for t in members.members["cd" * 32][1]] == [CLICK]
+    (only,) = members.members[DIGEST][1]
+    assert (only.channel, only.origin) == ("direct", "join")
+    assert members.claimed == {CLICK: members.members["cd" * 32][0].member_id}
 
 
 def test_touchless_join_is_attributed_from_its_own_campaign_parameters():
-    result = record_join(request(utm_source="google", utm_medium="cpc", utm_campaign="Brand"), DIGEST, NOW, POLICY,
-                         MemoryTouchSource(), MemoryMembers())
-    (only,) = result.touches
+    members, outbox = MemoryMembers(), Outbox()
+    submit(request(utm_source="google", utm_medium="cpc", utm_campaign="Brand"), members=members, outbox=outbox)
+    assert confirm_join(link_token(outbox), NOW, POLICY, SIGNER, members)
+    (only,) = members.members[DIGEST][1]
     assert (only.channel, only.source, only.campaign, only.origin) == ("paid_search", "google", "Brand", "join")
     assert set(only.credits.values()) == {Decimal(1)}
-
-
-def test_join_with_nothing_is_direct():
-    (only,) = record_join(request(), DIGEST, NOW, POLICY, MemoryTouchSource(), MemoryMembers()).touches
-    assert (only.channel, only.source) == ("direct", "(direct)")

@@ -7,7 +7,8 @@ def test_committed_openapi_document_is_current():
 
 def test_document_covers_every_route_with_its_security():
     paths = build()["paths"]
-    assert set(paths) == {"/joins", "/links", "/links/{code}", "/r/{code}", "/reports/attribution", "/t.js", "/touches"}
+    assert set(paths) == {"/joins", "/joins/confirm/{token}", "/links", "/links/{code}", "/r/{code}", "/reports/attribution", "/t.js", "/touches"}
+    assert paths["/joins/confirm/{token}"]["get"]["security"] == paths["/joins/confirm/{token}"]["post"]["security"] == []
     assert paths["/joins"]["post"]["security"] == [] and paths["/t.js"]["get"]["security"] == []
     assert paths["/reports/attribution"]["get"]["security"] == [{"CognitoJwt": []}]
     assert paths["/r/{code}"]["get"]["security"] == []

@@ -45,6 +45,10 @@ class Settings(BaseModel):
     metrics_namespace: Annotated[str, Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)]
     idempotency_table_name: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE_NAME")] = None
     email_pepper_secret_id: Annotated[str | None, Field(alias="EMAIL_PEPPER_SECRET_ID")] = None
+    # HMAC key of signed ids (tc_vid, tc_click) and join confirmation tokens (attract.signing).
+    signing_key_secret_id: Annotated[str | None, Field(alias="SIGNING_KEY_SECRET_ID")] = None
+    # Verified SES identity that sends join confirmations.
+    mail_from_address: Annotated[str | None, Field(alias="MAIL_FROM_ADDRESS")] = None
     # Base URL of the public click redirect; empty means "the host the request came in on".
     public_base_url: Annotated[str, Field(alias="PUBLIC_BASE_URL")] = ""
     touch_retention_days: Annotated[int, Field(alias="TOUCH_RETENTION_DAYS", ge=1, le=3650)] = 400

@@ -11,6 +11,8 @@ from attract.dimensions import VisitorId
 ClickKind = Literal["tc_click", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id"]
 ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# utm_* become stored touch labels (100 characters, attract.dimensions.Label): a valid request must store.
+UtmText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_CLICK_IDS = 20
 # Exact Decimals in DynamoDB, plain numbers in JSON.
 Credit = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -29,7 +31,7 @@ class JoinRequest(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     consent: Literal[True] = Field(description="Must be true: the person agrees to join the talent community")
     consent_text_version: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
-        None, description="Version of the consent text shown; the configured current version when omitted")
+        None, description="Accepted for compatibility and ignored: the server records the version it shows (CONSENT_TEXT_VERSION)")
     skills: Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]],
                       Field(max_length=50)] = Field(default_factory=list)
     location: Text | None = None
@@ -37,11 +39,11 @@ class JoinRequest(BaseModel):
     click_ids: dict[ClickKind, Annotated[list[ClickIdValue], BeforeValidator(_as_list), Field(max_length=MAX_CLICK_IDS)]] = Field(
         default_factory=dict, description="Click ids the snippet kept: tc_click values and ad click ids")
     invite_token: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{16,512}$")] = None
-    utm_source: Text | None = None
-    utm_medium: Text | None = None
-    utm_campaign: Text | None = None
-    utm_content: Text | None = None
-    utm_term: Text | None = None
+    utm_source: UtmText | None = None
+    utm_medium: UtmText | None = None
+    utm_campaign: UtmText | None = None
+    utm_content: UtmText | None = None
+    utm_term: UtmText | None = None
     gclid: ClickIdValue | None = None
     fbclid: ClickIdValue | None = None
     referrer: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2048)] = None
@@ -62,7 +64,7 @@ class JoinRequest(BaseModel):
         return value
 
     def all_click_ids(self) -> dict[str, list[str]]:
-        merged = {kind: list(values) for kind, values in self.click_ids.items()}
+        merged: dict[str, list[str]] = {kind: list(values) for kind, values in self.click_ids.items()}
         for kind in ("gclid", "fbclid"):
             value = getattr(self, kind)
             if value and value not in merged.get(kind, []):
@@ -87,11 +89,35 @@ class CreditedTouch(BaseModel):
     credits: dict[str, Credit]
 
 
-class JoinResponse(BaseModel):
-    member_id: str
-    joined_at: datetime
-    created: bool = Field(description="False when this email had already joined (nothing was counted again)")
-    touches: list[CreditedTouch]
+class JoinAccepted(BaseModel):
+    """The only answer POST /joins gives: the same for a new, a pending and an existing member's email."""
+
+    status: Literal["pending"] = Field("pending", description="A confirmation email is on its way (or a note to a member)")
+
+
+class PendingJoin(BaseModel):
+    """A submitted join awaiting its email confirmation (PK=MEMBER#<hash>, SK=PENDING, TTL 7 days).
+
+    Holds what the confirmation needs: the profile, the touches captured at submission and the click
+    claims to take. For a member's repeat submission it holds no profile: it only rate-limits the note.
+    """
+
+    email_hash: str
+    nonce: str
+    submitted_at: datetime
+    mailed_at: int  # epoch seconds: the one-email-per-hour condition compares numbers
+    expires_at: int  # epoch seconds: the table's TTL attribute; the token carries the same expiry
+    member: bool = False
+    email: str | None = None
+    name: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    location: str | None = None
+    consent_text_version: str | None = None
+    visitor_id: str | None = None  # trusted (signed) only
+    touches: list[dict] = Field(default_factory=list)  # captured at submission (Touch dumps)
+    landing: dict | None = None  # the join's own touch, credited when nothing else is
+    claims: dict[str, str] = Field(default_factory=dict)  # signed tc_click -> the visitor it stands for
+    untrusted_ids: dict = Field(default_factory=dict)  # ids that did not verify: recorded, never credited
 
 
 class Member(BaseModel):

@@ -15,6 +15,7 @@ from attract.api import describe_errors
 from attract.dimensions import VISITOR_ID_PATTERN
 from attract.errors import AttractError
 from attract.links.models import LINK_CODE_PATTERN, Link
+from attract.signing import Signer
 from attract.tracking.bots import is_automated
 from attract.tracking.models import (
     CLICK_ID_PARAMS,
@@ -104,8 +105,13 @@ def clean_referrer(referrer: str | None) -> str | None:
     if not referrer:
         return None
     referrer = referrer.encode("utf-8", "ignore").decode("utf-8")  # lone surrogates cannot be stored
-    parts = urlsplit(referrer.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(referrer.strip())
+        host = parts.hostname
+    except ValueError:  # "http://[::1": urlsplit refuses it; an unreadable referrer is no referrer
+        return None
+    # A host longer than a stored label (100) is no real referrer: dropping it keeps the join storable.
+    if parts.scheme not in ("http", "https") or not host or len(host) > 100:
         return None
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))[:1024]
 
@@ -138,7 +144,8 @@ def expiry(moment: datetime, retention_days: int) -> int:
 
 
 def handle_click(
-    click: ClickRequest, links: LinkReader, touches: TouchWriter, now: datetime, retention_days: int
+    click: ClickRequest, links: LinkReader, touches: TouchWriter, now: datetime, retention_days: int,
+    signer: Signer | None = None,
 ) -> ClickOutcome | None:
     """Resolve a tracked link; record a touch unless the request is automated. None: unknown code.
 
@@ -161,10 +168,12 @@ def handle_click(
     if is_automated(click.user_agent, click.method):
         return ClickOutcome(redirect_location(link.destination, None, None, passthrough), None, None, False)
 
+    # Ids are signed (attract.signing) so a join can tell ours from forged ones; an unsigned id is replaced.
     visitor_id = next(
-        (vid for vid in (click.visitor_cookie, click.query.get(VISITOR_PARAM)) if valid_visitor_id(vid)), None
-    ) or new_id()
-    click_id = new_id()
+        (vid for vid in (click.visitor_cookie, click.query.get(VISITOR_PARAM))
+         if valid_visitor_id(vid) and (signer is None or signer.is_visitor_id(vid))), None
+    ) or (signer.new_visitor_id() if signer else new_id())
+    click_id = signer.new_click_id() if signer else new_id()
     touch = Touch(
         touch_id=click_id,
         occurred_at=now,

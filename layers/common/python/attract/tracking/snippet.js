@@ -2,7 +2,10 @@
  * Keeps tc_vid, tc_click, ad click ids, the latest utm_* and the first external referrer in
  * first-party localStorage, so attribution survives browsing several pages before joining, and
  * sends them with the join. Forms marked data-attract-join are submitted as JSON to POST /joins;
- * other pages can call Attract.join({email, name, consent, ...}) or read Attract.fields(). */
+ * other pages can call Attract.join({email, name, consent, ...}) or read Attract.fields().
+ * A join answers 202 {"status": "pending"} for every address: the form's data-attract-state becomes
+ * "pending" (tell the person to check their email), "rejected" on a 4xx (the body names each field),
+ * "error" when the request failed. Every outcome fires an `attract:result` event with {status, body}. */
 (function () {
   "use strict";
   var KEY = "attract:v1";
@@ -38,7 +41,7 @@
   remember(state, "tc_click", query.get("tc_click"));
   CLICK_PARAMS.forEach(function (name) { remember(state, name, query.get(name)); });
   var utm = {};
-  UTM_PARAMS.forEach(function (name) { if (query.get(name)) { utm[name] = query.get(name).slice(0, 200); } });
+  UTM_PARAMS.forEach(function (name) { if (query.get(name)) { utm[name] = query.get(name).slice(0, 100); } });
   if (Object.keys(utm).length) { state.utm = utm; }
   try {
     if (!state.referrer && document.referrer && new URL(document.referrer).host !== window.location.host) {
@@ -77,7 +80,8 @@
       }
       form.setAttribute("data-attract-state", "sending");
       join(person).then(function (result) {
-        form.setAttribute("data-attract-state", result.status < 300 ? "joined" : "rejected");
+        // 202: a confirmation email is on its way ("check your email"); the join counts once confirmed.
+        form.setAttribute("data-attract-state", result.status < 300 ? "pending" : "rejected");
         form.dispatchEvent(new CustomEvent("attract:result", { detail: result, bubbles: true }));
       }, function () { form.setAttribute("data-attract-state", "error"); });
     });
