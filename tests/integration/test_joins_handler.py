@@ -25,12 +25,12 @@ def test_join_event_creates_member_attribution_and_aggregates(function_env, loca
     assert member["member_id"] == body["member_id"]
     attribution = dynamodb.get_item(TableName=table, Key={"PK": pk, "SK": {"S": "ATTRIBUTION"}})["Item"]
     assert "grace" not in json.dumps(attribution).lower()
-    # Each model's aggregate for today exists (queried the way the report reads it) and holds no personal data
-    for model in ("first_touch", "last_touch", "linear", "time_decay", "position_based"):
+    # Each dimension's aggregate and the totals for today exist (queried the way the report reads them), no personal data
+    for partition in ("AGG#channel", "AGG#campaign", "AGG#source", "AGG#totals"):
         items = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk AND begins_with(SK, :day)",
-                               ExpressionAttributeValues={":pk": {"S": f"AGG#{model}"},
+                               ExpressionAttributeValues={":pk": {"S": partition},
                                                           ":day": {"S": f"DAY#{body['joined_at'][:10]}"}})["Items"]
-        assert items, model
+        assert items, partition
         assert "grace" not in json.dumps(items).lower()
 
 

@@ -62,13 +62,13 @@ class MemoryMembers:
 
     def __init__(self):
         self.members: dict[str, tuple] = {}
-        self.aggregate_updates: list[dict] = []
+        self.created: list[tuple] = []  # (member, path) of each join counted: the aggregates are added with it
 
     def find(self, email_hash):
         return self.members.get(email_hash)
 
-    def create(self, member, path, aggregate_updates):
+    def create(self, member, path):
         if member.email_hash in self.members:
             raise AlreadyExistsError(member.email_hash)
         self.members[member.email_hash] = (member, path)
-        self.aggregate_updates += aggregate_updates
+        self.created.append((member, path))

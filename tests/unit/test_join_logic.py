@@ -50,7 +50,7 @@ def test_touches_are_stitched_from_visitor_click_ids_and_email_deduplicated_and_
     assert [t.touch_id for t in path] == ["t-badge", "t-phone", "t-laptop"]
 
 
-def test_first_join_credits_every_model_and_updates_each_models_aggregate():
+def test_first_join_credits_every_model_and_is_counted_once():
     source, members = MemoryTouchSource(), MemoryMembers()
     source.add(f"VISITOR#{VISITOR}", touch("a", 14, campaign="Q1"))
     source.add(f"VISITOR#{VISITOR}", touch("b", 7, channel="email", campaign="Newsletter", source="crm"))
@@ -59,7 +59,7 @@ def test_first_join_credits_every_model_and_updates_each_models_aggregate():
     assert result.touches[0].credits == {"first_touch": 1, "last_touch": 0, "linear": Decimal("0.5"),
                                          "time_decay": pytest.approx(Decimal(1) / 3, abs=Decimal("1e-11")),
                                          "position_based": Decimal("0.5")}
-    assert len(members.aggregate_updates) == 5
+    assert [path for _, path in members.created] == [result.touches]
     member, _ = members.members[DIGEST]
     assert member.consent == {"granted": True, "text_version": "v1", "at": NOW.isoformat()}
 
@@ -69,7 +69,7 @@ def test_repeat_join_returns_the_first_and_counts_nothing():
     first = record_join(request(), DIGEST, NOW, POLICY, source, members)
     again = record_join(request(name="Ada L."), DIGEST, NOW + timedelta(days=1), POLICY, source, members)
     assert (again.created, again.member_id, again.joined_at) == (False, first.member_id, first.joined_at)
-    assert len(members.aggregate_updates) == 5
+    assert len(members.created) == 1
 
 
 def test_touchless_join_is_attributed_from_its_own_campaign_parameters():

@@ -6,9 +6,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from attract.attribution.channels import group_channel
-from attract.attribution.credit import AttributionModel
-from attract.attribution.logic import contributions, credit_path
-from attract.attribution.repository import aggregate_update
+from attract.attribution.logic import credit_path
 from attract.errors import AlreadyExistsError
 from attract.joins.models import CreditedTouch, JoinRequest, JoinResponse, Member
 from attract.tracking.logic import clean_referrer
@@ -29,7 +27,9 @@ class MemberStore(Protocol):
     table: str
 
     def find(self, email_hash: str) -> tuple[Member, list[CreditedTouch]] | None: ...
-    def create(self, member: Member, path: list[CreditedTouch], aggregate_updates: list[dict]) -> None: ...
+    def create(self, member: Member, path: list[CreditedTouch]) -> None:
+        """Member, attribution and the join's aggregates in one transaction (AggregateRepository.join_actions)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,8 @@ def record_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
         consent={"granted": True, "text_version": request.consent_text_version or policy.consent_text_version,
                  "at": now.isoformat()},
     )
-    shard = int(email_digest[:8], 16) % policy.aggregate_shards
-    updates = [
-        aggregate_update(members.table, model.value, now.date(), shard, contributions(path, model.value), len(path))
-        for model in AttributionModel
-    ]
     try:
-        members.create(member, path, updates)
+        members.create(member, path)
     except AlreadyExistsError:
         # A concurrent join of the same email won the race; it counted, this one must not.
         found = members.find(email_digest)
