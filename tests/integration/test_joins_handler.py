@@ -1,4 +1,9 @@
 import json
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+import pytest
 
 from attract.aws import from_item
 from attract.identity import email_hash
@@ -43,6 +48,45 @@ def test_invalid_join_event_names_each_field(function_env):
 def test_report_event_for_a_recruiter(function_env):
     status, body = _invoke(function_env("ReportsFunction"), load_event("reports/attribution"))
     assert status == 200 and (body["model"], body["group_by"], body["from"]) == ("time_decay", "campaign", "2026-11-01")
+    assert set(body) == {"model", "group_by", "from", "to", "rows", "totals", "limit", "folded_rows"}
+
+
+def _report_today(function_env, **query) -> dict:
+    today = datetime.now(timezone.utc).date().isoformat()
+    query = {"from": today, "to": today, "model": "linear", "group_by": "channel"} | query
+    event = load_event("reports/attribution")
+    event["queryStringParameters"], event["rawQueryString"] = query, urlencode(query)
+    status, body = _invoke(function_env("ReportsFunction"), event)
+    assert status == 200, body
+    return body
+
+
+def test_report_rows_and_totals_move_by_exactly_one_join(function_env):
+    # Given today's report, then one direct join
+    before = _report_today(function_env)
+    assert _invoke(function_env("JoinsFunction"),
+                   with_body(load_event("joins/join"), {"email": f"shape-{uuid.uuid4().hex}@example.com", "name": "S",
+                                                        "consent": True}))[0] == 201
+    after = _report_today(function_env)
+    # Then the totals grew by one join of one touch, the direct row by exactly that, and the rows add up to the totals
+    assert (after["totals"]["joins"], after["totals"]["touches"]) == (before["totals"]["joins"] + 1,
+                                                                        before["totals"]["touches"] + 1)
+    rows_before, rows_after = ({row["key"]: row for row in report["rows"]} for report in (before, after))
+    assert rows_after["direct"]["joins"] == pytest.approx(rows_before.get("direct", {"joins": 0})["joins"] + 1)
+    assert all(row.keys() == {"key", "joins", "touches"} for row in after["rows"])
+    assert sum(row["joins"] for row in after["rows"]) == pytest.approx(after["totals"]["joins"], abs=1e-6)
+    assert sum(row["touches"] for row in after["rows"]) == after["totals"]["touches"]
+    capped = _report_today(function_env, limit="1")
+    assert [row["key"] for row in capped["rows"]] == ["(other)"] and capped["totals"] == after["totals"]
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "many"])
+def test_report_limit_out_of_bounds_is_422(function_env, limit):
+    event = load_event("reports/attribution")
+    event["queryStringParameters"]["limit"] = limit
+    event["rawQueryString"] += f"&limit={limit}"
+    status, body = _invoke(function_env("ReportsFunction"), event)
+    assert status == 422 and body["errors"][0]["field"] == "limit"
 
 
 def test_unknown_model_is_422(function_env):

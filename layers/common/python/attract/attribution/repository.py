@@ -58,7 +58,7 @@ def registry_puts(table: str, campaign: str, source: str) -> list[dict]:
 
 
 def _number(value: Decimal | int) -> dict:
-    return {"N": format(value, "f")}  # never "0E-12": plain digits
+    return {"N": str(value) if isinstance(value, int) else format(value, "f")}  # never "0E-12": plain digits
 
 
 class AggregateRepository(Repository):
@@ -203,3 +203,19 @@ def stored_keys(item: dict) -> list[Key]:
     """The keys a raw key item holds (for tests and the bench)."""
     dimension = item["PK"]["S"].removeprefix("AGG#")
     return [(dimension, name[len(KEY_PREFIX):]) for name in item if name.startswith(KEY_PREFIX)]
+
+
+def item_bytes(item: dict) -> int:
+    """An item's size as DynamoDB counts it against 400 KB (names + values; numbers ~1 byte per 2 digits)."""
+    def value_bytes(value: dict) -> int:
+        (kind, inner), = value.items()
+        if kind == "S":
+            return len(inner.encode())
+        if kind == "N":
+            return (len(inner.lstrip("-").replace(".", "").strip("0")) + 1) // 2 + 1
+        if kind == "L":
+            return 3 + sum(1 + value_bytes(element) for element in inner)
+        if kind == "M":
+            return 3 + sum(1 + len(name.encode()) + value_bytes(element) for name, element in inner.items())
+        return 1
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
