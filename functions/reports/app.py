@@ -4,11 +4,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from attract.api import register_error_handlers, reject_unless_group
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import attribution_report
@@ -16,6 +11,10 @@ from attract.attribution.models import DEFAULT_ROW_LIMIT, MAX_ROW_LIMIT, Attribu
 from attract.attribution.repository import AggregateRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import load_settings
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)

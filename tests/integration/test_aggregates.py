@@ -3,10 +3,8 @@
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
-
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import Caps, attribution_report, credit_path
 from attract.attribution.models import OTHER, GroupBy
@@ -98,7 +96,7 @@ def test_registered_values_are_all_kept_up_to_the_exact_cap_then_other(local_aws
     for index in range(61):
         join(members, [click(f"campaign {index:03d} " + "x" * 86)])
     # Then the first 60 are stored by name and the 61st is counted in (other)
-    per_key, joins, _ = aggregates.totals("linear", DAY.date(), DAY.date(), "campaign")
+    per_key, _, _ = aggregates.totals("linear", DAY.date(), DAY.date(), "campaign")
     assert len(per_key) == 61 and per_key[OTHER] == (1, 1)
     assert sorted(set(per_key) - {OTHER}) == [f"campaign {index:03d} " + "x" * 86 for index in range(60)]
     counted = day_items(dynamodb, table, "AGG#keys", DAY.date().isoformat())

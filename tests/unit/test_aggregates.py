@@ -4,7 +4,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import (
     MODELS,

@@ -4,6 +4,7 @@ In the spirit of GA4's default channel groups: campaign parameters first, then a
 the referrer's host, and `direct` when there is nothing at all.
 """
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 SEARCH_ENGINES = ("google.", "bing.com", "duckduckgo.com", "yahoo.", "ecosia.org", "baidu.com", "yandex.",
@@ -48,7 +49,7 @@ def known_source(value: str) -> str | None:
     return None
 
 
-def group_channel(utm: dict[str, str], click_ids: dict[str, object], referrer: str | None) -> tuple[str, str, str]:
+def group_channel(utm: Mapping[str, str], click_ids: Mapping[str, object], referrer: str | None) -> tuple[str, str, str]:
     """(channel, source, medium) for a touchless join."""
     source = (utm.get("utm_source") or "").strip().lower()
     medium = (utm.get("utm_medium") or "").strip().lower()

@@ -99,9 +99,9 @@ def report_key(touch: CreditedTouch, dimension: str, registered: set[Key] | froz
 
 def candidate_keys(path: list[CreditedTouch]) -> set[Key]:
     """Every key the path could be reported under, whatever the registry and the caps say: what to read first."""
-    everything = registry_lookups(path)
+    registries: tuple[set[Key], set[Key]] = (registry_lookups(path), set())
     return ({(dimension, report_key(touch, dimension, registered)) for touch in path for dimension in DIMENSIONS
-             for registered in (everything, frozenset())}
+             for registered in registries}
             | {(dimension, OTHER) for dimension in DIMENSIONS})
 
 
@@ -140,10 +140,6 @@ def plan_aggregates(contributions: dict[Key, list[Decimal]], stored: StoredKeys,
     return AggregatePlan(add={k: v for k, v in final.items() if k in stored.present},
                          create={k: v for k, v in final.items() if k not in stored.present},
                          admitted_per_bucket=dict(per_bucket), admitted_per_day=dict(per_day))
-
-
-class AggregateReader(Protocol):
-    def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]: ...
 
 
 def order_path(touches: list[Touch]) -> list[Touch]:

@@ -62,10 +62,10 @@ def _number(value: Decimal | int) -> dict:
 
 
 class AggregateRepository(Repository):
-    def __init__(self, table_name: str, dynamodb=None, shards: int = 4, caps: Caps = Caps()):
+    def __init__(self, table_name: str, dynamodb=None, shards: int = 4, caps: Caps | None = None):
         super().__init__(table_name, dynamodb)
         self.shards = shards
-        self.caps = caps
+        self.caps = caps or Caps()
 
     # -- the join's side ------------------------------------------------------------------------
 
@@ -105,8 +105,8 @@ class AggregateRepository(Repository):
         for kind, entries in (("add", plan.add), ("create", plan.create)):
             for (dimension, key), values in entries.items():
                 per_item[(dimension, bucket_of(key, self.caps.buckets))][kind][key] = values
-        for (dimension, bucket), entries in sorted(per_item.items()):
-            actions.append(self._bucket_update(dimension, day, bucket, entries["add"], entries["create"],
+        for (dimension, bucket), changes in sorted(per_item.items()):
+            actions.append(self._bucket_update(dimension, day, bucket, changes["add"], changes["create"],
                                                plan.admitted_per_bucket.get((dimension, bucket), 0)))
         if plan.admitted_per_day:
             actions.append(self._day_keys_update(day, plan.admitted_per_day))
