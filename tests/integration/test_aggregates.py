@@ -13,6 +13,7 @@ from attract.aws import from_item
 from attract.joins.models import Member
 from attract.joins.repository import MemberRepository
 from attract.tracking.models import Touch
+from botocore.exceptions import ClientError
 
 from tests.support import FakeLambdaContext, load_event, with_body
 
@@ -164,3 +165,39 @@ def test_report_rows_are_capped_with_the_rest_in_other_and_totals_exact(local_aw
     assert sum(row.joins for row in report.rows) == pytest.approx(12, abs=1e-9)
     assert sum(row.touches for row in report.rows) == 24
     assert_exact(members.aggregates, "channel", 12, 24)
+
+
+def test_a_transaction_conflict_is_retried_with_a_fresh_plan_and_counted_once(local_aws, table):
+    # Given DynamoDB answering the first transaction with a TransactionConflict (another join on the same item)
+    dynamodb = local_aws.client("dynamodb")
+    members = MemberRepository(table, dynamodb)
+    attempts = []
+
+    def conflict_once(params, **_):
+        attempts.append(len(params["TransactItems"]))
+        if len(attempts) == 1:
+            reasons = [{"Code": "None"}] * 2 + [{"Code": "TransactionConflict"}] * (len(params["TransactItems"]) - 2)
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", conflict_once)
+    try:
+        join(members, [click("Conflicted")])
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", conflict_once)
+    # Then the second attempt committed, once
+    assert len(attempts) == 2
+    assert members.aggregates.totals("linear", DAY.date(), DAY.date(), "campaign")[0] == {"Conflicted": (1, 1)}
+
+
+def test_the_longest_path_fits_one_transaction(local_aws, table):
+    # Given a 20-touch path (MAX_PATH) with 20 campaigns and 20 sources nobody saw today
+    dynamodb = local_aws.client("dynamodb")
+    members = MemberRepository(table, dynamodb)
+    channels = ("paid_search", "paid_social", "email", "event", "organic_social")
+    path = [click(f"Long {index}", source=f"src-{index}", channel=channels[index % 5]) for index in range(20)]
+    actions = members.aggregates.join_actions(credit_path(path, DAY, 7), DAY, "cd" * 32)
+    # Then its aggregate writes stay well under TransactWriteItems' 100 items, and commit
+    assert len(actions) <= 2 + 45 + 1 < 100
+    join(members, path)
+    assert_exact(members.aggregates, "source", 1, 20)
