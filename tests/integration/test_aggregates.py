@@ -8,7 +8,8 @@ import pytest
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import Caps, attribution_report, credit_path
 from attract.attribution.models import OTHER, GroupBy
-from attract.attribution.repository import AggregateRepository, item_bytes, registry_puts
+from attract.attribution.registry import registry_puts
+from attract.attribution.repository import AggregateRepository, item_bytes
 from attract.aws import from_item
 from attract.joins.models import Member
 from attract.joins.repository import MemberRepository

@@ -183,6 +183,6 @@ def attribution_report(model: AttributionModel, group_by: GroupBy, start: date, 
     per_key, joins, touches = store.totals(model.value, start, end, group_by.value)
     capped, folded = capped_rows(per_key, limit)
     rows = [ReportRow(key=key, joins=round(float(credit), 6), touches=count) for key, credit, count in capped]
-    return AttributionReport(model=model, group_by=group_by, from_=start, to=end, rows=rows,
-                             totals=ReportTotals(joins=round(float(joins), 6), touches=touches),
-                             limit=limit, folded_rows=folded)
+    return AttributionReport(  # type: ignore[call-arg]  # from_ is the field's name; "from" its alias
+        model=model, group_by=group_by, from_=start, to=end, rows=rows,
+        totals=ReportTotals(joins=round(float(joins), 6), touches=touches), limit=limit, folded_rows=folded)

@@ -29,6 +29,7 @@ from attract.attribution.logic import (
     plan_aggregates,
     registry_lookups,
 )
+from attract.attribution.registry import registry_key
 from attract.aws import Repository, from_item
 
 KEY_PREFIX = "k|"
@@ -45,16 +46,6 @@ def day_keys_key(day: date) -> dict:
 
 def totals_key(day: date, shard: int) -> dict:
     return {"PK": {"S": "AGG#totals"}, "SK": {"S": f"DAY#{day.isoformat()}#{shard}"}}
-
-
-def registry_key(dimension: str, value: str) -> dict:
-    return {"PK": {"S": f"DIM#{dimension}"}, "SK": {"S": value}}
-
-
-def registry_puts(table: str, campaign: str, source: str) -> list[dict]:
-    """PutItem requests registering a link's campaign and source (idempotent: the same item every time)."""
-    return [{"TableName": table, "Item": {**registry_key(dimension, value), "type": {"S": "dimension"}}}
-            for dimension, value in (("campaign", campaign), ("source", source))]
 
 
 def _number(value: Decimal | int) -> dict:

@@ -2,7 +2,7 @@
 
 from botocore.exceptions import ClientError
 
-from attract.attribution.repository import registry_puts
+from attract.attribution.registry import registry_puts
 from attract.aws import Repository, from_item, to_item
 from attract.errors import AlreadyExistsError
 from attract.links.models import Link
