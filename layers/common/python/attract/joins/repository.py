@@ -5,6 +5,7 @@ Attribution: PK=MEMBER#<email_hash>, SK=ATTRIBUTION  (the credited path, no pers
 A join writes both and its aggregate updates in one transaction (docs/decisions.md).
 """
 
+import random
 import time
 
 from botocore.exceptions import ClientError
@@ -63,5 +64,5 @@ class MemberRepository(Repository):
                 retry = "TransactionConflict" in reasons or "ConditionalCheckFailed" in reasons[len(own):]
                 if not retry or attempt == MAX_CONFLICT_RETRIES - 1:
                     raise
-                # Back off, then read and plan again.
-                time.sleep(0.02 * 2**attempt)
+                # Back off with jitter (two conflicting joins must not retry in step), then read and plan again.
+                time.sleep(random.uniform(0.01, 0.02 * 2**attempt))
