@@ -124,6 +124,28 @@ def test_a_public_value_is_reported_by_name_once_a_link_registered_it(local_aws,
     assert aggregates.totals("first_touch", DAY.date(), DAY.date(), "source")[0] == {OTHER: (1, 1), "fair-partner": (1, 1)}
 
 
+def test_a_link_registers_its_campaign_so_public_joins_quoting_it_are_named(function_env):
+    # Given a marketer's link for a campaign, and public joins quoting it or a campaign nobody registered
+    campaign = f"Spring fair {uuid.uuid4().hex[:6]}"
+    link = json.loads(load_event("links/create_link")["body"]) | {"campaign": campaign, "source": "fair-partner"}
+    links = function_env("LinksFunction")
+    assert links.lambda_handler(with_body(load_event("links/create_link"), link), FakeLambdaContext())["statusCode"] == 201
+    joins = function_env("JoinsFunction")
+    for quoted in (campaign, campaign + " (typo)"):
+        body = {"email": f"fair-{uuid.uuid4().hex}@example.com", "name": "F", "consent": True,
+                "utm_campaign": quoted, "utm_source": "fair-partner", "utm_medium": "qr"}
+        response = joins.lambda_handler(with_body(load_event("joins/join"), body), FakeLambdaContext())
+        assert response["statusCode"] == 201
+    # Then the report names the registered campaign and counts the other one in (other)
+    today = json.loads(response["body"])["joined_at"][:10]
+    event = load_event("reports/attribution")
+    event["queryStringParameters"] = {"from": today, "to": today, "group_by": "campaign", "limit": "500"}
+    event["rawQueryString"] = f"from={today}&to={today}&group_by=campaign&limit=500"
+    rows = {row["key"]: row for row in json.loads(
+        function_env("ReportsFunction").lambda_handler(event, FakeLambdaContext())["body"])["rows"]}
+    assert rows[campaign]["joins"] == 1 and campaign + " (typo)" not in rows and OTHER in rows
+
+
 class RacingAggregates(AggregateRepository):
     """The real repository; before its first plan is written, another join admits the same new keys."""
 

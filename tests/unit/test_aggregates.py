@@ -144,3 +144,16 @@ def test_report_has_at_most_limit_rows_and_unchanged_totals():
     assert (report.totals.joins, report.totals.touches) == (2_465, 2_465)
     assert sum(row.joins for row in report.rows) == report.totals.joins
     assert next(row for row in report.rows if row.key == OTHER).joins == 2_416
+
+
+def test_the_largest_item_update_of_a_path_fits_dynamodbs_expression_limit():
+    # Given 20 keys (MAX_PATH) landing in one item, every number non-zero, once as new keys and once as existing
+    from attract.attribution.repository import AggregateRepository
+
+    numbers = [Decimal("0.123456789012")] * (TOUCHES + 1)
+    keys = {f"campaign {index} " + "\U0001F600" * 90: numbers for index in range(20)}
+    repository = AggregateRepository("t", dynamodb=object())
+    for add, create in ((keys, {}), ({}, keys)):
+        update = repository._bucket_update("campaign", date(2026, 11, 25), 0, add, create, len(create))["Update"]
+        # Then the expressions stay under 4 KB (names and values are substituted, they do not count)
+        assert len(update["UpdateExpression"]) < 4_096 and len(update.get("ConditionExpression", "")) < 4_096

@@ -73,8 +73,8 @@ class AggregateRepository(Repository):
         keys = [registry_key(*pair) for pair in sorted(lookups)]
         keys += [bucket_key(dimension, day, bucket) for dimension, bucket in sorted(buckets)] + [day_keys_key(day)]
         names = {f"#{index}": KEY_PREFIX + key for index, key in enumerate(sorted({key for _, key in candidates}))}
-        found = self._batch_get(keys, "PK, SK, n_keys, #d0, #d1, #d2, " + ", ".join(names),
-                                names | {"#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
+        found = self._batch_get(keys, "PK, SK, #n, #d0, #d1, #d2, " + ", ".join(names),
+                                names | {"#n": "n_keys", "#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
 
         registered = {(pk.removeprefix("DIM#"), sk) for pk, sk in found if pk.startswith("DIM#")}
         present, bucket_counts, day_counts = set(), {}, {}
@@ -90,7 +90,8 @@ class AggregateRepository(Repository):
 
         shard = int(member_key[:8], 16) % self.shards
         actions = [{"Update": {
-            "TableName": self.table, "Key": totals_key(day, shard), "UpdateExpression": "ADD joins :one, touches :touches",
+            "TableName": self.table, "Key": totals_key(day, shard), "UpdateExpression": "ADD #j :one, #t :touches",
+            "ExpressionAttributeNames": {"#j": "joins", "#t": "touches"},
             "ExpressionAttributeValues": {":one": _number(1), ":touches": _number(len(path))}}}]
         per_item: dict[tuple[str, int], dict[str, dict[str, list[Decimal]]]] = defaultdict(lambda: {"add": {}, "create": {}})
         for kind, entries in (("add", plan.add), ("create", plan.create)):
@@ -115,18 +116,20 @@ class AggregateRepository(Repository):
             for position, number in enumerate(numbers):
                 if number:  # zero credits are skipped: shorter expressions (DynamoDB allows 4 KB)
                     values[f":a{index}_{position}"] = _number(number)
-                    sets.append(f"#a{index}[{position}] = #a{index}[{position}] + :a{index}_{position}")
+                    sets.append(f"#a{index}[{position}]=#a{index}[{position}]+:a{index}_{position}")
         for index, (key, numbers) in enumerate(sorted(create.items())):
             names[f"#c{index}"] = KEY_PREFIX + key
             values[f":c{index}"] = {"L": [_number(number) for number in numbers]}
-            sets.append(f"#c{index} = :c{index}")
+            sets.append(f"#c{index}=:c{index}")
             conditions.append(f"attribute_not_exists(#c{index})")
-        expression = "SET " + ", ".join(sets)
+        # Compact on purpose: an expression may hold 4 KB, and 20 keys of one path could share an item.
+        expression = "SET " + ",".join(sets)
         if admitted:
-            expression += " ADD n_keys :admitted"
+            expression += " ADD #n :admitted"
+            names["#n"] = "n_keys"
             values[":admitted"] = _number(admitted)
             values[":room"] = _number(self.caps.bucket_keys - admitted)
-            conditions.append("(attribute_not_exists(n_keys) OR n_keys <= :room)")
+            conditions.append("(attribute_not_exists(#n) OR #n <= :room)")
         update = {"TableName": self.table, "Key": bucket_key(dimension, day, bucket), "UpdateExpression": expression,
                   "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
         if conditions:
