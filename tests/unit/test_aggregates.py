@@ -1,5 +1,6 @@
 """Bounded aggregates: which names a join is reported under, the exact caps, and the report's row limit."""
 
+import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -20,7 +21,8 @@ from attract.attribution.logic import (
     registry_lookups,
     report_key,
 )
-from attract.attribution.models import OTHER, GroupBy
+from attract.attribution.models import MAX_ROW_LIMIT, OTHER, GroupBy
+from attract.attribution.repository import AggregateRepository
 from attract.tracking.models import Touch
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
@@ -148,8 +150,6 @@ def test_report_has_at_most_limit_rows_and_unchanged_totals():
 
 def test_the_largest_item_update_of_a_path_fits_dynamodbs_expression_limit():
     # Given 20 keys (MAX_PATH) landing in one item, every number non-zero, once as new keys and once as existing
-    from attract.attribution.repository import AggregateRepository
-
     numbers = [Decimal("0.123456789012")] * (TOUCHES + 1)
     keys = {f"campaign {index} " + "\U0001F600" * 90: numbers for index in range(20)}
     repository = AggregateRepository("t", dynamodb=object())
@@ -157,3 +157,13 @@ def test_the_largest_item_update_of_a_path_fits_dynamodbs_expression_limit():
         update = repository._bucket_update("campaign", date(2026, 11, 25), 0, add, create, len(create))["Update"]
         # Then the expressions stay under 4 KB (names and values are substituted, they do not count)
         assert len(update["UpdateExpression"]) < 4_096 and len(update.get("ConditionExpression", "")) < 4_096
+
+
+def test_the_largest_report_body_stays_far_below_lambdas_6_mb():
+    # Given 10,000 keys a day for a year, each as long as a key may be (100 characters needing JSON escapes)
+    per_key = {f"{index:05d}" + "\U0001F600" * 95: (Decimal("1234.567891234567"), 10**9) for index in range(10_000)}
+    report = attribution_report(AttributionModel.TIME_DECAY, GroupBy.CAMPAIGN, date(2026, 1, 1), date(2026, 12, 31),
+                                Reader(per_key), limit=MAX_ROW_LIMIT)
+    # Then the response body (JSON, ASCII-escaped as the resolver sends it) is under 1 MB
+    body = json.dumps(report.model_dump(mode="json", by_alias=True))
+    assert len(report.rows) == MAX_ROW_LIMIT and len(body.encode()) < 1_000_000
