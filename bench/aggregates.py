@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
@@ -42,6 +43,7 @@ from attract.tracking.models import Touch  # noqa: E402
 
 from attract_local.stack import LocalAws  # noqa: E402
 
+Origin = Literal["click", "import", "invite", "join"]
 NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
 CHANNELS = [("paid_search", "google"), ("paid_social", "linkedin"), ("email", "crm"), ("organic_social", "mastodon"),
             ("event", "career-fair")]
@@ -55,7 +57,7 @@ def fresh_table(aws: LocalAws) -> str:
     return name
 
 
-def touch(campaign: str, channel: str = "paid_social", source: str = "linkedin", origin: str = "click",
+def touch(campaign: str, channel: str = "paid_social", source: str = "linkedin", origin: Origin = "click",
           at: datetime = NOW) -> Touch:
     return Touch(touch_id=uuid.uuid4().hex, occurred_at=at - timedelta(hours=1), origin=origin, channel=channel,
                  campaign=campaign, source=source, medium="cpc")
@@ -70,7 +72,8 @@ def member(joined_at: datetime = NOW) -> Member:
 def measure_join(aws: LocalAws) -> None:
     dynamodb = aws.client("dynamodb")
     members = MemberRepository(fresh_table(aws), dynamodb)
-    calls, items = Counter(), Counter()
+    calls: Counter = Counter()
+    items: Counter = Counter()
     dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
     dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                   lambda params, **_: items.update(written=len(params["TransactItems"])))
@@ -162,7 +165,8 @@ def measure_report(aws: LocalAws) -> None:
     dynamodb = aws.client("dynamodb")
     table = fresh_table(aws)
     reader = AggregateRepository(table, dynamodb)
-    calls, read = Counter(), Counter()
+    calls: Counter = Counter()
+    read: Counter = Counter()
     dynamodb.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.update(["Query"]))
     dynamodb.meta.events.register("after-call.dynamodb.Query", lambda parsed, **_: read.update(items=parsed.get("Count", 0)))
     rng = random.Random(2)

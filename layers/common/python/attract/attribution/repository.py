@@ -31,6 +31,7 @@ from attract.attribution.logic import (
 )
 from attract.attribution.registry import registry_key
 from attract.aws import Repository, from_item
+from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
 MAX_BATCH_GET = 100
@@ -60,7 +61,7 @@ class AggregateRepository(Repository):
 
     # -- the join's side ------------------------------------------------------------------------
 
-    def join_actions(self, path: list, joined_at: datetime, member_key: str) -> list[dict]:
+    def join_actions(self, path: list[CreditedTouch], joined_at: datetime, member_key: str) -> list[dict]:
         """TransactWriteItems actions adding one join (its credited path) to the day's aggregates.
 
         Reads first, so call it again for every attempt of the transaction: a ConditionalCheckFailed
@@ -77,7 +78,9 @@ class AggregateRepository(Repository):
                                 names | {"#n": "n_keys", "#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
 
         registered = {(pk.removeprefix("DIM#"), sk) for pk, sk in found if pk.startswith("DIM#")}
-        present, bucket_counts, day_counts = set(), {}, {}
+        present: set[Key] = set()
+        bucket_counts: dict[tuple[str, int], int] = {}
+        day_counts: dict[str, int] = {}
         for (pk, sk), item in found.items():
             if pk == "AGG#keys":
                 day_counts = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("n|")}

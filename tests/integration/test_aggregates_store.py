@@ -64,7 +64,7 @@ def assert_exact(reader: AggregateRepository, dimension: str, joins: int, touche
 def test_polluting_public_joins_neither_break_joins_nor_grow_the_aggregates(function_env, local_aws):
     # Given an attacker sending joins, each with new 100-character campaign, source and referrer values
     joins = function_env("JoinsFunction")
-    for index in range(40):  # ~1,100 filled the old item to 400 KB; bench/aggregates.py sends that many
+    for index in range(40):  # ~1,100 filled the old item to 400 KB; bench/aggregates.py has the 10,000-value day
         junk = f"{index:05d}" + uuid.uuid4().hex * 3
         body = {"email": f"spam-{uuid.uuid4().hex}@example.com", "name": "S", "consent": True,
                 "utm_campaign": ("c" + junk)[:100], "utm_source": ("s" + junk)[:100], "utm_medium": "banner",
