@@ -60,6 +60,7 @@ bench: venv
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py
+	$(PY) bench/aggregates.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

@@ -1,5 +1,5 @@
-"""Join and report cost: DynamoDB calls and items written per join, CPU per join, and what a report costs
-with 1,000 vs 20,000 joins behind it (it must stay flat). Printed, never asserted (`make bench`).
+"""Join cost: DynamoDB calls and items written per join, CPU per join. Printed, never asserted (`make bench`).
+What a report costs with 1,000 vs 20,000 joins behind it, and aggregate item sizes: bench/aggregates.py.
 """
 
 import importlib
@@ -11,14 +11,12 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
 
-from attract.attribution.repository import SEPARATOR, aggregate_key  # noqa: E402
-from attract.aws import to_item  # noqa: E402
 from attract_local.context import FakeLambdaContext  # noqa: E402
 from attract_local.stack import LocalAws  # noqa: E402
 
@@ -133,87 +131,9 @@ def measure_join_path(aws: LocalAws) -> None:
         print(f"  {label:<24}  {json.dumps(per_join):<82} {items:>13.1f} {p50:>6.1f}ms {p95:>6.1f}ms")
 
 
-def add_joins(totals: dict, count: int, rng: random.Random, first_day: date) -> None:
-    """Credit `count` synthetic joins with the real model code and sum them per aggregate item in memory.
-
-    DynamoDB's ADD is a sum, so writing these sums gives the very items `count` transactional joins
-    would leave behind, in seconds instead of hours on the emulator.
-    """
-    from attract.attribution.credit import AttributionModel
-    from attract.attribution.logic import contributions, credit_path
-    from attract.tracking.models import Touch
-
-    for _ in range(count):
-        day = first_day + timedelta(days=rng.randrange(DAYS))
-        joined_at = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
-        path = []
-        for _index in range(rng.randint(1, 4)):
-            channel, source, medium = rng.choice(CHANNELS)
-            path.append(Touch(touch_id=uuid.uuid4().hex, occurred_at=joined_at - timedelta(days=rng.uniform(0, 20)),
-                              origin="click", channel=channel, campaign=f"Campaign {rng.randrange(12)}", source=source,
-                              medium=medium))
-        credited = credit_path(path, joined_at, 7)
-        shard = rng.randrange(4)
-        for model in AttributionModel:
-            item = totals.setdefault((model.value, day, shard), Counter())
-            item["joins"] += 1
-            item["touches"] += len(credited)
-            for (dimension, key), (credit, touches) in contributions(credited, model.value).items():
-                item[SEPARATOR.join(("j", dimension, key))] += credit
-                item[SEPARATOR.join(("t", dimension, key))] += touches
-
-
-def write_aggregates(dynamodb, table: str, totals: dict) -> None:
-    for (model, day, shard), values in totals.items():
-        key = aggregate_key(model, day, shard)
-        dynamodb.put_item(TableName=table, Item={**key, **to_item(dict(values))})
-
-
-def measure_report_cost(aws: LocalAws) -> None:
-    from attract.attribution.credit import AttributionModel
-    from attract.attribution.logic import attribution_report
-    from attract.attribution.models import GroupBy
-    from attract.attribution.repository import AggregateRepository
-
-    # A table of its own, so the join-path sample above does not count.
-    table = f"bench-report-{uuid.uuid4().hex[:6]}"
-    dynamodb = aws.client("dynamodb")
-    definition = aws.template["Resources"]["AttractTable"]["Properties"]
-    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=definition["KeySchema"],
-                          AttributeDefinitions=definition["AttributeDefinitions"])
-    reader = AggregateRepository(table, dynamodb=dynamodb)
-    calls: Counter = Counter()
-    dynamodb.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.update(["Query"]))
-    items_read: Counter = Counter()
-    dynamodb.meta.events.register("after-call.dynamodb.Query",
-                                  lambda parsed, **_: items_read.update({"items": parsed.get("Count", 0)}))
-    rng = random.Random(2)
-    first_day = date.today() - timedelta(days=DAYS)
-    have, totals = 0, {}
-    print(f"\nReport cost (GET /reports/attribution logic, {DAYS}-day range, group_by=campaign, all five models)")
-    print(f"  {'joins':>7}  {'Query calls':>11}  {'items read':>10}  {'CPU per report':>14}  {'fill time':>9}")
-    for volume in VOLUMES:
-        started = time.perf_counter()
-        add_joins(totals, volume - have, rng, first_day)
-        write_aggregates(dynamodb, table, totals)
-        fill = time.perf_counter() - started
-        have = volume
-        calls.clear()
-        items_read.clear()
-        cpu = []
-        for model in AttributionModel:
-            begin = time.thread_time()
-            report = attribution_report(model, GroupBy.CAMPAIGN, first_day, first_day + timedelta(days=DAYS - 1), reader)
-            cpu.append((time.thread_time() - begin) * 1000)
-            assert round(report.totals.joins) == volume, (report.totals.joins, volume)
-        print(f"  {volume:>7}  {calls['Query'] / 5:>11.1f}  {items_read['items'] / 5:>10.0f}  "
-              f"{statistics.mean(cpu):>12.1f}ms  {fill:>8.0f}s")
-
-
 if __name__ == "__main__":
     aws = LocalAws().start()
     try:
         measure_join_path(aws)
-        measure_report_cost(aws)
     finally:
         aws.stop()

@@ -58,3 +58,21 @@ def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "
     assert submitted.status_code == 202, submitted.text
     return http.post(confirm_link(aws_endpoint, body["email"]), timeout=60,
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def confirm_event(link: str, method: str = "POST", body: str | None = None) -> dict:
+    """The API Gateway event of a press on an emailed confirmation link (POST) or of its page (GET)."""
+    token = link.rsplit("/", 1)[1]
+    event = load_event("joins/confirm" if method == "POST" else "joins/confirm_page")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/joins/confirm/{token}"
+    event["pathParameters"] = {"token": token}
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def join_and_confirm_in_process(joins_module, aws_endpoint: str, body: dict) -> dict:
+    """The joins handler invoked in-process: submit, read the emailed link, confirm. The confirmation's answer."""
+    submitted = joins_module.lambda_handler(with_body(load_event("joins/join"), body), FakeLambdaContext())
+    assert submitted["statusCode"] == 202, submitted["body"]
+    return joins_module.lambda_handler(confirm_event(confirm_link(aws_endpoint, body["email"])), FakeLambdaContext())

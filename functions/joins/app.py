@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.api import register_error_handlers, reject_non_json
+from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.logic import JoinPolicy, MailSender, confirm_join, open_token, submit_join
@@ -54,7 +55,8 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
                         half_life_days=settings.time_decay_half_life_days,
                         consent_text_version=settings.consent_text_version,
                         aggregate_shards=settings.aggregate_shards)
-    return TouchRepository(settings.table_name), MemberRepository(settings.table_name), policy
+    aggregates = AggregateRepository(settings.table_name, shards=settings.aggregate_shards)
+    return TouchRepository(settings.table_name), MemberRepository(settings.table_name, aggregates=aggregates), policy
 
 
 @lru_cache(maxsize=1)

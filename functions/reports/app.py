@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from attract.api import register_error_handlers, reject_unless_group
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import attribution_report
-from attract.attribution.models import AttributionReport, GroupBy
+from attract.attribution.models import DEFAULT_ROW_LIMIT, MAX_ROW_LIMIT, AttributionReport, GroupBy
 from attract.attribution.repository import AggregateRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import ReportsSettings
@@ -35,15 +35,17 @@ def _aggregates() -> AggregateRepository:
     "/reports/attribution", summary="Joins credited by channel, campaign or source under one model", tags=["reports"],
     responses={200: {"description": "Rows and totals for the days from..to (UTC, inclusive)"},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
-               422: {"description": "Unknown model or group_by, bad date, or from after to"}},
+               422: {"description": "Unknown model or group_by, bad date or limit, or from after to"}},
 )
 def report(
     from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD (UTC)")],
     to: Annotated[date, Query(description="Last day, YYYY-MM-DD (UTC), inclusive")],
     model: Annotated[AttributionModel, Query()] = AttributionModel.LAST_TOUCH,
     group_by: Annotated[GroupBy, Query()] = GroupBy.CHANNEL,
+    limit: Annotated[int, Query(ge=1, le=MAX_ROW_LIMIT,
+                                description="Most rows returned; the rest are summed into one (other) row")] = DEFAULT_ROW_LIMIT,
 ) -> dict:
-    result: AttributionReport = attribution_report(model, group_by, from_, to, _aggregates())
+    result: AttributionReport = attribution_report(model, group_by, from_, to, _aggregates(), limit)
     return result.model_dump(mode="json", by_alias=True)
 
 

@@ -1,17 +1,19 @@
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
 from attract.aws import from_item, to_item
 from attract.identity import email_hash
-from attract.joins.logic import JoinPolicy, confirm_join, join_aggregate_actions, submit_join
+from attract.joins.logic import JoinPolicy, confirm_join, submit_join
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.joins.repository import MemberRepository
 from attract.signing import Signer
 from attract.tracking.repository import TouchRepository, invite_token_key
 
-from tests.support import FakeLambdaContext, confirm_link, load_event, sent_mail, with_body
+from tests.support import FakeLambdaContext, confirm_event, confirm_link, load_event, sent_mail, with_body
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
@@ -19,16 +21,6 @@ MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 def _invoke(module, event):
     response = module.lambda_handler(event, FakeLambdaContext())
     return response["statusCode"], response["body"], response.get("headers") or {}
-
-
-def _confirm_event(link: str, method: str = "POST", body: str | None = None) -> dict:
-    token = link.rsplit("/", 1)[1]
-    event = load_event("joins/confirm" if method == "POST" else "joins/confirm_page")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/joins/confirm/{token}"
-    event["pathParameters"] = {"token": token}
-    if body is not None:
-        event["body"] = body
-    return event
 
 
 def _secret(local_aws, logical: str) -> str:
@@ -42,13 +34,12 @@ def _item(local_aws, pk: str, sk: str) -> dict | None:
 
 
 def _aggregate_joins(local_aws, day: str) -> dict[str, float]:
+    """Joins counted on `day`, per model, read from the totals items the report reads (the same under every model)."""
     dynamodb, table = local_aws.client("dynamodb"), local_aws.refs["AttractTable"]
-    totals = {}
-    for model in MODELS:
-        items = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk AND begins_with(SK, :day)",
-                               ExpressionAttributeValues={":pk": {"S": f"AGG#{model}"}, ":day": {"S": f"DAY#{day}"}})["Items"]
-        totals[model] = sum(float(from_item(i).get("joins", 0)) for i in items)
-    return totals
+    items = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk AND begins_with(SK, :day)",
+                           ExpressionAttributeValues={":pk": {"S": "AGG#totals"}, ":day": {"S": f"DAY#{day}"}})["Items"]
+    joins = sum(float(from_item(i).get("joins", 0)) for i in items)
+    return {model: joins for model in MODELS}
 
 
 def test_join_event_holds_mails_and_the_form_post_confirms_once(function_env, local_aws):
@@ -71,11 +62,11 @@ def test_join_event_holds_mails_and_the_form_post_confirms_once(function_env, lo
     link = confirm_link(local_aws.endpoint, "grace.hopper@example.com")
     assert mail["source"] == "community@attract.example" and link.startswith("https://abc123.execute-api")
     # The page a mail scanner prefetches changes nothing
-    status, page, headers = _invoke(joins, _confirm_event(link, "GET"))
+    status, page, headers = _invoke(joins, confirm_event(link, "GET"))
     assert status == 200 and "<form method=post>" in page and headers["Referrer-Policy"] == "no-referrer"
     assert _item(local_aws, pk, "MEMBER") is None and _item(local_aws, pk, "PENDING") is not None
     # The button's form POST (form-encoded, any body) confirms: member, attribution, aggregates, pending gone
-    status, page, _ = _invoke(joins, _confirm_event(link, body="confirm=yes"))
+    status, page, _ = _invoke(joins, confirm_event(link, body="confirm=yes"))
     assert status == 200 and "You're in" in page
     member = _item(local_aws, pk, "MEMBER")
     assert member["email"] == "grace.hopper@example.com" and member["consent"]["text_version"] == "v1"
@@ -86,7 +77,7 @@ def test_join_event_holds_mails_and_the_form_post_confirms_once(function_env, lo
     after = _aggregate_joins(local_aws, today)
     assert all(after[m] == pytest.approx(before[m] + 1) for m in MODELS)
     # A second press of the same link: the expired page, nothing counted again
-    status, page, _ = _invoke(joins, _confirm_event(link))
+    status, page, _ = _invoke(joins, confirm_event(link))
     assert status == 410 and "expired or was already used" in page
     assert _aggregate_joins(local_aws, today) == after
 
@@ -95,7 +86,7 @@ def test_join_event_holds_mails_and_the_form_post_confirms_once(function_env, lo
 def test_any_bad_token_gets_the_expired_page_never_5xx(function_env, token):
     joins = function_env("JoinsFunction")
     for method in ("GET", "POST"):
-        status, page, _ = _invoke(joins, _confirm_event(f"/joins/confirm/{token}", method))
+        status, page, _ = _invoke(joins, confirm_event(f"/joins/confirm/{token}", method))
         assert status == 410 and "expired" in page
 
 
@@ -109,6 +100,46 @@ def test_report_event_for_a_recruiter(function_env):
     status, body, _ = _invoke(function_env("ReportsFunction"), load_event("reports/attribution"))
     body = json.loads(body)
     assert status == 200 and (body["model"], body["group_by"], body["from"]) == ("time_decay", "campaign", "2026-11-01")
+    assert set(body) == {"model", "group_by", "from", "to", "rows", "totals", "limit", "folded_rows"}
+
+
+def _report_today(function_env, **query) -> dict:
+    today = datetime.now(timezone.utc).date().isoformat()
+    query = {"from": today, "to": today, "model": "linear", "group_by": "channel"} | query
+    event = load_event("reports/attribution")
+    event["queryStringParameters"], event["rawQueryString"] = query, urlencode(query)
+    status, body, _ = _invoke(function_env("ReportsFunction"), event)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_report_rows_and_totals_move_by_exactly_one_join(function_env, local_aws):
+    # Given today's report, then one direct join, confirmed through its emailed link
+    before = _report_today(function_env)
+    email = f"shape-{uuid.uuid4().hex}@example.com"
+    joins = function_env("JoinsFunction")
+    assert _invoke(joins, with_body(load_event("joins/join"), {"email": email, "name": "S", "consent": True}))[0] == 202
+    assert _invoke(joins, confirm_event(confirm_link(local_aws.endpoint, email)))[0] == 200
+    after = _report_today(function_env)
+    # Then the totals grew by one join of one touch, the direct row by exactly that, and the rows add up to the totals
+    assert (after["totals"]["joins"], after["totals"]["touches"]) == (before["totals"]["joins"] + 1,
+                                                                        before["totals"]["touches"] + 1)
+    rows_before, rows_after = ({row["key"]: row for row in report["rows"]} for report in (before, after))
+    assert rows_after["direct"]["joins"] == pytest.approx(rows_before.get("direct", {"joins": 0})["joins"] + 1)
+    assert all(row.keys() == {"key", "joins", "touches"} for row in after["rows"])
+    assert sum(row["joins"] for row in after["rows"]) == pytest.approx(after["totals"]["joins"], abs=1e-6)
+    assert sum(row["touches"] for row in after["rows"]) == after["totals"]["touches"]
+    capped = _report_today(function_env, limit="1")
+    assert [row["key"] for row in capped["rows"]] == ["(other)"] and capped["totals"] == after["totals"]
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "many"])
+def test_report_limit_out_of_bounds_is_422(function_env, limit):
+    event = load_event("reports/attribution")
+    event["queryStringParameters"]["limit"] = limit
+    event["rawQueryString"] += f"&limit={limit}"
+    status, body, _ = _invoke(function_env("ReportsFunction"), event)
+    assert status == 422 and json.loads(body)["errors"][0]["field"] == "limit"
 
 
 def test_unknown_model_is_422(function_env):
@@ -232,4 +263,4 @@ def test_pending_item_round_trips_and_confirm_refuses_a_replaced_nonce(stores):
     from attract.joins.logic import LinkUsedError
 
     with pytest.raises(LinkUsedError):  # already a member: the member Put's condition refuses, nothing written
-        members.confirm(member, path, "nonce", [], {}, join_aggregate_actions(members.table, path, now, digest, 4))
+        members.confirm(member, path, "nonce", [], {})

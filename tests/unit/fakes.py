@@ -68,7 +68,7 @@ class MemoryMembers:
         self.members: dict[str, tuple] = {}
         self.pendings: dict = {}
         self.claimed: dict[str, str] = {}
-        self.aggregate_updates: list[dict] = []
+        self.created: list[tuple] = []  # (member, path) of each join counted: the aggregates are added with it
         self.calls: list[str] = []
 
     def is_member(self, email_hash):
@@ -91,7 +91,7 @@ class MemoryMembers:
     def pending(self, email_hash):
         return self.pendings.get(email_hash)
 
-    def confirm(self, member, path, nonce, claims, untrusted_ids, aggregate_actions):
+    def confirm(self, member, path, nonce, claims, untrusted_ids):
         from attract.joins.logic import ClickClaimedError, LinkUsedError
 
         current = self.pendings.get(member.email_hash)
@@ -103,7 +103,7 @@ class MemoryMembers:
         self.claimed.update({click: member.member_id for click in claims})
         del self.pendings[member.email_hash]
         self.members[member.email_hash] = (member, path)
-        self.aggregate_updates += aggregate_actions
+        self.created.append((member, path))
 
 
 class Outbox:

@@ -165,7 +165,7 @@ def test_confirmation_counts_the_touches_captured_at_submission_credited_at_conf
     source.add(f"VISITOR#{VISITOR}", touch("a", 14, campaign="Q1", visitor_id=VISITOR))
     source.add(f"VISITOR#{VISITOR}", touch("b", 7, channel="email", campaign="Newsletter", source="crm", visitor_id=VISITOR))
     submit(request(visitor_id=VISITOR, consent_text_version="v-client"), source=source, members=members, outbox=outbox)
-    assert members.members == {} and members.aggregate_updates == []  # nothing counted before confirmation
+    assert members.members == {} and members.created == []  # nothing counted before confirmation
     source.add(f"VISITOR#{VISITOR}", touch("later", -1, visitor_id=VISITOR))  # after submission: not captured
     confirmed_at = NOW + timedelta(days=2)
     assert confirm_join(link_token(outbox), confirmed_at, POLICY, SIGNER, members)
@@ -175,7 +175,7 @@ def test_confirmation_counts_the_touches_captured_at_submission_credited_at_conf
     # time decay at confirmation: a is 16 days old, b 9 days old (half-life 7)
     weight_a, weight_b = 0.5 ** (16 / 7), 0.5 ** (9 / 7)
     assert float(path[0].credits["time_decay"]) == pytest.approx(weight_a / (weight_a + weight_b), abs=1e-9)
-    assert len(members.aggregate_updates) == 5
+    assert len(members.created) == 1
     # Finding 5: the consent version is the server's, not the one the client sent
     assert member.consent["text_version"] == "v3" and member.consent["confirmed_at"] == confirmed_at.isoformat()
     assert member.visitor_id == VISITOR
@@ -195,7 +195,7 @@ def test_a_link_works_once_and_not_after_seven_days_and_not_when_tampered():
     assert not confirm_join(token, NOW, POLICY, Signer("another-key"), members)
     assert confirm_join(token, NOW + timedelta(days=6), POLICY, SIGNER, members)
     assert not confirm_join(token, NOW + timedelta(days=6), POLICY, SIGNER, members)
-    assert len(members.aggregate_updates) == 5
+    assert len(members.created) == 1
 
 
 def test_one_click_credits_one_join():

@@ -4,6 +4,7 @@ In the spirit of GA4's default channel groups: campaign parameters first, then a
 the referrer's host, and `direct` when there is nothing at all.
 """
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 SEARCH_ENGINES = ("google.", "bing.com", "duckduckgo.com", "yahoo.", "ecosia.org", "baidu.com", "yandex.",
@@ -17,6 +18,7 @@ EMAIL_MEDIA = ("email", "e-mail", "e_mail", "newsletter", "mail")
 SOCIAL_MEDIA = ("social", "social-network", "social-media", "sm", "social network", "social media")
 SEARCH_CLICK_IDS = {"gclid": "google", "gbraid": "google", "wbraid": "google", "msclkid": "bing"}
 SOCIAL_CLICK_IDS = {"li_fat_id": "linkedin"}
+SOCIAL_SOURCE_NAMES = ("facebook", "instagram", "linkedin", "twitter", "x", "reddit", "tiktok", "youtube", "xing", "meta")
 
 
 def _matches(host: str, patterns: tuple[str, ...]) -> bool:
@@ -33,15 +35,28 @@ def is_social_network(host: str) -> bool:
     return _matches(host, SOCIAL_NETWORKS)
 
 
-def group_channel(utm: dict[str, str], click_ids: dict[str, object], referrer: str | None) -> tuple[str, str, str]:
+def known_source(value: str) -> str | None:
+    """The fixed name of a search engine or social network that `value` (a host or a bare name) stands for.
+
+    A finite set (the patterns and names above, trailing dots dropped), so a source the public made up
+    can be reported by one of these names without growing the aggregates (docs/decisions.md).
+    """
+    if value in SOCIAL_SOURCE_NAMES or value in SEARCH_CLICK_IDS.values() or value in SOCIAL_CLICK_IDS.values():
+        return value
+    for pattern in SEARCH_ENGINES + SOCIAL_NETWORKS:
+        if _matches(value, (pattern,)):
+            return pattern.rstrip(".")
+    return None
+
+
+def group_channel(utm: Mapping[str, str], click_ids: Mapping[str, object], referrer: str | None) -> tuple[str, str, str]:
     """(channel, source, medium) for a touchless join."""
     source = (utm.get("utm_source") or "").strip().lower()
     medium = (utm.get("utm_medium") or "").strip().lower()
     host = (urlsplit(referrer).hostname or "") if referrer else ""
 
     if medium:
-        social_source = is_social_network(source) or source in ("facebook", "instagram", "linkedin", "twitter",
-                                                                 "x", "reddit", "tiktok", "youtube", "xing", "meta")
+        social_source = is_social_network(source) or source in SOCIAL_SOURCE_NAMES
         if medium in PAID_MEDIA:
             return ("paid_social" if social_source or medium in ("paid_social", "paid-social", "paidsocial")
                     else "paid_search"), source or "(not set)", medium

@@ -1,21 +1,145 @@
-"""Crediting a join's path under every model, and reading the aggregates back as a report."""
+"""Crediting a join's path under every model, bounding what it adds to the aggregates, and reading them back.
 
-from collections import defaultdict
+Bounded aggregates (docs/decisions.md, "Bounded aggregates"): a value the public typed (the landing
+touch of a touchless join) is reported by name only when a marketer registered it or it is a
+well-known name, otherwise as `(other)`; and each dimension admits at most `Caps.day_keys` distinct
+keys a day (and `Caps.bucket_keys` per stored item), the overflow going to `(other)` too.
+"""
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from attract.attribution.channels import known_source
 from attract.attribution.credit import AttributionModel, credits
-from attract.attribution.models import DIMENSIONS, AttributionReport, GroupBy, ReportRow, ReportTotals
+from attract.attribution.models import (
+    DEFAULT_ROW_LIMIT,
+    DIMENSIONS,
+    OTHER,
+    AttributionReport,
+    GroupBy,
+    ReportRow,
+    ReportTotals,
+)
+from attract.dimensions import Channel
 from attract.errors import InvalidRequestError
 from attract.joins.models import CreditedTouch
 from attract.tracking.models import Touch
 
 MAX_REPORT_DAYS = 366
+# Names that mean "nothing known" (GA4's placeholders): always reported as they are.
+WELL_KNOWN = frozenset({"(direct)", "(none)", "(not set)", OTHER})
+CHANNELS = frozenset(channel.value for channel in Channel) | {"direct"}
+# Dimension values of these touches were set by marketers (a link, an import, an invitation).
+TRUSTED_ORIGINS = frozenset({"click", "import", "invite"})
+# Order of a stored key's numbers: the credit under each model, then the touch count.
+MODELS = tuple(model.value for model in AttributionModel)
+TOUCHES = len(MODELS)
+
+Key = tuple[str, str]  # (dimension, reported key)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Cardinality bounds of one dimension's aggregates for one day."""
+
+    day_keys: int = 10_000  # distinct keys a day, exact (a counter item); more go to (other)
+    bucket_keys: int = 320  # distinct keys in one stored item: 2x the mean at the day cap, bounds its size
+    buckets: int = 64  # stored items a day per dimension; a key's item is a stable hash of it
+
+
+@dataclass(frozen=True)
+class StoredKeys:
+    """What the read before a join's write found: which keys exist, and how many each item and day hold."""
+
+    present: frozenset[Key] = frozenset()
+    bucket_counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    day_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AggregatePlan:
+    """One join's additions: to keys already stored, and to keys it creates (`admitted` of them are counted)."""
+
+    add: dict[Key, list[Decimal]]
+    create: dict[Key, list[Decimal]]
+    admitted_per_bucket: dict[tuple[str, int], int]
+    admitted_per_day: dict[str, int]
 
 
 class AggregateReader(Protocol):
     def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]: ...
+
+
+def bucket_of(key: str, buckets: int) -> int:
+    """Stable across processes and deployments (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % buckets
+
+
+def registry_lookups(path: list[CreditedTouch]) -> set[Key]:
+    """(dimension, value) pairs from the public that are reported by name only if a marketer registered them."""
+    return {(dimension, getattr(touch, dimension)) for touch in path if touch.origin not in TRUSTED_ORIGINS
+            for dimension in ("campaign", "source") if getattr(touch, dimension) not in WELL_KNOWN}
+
+
+def report_key(touch: CreditedTouch, dimension: str, registered: set[Key] | frozenset[Key]) -> str:
+    """The name a touch is reported under for one dimension: its own, a well-known one, or (other)."""
+    value: str = getattr(touch, dimension)
+    if dimension == "channel":
+        return value if value in CHANNELS else OTHER
+    if touch.origin in TRUSTED_ORIGINS or value in WELL_KNOWN or (dimension, value) in registered:
+        return value
+    if dimension == "source":
+        return known_source(value) or OTHER
+    return OTHER
+
+
+def candidate_keys(path: list[CreditedTouch]) -> set[Key]:
+    """Every key the path could be reported under, whatever the registry and the caps say: what to read first."""
+    registries: tuple[set[Key], set[Key]] = (registry_lookups(path), set())
+    return ({(dimension, report_key(touch, dimension, registered)) for touch in path for dimension in DIMENSIONS
+             for registered in registries}
+            | {(dimension, OTHER) for dimension in DIMENSIONS})
+
+
+def join_contributions(path: list[CreditedTouch], registered: set[Key] | frozenset[Key]) -> dict[Key, list[Decimal]]:
+    """Per (dimension, key): the join's credit under each model (MODELS order), then its touch count."""
+    summed: dict[Key, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * (TOUCHES + 1))
+    for touch in path:
+        for dimension in DIMENSIONS:
+            entry = summed[(dimension, report_key(touch, dimension, registered))]
+            for index, model in enumerate(MODELS):
+                entry[index] += touch.credits[model]
+            entry[TOUCHES] += 1
+    return dict(summed)
+
+
+def plan_aggregates(contributions: dict[Key, list[Decimal]], stored: StoredKeys, caps: Caps) -> AggregatePlan:
+    """Admit new keys while the day and their item have room; fold the others into (other). Exact, given `stored`.
+
+    `(other)` itself is never counted against a cap: it is where the overflow goes.
+    """
+    final: dict[Key, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * (TOUCHES + 1))
+    per_bucket: Counter = Counter()
+    per_day: Counter = Counter()
+    for (dimension, key), values in sorted(contributions.items()):
+        if key != OTHER and (dimension, key) not in stored.present:
+            bucket = (dimension, bucket_of(key, caps.buckets))
+            if (stored.bucket_counts.get(bucket, 0) + per_bucket[bucket] >= caps.bucket_keys
+                    or stored.day_counts.get(dimension, 0) + per_day[dimension] >= caps.day_keys):
+                key = OTHER
+            else:
+                per_bucket[bucket] += 1
+                per_day[dimension] += 1
+        entry = final[(dimension, key)]
+        for index, value in enumerate(values):
+            entry[index] += value
+    return AggregatePlan(add={k: v for k, v in final.items() if k in stored.present},
+                         create={k: v for k, v in final.items() if k not in stored.present},
+                         admitted_per_bucket=dict(per_bucket), admitted_per_day=dict(per_day))
 
 
 def order_path(touches: list[Touch]) -> list[Touch]:
@@ -37,25 +161,28 @@ def credit_path(touches: list[Touch], joined_at: datetime, half_life_days: float
     ]
 
 
-def contributions(path: list[CreditedTouch], model: str) -> dict[tuple[str, str], tuple[Decimal, int]]:
-    """What one join adds to one model's aggregates: per (dimension, key), credited joins and touches."""
-    summed: dict[tuple[str, str], list] = defaultdict(lambda: [Decimal(0), 0])
-    for touch in path:
-        for dimension in DIMENSIONS:
-            entry = summed[(dimension, getattr(touch, dimension))]
-            entry[0] += touch.credits[model]
-            entry[1] += 1
-    return {key: (value[0], value[1]) for key, value in summed.items()}
+def capped_rows(per_key: dict[str, tuple[Decimal, int]], limit: int) -> tuple[list[tuple[str, Decimal, int]], int]:
+    """At most `limit` rows, largest credit first; the rest summed into one (other) row. Also: how many were folded."""
+    ordered = sorted(per_key.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+    if len(ordered) <= limit:
+        return [(key, credit, count) for key, (credit, count) in ordered], 0
+    named = [(key, credit, count) for key, (credit, count) in ordered if key != OTHER][:limit - 1]
+    kept = {key for key, _, _ in named}
+    rest = [value for key, value in ordered if key not in kept]
+    other = (OTHER, sum((credit for credit, _ in rest), Decimal(0)), sum(count for _, count in rest))
+    rows = sorted([*named, other], key=lambda row: (-row[1], -row[2], row[0]))
+    return rows, len(rest) - (OTHER in per_key)
 
 
 def attribution_report(model: AttributionModel, group_by: GroupBy, start: date, end: date,
-                       store: AggregateReader) -> AttributionReport:
+                       store: AggregateReader, limit: int = DEFAULT_ROW_LIMIT) -> AttributionReport:
     if end < start:
         raise InvalidRequestError("to", "date_order", "to must not be before from")
     if (end - start).days >= MAX_REPORT_DAYS:
         raise InvalidRequestError("to", "range_too_long", f"a report covers at most {MAX_REPORT_DAYS} days")
     per_key, joins, touches = store.totals(model.value, start, end, group_by.value)
-    rows = [ReportRow(key=key, joins=round(float(credit), 6), touches=count) for key, (credit, count) in per_key.items()]
-    rows.sort(key=lambda row: (-row.joins, -row.touches, row.key))
-    return AttributionReport(model=model, group_by=group_by, from_=start, to=end, rows=rows,
-                             totals=ReportTotals(joins=round(float(joins), 6), touches=touches))
+    capped, folded = capped_rows(per_key, limit)
+    rows = [ReportRow(key=key, joins=round(float(credit), 6), touches=count) for key, credit, count in capped]
+    return AttributionReport(  # type: ignore[call-arg]  # from_ is the field's name; "from" its alias
+        model=model, group_by=group_by, from_=start, to=end, rows=rows,
+        totals=ReportTotals(joins=round(float(joins), 6), touches=touches), limit=limit, folded_rows=folded)

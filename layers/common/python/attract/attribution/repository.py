@@ -1,62 +1,218 @@
-"""Pre-aggregated attribution: one item per model, day and shard.
+"""Pre-aggregated attribution, bounded in size whatever the public sends (docs/data-model.md, "Aggregates").
 
-PK=AGG#<model>, SK=DAY#<yyyy-mm-dd>#<shard>; attributes `joins`, `touches`, and per dimension key
-`j|<dim>|<key>` (credited joins) and `t|<dim>|<key>` (touches). A join ADDs into its day's item of
-every model; a report Queries one model's days and sums them: its cost grows with the days asked
-for, never with the number of joins.
+Key items:  PK=AGG#<dimension>, SK=DAY#<yyyy-mm-dd>#<bucket 00-63>: per key `k|<key>` = [credit under each
+            model (logic.MODELS order), touches], and `n_keys` (keys counted against the caps).
+Day counts: PK=AGG#keys, SK=DAY#<yyyy-mm-dd>: `n|<dimension>`, distinct keys admitted that day.
+Totals:     PK=AGG#totals, SK=DAY#<yyyy-mm-dd>#<shard>: `joins`, `touches` (sharded by the member's email hash).
+Registry:   PK=DIM#<campaign|source>, SK=<value>: names marketers gave a link; public values are reported by
+            name only when registered.
+
+A join reads which of its keys exist (one consistent BatchGetItem), then writes all in the member's
+transaction with conditions that make the caps exact; a racing join that breaks one cancels the
+transaction and the caller asks `join_actions` again. A report Queries one dimension's items and
+the totals over the day range: its cost grows with days and distinct keys, never with joins.
 """
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from attract.attribution.logic import (
+    MODELS,
+    TOUCHES,
+    Caps,
+    Key,
+    StoredKeys,
+    bucket_of,
+    candidate_keys,
+    join_contributions,
+    plan_aggregates,
+    registry_lookups,
+)
+from attract.attribution.registry import registry_key
 from attract.aws import Repository, from_item
+from attract.joins.models import CreditedTouch
 
-SEPARATOR = "|"
-
-
-def aggregate_key(model: str, day: date, shard: int) -> dict:
-    return {"PK": {"S": f"AGG#{model}"}, "SK": {"S": f"DAY#{day.isoformat()}#{shard}"}}
+KEY_PREFIX = "k|"
+MAX_BATCH_GET = 100
 
 
-def aggregate_update(table: str, model: str, day: date, shard: int,
-                     contributions: dict[tuple[str, str], tuple[Decimal, int]], touches: int) -> dict:
-    """A TransactWriteItems Update that ADDs one join's contributions for one model."""
-    names, values, adds = {}, {":one": {"N": "1"}, ":touches": {"N": str(touches)}}, ["joins :one", "touches :touches"]
-    for index, ((dimension, key), (credit, count)) in enumerate(sorted(contributions.items())):
-        names[f"#j{index}"] = SEPARATOR.join(("j", dimension, key))
-        names[f"#t{index}"] = SEPARATOR.join(("t", dimension, key))
-        values[f":j{index}"] = {"N": str(credit)}
-        values[f":t{index}"] = {"N": str(count)}
-        adds += [f"#j{index} :j{index}", f"#t{index} :t{index}"]
-    update = {"TableName": table, "Key": aggregate_key(model, day, shard),
-              "UpdateExpression": "ADD " + ", ".join(adds), "ExpressionAttributeValues": values}
-    if names:
-        update["ExpressionAttributeNames"] = names
-    return {"Update": update}
+def bucket_key(dimension: str, day: date, bucket: int) -> dict:
+    return {"PK": {"S": f"AGG#{dimension}"}, "SK": {"S": f"DAY#{day.isoformat()}#{bucket:02d}"}}
+
+
+def day_keys_key(day: date) -> dict:
+    return {"PK": {"S": "AGG#keys"}, "SK": {"S": f"DAY#{day.isoformat()}"}}
+
+
+def totals_key(day: date, shard: int) -> dict:
+    return {"PK": {"S": "AGG#totals"}, "SK": {"S": f"DAY#{day.isoformat()}#{shard}"}}
+
+
+def _number(value: Decimal | int) -> dict:
+    return {"N": str(value) if isinstance(value, int) else format(value, "f")}  # never "0E-12": plain digits
 
 
 class AggregateRepository(Repository):
+    def __init__(self, table_name: str, dynamodb=None, shards: int = 4, caps: Caps | None = None):
+        super().__init__(table_name, dynamodb)
+        self.shards = shards
+        self.caps = caps or Caps()
+
+    # -- the join's side ------------------------------------------------------------------------
+
+    def join_actions(self, path: list[CreditedTouch], joined_at: datetime, member_key: str) -> list[dict]:
+        """TransactWriteItems actions adding one join (its credited path) to the day's aggregates.
+
+        Reads first, so call it again for every attempt of the transaction: a ConditionalCheckFailed
+        on one of these actions means another join admitted a key meanwhile, and the plan must change.
+        """
+        day = joined_at.date()
+        lookups = registry_lookups(path)
+        candidates = candidate_keys(path)
+        buckets = {(dimension, bucket_of(key, self.caps.buckets)) for dimension, key in candidates}
+        keys = [registry_key(*pair) for pair in sorted(lookups)]
+        keys += [bucket_key(dimension, day, bucket) for dimension, bucket in sorted(buckets)] + [day_keys_key(day)]
+        names = {f"#{index}": KEY_PREFIX + key for index, key in enumerate(sorted({key for _, key in candidates}))}
+        found = self._batch_get(keys, "PK, SK, #n, #d0, #d1, #d2, " + ", ".join(names),
+                                names | {"#n": "n_keys", "#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
+
+        registered = {(pk.removeprefix("DIM#"), sk) for pk, sk in found if pk.startswith("DIM#")}
+        present: set[Key] = set()
+        bucket_counts: dict[tuple[str, int], int] = {}
+        day_counts: dict[str, int] = {}
+        for (pk, sk), item in found.items():
+            if pk == "AGG#keys":
+                day_counts = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("n|")}
+            elif pk.startswith("AGG#"):
+                dimension = pk.removeprefix("AGG#")
+                bucket_counts[(dimension, int(sk.rsplit("#", 1)[1]))] = int(item.get("n_keys", {"N": "0"})["N"])
+                present |= {(dimension, name[len(KEY_PREFIX):]) for name in item if name.startswith(KEY_PREFIX)}
+        plan = plan_aggregates(join_contributions(path, registered),
+                               StoredKeys(frozenset(present), bucket_counts, day_counts), self.caps)
+
+        shard = int(member_key[:8], 16) % self.shards
+        actions = [{"Update": {
+            "TableName": self.table, "Key": totals_key(day, shard), "UpdateExpression": "ADD #j :one, #t :touches",
+            "ExpressionAttributeNames": {"#j": "joins", "#t": "touches"},
+            "ExpressionAttributeValues": {":one": _number(1), ":touches": _number(len(path))}}}]
+        per_item: dict[tuple[str, int], dict[str, dict[str, list[Decimal]]]] = defaultdict(lambda: {"add": {}, "create": {}})
+        for kind, entries in (("add", plan.add), ("create", plan.create)):
+            for (dimension, key), values in entries.items():
+                per_item[(dimension, bucket_of(key, self.caps.buckets))][kind][key] = values
+        for (dimension, bucket), changes in sorted(per_item.items()):
+            actions.append(self._bucket_update(dimension, day, bucket, changes["add"], changes["create"],
+                                               plan.admitted_per_bucket.get((dimension, bucket), 0)))
+        if plan.admitted_per_day:
+            actions.append(self._day_keys_update(day, plan.admitted_per_day))
+        return actions
+
+    def _bucket_update(self, dimension: str, day: date, bucket: int, add: dict[str, list[Decimal]],
+                       create: dict[str, list[Decimal]], admitted: int) -> dict:
+        """SET-increments for existing keys, conditional creation for new ones, and the item's key counter."""
+        names: dict[str, str] = {}
+        values: dict[str, dict] = {}
+        sets: list[str] = []
+        conditions: list[str] = []
+        for index, (key, numbers) in enumerate(sorted(add.items())):
+            names[f"#a{index}"] = KEY_PREFIX + key
+            for position, number in enumerate(numbers):
+                if number:  # zero credits are skipped: shorter expressions (DynamoDB allows 4 KB)
+                    values[f":a{index}_{position}"] = _number(number)
+                    sets.append(f"#a{index}[{position}]=#a{index}[{position}]+:a{index}_{position}")
+        for index, (key, numbers) in enumerate(sorted(create.items())):
+            names[f"#c{index}"] = KEY_PREFIX + key
+            values[f":c{index}"] = {"L": [_number(number) for number in numbers]}
+            sets.append(f"#c{index}=:c{index}")
+            conditions.append(f"attribute_not_exists(#c{index})")
+        # Compact on purpose: an expression may hold 4 KB, and 20 keys of one path could share an item.
+        expression = "SET " + ",".join(sets)
+        if admitted:
+            expression += " ADD #n :admitted"
+            names["#n"] = "n_keys"
+            values[":admitted"] = _number(admitted)
+            values[":room"] = _number(self.caps.bucket_keys - admitted)
+            conditions.append("(attribute_not_exists(#n) OR #n <= :room)")
+        update = {"TableName": self.table, "Key": bucket_key(dimension, day, bucket), "UpdateExpression": expression,
+                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
+        return {"Update": update}
+
+    def _day_keys_update(self, day: date, admitted: dict[str, int]) -> dict:
+        names: dict[str, str] = {}
+        values: dict[str, dict] = {}
+        adds: list[str] = []
+        conditions: list[str] = []
+        for index, (dimension, count) in enumerate(sorted(admitted.items())):
+            names[f"#n{index}"] = f"n|{dimension}"
+            values[f":n{index}"] = _number(count)
+            values[f":room{index}"] = _number(self.caps.day_keys - count)
+            adds.append(f"#n{index} :n{index}")
+            conditions.append(f"(attribute_not_exists(#n{index}) OR #n{index} <= :room{index})")
+        return {"Update": {"TableName": self.table, "Key": day_keys_key(day), "UpdateExpression": "ADD " + ", ".join(adds),
+                           "ConditionExpression": " AND ".join(conditions), "ExpressionAttributeNames": names,
+                           "ExpressionAttributeValues": values}}
+
+    def _batch_get(self, keys: list[dict], projection: str, names: dict[str, str]) -> dict[tuple[str, str], dict]:
+        """Consistent reads (a stale "absent" would split a key's counts), unprocessed keys retried."""
+        found: dict[tuple[str, str], dict] = {}
+        for start in range(0, len(keys), MAX_BATCH_GET):
+            request = {self.table: {"Keys": keys[start:start + MAX_BATCH_GET], "ConsistentRead": True,
+                                    "ProjectionExpression": projection, "ExpressionAttributeNames": names}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    found[(item["PK"]["S"], item["SK"]["S"])] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    # -- the report's side ----------------------------------------------------------------------
+
     def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]:
         """Per key (credited joins, touches) and the overall totals, summed over the days in [start, end]."""
+        position = MODELS.index(model)
         rows: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
+        for item in self._days(f"AGG#{dimension}", start, end):
+            for name, numbers in item.items():
+                if name.startswith(KEY_PREFIX):
+                    row = rows[name[len(KEY_PREFIX):]]
+                    row[0] += numbers[position]
+                    row[1] += int(numbers[TOUCHES])
         joins, touches = Decimal(0), 0
-        paginator = self.dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
-            ExpressionAttributeValues={":pk": {"S": f"AGG#{model}"}, ":start": {"S": f"DAY#{start.isoformat()}"},
+        for item in self._days("AGG#totals", start, end):
+            joins += item.get("joins", 0)
+            touches += int(item.get("touches", 0))
+        return {key: (value[0], value[1]) for key, value in rows.items()}, joins, touches
+
+    def _days(self, partition: str, start: date, end: date):
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":start": {"S": f"DAY#{start.isoformat()}"},
                                        ":end": {"S": f"DAY#{end.isoformat()}#\uffff"}},
         )
-        prefix_j, prefix_t = f"j{SEPARATOR}{dimension}{SEPARATOR}", f"t{SEPARATOR}{dimension}{SEPARATOR}"
         for page in pages:
             for raw in page["Items"]:
-                item = from_item(raw)
-                joins += Decimal(item.get("joins", 0))
-                touches += int(item.get("touches", 0))
-                for name, value in item.items():
-                    if name.startswith(prefix_j):
-                        rows[name[len(prefix_j):]][0] += Decimal(value)
-                    elif name.startswith(prefix_t):
-                        rows[name[len(prefix_t):]][1] += int(value)
-        return {key: (value[0], value[1]) for key, value in rows.items()}, joins, touches
+                yield from_item(raw)
+
+
+def stored_keys(item: dict) -> list[Key]:
+    """The keys a raw key item holds (for tests and the bench)."""
+    dimension = item["PK"]["S"].removeprefix("AGG#")
+    return [(dimension, name[len(KEY_PREFIX):]) for name in item if name.startswith(KEY_PREFIX)]
+
+
+def item_bytes(item: dict) -> int:
+    """An item's size as DynamoDB counts it against 400 KB (names + values; numbers ~1 byte per 2 digits)."""
+    def value_bytes(value: dict) -> int:
+        (kind, inner), = value.items()
+        if kind == "S":
+            return len(inner.encode())
+        if kind == "N":
+            return (len(inner.lstrip("-").replace(".", "").strip("0")) + 1) // 2 + 1
+        if kind == "L":
+            return 3 + sum(1 + value_bytes(element) for element in inner)
+        if kind == "M":
+            return 3 + sum(1 + len(name.encode()) + value_bytes(element) for name, element in inner.items())
+        return 1
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())

@@ -14,9 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from attract.attribution.channels import group_channel
-from attract.attribution.credit import AttributionModel
-from attract.attribution.logic import contributions, credit_path
-from attract.attribution.repository import aggregate_update
+from attract.attribution.logic import credit_path
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.signing import Signer
 from attract.tracking.logic import clean_referrer
@@ -57,7 +55,9 @@ class MemberStore(Protocol):
     def release(self, email_hash: str, nonce: str) -> None: ...
     def pending(self, email_hash: str) -> PendingJoin | None: ...
     def confirm(self, member: Member, path: list[CreditedTouch], nonce: str, claims: list[str],
-                untrusted_ids: dict, aggregate_actions: list[dict]) -> None: ...
+                untrusted_ids: dict) -> None:
+        """Member, attribution, claims and the join's aggregates in one transaction."""
+        ...
 
 
 class MailSender(Protocol):
@@ -201,18 +201,6 @@ def open_token(token: str, now: datetime, signer: Signer) -> tuple[str, str] | N
     return (fields[0], fields[1]) if fields else None
 
 
-def join_aggregate_actions(table: str, path: list[CreditedTouch], joined_at: datetime, email_digest: str,
-                           shards: int) -> list[dict]:
-    """The aggregate part of the confirmation's transaction, for one credited path.
-
-    Kept in one place so the aggregate layout can change without touching the join
-    (AggregateRepository.join_actions(path, joined_at, member_key) replaces this at merge).
-    """
-    shard = int(email_digest[:8], 16) % shards
-    return [aggregate_update(table, model.value, joined_at.date(), shard, contributions(path, model.value), len(path))
-            for model in AttributionModel]
-
-
 def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, members: MemberStore) -> bool:
     """Create the member and count the join, once. False for an expired, used, tampered or unknown link."""
     opened = open_token(token, now, signer)
@@ -234,8 +222,7 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
         path_touches = captured or ([Touch.model_validate(pending.landing)] if pending.landing else [])
         path = credit_path(path_touches, now, policy.half_life_days)
         try:
-            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids,
-                            join_aggregate_actions(members.table, path, now, email_digest, policy.aggregate_shards))
+            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids)
             return True
         except LinkUsedError:
             return False

@@ -8,10 +8,12 @@ A confirmation writes member, attribution, claims and aggregates and deletes the
 transaction (docs/decisions.md).
 """
 
+import random
 import time
 
 from botocore.exceptions import ClientError
 
+from attract.attribution.repository import AggregateRepository
 from attract.aws import Repository, from_item, to_item
 from attract.joins.logic import ClickClaimedError, LinkUsedError
 from attract.joins.models import CreditedTouch, Member, PendingJoin
@@ -29,6 +31,10 @@ def claim_key(click: str) -> dict:
 
 
 class MemberRepository(Repository):
+    def __init__(self, table_name: str, dynamodb=None, aggregates: AggregateRepository | None = None):
+        super().__init__(table_name, dynamodb)
+        self.aggregates = aggregates or AggregateRepository(table_name, dynamodb)
+
     def is_member(self, email_hash: str) -> bool:
         response = self.dynamodb.get_item(TableName=self.table, Key=member_key(email_hash, "MEMBER"),
                                           ProjectionExpression="PK", ConsistentRead=True)
@@ -77,11 +83,11 @@ class MemberRepository(Repository):
         return Member.model_validate(items["MEMBER"]), path
 
     def confirm(self, member: Member, path: list[CreditedTouch], nonce: str, claims: list[str],
-                untrusted_ids: dict, aggregate_actions: list[dict]) -> None:
-        """All or nothing. LinkUsedError: pending item gone or replaced, or already a member.
-        ClickClaimedError: some claims were taken (nothing was written)."""
+                untrusted_ids: dict) -> None:
+        """All or nothing, with the join's aggregates. LinkUsedError: pending item gone or replaced, or
+        already a member. ClickClaimedError: some claims were taken (nothing was written)."""
         pk = f"MEMBER#{member.email_hash}"
-        actions = [
+        own = [
             {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
                      "Item": to_item({"PK": pk, "SK": "MEMBER", "type": "member", **member.model_dump(mode="json")})}},
             {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
@@ -94,9 +100,10 @@ class MemberRepository(Repository):
             *[{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
                        "Item": {**claim_key(click), "type": {"S": "click_claim"}, "member_id": {"S": member.member_id}}}}
               for click in claims],
-            *aggregate_actions,
         ]
         for attempt in range(MAX_CONFLICT_RETRIES):
+            # Planned again on every attempt: the aggregates' plan depends on what racing joins admitted.
+            actions = own + self.aggregates.join_actions(path, member.joined_at, member.email_hash)
             try:
                 self.dynamodb.transact_write_items(TransactItems=actions)
                 return
@@ -110,7 +117,10 @@ class MemberRepository(Repository):
                          if code == "ConditionalCheckFailed"]
                 if taken:
                     raise ClickClaimedError(taken) from error
-                if "TransactionConflict" not in reasons or attempt == MAX_CONFLICT_RETRIES - 1:
+                # A failed condition after the join's own items is an aggregate key or cap that a racing
+                # join changed; a conflict is another join on the same item at the same moment.
+                retry = "TransactionConflict" in reasons or "ConditionalCheckFailed" in reasons[len(own):]
+                if not retry or attempt == MAX_CONFLICT_RETRIES - 1:
                     raise
-                # Another join touched the same aggregate item at the same moment: back off and retry.
-                time.sleep(0.02 * 2**attempt)
+                # Back off with jitter (two conflicting joins must not retry in step), then plan again.
+                time.sleep(random.uniform(0.01, 0.02 * 2**attempt))

@@ -8,6 +8,7 @@ import secrets
 
 from botocore.exceptions import ClientError
 
+from attract.attribution.registry import registry_puts
 from attract.aws import Repository, from_item, to_item
 from attract.errors import AlreadyExistsError
 from attract.links.models import Link
@@ -32,6 +33,9 @@ class LinkRepository(Repository):
     def create(self, link: Link) -> None:
         """Put the link unless its code is taken (AlreadyExistsError)."""
         item = {"PK": f"LINK#{link.code}", "SK": SK_LINK, "type": "link", **link.model_dump(mode="json"), "clicks": 0}
+        # Register the campaign and source first: public joins quoting them are then reported by name.
+        for put in registry_puts(self.table, link.campaign, link.source):
+            self.dynamodb.put_item(**put)
         try:
             self.dynamodb.put_item(
                 TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
