@@ -321,6 +321,7 @@ class LocalGateway:
             def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
                 # Malformed request line or headers: API Gateway's JSON shape, not http.server's HTML page.
                 self.close_connection = True
+                self.request_version = "HTTP/1.1"  # else an unparsed line counts as HTTP/0.9: no status line
                 body = json.dumps({"message": GatewayError.MESSAGES.get(code, "Bad Request")}).encode()
                 gateway._reply(self, code if code < 500 else 400, {"content-type": "application/json"}, [], body,
                                close=True)

@@ -7,6 +7,7 @@ process replace the environment. Payloads over Lambda's 6 MB synchronous limit f
 
 import json
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -80,13 +81,15 @@ class _Worker:
             raise InvocationError(reply["error"]["errorType"], replaced=False)
         return reply["result"]
 
-    def rss_mb(self) -> float:
-        import psutil
-
+    def peak_rss_mb(self) -> float:
+        """The process's high-water mark (Linux VmHWM): Lambda stops an environment the moment it passes
+        MemorySize, so the peak counts, not what is left after the handler freed it."""
         try:
-            return psutil.Process(self.process.pid).memory_info().rss / 2**20
-        except psutil.Error:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
             return 0.0
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) / 1024 if match else 0.0
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -134,7 +137,7 @@ class FunctionPool:
                     self._all.append(worker)
             try:
                 result = worker.invoke(request, timeout)
-                if worker.rss_mb() > self.spec.memory_mb:
+                if worker.peak_rss_mb() > self.spec.memory_mb:
                     raise InvocationError("Runtime.OutOfMemory", replaced=True)
             except InvocationError as error:
                 self._release(worker, keep=not error.replaced)
