@@ -69,9 +69,9 @@ class Resolver:
 
     def _intrinsic(self, key: str, arg: Any, where: str) -> Any:
         if key == "Ref":
-            return self._ref(arg, key, where)
+            return self._ref(arg, f"Ref {arg}", where)
         if key == "Fn::GetAtt":
-            return self._attr(arg[0], arg[1], key, where)
+            return self._attr(arg[0], arg[1], f"Fn::GetAtt {arg[0]}.{arg[1]}", where)
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1], where))
             # ${!Literal} is CloudFormation's escape for a literal ${Literal}.
@@ -86,14 +86,14 @@ class Resolver:
             return str(self(arg[1], where)).split(arg[0])
         raise UnresolvableIntrinsicError(key, where, "not supported by the local stack")
 
-    def _ref(self, name: str, intrinsic: str, where: str) -> Any:
+    def _ref(self, name: str, label: str, where: str) -> Any:
         if name not in self.refs:
-            raise UnresolvableIntrinsicError(f"{intrinsic} {name}", where, "no such parameter or resource locally")
+            raise UnresolvableIntrinsicError(label, where, "no such parameter or resource locally")
         return self.refs[name]
 
-    def _attr(self, logical: str, attr: str, intrinsic: str, where: str) -> str:
+    def _attr(self, logical: str, attr: str, label: str, where: str) -> str:
         if (logical, attr) not in self.attrs:
-            raise UnresolvableIntrinsicError(f"{intrinsic} {logical}.{attr}", where, "attribute not emulated locally")
+            raise UnresolvableIntrinsicError(label, where, "attribute not emulated locally")
         return self.attrs[(logical, attr)]
 
     def _sub_var(self, name: str, extra: dict, where: str) -> str:
