@@ -99,3 +99,24 @@ def test_a_failed_transaction_rolls_back_every_item(table):
         client.transact_write_items(TransactItems=bad)
     assert client.query(TableName=name, KeyConditionExpression="PK = :pk",
                         ExpressionAttributeValues={":pk": {"S": fresh}})["Items"] == []
+
+
+def test_a_query_reads_its_partition_in_order(table):
+    # The patched Query reads one partition instead of sorting the whole table: same answers.
+    client, name = table
+    pk = f"ORDER#{uuid.uuid4().hex[:6]}"
+    for sk in ("b", "a", "c", "ab"):
+        client.put_item(TableName=name, Item={"PK": {"S": pk}, "SK": {"S": sk}})
+    client.put_item(TableName=name, Item={"PK": {"S": pk + "x"}, "SK": {"S": "a"}})
+
+    def keys(condition: str = "PK = :pk", values: dict | None = None, **extra) -> list[str]:
+        items = client.query(TableName=name, KeyConditionExpression=condition,
+                             ExpressionAttributeValues={":pk": {"S": pk}, **(values or {})}, **extra)["Items"]
+        return [item["SK"]["S"] for item in items]
+
+    assert keys() == ["a", "ab", "b", "c"]
+    assert keys(ScanIndexForward=False) == ["c", "b", "ab", "a"]
+    assert keys(Limit=2) == ["a", "ab"]
+    assert keys("PK = :pk AND begins_with(SK, :a)", {":a": {"S": "a"}}) == ["a", "ab"]
+    assert client.query(TableName=name, KeyConditionExpression="PK = :pk",
+                        ExpressionAttributeValues={":pk": {"S": "NOPE#none"}})["Items"] == []
