@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TextIO
+from typing import ClassVar, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
@@ -185,8 +185,9 @@ def build_event(route: Route, method: str, raw_path: str, raw_query: str, header
 class GatewayError(Exception):
     """An answer API Gateway gives itself, without invoking a function."""
 
-    MESSAGES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Request Entity Too Large",
-                429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+    MESSAGES: ClassVar[dict[int, str]] = {
+        400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Request Entity Too Large",
+        429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
     def __init__(self, status: int, close: bool = False):
         super().__init__(status)

@@ -2,10 +2,10 @@
 
 import logging
 import os
-import warnings
 import secrets
 import socket
 import string
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 

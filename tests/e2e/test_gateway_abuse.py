@@ -8,7 +8,6 @@ import json
 import socket
 import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 import requests

@@ -4,12 +4,12 @@ import threading
 import uuid
 
 import boto3
+import moto.dynamodb.models as moto_models
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-import attract_local.emulator as emulator
-import moto.dynamodb.models as moto_models
+from attract_local import emulator
 
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
