@@ -54,6 +54,7 @@ openapi: venv
 bench: venv
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
+	$(PY) bench/local_stack.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
