@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
 from attract_local.cfn import http_routes
-from attract_local.runtime import FunctionPool, InvocationError, PayloadTooLargeError
+from attract_local.runtime import FunctionPool, InvocationError, PayloadTooLargeError, stop_workers
 from attract_local.stack import ACCOUNT, LocalAws
 
 BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
@@ -342,8 +342,7 @@ class LocalGateway:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        for pool in self.pools.values():
-            pool.stop()
+        stop_workers(list(self.pools.values()))
 
     def match(self, method: str, path: str) -> Route | None:
         for route in self.routes:
@@ -357,16 +356,17 @@ class LocalGateway:
         started = time.perf_counter()
         seen: dict[str, str] = {"route": "(no route)"}
         try:
-            body = read_body(request)
+            try:
+                body = read_body(request)
+            except (ConnectionError, TimeoutError, OSError):
+                request.close_connection = True  # the client went away mid-request: nothing left to answer on
+                return
             status, headers, cookies, out = self._route(request, body, seen)
         except GatewayError as error:
             self._reply(request, error.status, {"content-type": "application/json"}, [], error.body, close=error.close)
             if error.status == 413:
                 _drain(request)
             self._access(seen["route"], error.status, started)
-            return
-        except (ConnectionError, TimeoutError, OSError):
-            request.close_connection = True  # the client went away mid-request: nothing left to answer on
             return
         self._reply(request, status, headers, cookies, out)
         self._access(seen["route"], status, started)
