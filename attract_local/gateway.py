@@ -187,7 +187,8 @@ class GatewayError(Exception):
 
     MESSAGES: ClassVar[dict[int, str]] = {
         400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Request Entity Too Large",
-        429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+        414: "Request-URI Too Long", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+        500: "Internal Server Error", 503: "Service Unavailable"}
 
     def __init__(self, status: int, close: bool = False):
         super().__init__(status)

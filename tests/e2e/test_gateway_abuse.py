@@ -337,3 +337,11 @@ def test_head_reaches_the_get_function_and_the_body_is_dropped(probe):
     gateway, _ = probe
     head = requests.head(gateway.url + "/info")
     assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
+
+
+def test_oversized_request_line_and_headers_are_json_4xx(real):
+    raw = _raw(real.url, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert _status(raw) == 414 and "message" in _body(raw)
+    many = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    raw = _raw(real.url, b"GET /t.js HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    assert _status(raw) == 431 and "message" in _body(raw)
