@@ -61,6 +61,7 @@ bench: venv
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py
 	$(PY) bench/aggregates.py
+	$(PY) bench/local_stack.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

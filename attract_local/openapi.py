@@ -9,33 +9,39 @@ import sys
 from collections.abc import Iterator
 
 from attract.settings import load_settings
-from attract_local.cfn import ROOT, load_template, offline_environment
+from attract_local.cfn import ROOT, http_routes, load_template, offline_environment
 
 OUTPUT = ROOT / "docs/openapi.json"
 
 
 def build() -> dict:
+    """The document's routes and their security come from template.yaml's HttpApi events; the operations'
+    shapes from each function's resolver (a test checks the two agree)."""
+    template = load_template()
+    routes = http_routes(template)
+    public = sorted(route.key for route in routes if route.public)
     document: dict = {
         "openapi": "3.1.0",
         "info": {"title": "Attract API", "version": "0.1.0",
-                 "description": "Tracked links, click tracking and touch imports. Routes other than /r/{code} "
-                                "need a Cognito access token (groups: marketers, recruiters)."},
+                 "description": "Tracked links, click tracking, joins and attribution reports. Public routes: "
+                                + ", ".join(public) + ". Every other route needs a Cognito access token "
+                                "(groups: marketers, recruiters)."},
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {
             "CognitoJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
-    for name, resource in sorted(load_template()["Resources"].items()):
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
+    by_key = {route.key: route for route in routes}
+    for name in sorted({route.function for route in routes}):
         with _template_environment(name):  # the app validates its settings at import
-            module = importlib.import_module("functions." + resource["Properties"]["CodeUri"].strip("/").split("/")[-1] + ".app")
+            module = importlib.import_module(function_module(template, name))
         schema = json.loads(module.app.get_openapi_json_schema(title=name))
-        events = (resource["Properties"].get("Events") or {}).values()
-        public = any((e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE" for e in events)
         for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
-                operation["security"] = [] if public else [{"CognitoJwt": []}]
-            document["paths"].setdefault(path, {}).update(operations)
+            for method, operation in operations.items():
+                route = by_key.get(f"{method.upper()} {path}")
+                if route is None or route.function != name:
+                    continue  # the template does not route it to this function: not part of the API
+                operation["security"] = [] if route.public else [{"CognitoJwt": []}]
+                document["paths"].setdefault(path, {})[method] = operation
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
@@ -57,6 +63,13 @@ def _template_environment(logical_id: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def function_module(template: dict, logical_id: str) -> str:
+    """The import name of a function's handler module, e.g. functions.joins.app."""
+    props = template["Resources"][logical_id]["Properties"]
+    handler_module = props.get("Handler", "app.lambda_handler").rsplit(".", 1)[0]
+    return "functions." + props["CodeUri"].strip("/").split("/")[-1] + "." + handler_module
 
 
 def render() -> str:

@@ -1,7 +1,8 @@
-"""`make local`: serve the API on http://127.0.0.1:3000 until Ctrl-C."""
+"""`make local`: serve the API on http://127.0.0.1:3000 until Ctrl-C or SIGTERM."""
 
 import argparse
 import signal
+import sys
 import threading
 
 from attract_local.gateway import start_local
@@ -11,20 +12,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--aws-port", type=int, default=5000, help="port of the moto server (the AWS endpoint)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template parameter, e.g. --parameter JoinRateLimit=200 (repeatable)")
     args = parser.parse_args()
-    aws, gateway = start_local(args.port, args.aws_port)
-    print(f"Attract API:   {gateway.url}")
-    print(f"AWS emulator:  {aws.endpoint}  (AWS_ENDPOINT_URL for the aws CLI / boto3)")
-    for route in gateway.routes:
-        print(f"  {route.key:<24} -> {route.function}{'' if route.authorizer else '  (public)'}")
-    print("Tokens: make token ROLE=marketer | ROLE=recruiter.  Ctrl-C stops.", flush=True)
+    parameters = dict(item.split("=", 1) for item in args.parameter)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Handlers first: a SIGTERM during start-up must stop the stack too, not kill it half-made.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    aws, gateway = start_local(args.port, args.aws_port, parameters=parameters)
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        print(f"Attract API:   {gateway.url}")
+        print(f"AWS emulator:  {aws.endpoint}  (AWS_ENDPOINT_URL for the aws CLI / boto3)")
+        for route in gateway.routes:
+            print(f"  {route.key:<24} -> {route.function}{'' if route.authorizer else '  (public)'}")
+        print("Tokens: make token ROLE=marketer | ROLE=recruiter.  Ctrl-C stops.", flush=True)
+        # wait() with a timeout returns to the interpreter regularly, so the signal handler runs promptly.
+        while not stop.wait(0.5):
+            pass
     finally:
+        print("stopping", file=sys.stderr, flush=True)
         gateway.stop()
         aws.stop()
 

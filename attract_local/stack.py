@@ -2,10 +2,10 @@
 
 import logging
 import os
-import warnings
 import secrets
 import socket
 import string
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +13,8 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from attract_local.auth import LOCAL_CLIENT_ID, LOCAL_USER_POOL_ID
-from attract_local.cfn import ROOT, TEMPLATE, Resolver, load_template
+from attract_local.cfn import ROOT, TEMPLATE, Resolver, UnresolvableIntrinsicError, load_template
+from attract_local.emulator import serialise_dynamodb
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -36,6 +37,9 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str]
     events: list[dict] = field(default_factory=list)
+    timeout_s: float = 3  # Lambda's defaults when neither the function nor Globals set them
+    memory_mb: int = 128
+    layers: list[Path] = field(default_factory=list)  # each layer's python/ folder, later layers first
 
 
 @dataclass
@@ -43,7 +47,7 @@ class LocalAws:
     """Moto server + the deployed-looking resources. `start()` then use `endpoint` and `functions`."""
 
     port: int = 0
-    parameters: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, object] = field(default_factory=dict)
     template_path: Path = TEMPLATE
     endpoint: str = ""
     refs: dict[str, str] = field(default_factory=dict)
@@ -61,6 +65,7 @@ class LocalAws:
         warnings.filterwarnings("ignore", message="Tried to parse AWS::")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
+        serialise_dynamodb()
         self.port = self.port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
@@ -82,7 +87,7 @@ class LocalAws:
         cfn.create_stack(
             StackName=self.stack_name,
             TemplateBody=self.template_path.read_text(),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in self.parameters.items()],
         )
         summaries = cfn.list_stack_resources(StackName=self.stack_name)["StackResourceSummaries"]
         physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
@@ -142,10 +147,27 @@ class LocalAws:
                 logical_id=logical,
                 code_dir=ROOT / props["CodeUri"],
                 handler=props.get("Handler", globals_fn.get("Handler", "")),
-                environment={k: str(v) for k, v in self.resolve(env).items()},
+                environment={k: str(v) for k, v in self.resolve(env, f"{logical}.Environment.Variables").items()},
                 events=[e for e in (props.get("Events") or {}).values()],
+                timeout_s=float(self.resolve(props.get("Timeout", globals_fn.get("Timeout", 3)), f"{logical}.Timeout")),
+                memory_mb=int(self.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128)),
+                                           f"{logical}.MemorySize")),
+                # SAM appends a function's Layers to the Globals ones; a later layer overrides an earlier one.
+                layers=self._layer_paths([*(globals_fn.get("Layers") or []), *(props.get("Layers") or [])], logical),
             )
         return specs
+
+    def _layer_paths(self, layers: list, logical: str) -> list[Path]:
+        paths = []
+        for index, layer in enumerate(layers):
+            where = f"{logical}.Layers[{index}]"
+            name = layer.get("Ref") if isinstance(layer, dict) else None
+            resource = self.template["Resources"].get(name) if name else None
+            if not resource or resource["Type"] != "AWS::Serverless::LayerVersion":
+                raise UnresolvableIntrinsicError(str(layer), where, "only this template's LayerVersions run locally")
+            content = self.resolve(resource["Properties"]["ContentUri"], f"{name}.ContentUri")
+            paths.append(ROOT / str(content) / "python")  # the Python runtime puts /opt/python on sys.path
+        return paths[::-1]
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The process environment a Lambda worker runs with locally."""
@@ -157,9 +179,9 @@ class LocalAws:
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
             AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon locally
-            PYTHONPATH=os.pathsep.join([str(spec.code_dir), str(ROOT / "layers/common/python")]),
+            PYTHONPATH=os.pathsep.join([str(spec.code_dir), *(str(path) for path in spec.layers)]),
         )
         return env
 

@@ -7,12 +7,14 @@ is one JSON line in, one JSON line out; everything the function prints goes to s
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
 import uuid
 
 sys.path.pop(0)  # this folder must not shadow the function's own modules
+PAYLOAD_LIMIT = 6_291_556  # bytes: Lambda fails a synchronous response larger than this
 
 
 class LocalContext:
@@ -33,7 +35,13 @@ class LocalContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def _error(error_type: str, message: str, trace: list[str] | None = None) -> dict:
+    return {"ok": False, "error": {"errorType": error_type, "errorMessage": message, "stackTrace": trace or []}}
+
+
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the runtime stops its workers itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # prints and EMF metrics land in the log stream, not in the protocol
     sys.stdout = sys.stderr
@@ -45,11 +53,18 @@ def main() -> None:
         context = LocalContext(request.get("request_id") or str(uuid.uuid4()), request["deadline_ms"])
         try:
             reply = {"ok": True, "result": handler(request["event"], context)}
-        except Exception as error:  # a Lambda runtime reports any unhandled error; so do we
-            reply = {"ok": False, "error": {"errorType": type(error).__name__, "errorMessage": str(error),
-                                            "stackTrace": traceback.format_exc().splitlines()}}
+        except Exception as error:  # a Lambda runtime reports any unhandled error and stays warm; so do we
             traceback.print_exc()
-        protocol.write(json.dumps(reply, default=str) + "\n")
+            reply = _error(type(error).__name__, str(error), traceback.format_exc().splitlines())
+        try:
+            out = json.dumps(reply)
+        except (TypeError, ValueError) as error:
+            out = json.dumps(_error("Runtime.MarshalError", f"Unable to marshal response: {type(error).__name__}"))
+        if len(out.encode()) > PAYLOAD_LIMIT:
+            print(f"[ERROR] Response payload size exceeded maximum allowed payload size ({PAYLOAD_LIMIT} bytes).",
+                  file=sys.stderr, flush=True)
+            out = json.dumps(_error("Function.ResponseSizeTooLarge", "Response payload size exceeded"))
+        protocol.write(out + "\n")
 
 
 if __name__ == "__main__":

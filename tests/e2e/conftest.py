@@ -6,6 +6,10 @@ import requests
 from attract_local.auth import mint_token
 from attract_local.gateway import start_local
 
+# The session stack checks behaviour, not throttling (tests/e2e/test_gateway_abuse.py does, with low limits):
+# high limits so that fast test loops never meet a 429.
+FUNCTIONAL_LIMITS = {name: 100_000 for name in ("PublicRateLimit", "PublicBurstLimit", "JoinRateLimit", "JoinBurstLimit",
+                                                "ApiRateLimit", "ApiBurstLimit")}
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 
 
@@ -18,7 +22,7 @@ def stack_log(tmp_path_factory):
 @pytest.fixture(scope="session")
 def stack(stack_log):
     with stack_log.open("w") as log:
-        aws, gateway = start_local(port=0, log=log)
+        aws, gateway = start_local(port=0, log=log, parameters=FUNCTIONAL_LIMITS)
         yield aws, gateway
         gateway.stop()
         aws.stop()

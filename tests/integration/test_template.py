@@ -12,12 +12,12 @@ from cfnlint.api import ManualArgs, lint
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
-from attract_local.cfn import ROOT, load_template
+from attract_local.cfn import ROOT, http_routes, load_template
 
 TEMPLATE = ROOT / "template.yaml"
 PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction"}
-PUBLIC_ROUTES = {"GET /r/{code}", "HEAD /r/{code}", "GET /t.js", "POST /joins", "GET /joins/confirm/{token}",
-                 "POST /joins/confirm/{token}"}
+# Routes without an authorizer, as the template's own HttpApi events declare them (not listed again here).
+PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 
 
 class _NoManagedPolicies:
@@ -166,5 +166,5 @@ def test_click_path_grants_are_least_privilege(raw_template):
         "LINK#*": {"dynamodb:Query", "dynamodb:UpdateItem"},
         "VISITOR#*": {"dynamodb:PutItem"}, "CLICK#*": {"dynamodb:PutItem"}}
     assert _grants(raw_template, "LinksFunction") == {
-        "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"},
+        "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"}, "DIM#*": {"dynamodb:PutItem"},
         "VISITOR#*": {"dynamodb:BatchWriteItem"}, "EMAIL#*": {"dynamodb:BatchWriteItem"}}
