@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
 
 from attract_local.gateway import start_local  # noqa: E402
+from attract_local.mailbox import confirm_link  # noqa: E402
 
 CLIENTS, JOINS, EMAILS = 8, 50, 20
 FILLER = 20_000
@@ -30,9 +31,16 @@ LIMITS = {"JoinRateLimit": 100_000, "JoinBurstLimit": 100_000, "PublicRateLimit"
           "PublicBurstLimit": 100_000}
 
 
-def send_join(session: requests.Session, api: str, email: str) -> int:
-    """One join as the careers site sends it (adapt here when the join protocol changes)."""
-    return session.post(f"{api}/joins", json={"email": email, "name": "Bench", "consent": True}, timeout=120).status_code
+def send_join(session: requests.Session, api: str, email: str, aws_endpoint: str) -> int:
+    """One join as a candidate makes it: the careers site's POST (202), then the emailed link's button.
+
+    The button answers 200 for the press that joins and 410 for a link already used (a repeat address).
+    """
+    submitted = session.post(f"{api}/joins", json={"email": email, "name": "Bench", "consent": True}, timeout=120)
+    if submitted.status_code != 202:
+        return submitted.status_code
+    return session.post(confirm_link(aws_endpoint, email), timeout=120,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
 
 
 def rss_mb() -> tuple[float, float]:
@@ -41,7 +49,7 @@ def rss_mb() -> tuple[float, float]:
     return me.memory_info().rss / 2**20, workers / 2**20
 
 
-def run(api: str, clients: int) -> dict:
+def run(api: str, clients: int, aws_endpoint: str) -> dict:
     emails = [f"bench-{uuid.uuid4().hex[:8]}@example.com" for _ in range(EMAILS)]
     work = [emails[i % EMAILS] for i in range(JOINS)]
     latencies: list[float] = []
@@ -57,7 +65,7 @@ def run(api: str, clients: int) -> dict:
         session = requests.Session()
         for email in work[index::clients]:
             started = time.perf_counter()
-            statuses.append(send_join(session, api, email))
+            statuses.append(send_join(session, api, email, aws_endpoint))
             latencies.append(time.perf_counter() - started)
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
@@ -117,22 +125,22 @@ def main() -> None:
         aws, gateway = start_local(port=0, log=log, parameters=LIMITS)
         try:
             api = gateway.url
-            send_join(requests.Session(), api, "warmup@example.com")
+            send_join(requests.Session(), api, "warmup@example.com", aws.endpoint)
             idle = rss_mb()
-            baseline = run(api, 1)
-            cold = run(api, CLIENTS)  # the pool grows to its 4 workers: cold starts inside
-            concurrent = run(api, CLIENTS)
+            baseline = run(api, 1, aws.endpoint)
+            cold = run(api, CLIENTS, aws.endpoint)  # the pool grows to its 4 workers: cold starts inside
+            concurrent = run(api, CLIENTS, aws.endpoint)
             fill_started = time.perf_counter()
             fill_table(aws, FILLER)
             fill_s = time.perf_counter() - fill_started
-            filled = run(api, CLIENTS)
+            filled = run(api, CLIENTS, aws.endpoint)
             ratio = keepalive_ratio(api)
             after = rss_mb()
         finally:
             gateway.stop()
             aws.stop()
     print(f"local stack{' (moto as shipped)' if args.moto_as_shipped else ''}: {JOINS} joins for {EMAILS} emails"
-          " over HTTP; baseline = 1 client on a fresh table")
+          " over HTTP, each submitted then confirmed through its emailed link; baseline = 1 client on a fresh table")
     print(f"  idle RSS: gateway+moto {idle[0]:.0f} MB, workers {idle[1]:.0f} MB")
     for name, result in (("1 client (baseline)", baseline), (f"{CLIENTS} clients, cold pool", cold),
                          (f"{CLIENTS} clients", concurrent),
