@@ -3,7 +3,6 @@
 import json
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization

@@ -3,6 +3,7 @@
 import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -31,7 +32,7 @@ JOURNEYS = [[1, 0], [2], [0, 1, 2], [1], [2, 0]]
 
 
 def _row(*cells, widths=(26, 14, 10, 12, 8)) -> str:
-    return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths))
+    return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths, strict=False))
 
 
 def run(api: str, table: TouchRepository, aws) -> None:
@@ -46,11 +47,11 @@ def run(api: str, table: TouchRepository, aws) -> None:
 
     print(f"\n== 2. {len(JOURNEYS)} people click (cookies carry their visitor id), plus a Slack preview and a typo")
     rng = random.Random(7)
-    visitors = []
+    visitors: list[str] = []
     for person, journey in enumerate(JOURNEYS, 1):
         session = requests.Session()
         session.headers["User-Agent"] = rng.choice(BROWSERS)
-        visitor = None
+        visitor = ""
         for index in journey:
             response = session.get(links[index]["url"], allow_redirects=False, timeout=30,
                                    headers={"Cookie": f"tc_vid={visitor}"} if visitor else {})
@@ -70,27 +71,27 @@ def run(api: str, table: TouchRepository, aws) -> None:
           + "; ".join(f"{e['field']} ({e['rule']})" for e in result["results"][1]["errors"]))
 
     print("\n== 4. People join from the careers site, then confirm from the email they receive (double opt-in)")
-    joins = [
+    joins: list[tuple[int | str, dict[str, str]]] = [
         (1, {"visitor_id": visitors[0]}), (3, {"visitor_id": visitors[2]}), (4, {"visitor_id": visitors[3]}),
         (5, {"visitor_id": visitors[4]}),
         ("6 (no tracked touch, came from a Google ad)", {"utm_source": "google", "utm_medium": "cpc", "gclid": "Cj0-demo"}),
         ("7 (typed the address)", {}),
     ]
-    for person, extra in joins:
-        email = f"person{str(person)[0]}@example.com"
-        body = {"email": email, "name": f"Person {person}", "consent": True, "skills": ["python"], **extra}
+    for who, extra in joins:
+        email = f"person{str(who)[0]}@example.com"
+        body: dict[str, Any] = {"email": email, "name": f"Person {who}", "consent": True, "skills": ["python"], **extra}
         submitted = requests.post(f"{api}/joins", json=body, timeout=30)
         link = confirm_link(aws.endpoint, email)
         page = requests.get(link, timeout=30)  # what a mail scanner prefetches: a button, nothing changes
         confirmed = requests.post(link, timeout=30)  # the button
         path = " -> ".join(t["channel"] for t in stored_attribution(aws, email))
-        print(f"   person {person}: {submitted.status_code} {submitted.json()['status']}, email link GET {page.status_code}, "
+        print(f"   person {who}: {submitted.status_code} {submitted.json()['status']}, email link GET {page.status_code}, "
               f"button POST {confirmed.status_code}; credited path: {path}")
     again = requests.post(f"{api}/joins", json={"email": "PERSON1@example.com", "name": "Person 1", "consent": True})
     note = sent_mail(aws.endpoint, "person1@example.com")[-1]["subject"]
     print(f"   person 1 joins again: {again.status_code} {again.json()} (the same answer; email: \"{note}\")")
     print(f"   a used link pressed again: {requests.post(link, timeout=30).status_code} (expired or used)")
-    forged = {"email": "mallory@example.com", "name": "M", "consent": True, "visitor_id": visitors[0][:22]}
+    forged: dict[str, Any] = {"email": "mallory@example.com", "name": "M", "consent": True, "visitor_id": visitors[0][:22]}
     requests.post(f"{api}/joins", json=forged, timeout=30)
     requests.post(confirm_link(aws.endpoint, "mallory@example.com"), timeout=30)
     path = " -> ".join(t["channel"] for t in stored_attribution(aws, "mallory@example.com"))

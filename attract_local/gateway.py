@@ -328,7 +328,7 @@ class LocalGateway:
                 gateway._reply(self, code if code < 500 else 400, {"content-type": "application/json"}, [], body,
                                close=True)
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args) -> None:
                 pass
 
         self.server = _Server((host, port), Handler)

@@ -19,6 +19,17 @@ def sent_mail(aws_endpoint: str, to: str) -> list[dict]:
     return [m for m in (data.get("ses") or {}).get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
 
 
+def latest_confirm_links(aws_endpoint: str) -> dict[str, str]:
+    """Every recipient's latest confirmation link, from one read of the emulator's state (which is large)."""
+    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
+    links: dict[str, str] = {}
+    for message in (data.get("ses") or {}).get("Message", []):
+        if match := CONFIRM_LINK.search(message["body"]):
+            for address in message["destinations"].get("ToAddresses", []):
+                links[address.lower()] = match.group(1)
+    return links
+
+
 def confirm_link(aws_endpoint: str, to: str) -> str:
     """The link of the latest confirmation email sent to `to` (AssertionError when there is none)."""
     links = [match.group(1) for m in sent_mail(aws_endpoint, to) if (match := CONFIRM_LINK.search(m["body"]))]

@@ -8,6 +8,7 @@ import string
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -50,7 +51,7 @@ class LocalAws:
     parameters: dict[str, object] = field(default_factory=dict)
     template_path: Path = TEMPLATE
     endpoint: str = ""
-    refs: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, Any] = field(default_factory=dict)  # a CommaDelimitedList parameter is a list
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
     template: dict = field(default_factory=dict)
     stack_name: str = STACK_NAME
@@ -58,7 +59,7 @@ class LocalAws:
 
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id="testing", aws_secret_access_key="testing")  # type: ignore[call-overload]
 
     def start(self) -> "LocalAws":
         # moto names every resource type it skips, and its werkzeug server logs each call: noise here.

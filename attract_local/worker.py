@@ -53,7 +53,7 @@ def main() -> None:
         context = LocalContext(request.get("request_id") or str(uuid.uuid4()), request["deadline_ms"])
         try:
             reply = {"ok": True, "result": handler(request["event"], context)}
-        except Exception as error:  # a Lambda runtime reports any unhandled error and stays warm; so do we
+        except Exception as error:  # noqa: BLE001 - a Lambda runtime reports any unhandled error and stays warm; so do we
             traceback.print_exc()
             reply = _error(type(error).__name__, str(error), traceback.format_exc().splitlines())
         try:

@@ -40,7 +40,6 @@ from attract.attribution.repository import (  # noqa: E402
 from attract.joins.models import Member, PendingJoin  # noqa: E402
 from attract.joins.repository import MemberRepository  # noqa: E402
 from attract.tracking.models import Touch  # noqa: E402
-
 from attract_local.stack import LocalAws  # noqa: E402
 
 Origin = Literal["click", "import", "invite", "join"]

@@ -60,7 +60,7 @@ def measure_clicks() -> None:
         attract_aws.client("dynamodb").meta.events.register(
             "before-call.dynamodb", lambda model, **_: calls.update([model.name]))
 
-        devnull = open(os.devnull, "w")
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - held for the whole run, closed at its end
         real_stdout = sys.stdout
         rows = []
         cases = (("human click", "tracking/click", code, "GET", 302), ("bot click", "tracking/click_bot", code, "GET", 302),

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
 
-from attract_local.cfn import load_template, offline_environment
+from attract_local.cfn import load_template, offline_environment  # noqa: E402
 
 PUBLIC = {"tracking": "TrackingFunction", "joins": "JoinsFunction"}
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")

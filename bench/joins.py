@@ -91,7 +91,7 @@ def measure_join_path(aws: LocalAws) -> None:
     rng = random.Random(1)
     now = datetime.now(timezone.utc)
     rows = []
-    devnull, real_stdout = open(os.devnull, "w"), sys.stdout
+    devnull, real_stdout = open(os.devnull, "w"), sys.stdout  # noqa: SIM115 - closed at the end of the run
 
     def step(label, events):
         calls.clear()
@@ -118,7 +118,7 @@ def measure_join_path(aws: LocalAws) -> None:
                     body |= {"utm_source": "google", "utm_medium": "cpc"}
                 bodies.append(body)
             step(f"submit, {path_length or 'no'} touches", [(join_event(b), 202) for b in bodies])
-            step(f"confirm, {path_length or 'no'} touches", [(confirm_event(links[b["email"]]), 200) for b in bodies])
+            step(f"confirm, {path_length or 'no'} touches", [(confirm_event(links[str(b["email"])]), 200) for b in bodies])
         # The timing class: a member's address does the same calls as a new one (a note instead of a link);
         # within the hour after a mail, every address (new, pending or member) is answered without mailing.
         step("submit: member's address", [(join_event(b), 202) for b in bodies])

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from attract_local.context import FakeLambdaContext  # noqa: F401  (re-exported for tests)
+from attract_local.context import FakeLambdaContext
+
 # What the local stack "sent" and what a confirmation stored (re-exported for tests)
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution  # noqa: F401
 

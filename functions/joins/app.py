@@ -6,13 +6,13 @@ Light by design: no ads SDK, no auth; CORS comes from the API. Double opt-in: do
 from functools import lru_cache
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import register_error_handlers, reject_non_json
+from attract.api import json_response, register_error_handlers, reject_non_json
 from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
@@ -93,8 +93,7 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
         metrics.add_metric(name="JoinMailRateLimited" if outcome == "rate_limited" else "JoinMailFailed",
                            unit=MetricUnit.Count, value=1)
     logger.info("join submitted", extra={"outcome": outcome})
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
-                    body=JoinAccepted(status="pending").model_dump(mode="json"))
+    return json_response(202, JoinAccepted(status="pending"))
 
 
 def _page(status: int, html: str) -> Response[str]:

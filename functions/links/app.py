@@ -3,13 +3,21 @@
 from functools import lru_cache
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import caller_id, register_error_handlers, register_idempotency_errors, reject_non_json, reject_unless_group
+from attract.api import (
+    caller_id,
+    json_response,
+    register_error_handlers,
+    register_idempotency_errors,
+    reject_non_json,
+    reject_unless_group,
+)
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.links.logic import (
@@ -36,7 +44,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 register_idempotency_errors(app)
 
-ERRORS = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
+ERRORS: dict[int, OpenAPIResponse] = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
           422: {"description": "Invalid input: each bad field named with its rule"}}
 
 
@@ -68,7 +76,7 @@ def create_link(request: Annotated[CreateLinkRequest, Body()]) -> Response[LinkR
     metrics.add_metric(name="LinksCreated", unit=MetricUnit.Count, value=1)
     logger.info("link created", extra={"link_code": link.code, "channel": link.channel})
     body = link_response(link, 0, _base_url())
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body.model_dump(mode="json"))
+    return json_response(201, body)
 
 
 @app.get("/links/<code>", summary="Read a tracked link and its click count", tags=["links"],
@@ -92,7 +100,7 @@ def ingest(batch: Annotated[TouchBatch, Body()]) -> Response[IngestResult]:
     metrics.add_metric(name="TouchesIngested", unit=MetricUnit.Count, value=result.recorded)
     metrics.add_metric(name="TouchesRejected", unit=MetricUnit.Count, value=result.rejected)
     status = 200 if result.recorded else 422
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result.model_dump(mode="json"))
+    return json_response(status, result)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

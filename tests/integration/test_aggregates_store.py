@@ -5,6 +5,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from botocore.exceptions import ClientError
+
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import Caps, attribution_report, credit_path
 from attract.attribution.models import OTHER, GroupBy
@@ -14,8 +16,6 @@ from attract.aws import from_item
 from attract.joins.models import Member, PendingJoin
 from attract.joins.repository import MemberRepository
 from attract.tracking.models import Touch
-from botocore.exceptions import ClientError
-
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)

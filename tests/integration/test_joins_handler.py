@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+
 from attract.aws import from_item, to_item
 from attract.identity import email_hash
 from attract.joins.logic import JoinPolicy, confirm_join, submit_join
@@ -12,7 +13,6 @@ from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.joins.repository import MemberRepository
 from attract.signing import Signer
 from attract.tracking.repository import TouchRepository, invite_token_key
-
 from tests.support import FakeLambdaContext, confirm_event, confirm_link, load_event, sent_mail, with_body
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")

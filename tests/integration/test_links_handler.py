@@ -1,7 +1,6 @@
 import json
 
 from attract.aws import from_item
-
 from tests.support import FakeLambdaContext, load_event, with_body
 
 

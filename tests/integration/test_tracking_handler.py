@@ -5,7 +5,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from attract.aws import from_item
-
 from tests.support import FakeLambdaContext, load_event, with_body
 
 VISITOR = "Ky6CYO0h4UJ06YCLle1L_A"

@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
+
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import (
     MODELS,

@@ -2,9 +2,10 @@
 
 import json
 
-from attract.api import register_error_handlers, register_idempotency_errors
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from attract.api import register_error_handlers, register_idempotency_errors
 
 
 def _event(path: str) -> dict:

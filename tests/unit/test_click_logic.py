@@ -6,9 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attract.links.models import Link
-from attract.tracking.models import CLICK_ID_PARAMS, UTM_PARAMS
 from attract.tracking.logic import CachedLinks, ClickRequest, clean_referrer, handle_click, redirect_location
-
+from attract.tracking.models import CLICK_ID_PARAMS, UTM_PARAMS
 from tests.unit.fakes import MemoryLinks, MemoryTouches
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)

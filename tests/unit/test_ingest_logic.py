@@ -5,7 +5,6 @@ from hypothesis import strategies as st
 
 from attract.identity import email_hash
 from attract.tracking.logic import ingest_touches
-
 from tests.unit.fakes import MemoryTouches
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
@@ -127,8 +126,8 @@ def test_bad_items_never_reject_or_alter_the_good_ones(good, bad, data):
     mixed = _ingest(batch, mixed_store)
 
     assert [r.index for r in mixed.results] == list(range(len(batch)))
-    assert [r.status for r, kind in zip(mixed.results, kinds) if kind == "bad"] == ["rejected"] * len(bad)
-    good_results = [r for r, kind in zip(mixed.results, kinds) if kind == "good"]
+    assert [r.status for r, kind in zip(mixed.results, kinds, strict=True) if kind == "bad"] == ["rejected"] * len(bad)
+    good_results = [r for r, kind in zip(mixed.results, kinds, strict=True) if kind == "good"]
     assert [(r.status, r.touch_id) for r in good_results] == [(r.status, r.touch_id) for r in alone.results]
     assert {k: (t.model_dump(), e) for k, (t, e) in mixed_store.imported.items()} == {
         k: (t.model_dump(), e) for k, (t, e) in alone_store.imported.items()}

@@ -16,7 +16,6 @@ from attract.joins.logic import (
 from attract.joins.models import JoinRequest
 from attract.signing import Signer
 from attract.tracking.models import Touch
-
 from tests.unit.fakes import MemoryMembers, MemoryTouchSource, Outbox
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

@@ -5,7 +5,6 @@ from attract.dimensions import VISITOR_ID_PATTERN
 from attract.links.models import Link
 from attract.signing import Signer
 from attract.tracking.logic import ClickRequest, handle_click
-
 from tests.unit.fakes import MemoryLinks, MemoryTouches
 
 SIGNER = Signer("k" * 64)

@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
 
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from attract.observability import logger, metrics
@@ -39,7 +40,7 @@ def field_path(loc: Iterable[Any]) -> tuple[str, str]:
     return location, path or location
 
 
-def describe_errors(errors: Iterable[dict]) -> list[dict]:
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Pydantic errors -> [{field, location, rule, message}]; input values are never echoed back."""
     described = []
     for error in errors:
@@ -55,6 +56,11 @@ def error_response(status: HTTPStatus, message: str, errors: list[dict] | None =
     if errors is not None:
         body["errors"] = errors
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def json_response(status: int, model: BaseModel) -> Response[Any]:
+    """A pydantic model as the JSON answer (the route's `Response[Model]` annotation documents its schema)."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=model.model_dump(mode="json"))
 
 
 def register_error_handlers(app: ApiGatewayResolver) -> None:

@@ -1,6 +1,6 @@
 """boto3 clients, created lazily on first use and reused across warm invocations."""
 
-from functools import lru_cache
+from functools import cache
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -9,10 +9,10 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str):
     # AWS_ENDPOINT_URL (set only by the local stack) points every client at the emulator.
-    return boto3.client(service)
+    return boto3.client(service)  # type: ignore[call-overload]  # the stubs know literal service names only
 
 
 def to_item(values: dict) -> dict:

@@ -72,7 +72,13 @@ def create_link(
 
 
 @lru_cache(maxsize=4)
-def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -> Callable[..., Link]:
+class IdempotentCreateLink(Protocol):
+    config: IdempotencyConfig
+
+    def __call__(self, *, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link: ...
+
+
+def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateLink:
     """`create_link` that runs once per (owner, request) within the window; a retry gets the same link."""
     persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
     config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
@@ -87,8 +93,8 @@ def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -
     def run(*, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link:
         return create_link(command, store, now)
 
-    run.config = config  # handlers register the Lambda context so a timed-out attempt can be retried
-    return run
+    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
+    return run  # type: ignore[return-value]
 
 
 def link_response(link: Link, clicks: int, base_url: str) -> LinkResponse:

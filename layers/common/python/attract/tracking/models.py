@@ -14,7 +14,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
 from pydantic_core import PydanticCustomError
 
 from attract.dimensions import Dimensions, VisitorId
