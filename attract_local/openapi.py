@@ -32,7 +32,7 @@ def build() -> dict:
     }
     by_key = {route.key: route for route in routes}
     for name in sorted({route.function for route in routes}):
-        with _template_environment(name):  # the app validates its settings at import
+        with template_environment(name):  # the app validates its settings at import
             module = importlib.import_module(function_module(template, name))
         schema = json.loads(module.app.get_openapi_json_schema(title=name))
         for path, operations in schema.get("paths", {}).items():
@@ -49,7 +49,7 @@ def build() -> dict:
 
 
 @contextlib.contextmanager
-def _template_environment(logical_id: str) -> Iterator[None]:
+def template_environment(logical_id: str) -> Iterator[None]:
     """The function's variables from template.yaml, for the duration of its import."""
     variables = offline_environment(load_template(), logical_id)
     saved = {name: os.environ.get(name) for name in variables}

@@ -71,13 +71,13 @@ def create_link(
     raise AlreadyExistsError("could not allocate a free link code")
 
 
-@lru_cache(maxsize=4)
 class IdempotentCreateLink(Protocol):
     config: IdempotencyConfig
 
     def __call__(self, *, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link: ...
 
 
+@lru_cache(maxsize=4)
 def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateLink:
     """`create_link` that runs once per (owner, request) within the window; a retry gets the same link."""
     persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
