@@ -223,3 +223,14 @@ def test_touchless_join_is_attributed_from_its_own_campaign_parameters():
     (only,) = members.members[DIGEST][1]
     assert (only.channel, only.source, only.campaign, only.origin) == ("paid_search", "google", "Brand", "join")
     assert set(only.credits.values()) == {Decimal(1)}
+
+
+def test_join_click_ids_are_bounded_in_bytes_like_the_redirects():
+    # 512 emoji are 512 characters but 2,048 bytes: more than a DynamoDB key may hold
+    from pydantic import ValidationError
+
+    base = {"email": "bytes@example.com", "name": "B", "consent": True}
+    with pytest.raises(ValidationError) as error:
+        JoinRequest.model_validate({**base, "gclid": "😀" * 512})
+    assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(("gclid",), "string_too_long")]
+    assert JoinRequest.model_validate({**base, "gclid": "😀" * 128}).gclid == "😀" * 128  # exactly 512 bytes

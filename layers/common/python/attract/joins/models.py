@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
 from attract.dimensions import VisitorId
+from attract.tracking.models import ClickIdValue  # bounded in UTF-8 bytes, like the redirect's
 
 ClickKind = Literal["tc_click", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id"]
-ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # utm_* become stored touch labels (100 characters, attract.dimensions.Label): a valid request must store.
 UtmText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
