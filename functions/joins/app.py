@@ -63,13 +63,13 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
 def _mail() -> MailSender:
     from attract.providers.ses import SesMailSender  # SES only where mail is sent
 
-    return SesMailSender(load_settings().mail_from_address or "")
+    return SesMailSender(load_settings().mail_from_address)
 
 
 def _signer() -> Signer:
     # Powertools caches the secret for SECRET_MAX_AGE_SECONDS: a warm call makes no request.
     settings = load_settings()
-    return Signer(signing_key(settings.signing_key_secret_id or "", settings.secret_max_age_seconds))
+    return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
 
 
 def _base_url() -> str:
@@ -86,7 +86,7 @@ def _base_url() -> str:
 def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     settings = load_settings()
     touches, members, policy = _stores()
-    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id or "", settings.secret_max_age_seconds))
+    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
     outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail())
     metrics.add_metric(name="JoinsSubmitted", unit=MetricUnit.Count, value=1)
     if outcome in ("rate_limited", "mail_failed"):

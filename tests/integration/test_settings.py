@@ -50,6 +50,8 @@ def test_an_invalid_value_is_named_without_echoing_it(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", "attract")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Attract")
     monkeypatch.setenv("EMAIL_PEPPER_SECRET_ID", "arn:pepper")
+    monkeypatch.setenv("SIGNING_KEY_SECRET_ID", "arn:signing")
+    monkeypatch.setenv("MAIL_FROM_ADDRESS", "community@example.com")
     monkeypatch.setenv("ATTRIBUTION_LOOKBACK_DAYS", "9999")
     load_settings.cache_clear()
     with pytest.raises(SettingsError) as raised:
@@ -64,6 +66,8 @@ def test_each_function_model_is_loaded_and_cached_apart(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", "attract")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Attract")
     monkeypatch.delenv("EMAIL_PEPPER_SECRET_ID", raising=False)
+    monkeypatch.setenv("SIGNING_KEY_SECRET_ID", "arn:signing")
+    monkeypatch.setenv("MAIL_FROM_ADDRESS", "community@example.com")
     load_settings.cache_clear()
     assert load_settings().table_name == "attract"
     with pytest.raises(SettingsError, match="EMAIL_PEPPER_SECRET_ID is not set"):

@@ -75,9 +75,11 @@ class TrackingSettings(Settings):
 
 
 class JoinsSettings(Settings):
-    """POST /joins."""
+    """POST /joins, GET/POST /joins/confirm/{token}."""
 
     email_pepper_secret_id: Annotated[str, Field(alias="EMAIL_PEPPER_SECRET_ID", min_length=1)]
+    signing_key_secret_id: Annotated[str, Field(alias="SIGNING_KEY_SECRET_ID", min_length=1)]
+    mail_from_address: Annotated[str, Field(alias="MAIL_FROM_ADDRESS", min_length=3)]
 
 
 class LinksSettings(Settings):
