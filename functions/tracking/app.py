@@ -1,4 +1,7 @@
-"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet). Light: no ads SDK, no auth."""
+"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet).
+
+Light: no ads SDK, no auth, no pydantic (plain records and settings; a test lists what it imports).
+"""
 
 from functools import lru_cache
 from pathlib import Path
