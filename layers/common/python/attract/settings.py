@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 
 class SettingsError(RuntimeError):
@@ -64,7 +64,8 @@ def _checked(value: str, rules: Mapping[str, Any]) -> Any:
     """The converted value, or ValueError saying which rule it breaks (never quoting the value)."""
     converted = rules["parse"](value)
     if rules["min_length"] is not None and len(converted) < rules["min_length"]:
-        raise ValueError(f"String should have at least {rules['min_length']} characters")
+        count = rules["min_length"]
+        raise ValueError(f"String should have at least {count} character{'s' if count > 1 else ''}")
     if rules["ge"] is not None and converted < rules["ge"]:
         raise ValueError(f"Input should be greater than or equal to {rules['ge']}")
     if rules["gt"] is not None and converted <= rules["gt"]:
@@ -76,13 +77,20 @@ def _checked(value: str, rules: Mapping[str, Any]) -> Any:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """What every function may read. Optional here, a variable can still be required by a function's model."""
+    """What every function may read. Optional here, a variable can still be required by a function's model.
+
+    A function's model is a plain subclass naming the optional variables it requires (`REQUIRED`): one
+    dataclass in all, as each one costs the cold start its generated methods.
+    """
+
+    # Variables optional here that the function's model requires.
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     table_name: str = variable("TABLE_NAME", min_length=3)
     # Powertools reads it itself, but only when metrics are flushed: after the first request's work.
     metrics_namespace: str = variable("POWERTOOLS_METRICS_NAMESPACE", min_length=1)
-    idempotency_table_name: str | None = variable("IDEMPOTENCY_TABLE_NAME", None)
-    email_pepper_secret_id: str | None = variable("EMAIL_PEPPER_SECRET_ID", None)
+    idempotency_table_name: str | None = variable("IDEMPOTENCY_TABLE_NAME", None, min_length=3)
+    email_pepper_secret_id: str | None = variable("EMAIL_PEPPER_SECRET_ID", None, min_length=1)
     # HMAC key of signed ids (tc_vid, tc_click) and join confirmation tokens (attract.signing).
     signing_key_secret_id: str | None = variable("SIGNING_KEY_SECRET_ID", None)
     # Verified SES identity that sends join confirmations.
@@ -115,17 +123,19 @@ class Settings:
 
     @classmethod
     def required_variables(cls) -> list[str]:
-        """The variables this model cannot do without (no default)."""
-        return [item.metadata["variable"] for item in fields(cls) if item.default is MISSING]
+        """The variables this model cannot do without."""
+        return [item.metadata["variable"] for item in fields(cls)
+                if item.default is MISSING or item.metadata["variable"] in cls.REQUIRED]
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Self:
         """This model from `environment` (other keys ignored), or SettingsError naming every problem."""
         values, problems = {}, []
+        required = cls.required_variables()
         for item in fields(cls):
             name = item.metadata["variable"]
             if name not in environment:
-                if item.default is MISSING:
+                if name in required:
                     problems.append(f"{name} is not set")
                 continue
             try:
@@ -137,27 +147,25 @@ class Settings:
         return cls(**values)
 
 
-@dataclass(frozen=True, kw_only=True)
 class TrackingSettings(Settings):
     """GET /r/{code}, GET /t.js."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class JoinsSettings(Settings):
     """POST /joins."""
 
-    email_pepper_secret_id: str = variable("EMAIL_PEPPER_SECRET_ID", min_length=1)
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID",)
+    email_pepper_secret_id: str  # required: never None here
 
 
-@dataclass(frozen=True, kw_only=True)
 class LinksSettings(Settings):
     """POST/GET /links, POST /touches."""
 
-    idempotency_table_name: str = variable("IDEMPOTENCY_TABLE_NAME", min_length=3)
-    email_pepper_secret_id: str = variable("EMAIL_PEPPER_SECRET_ID", min_length=1)
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "EMAIL_PEPPER_SECRET_ID")
+    idempotency_table_name: str
+    email_pepper_secret_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class ReportsSettings(Settings):
     """GET /reports/attribution."""
 
