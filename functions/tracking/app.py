@@ -5,12 +5,12 @@ Light: no ads SDK, no auth, no pydantic (plain records and settings; a test list
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import attract.tracking
 from attract.api import log_unexpected
@@ -21,6 +21,9 @@ from attract.settings import TrackingSettings
 from attract.signing import Signer, signing_key
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
+
+if TYPE_CHECKING:  # a type only: importing it costs every cold start a module
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
 # test with its name, not the first request that reads it.
@@ -147,5 +150,5 @@ def _cookie(cookies: list[str], name: str) -> str | None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: "LambdaContext") -> dict:
     return app.resolve(event, context)

@@ -5,8 +5,9 @@ missing or invalid variable then fails the cold start (and so the deploy's smoke
 first request that happens to read it. Logic never reads os.environ: handlers call
 `load_settings()` and pass plain values on.
 
-A new variable goes into the model of the function that reads it, required (no default) unless a
-default is right everywhere; a test checks every function's template environment against its model.
+A new variable is a field of `Settings` (with a default unless every function needs it) and is named
+in `REQUIRED` of each function model that cannot do without it; a test checks every function's
+template environment against its model.
 
 Plain dataclasses and a few hand-written rules, not pydantic: the public redirect loads its settings on
 every cold start and imports no pydantic at all (docs/decisions.md, "Cold start").
