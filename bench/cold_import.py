@@ -36,6 +36,11 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 Logger(); Metrics(); Tracer(patch_modules=("botocore",))
 """
+# What any resolver-based function pays before a line of ours: the redirect's floor (it has no pydantic).
+RESOLVER = BASELINE + """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+APIGatewayHttpResolver()
+"""
 # The frameworks any resolver-based function with pydantic models pays for, before a line of ours.
 FLOOR = BASELINE + """
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -133,6 +138,7 @@ def main() -> None:
 
         variants: dict[str, tuple[str, list[Path], dict[str, str], Path]] = {
             "baseline": (BASELINE, [layer, runtime], lambda_environment(work, None), work),
+            "resolver": (RESOLVER, [layer, runtime], lambda_environment(work, None), work),
             "floor": (FLOOR, [layer, runtime], lambda_environment(work, None), work)}
         for area, logical_id in PUBLIC.items():
             code = function_copy(area, work / area)
@@ -152,6 +158,7 @@ def main() -> None:
         median = {name: statistics.median(values) * 1000 for name, values in times.items()}
         fastest = {name: min(values) * 1000 for name, values in times.items()}
         labels = {"baseline": "baseline: boto3 + Powertools Logger/Metrics/Tracer",
+                  "resolver": "resolver: + Powertools event handler",
                   "floor": "floor: + Powertools event handler + one pydantic model"}
         print(f"Cold import, {args.runs} fresh interpreters each, interleaved (Python {sys.version_info.major}."
               f"{sys.version_info.minor}, layer built by its Makefile); ratios to the baseline of medians and of minima")

@@ -31,7 +31,7 @@ from attract.links.models import CreateLinkRequest, LinkCode, LinkResponse
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import LinksSettings
-from attract.tracking.logic import ingest_touches
+from attract.tracking.ingest import ingest_touches
 from attract.tracking.models import IngestResult, TouchBatch
 from attract.tracking.repository import TouchRepository
 

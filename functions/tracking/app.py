@@ -1,13 +1,16 @@
-"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet). Light: no ads SDK, no auth."""
+"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet).
+
+Light: no ads SDK, no auth, no pydantic (plain records and settings; a test lists what it imports).
+"""
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import attract.tracking
 from attract.api import log_unexpected
@@ -18,6 +21,9 @@ from attract.settings import TrackingSettings
 from attract.signing import Signer, signing_key
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
+
+if TYPE_CHECKING:  # a type only: importing it costs every cold start a module
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
 # test with its name, not the first request that reads it.
@@ -126,7 +132,7 @@ def _signer() -> Signer | None:
     """
     settings = load_settings()
     try:
-        return Signer(signing_key(settings.signing_key_secret_id or "", settings.secret_max_age_seconds))
+        return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
     except Exception as error:  # noqa: BLE001 - any failure to read the key must not stop the redirect
         logger.warning("signing key unavailable", extra={"error": type(error).__name__})
         metrics.add_metric(name="SigningKeyUnavailable", unit=MetricUnit.Count, value=1)
@@ -144,5 +150,5 @@ def _cookie(cookies: list[str], name: str) -> str | None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: "LambdaContext") -> dict:
     return app.resolve(event, context)

@@ -59,3 +59,11 @@ def test_tracing_patches_botocore_only(code_uri):
     # As on Lambda with Tracing: Active (LAMBDA_TASK_ROOT set, tracing not disabled)
     imported = _imported_by(code_uri, UNTRACED, LAMBDA_TASK_ROOT=str(ROOT / code_uri), POWERTOOLS_TRACE_DISABLED="false")
     assert imported == [], f"X-Ray imported {imported} to patch them"
+
+
+def test_redirect_imports_no_pydantic():
+    # Every click pays the tracking function's cold start, and pydantic alone is a third of a bare one
+    # (bench/cold_import.py): the redirect reads and writes plain records (attract.links.records,
+    # attract.tracking.records) and checks its settings by hand. The contract models stay for the APIs.
+    imported = _imported_by("functions/tracking/", ("pydantic", "pydantic_core", "annotated_types"))
+    assert imported == [], f"the redirect imports {imported[:5]}"

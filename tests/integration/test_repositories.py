@@ -84,3 +84,21 @@ def test_put_many_writes_every_item_when_dynamodb_leaves_some_unprocessed(local_
     stored = client.query(TableName=table, KeyConditionExpression="PK = :pk",
                           ExpressionAttributeValues={":pk": {"S": f"VISITOR#{visitor}"}}, Select="COUNT")["Count"]
     assert stored == 60
+
+
+def test_the_redirect_reads_a_plain_target_that_matches_the_stored_link(links, local_aws):
+    # Given a link created through the marketer path (validated by the pydantic contract), with clicks counted
+    code = _code()
+    request = CreateLinkRequest(destination="https://careers.example.com/jobs?team=a", campaign="Spring Fair",
+                                channel="event", source="Career-Fair", medium="badge", term="t1")
+    link = create_link(CreateLinkCommand(owner="u1", request=request), links, NOW, code_factory=lambda: code)
+    TouchRepository(links.table, local_aws.client("dynamodb")).count_click(code)
+    # When the redirect reads it
+    target = links.target(code)
+    # Then it gets the same destination and dimensions as the contract model, and nothing for an unknown code
+    assert target is not None
+    assert {name: getattr(target, name) for name in ("code", "destination", "campaign", "channel", "source", "medium",
+                                                      "content", "term")} == link.model_dump(
+        mode="json", include={"code", "destination", "campaign", "channel", "source", "medium", "content", "term"})
+    assert (target.source, target.content) == ("career-fair", None)
+    assert links.target(_code()) is None

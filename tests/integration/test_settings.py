@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from attract.settings import JoinsSettings, Settings, SettingsError, load_settings
+from attract.settings import JoinsSettings, Settings, SettingsError, TrackingSettings, load_settings
 from attract_local.cfn import load_template
 
 FUNCTIONS = sorted(name for name, resource in load_template()["Resources"].items()
@@ -13,7 +13,7 @@ FUNCTIONS = sorted(name for name, resource in load_template()["Resources"].items
 
 
 def _required(model: type[Settings]) -> list[str]:
-    return [str(field.alias) for field in model.model_fields.values() if field.is_required()]
+    return model.required_variables()
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -26,7 +26,7 @@ def test_template_environment_satisfies_the_function_settings(local_aws, functio
     missing = [name for name in _required(model) if name not in environment]
     # Then every required variable is there, and every value passes its rule
     assert missing == [], f"template.yaml does not give {logical_id}: {missing}"
-    model.model_validate(environment)
+    model.from_environment(environment)
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -76,3 +76,38 @@ def test_each_function_model_is_loaded_and_cached_apart(monkeypatch):
     load_settings.cache_clear()
     assert JoinsSettings.load().email_pepper_secret_id == "arn:pepper"
     load_settings.cache_clear()
+
+
+BASE = {"TABLE_NAME": "attract", "POWERTOOLS_METRICS_NAMESPACE": "Attract", "SIGNING_KEY_SECRET_ID": "arn:signing"}
+
+
+def test_values_are_converted_and_defaults_fill_the_rest():
+    settings = TrackingSettings.from_environment(
+        {**BASE, "TOUCH_RETENTION_DAYS": " 30 ", "TIME_DECAY_HALF_LIFE_DAYS": "1.5", "PUBLIC_BASE_URL": "", "OTHER": "x"})
+    assert (settings.touch_retention_days, settings.time_decay_half_life_days) == (30, 1.5)
+    assert (settings.visitor_cookie_days, settings.public_base_url, settings.signing_key_secret_id) == (365, "", "arn:signing")
+    assert settings.email_pepper_secret_id is None  # the redirect does not need it
+
+
+@pytest.mark.parametrize(("variable", "value", "rule"), [
+    ("TOUCH_RETENTION_DAYS", "forty", "Input should be a valid integer"),
+    ("TOUCH_RETENTION_DAYS", "0", "Input should be greater than or equal to 1"),
+    ("VISITOR_COOKIE_DAYS", "401", "Input should be less than or equal to 400"),
+    ("TIME_DECAY_HALF_LIFE_DAYS", "nan", "Input should be a finite number"),
+    ("TIME_DECAY_HALF_LIFE_DAYS", "0", "Input should be greater than 0"),
+    ("TABLE_NAME", "xy", "String should have at least 3 characters"),
+    ("POWERTOOLS_METRICS_NAMESPACE", "", "String should have at least 1 character"),
+])
+def test_each_rule_names_the_variable_and_the_rule_never_the_value(variable, value, rule):
+    # The settings are checked by hand (no pydantic on the redirect's cold start): each rule still refuses
+    with pytest.raises(SettingsError) as raised:
+        TrackingSettings.from_environment({**BASE, variable: value})
+    assert str(raised.value) == f"TrackingSettings: {variable}: {rule}"
+
+
+def test_every_problem_is_named_at_once():
+    with pytest.raises(SettingsError) as raised:
+        JoinsSettings.from_environment({"POWERTOOLS_METRICS_NAMESPACE": "Attract", "AGGREGATE_SHARDS": "65"})
+    assert str(raised.value) == ("JoinsSettings: TABLE_NAME is not set; EMAIL_PEPPER_SECRET_ID is not set; "
+                                 "SIGNING_KEY_SECRET_ID is not set; MAIL_FROM_ADDRESS is not set; "
+                                 "AGGREGATE_SHARDS: Input should be less than or equal to 64")

@@ -2,6 +2,7 @@
 
 from attract.errors import AlreadyExistsError
 from attract.links.models import Link
+from attract.links.records import LinkTarget
 
 
 class MemoryLinks:
@@ -18,6 +19,12 @@ class MemoryLinks:
         self.reads += 1
         found = self.items.get(code)
         return (found[0], found[1]) if found else None
+
+    def target(self, code: str) -> LinkTarget | None:
+        """What the redirect reads: the stored item as a plain record, as the repository gives it."""
+        self.reads += 1
+        found = self.items.get(code)
+        return LinkTarget.from_values(found[0].model_dump(mode="json")) if found else None
 
 
 class MemoryTouches:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from attract.links.models import Link
 from attract.tracking.logic import CachedLinks, ClickRequest, clean_referrer, handle_click, redirect_location
-from attract.tracking.models import CLICK_ID_PARAMS, UTM_PARAMS
+from attract.tracking.records import CLICK_ID_PARAMS, UTM_PARAMS
 from tests.unit.fakes import MemoryLinks, MemoryTouches
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
@@ -99,7 +99,7 @@ def test_referrer_cleaning_rejects_non_web_and_strips_credentials():
 def test_cached_links_skip_repeat_reads_but_not_unknown_codes():
     links = MemoryLinks(LINK)
     cached = CachedLinks(links)
-    cached.get(LINK.code), cached.get(LINK.code), cached.get("Nope1234"), cached.get("Nope1234")
+    cached.target(LINK.code), cached.target(LINK.code), cached.target("Nope1234"), cached.target("Nope1234")
     assert links.reads == 3  # one for the known link, two for the unknown one
 
 
@@ -125,6 +125,28 @@ def test_click_ids_are_cut_in_utf8_bytes_so_keys_fit_dynamodb_limits():
         pk, sk = _key_sizes(item)
         assert pk <= 2048 and sk <= 1024
     assert _query(outcome.location)["gclid"] == ["😀" * 128]
+
+
+def test_a_click_is_stored_as_the_touch_contract_says_and_reads_back_as_one():
+    # The redirect writes a plain ClickTouch (no pydantic on its cold start); the joins read it as a Touch.
+    from attract.aws import from_item
+    from attract.tracking.models import Touch
+    from attract.tracking.repository import touch_item
+
+    touches = MemoryTouches()
+    handle_click(_click(query={"gclid": "Cj0-abc", "utm_source": "news"}, referrer="https://site.example/p"),
+                 MemoryLinks(LINK), touches, NOW, 400)
+    click, expires_at = touches.clicks[0]
+    contract = Touch(**{**vars(click), "origin": "click"})
+    # Then its item is exactly the one the pydantic Touch with the same values gives
+    assert touch_item(click, expires_at) == touch_item(contract, expires_at)
+    # And the stored item validates as that Touch (what the join's touches_of does)
+    assert Touch.model_validate(from_item(touch_item(click, expires_at))) == contract
+    # Also with no click ids, utm, referrer, content or term (None left out, empty maps kept)
+    bare = MemoryTouches()
+    handle_click(_click(), MemoryLinks(LINK), bare, NOW, 400)
+    plain, _ = bare.clicks[0]
+    assert touch_item(plain, 1) == touch_item(Touch(**vars(plain)), 1)
 
 
 def test_lone_surrogates_in_the_query_are_dropped_not_stored():
@@ -177,7 +199,7 @@ def test_an_unreadable_link_is_link_unavailable_not_a_crash():
     from attract.tracking.logic import LinkUnavailableError
 
     class Down:
-        def get(self, code):
+        def target(self, code):
             raise OSError("unreachable")
 
     with pytest.raises(LinkUnavailableError):

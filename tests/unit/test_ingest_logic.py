@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attract.identity import email_hash
-from attract.tracking.logic import ingest_touches
+from attract.tracking.ingest import ingest_touches
 from tests.unit.fakes import MemoryTouches
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)

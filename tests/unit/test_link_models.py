@@ -86,7 +86,7 @@ def test_host_allow_list_exact_hosts_and_explicit_subdomain_wildcards():
     from attract.links.models import host_allowed
     from attract.settings import Settings
 
-    allowed = Settings.model_validate({"TABLE_NAME": "table", "POWERTOOLS_METRICS_NAMESPACE": "Attract", "DESTINATION_HOSTS": " Careers.Example.com, *.Bücher.example ,"}
+    allowed = Settings.from_environment({"TABLE_NAME": "table", "POWERTOOLS_METRICS_NAMESPACE": "Attract", "DESTINATION_HOSTS": " Careers.Example.com, *.Bücher.example ,"}
                                       ).destination_hosts
     assert allowed == ("careers.example.com", "*.xn--bcher-kva.example")
     assert host_allowed("https://careers.example.com/jobs", allowed)
@@ -97,4 +97,4 @@ def test_host_allow_list_exact_hosts_and_explicit_subdomain_wildcards():
     assert not host_allowed("https://xn--bcher-kva.example/", allowed)  # the apex needs its own entry
     assert not host_allowed("https://xn--bcher-kva.example.evil.example/", allowed)
     assert host_allowed("https://anything.example/", ())
-    assert Settings.model_validate({"TABLE_NAME": "table", "POWERTOOLS_METRICS_NAMESPACE": "Attract", "DESTINATION_HOSTS": ""}).destination_hosts == ()
+    assert Settings.from_environment({"TABLE_NAME": "table", "POWERTOOLS_METRICS_NAMESPACE": "Attract", "DESTINATION_HOSTS": ""}).destination_hosts == ()

@@ -6,17 +6,19 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
 
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from attract.observability import logger, metrics
+
+if TYPE_CHECKING:  # a type only: the redirect imports this module and never pydantic
+    from pydantic import BaseModel
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 MAX_JSON_DEPTH = 32  # our deepest model is 3 levels; anything deeper is an attack on the parser
@@ -58,7 +60,7 @@ def error_response(status: HTTPStatus, message: str, errors: list[dict] | None =
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def json_response(status: int, model: BaseModel) -> Response[Any]:
+def json_response(status: int, model: "BaseModel") -> Response[Any]:
     """A pydantic model as the JSON answer (the route's `Response[Model]` annotation documents its schema)."""
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=model.model_dump(mode="json"))
 

@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from attract.tracking.records import VISITOR_ID_PATTERN
+
 
 class Channel(str, Enum):
     EMAIL = "email"
@@ -23,7 +25,6 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 LowerLabel = Annotated[Label, AfterValidator(str.lower)]
 OptionalLabel = Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
-VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 VisitorId = Annotated[str, Field(pattern=VISITOR_ID_PATTERN, description="Opaque visitor id (tc_vid)")]
 
 

@@ -5,26 +5,36 @@ missing or invalid variable then fails the cold start (and so the deploy's smoke
 first request that happens to read it. Logic never reads os.environ: handlers call
 `load_settings()` and pass plain values on.
 
-A new variable goes into the model of the function that reads it, required (no default) unless a
-default is right everywhere; a test checks every function's template environment against its model.
+A new variable is a field of `Settings` (with a default unless every function needs it) and is named
+in `REQUIRED` of each function model that cannot do without it; a test checks every function's
+template environment against its model.
+
+Plain dataclasses and a few hand-written rules, not pydantic: the public redirect loads its settings on
+every cold start and imports no pydantic at all (docs/decisions.md, "Cold start").
 """
 
+import math
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
-from typing import Annotated, Self
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar, Self
 
 
 class SettingsError(RuntimeError):
     """The environment does not satisfy a function's settings; names the variables, never their values."""
 
 
-def _host_list(value: object) -> object:
+def variable(name: str, default: Any = MISSING, *, parse: Callable[[str], Any] = str, min_length: int | None = None,
+             ge: float | None = None, gt: float | None = None, le: float | None = None) -> Any:
+    """A setting read from the environment variable `name`, converted by `parse` and checked; required without a default."""
+    rules = {"parse": parse, "min_length": min_length, "ge": ge, "gt": gt, "le": le}
+    return field(default=default, metadata={"variable": name, **rules})
+
+
+def _host_list(value: str) -> tuple[str, ...]:
     """"careers.example.com, *.example.org" -> normalised entries (lower-case, IDNA); empty -> any host."""
-    if not isinstance(value, str):
-        return value
-    from attract.links.models import ascii_host
+    from attract.links.models import ascii_host  # the links function's only: it has pydantic loaded anyway
 
     entries = []
     for entry in (part.strip() for part in value.split(",")):
@@ -34,59 +44,133 @@ def _host_list(value: object) -> object:
     return tuple(entries)
 
 
-class Settings(BaseModel):
-    """What every function may read. Optional here, a variable can still be required by a function's model."""
+def _integer(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError("Input should be a valid integer") from None
 
-    # defer_build: a function builds the validator of its own model only, not of the five.
-    model_config = ConfigDict(frozen=True, populate_by_name=True, defer_build=True)
 
-    table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3)]
+def _number(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError("Input should be a valid number") from None
+    if not math.isfinite(number):
+        raise ValueError("Input should be a finite number")
+    return number
+
+
+def _checked(value: str, rules: Mapping[str, Any]) -> Any:
+    """The converted value, or ValueError saying which rule it breaks (never quoting the value)."""
+    converted = rules["parse"](value)
+    if rules["min_length"] is not None and len(converted) < rules["min_length"]:
+        count = rules["min_length"]
+        raise ValueError(f"String should have at least {count} character{'s' if count > 1 else ''}")
+    if rules["ge"] is not None and converted < rules["ge"]:
+        raise ValueError(f"Input should be greater than or equal to {rules['ge']}")
+    if rules["gt"] is not None and converted <= rules["gt"]:
+        raise ValueError(f"Input should be greater than {rules['gt']}")
+    if rules["le"] is not None and converted > rules["le"]:
+        raise ValueError(f"Input should be less than or equal to {rules['le']}")
+    return converted
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What every function may read. Optional here, a variable can still be required by a function's model.
+
+    A function's model is a plain subclass naming the optional variables it requires (`REQUIRED`): one
+    dataclass in all, as each one costs the cold start its generated methods.
+    """
+
+    # Variables optional here that the function's model requires.
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    table_name: str = variable("TABLE_NAME", min_length=3)
     # Powertools reads it itself, but only when metrics are flushed: after the first request's work.
-    metrics_namespace: Annotated[str, Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)]
-    idempotency_table_name: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE_NAME")] = None
-    email_pepper_secret_id: Annotated[str | None, Field(alias="EMAIL_PEPPER_SECRET_ID")] = None
+    metrics_namespace: str = variable("POWERTOOLS_METRICS_NAMESPACE", min_length=1)
+    idempotency_table_name: str | None = variable("IDEMPOTENCY_TABLE_NAME", None, min_length=3)
+    email_pepper_secret_id: str | None = variable("EMAIL_PEPPER_SECRET_ID", None, min_length=1)
     # HMAC key of signed ids (tc_vid, tc_click) and join confirmation tokens (attract.signing).
-    signing_key_secret_id: Annotated[str | None, Field(alias="SIGNING_KEY_SECRET_ID")] = None
+    signing_key_secret_id: str | None = variable("SIGNING_KEY_SECRET_ID", None, min_length=1)
     # Verified SES identity that sends join confirmations.
-    mail_from_address: Annotated[str | None, Field(alias="MAIL_FROM_ADDRESS")] = None
+    mail_from_address: str | None = variable("MAIL_FROM_ADDRESS", None, min_length=3)
     # Base URL of the public click redirect; empty means "the host the request came in on".
-    public_base_url: Annotated[str, Field(alias="PUBLIC_BASE_URL")] = ""
-    touch_retention_days: Annotated[int, Field(alias="TOUCH_RETENTION_DAYS", ge=1, le=3650)] = 400
-    visitor_cookie_days: Annotated[int, Field(alias="VISITOR_COOKIE_DAYS", ge=1, le=400)] = 365
-    idempotency_seconds: Annotated[int, Field(alias="IDEMPOTENCY_SECONDS", ge=60)] = 3600
-    secret_max_age_seconds: Annotated[int, Field(alias="SECRET_MAX_AGE_SECONDS", ge=0)] = 300
-    attribution_lookback_days: Annotated[int, Field(alias="ATTRIBUTION_LOOKBACK_DAYS", ge=1, le=365)] = 30
-    time_decay_half_life_days: Annotated[float, Field(alias="TIME_DECAY_HALF_LIFE_DAYS", gt=0, le=365)] = 7
-    consent_text_version: Annotated[str, Field(alias="CONSENT_TEXT_VERSION", min_length=1)] = "v1"
-    aggregate_shards: Annotated[int, Field(alias="AGGREGATE_SHARDS", ge=1, le=64)] = 4
+    public_base_url: str = variable("PUBLIC_BASE_URL", "")
+    touch_retention_days: int = variable("TOUCH_RETENTION_DAYS", 400, parse=_integer, ge=1, le=3650)
+    visitor_cookie_days: int = variable("VISITOR_COOKIE_DAYS", 365, parse=_integer, ge=1, le=400)
+    idempotency_seconds: int = variable("IDEMPOTENCY_SECONDS", 3600, parse=_integer, ge=60)
+    secret_max_age_seconds: int = variable("SECRET_MAX_AGE_SECONDS", 300, parse=_integer, ge=0)
+    attribution_lookback_days: int = variable("ATTRIBUTION_LOOKBACK_DAYS", 30, parse=_integer, ge=1, le=365)
+    time_decay_half_life_days: float = variable("TIME_DECAY_HALF_LIFE_DAYS", 7.0, parse=_number, gt=0, le=365)
+    consent_text_version: str = variable("CONSENT_TEXT_VERSION", "v1", min_length=1)
+    aggregate_shards: int = variable("AGGREGATE_SHARDS", 4, parse=_integer, ge=1, le=64)
     # Hosts tracked links may send people to (`*.example.com` for subdomains); empty means any host.
-    destination_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_list), Field(alias="DESTINATION_HOSTS")] = ()
+    destination_hosts: tuple[str, ...] = variable("DESTINATION_HOSTS", (), parse=_host_list)
 
     @classmethod
     def load(cls) -> Self:
         """This model from the environment, validated on the first call of the process and cached."""
-        settings = load_settings(cls)
+        # A class is hashable; mypy reads the instances' dataclass __hash__ as the class's own.
+        settings = load_settings(cls)  # type: ignore[arg-type]
         assert isinstance(settings, cls)
         return settings
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Environment variable -> field name, for every setting of this model."""
+        return {item.metadata["variable"]: item.name for item in fields(cls)}
+
+    @classmethod
+    def required_variables(cls) -> list[str]:
+        """The variables this model cannot do without."""
+        return [item.metadata["variable"] for item in fields(cls)
+                if item.default is MISSING or item.metadata["variable"] in cls.REQUIRED]
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Self:
+        """This model from `environment` (other keys ignored), or SettingsError naming every problem."""
+        values, problems = {}, []
+        required = cls.required_variables()
+        for item in fields(cls):
+            name = item.metadata["variable"]
+            if name not in environment:
+                if name in required:
+                    problems.append(f"{name} is not set")
+                continue
+            try:
+                values[item.name] = _checked(environment[name], item.metadata)
+            except ValueError as error:
+                problems.append(f"{name}: {error}")
+        if problems:
+            raise SettingsError(f"{cls.__name__}: {'; '.join(problems)}")
+        return cls(**values)
 
 
 class TrackingSettings(Settings):
     """GET /r/{code}, GET /t.js."""
 
+    # Without the key the redirect still works (unsigned ids, no join trusts them): a deploy must not.
+    REQUIRED = ("SIGNING_KEY_SECRET_ID",)
+    signing_key_secret_id: str
+
 
 class JoinsSettings(Settings):
     """POST /joins, GET/POST /joins/confirm/{token}."""
 
-    email_pepper_secret_id: Annotated[str, Field(alias="EMAIL_PEPPER_SECRET_ID", min_length=1)]
-    signing_key_secret_id: Annotated[str, Field(alias="SIGNING_KEY_SECRET_ID", min_length=1)]
-    mail_from_address: Annotated[str, Field(alias="MAIL_FROM_ADDRESS", min_length=3)]
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "SIGNING_KEY_SECRET_ID", "MAIL_FROM_ADDRESS")
+    email_pepper_secret_id: str  # required: never None here
+    signing_key_secret_id: str
+    mail_from_address: str
 
 
 class LinksSettings(Settings):
     """POST/GET /links, POST /touches."""
 
-    idempotency_table_name: Annotated[str, Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)]
-    email_pepper_secret_id: Annotated[str, Field(alias="EMAIL_PEPPER_SECRET_ID", min_length=1)]
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "EMAIL_PEPPER_SECRET_ID")
+    idempotency_table_name: str
+    email_pepper_secret_id: str
 
 
 class ReportsSettings(Settings):
@@ -95,17 +179,4 @@ class ReportsSettings(Settings):
 
 @cache
 def load_settings(model: type[Settings] = Settings) -> Settings:
-    known = {field.alias for field in model.model_fields.values() if field.alias}
-    try:
-        return model.model_validate({key: value for key, value in os.environ.items() if key in known})
-    except ValidationError as error:
-        raise SettingsError(f"{model.__name__}: {describe(error)}") from None
-
-
-def describe(error: ValidationError) -> str:
-    """'EMAIL_PEPPER_SECRET_ID is not set; TOUCH_RETENTION_DAYS: Input should be ...' (values left out)."""
-    problems = []
-    for item in error.errors(include_input=False, include_url=False):
-        name = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{name} is not set" if item["type"] == "missing" else f"{name}: {item['msg']}")
-    return "; ".join(problems)
+    return model.from_environment(os.environ)

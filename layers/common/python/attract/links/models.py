@@ -9,8 +9,8 @@ from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from attract.dimensions import Dimensions
+from attract.links.records import LINK_CODE_PATTERN
 
-LINK_CODE_PATTERN = r"^[A-Za-z0-9]{6,16}$"
 LinkCode = Annotated[str, Field(pattern=LINK_CODE_PATTERN, description="Short code of a tracked link")]
 
 

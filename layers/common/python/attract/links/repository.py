@@ -2,16 +2,25 @@
 
 Link:          SK=LINK           the link itself (immutable)
 Click counter: SK=CLICKS#<n>     n in 0..CLICK_SHARDS-1, `clicks` added by the redirect outside its transaction
+
+The redirect imports this module on its cold start and reads a plain `LinkTarget` (`target`); the
+pydantic `Link`, the marketer API's contract, is loaded by `get` only.
 """
 
+from __future__ import annotations
+
 import secrets
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from attract.attribution.registry import registry_puts
 from attract.aws import Repository, from_item, to_item
 from attract.errors import AlreadyExistsError
-from attract.links.models import Link
+from attract.links.records import LinkTarget
+
+if TYPE_CHECKING:
+    from attract.links.models import Link
 
 SK_LINK = "LINK"
 # Counter shards: concurrent clicks on one popular link add to different items, so they never queue on
@@ -47,6 +56,8 @@ class LinkRepository(Repository):
 
     def get(self, code: str) -> tuple[Link, int] | None:
         """The link and its clicks (the counter shards summed), or None: one Query over the link's partition."""
+        from attract.links.models import Link
+
         response = self.dynamodb.query(
             TableName=self.table, KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": f"LINK#{code}"}},
@@ -58,3 +69,8 @@ class LinkRepository(Repository):
             if values["SK"] == SK_LINK:
                 link = Link.model_validate(values)
         return (link, clicks) if link is not None else None
+
+    def target(self, code: str) -> LinkTarget | None:
+        """What a click needs of the link, or None: one GetItem of the link item, the counter shards left unread."""
+        response = self.dynamodb.get_item(TableName=self.table, Key=link_key(code))
+        return LinkTarget.from_values(from_item(response["Item"])) if "Item" in response else None

@@ -1,32 +1,29 @@
-"""Click redirects and touch ingest."""
+"""Click redirects: resolve the link, send the person on, record the touch.
 
-import hashlib
+The public redirect imports this on its cold start, so it stays free of pydantic: it reads a plain
+`LinkTarget` and writes a plain `ClickTouch`. Touch ingest, which validates with pydantic models, is
+attract.tracking.ingest.
+"""
+
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ValidationError
-
-from attract.api import describe_errors
-from attract.dimensions import VISITOR_ID_PATTERN
 from attract.errors import AttractError
-from attract.links.models import LINK_CODE_PATTERN, Link
+from attract.links.records import LINK_CODE_PATTERN, LinkTarget
 from attract.signing import Signer
 from attract.tracking.bots import is_automated
-from attract.tracking.models import (
+from attract.tracking.records import (
     CLICK_ID_PARAMS,
     MAX_CLICK_ID_BYTES,
     MAX_UTM_BYTES,
     UTM_PARAMS,
-    FieldError,
-    IngestItemResult,
-    IngestResult,
-    Touch,
-    TouchIn,
+    VISITOR_ID_PATTERN,
+    ClickTouch,
 )
 
 VISITOR_PARAM = "tc_vid"
@@ -40,21 +37,21 @@ class LinkUnavailableError(AttractError):
 
 
 class LinkReader(Protocol):
-    def get(self, code: str) -> tuple[Link, int] | None: ...
+    def target(self, code: str) -> LinkTarget | None: ...
 
 
-class TouchWriter(Protocol):
-    def record_click(self, touch: Touch, expires_at: int) -> None: ...
+class ClickWriter(Protocol):
+    def record_click(self, touch: ClickTouch, expires_at: int) -> None: ...
     def count_click(self, code: str) -> None: ...
-    def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None: ...
 
 
-class ClickRequest(BaseModel):
+@dataclass(frozen=True)
+class ClickRequest:
     """The parts of a redirect request that matter, taken from the API Gateway event by the handler."""
 
     code: str
     method: str = "GET"
-    query: dict[str, str] = {}
+    query: dict[str, str] = field(default_factory=dict)
     visitor_cookie: str | None = None
     user_agent: str | None = None
     referrer: str | None = None
@@ -77,14 +74,14 @@ class CachedLinks:
         self._reader = reader
         self._ttl = ttl_seconds
         self._max = max_items
-        self._items: dict[str, tuple[float, tuple[Link, int] | None]] = {}
+        self._items: dict[str, tuple[float, LinkTarget]] = {}
 
-    def get(self, code: str) -> tuple[Link, int] | None:
+    def target(self, code: str) -> LinkTarget | None:
         hit = self._items.get(code)
         now = time.monotonic()
         if hit and now - hit[0] < self._ttl:
             return hit[1]
-        found = self._reader.get(code)
+        found = self._reader.target(code)
         if found is not None:  # unknown codes are not cached: a link created a second later must work
             if len(self._items) >= self._max:
                 self._items.pop(next(iter(self._items)))
@@ -144,7 +141,7 @@ def expiry(moment: datetime, retention_days: int) -> int:
 
 
 def handle_click(
-    click: ClickRequest, links: LinkReader, touches: TouchWriter, now: datetime, retention_days: int,
+    click: ClickRequest, links: LinkReader, touches: ClickWriter, now: datetime, retention_days: int,
     signer: Signer | None = None,
 ) -> ClickOutcome | None:
     """Resolve a tracked link; record a touch unless the request is automated. None: unknown code.
@@ -155,12 +152,11 @@ def handle_click(
     if not _LINK_CODE.fullmatch(click.code):  # no DynamoDB call for what cannot be a code
         return None
     try:
-        found = links.get(click.code)
+        link = links.target(click.code)
     except Exception as error:  # any store failure means "no destination right now"
         raise LinkUnavailableError(type(error).__name__) from error
-    if found is None:
+    if link is None:
         return None
-    link, _ = found
     click_ids = _picked(click.query, CLICK_ID_PARAMS, MAX_CLICK_ID_BYTES)
     utm = _picked(click.query, UTM_PARAMS, MAX_UTM_BYTES)
     passthrough = {**utm, **click_ids}
@@ -174,16 +170,10 @@ def handle_click(
          if valid_visitor_id(vid) and (signer is None or signer.is_visitor_id(vid))), None
     ) or (signer.new_visitor_id() if signer else new_id())
     click_id = signer.new_click_id() if signer else new_id()
-    touch = Touch(
-        touch_id=click_id,
-        occurred_at=now,
-        origin="click",
-        visitor_id=visitor_id,
-        link_code=link.code,
-        click_ids=click_ids,
-        utm=utm,
-        referrer=clean_referrer(click.referrer),
-        **link.model_dump(include={"campaign", "channel", "source", "medium", "content", "term"}),
+    touch = ClickTouch(
+        touch_id=click_id, occurred_at=now, visitor_id=visitor_id, link_code=link.code, campaign=link.campaign,
+        channel=link.channel, source=link.source, medium=link.medium, content=link.content, term=link.term,
+        click_ids=click_ids, utm=utm, referrer=clean_referrer(click.referrer),
     )
     location = redirect_location(link.destination, visitor_id, click_id, passthrough)
     # Broad on purpose: whatever the store raises (throttling, an outage, a conflict), only this click is lost.
@@ -196,59 +186,3 @@ def handle_click(
     except Exception as error:  # noqa: BLE001
         return ClickOutcome(location, visitor_id, click_id, True, ("count", type(error).__name__))
     return ClickOutcome(location, visitor_id, click_id, True)
-
-
-def import_touch_id(item: TouchIn, subject: str) -> str:
-    """Deterministic id: importing the same touch twice writes the same item, never a second one.
-
-    The instant is taken in UTC, so `…T12:00:00Z` and `…T14:00:00+02:00` are the same touch.
-    """
-    basis = "|".join(
-        str(part or "")
-        for part in (
-            subject, item.occurred_at.astimezone(timezone.utc).isoformat(), item.external_id, item.campaign, item.channel,
-            item.source, item.medium, item.content, item.term,
-        )
-    )
-    return "i" + hashlib.sha256(basis.encode()).hexdigest()[:31]
-
-
-def ingest_touches(
-    raw_items: list[dict], touches: TouchWriter, now: datetime, retention_days: int, hash_email
-) -> IngestResult:
-    """Validate each item on its own, store the valid ones, and say which were rejected and why.
-
-    `hash_email` turns a normalised email into its keyed hash; it is only called when an item has one.
-    """
-    results: list[IngestItemResult] = []
-    accepted: list[Touch] = []
-    for index, raw in enumerate(raw_items):
-        try:
-            item = TouchIn.model_validate(raw, context={"now": now})
-        except ValidationError as error:
-            # The one-subject rule is a whole-item rule; name the field a marketer would fix first.
-            errors = [
-                FieldError(**{**described, "field": described["field"] if described["field"] != "body" else "visitor_id"})
-                for described in describe_errors(error.errors())
-            ]
-            results.append(IngestItemResult(index=index, status="rejected", errors=errors))
-            continue
-        email_digest = hash_email(item.email) if item.email else None
-        subject = f"v:{item.visitor_id}" if item.visitor_id else f"e:{email_digest}"
-        touch = Touch(
-            touch_id=import_touch_id(item, subject),
-            occurred_at=item.occurred_at,
-            origin="import",
-            visitor_id=item.visitor_id,
-            email_hash=email_digest,
-            click_ids=dict(item.click_ids),
-            external_id=item.external_id,
-            **item.model_dump(include={"campaign", "channel", "source", "medium", "content", "term"}),
-        )
-        accepted.append(touch)
-        results.append(IngestItemResult(index=index, status="recorded", touch_id=touch.touch_id))
-    if accepted:
-        # Expiry counts from when the touch happened, not from the import.
-        touches.put_many(accepted, {t.touch_id: expiry(t.occurred_at, retention_days) for t in accepted})
-    recorded = sum(1 for result in results if result.status == "recorded")
-    return IngestResult(recorded=recorded, rejected=len(results) - recorded, results=results)

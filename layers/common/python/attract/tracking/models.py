@@ -17,18 +17,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from attract.dimensions import Dimensions, VisitorId
-
-CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id")
-UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "utm_id")
+from attract.tracking.records import CLICK_ID_PARAMS, MAX_CLICK_ID_BYTES, MAX_UTM_BYTES  # the click's, pydantic-free
 
 MAX_INGEST_AGE = timedelta(days=90)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 100
-
-# DynamoDB counts key sizes in UTF-8 bytes (partition key ≤ 2,048, sort key ≤ 1,024): a click id becomes
-# the partition key `CLICK#<kind>#<id>`, so it is bounded in bytes, not characters (512 emoji are 2 KB).
-MAX_CLICK_ID_BYTES = 512
-MAX_UTM_BYTES = 200
 
 
 def max_utf8_bytes(limit: int):

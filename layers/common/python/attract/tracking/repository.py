@@ -3,27 +3,37 @@
 Touch:        PK=VISITOR#<visitor_id> | EMAIL#<email_hash>, SK=TOUCH#<occurred_at>#<touch_id>
 Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad click ids -> visitor)
 Click count:  PK=LINK#<code>, SK=CLICKS#<n>  (see attract.links.repository)
+
+The redirect imports this module on its cold start: it writes plain `ClickTouch` records, and only the
+readers (joins) and the import (links function) load the pydantic `Touch`, when they are first called.
 """
+
+from __future__ import annotations
 
 import hashlib
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
 from attract.links.repository import click_counter_key
-from attract.tracking.models import Touch
+from attract.tracking.records import ClickTouch
+
+if TYPE_CHECKING:
+    from attract.tracking.models import Touch
 
 BATCH_SIZE = 25  # BatchWriteItem limit
 MAX_UNPROCESSED_RETRIES = 8
 
 
-def subject_key(touch: Touch) -> str:
+def subject_key(touch: Touch | ClickTouch) -> str:
     return f"VISITOR#{touch.visitor_id}" if touch.visitor_id else f"EMAIL#{touch.email_hash}"
 
 
-def touch_item(touch: Touch, expires_at: int) -> dict:
-    values = touch.model_dump(mode="json", exclude_none=True)
+def touch_item(touch: Touch | ClickTouch, expires_at: int) -> dict:
+    """The stored touch: the same item for a click's ClickTouch as for a Touch with the same values."""
+    values = touch.stored() if isinstance(touch, ClickTouch) else touch.model_dump(mode="json", exclude_none=True)
     values.update(
         PK=subject_key(touch),
         SK=f"TOUCH#{iso(touch.occurred_at)}#{touch.touch_id}",
@@ -34,7 +44,7 @@ def touch_item(touch: Touch, expires_at: int) -> dict:
     return to_item(values)
 
 
-def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
+def click_lookup_items(touch: Touch | ClickTouch, expires_at: int) -> list[dict]:
     """Items that find the visitor from a click id the join form carries (tc_click, gclid, fbclid, …)."""
     ids = {"tc_click": touch.touch_id, **touch.click_ids}
     return [
@@ -45,7 +55,7 @@ def click_lookup_items(touch: Touch, expires_at: int) -> list[dict]:
 
 
 class TouchRepository(Repository):
-    def record_click(self, touch: Touch, expires_at: int) -> None:
+    def record_click(self, touch: ClickTouch, expires_at: int) -> None:
         """One transaction: the touch and its click-id lookups, all or nothing.
 
         Every item is the visitor's own (new touch id, their click ids), so clicks of different people
@@ -80,6 +90,8 @@ class TouchRepository(Repository):
 
     def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]:
         """Touches of one subject (`VISITOR#…` or `EMAIL#…`), oldest first, optionally from `since` on."""
+        from attract.tracking.models import Touch  # the joins validate what they read; the redirect never reads
+
         start = f"TOUCH#{iso(since)}" if since else "TOUCH#"
         paginator = self.dynamodb.get_paginator("query")
         pages = paginator.paginate(
@@ -103,6 +115,8 @@ class TouchRepository(Repository):
             "PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}})
         if "Item" not in response:
             return None
+        from attract.tracking.models import Touch
+
         return Touch.model_validate({**from_item(response["Item"]), "origin": "invite"})
 
 
