@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 # The dev tools (demo, local stack, bench) import the layer package the way pytest does (pyproject pythonpath).
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
-.PHONY: venv browser demo local token test lint unit validate openapi bench clean
+.PHONY: venv browser demo local fire token test lint unit validate openapi bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: venv
 ## Serve the API on http://127.0.0.1:3000 backed by the embedded AWS emulator.
 local: venv
 	$(PY) -m attract_local.serve
+
+## Fire one schedule of a running `make local` now: make fire SCHEDULE=<event or schedule name>
+fire: venv
+	$(PY) -m attract_local.fire "$(SCHEDULE)"
 
 ## A bearer token for the local API: make token ROLE=marketer|recruiter
 token: venv

@@ -6,6 +6,7 @@ throttle 429, bodies over 10 MB 413, malformed framing 400, a failed or timed-ou
 """
 
 import base64
+import ipaddress
 import json
 import re
 import socket
@@ -13,20 +14,23 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar, TextIO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
 from attract_local.cfn import http_routes
 from attract_local.runtime import FunctionPool, InvocationError, PayloadTooLargeError, stop_workers
 from attract_local.stack import ACCOUNT, LocalAws
+from attract_local.triggers import LocalTriggers
 
 BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
 INTEGRATION_TIMEOUT_S = 30.0  # HTTP API's maximum integration timeout
 LISTEN_BACKLOG = 128  # socketserver's default of 5 resets most of 50 simultaneous clients
+ADMIN_PREFIX = "/_local/"  # the local stack's own endpoints (make fire); no template route starts with it
 SOCKET_TIMEOUT_S = 30.0  # a client that stops sending mid-request does not hold a thread forever
 
 
@@ -279,7 +283,7 @@ class _Server(ThreadingHTTPServer):
 
 class LocalGateway:
     def __init__(self, aws: LocalAws, host: str = "127.0.0.1", port: int = 3000, max_concurrency: int = 4,
-                 log: TextIO | None = None):
+                 log: TextIO | None = None, clock: Callable[[], datetime] | None = None):
         self.aws = aws
         self.log = log or sys.stderr
         self.routes = routes_from_template(aws)
@@ -288,6 +292,8 @@ class LocalGateway:
         specs = aws.functions()
         self.pools = {name: FunctionPool(spec, aws.function_environment(spec), max_concurrency, log=log)
                       for name, spec in specs.items()}
+        # SQS pollers and schedules run the same pools (an unsupported schedule expression raises here).
+        self.triggers = LocalTriggers(aws, self.pools, self.log, clock=clock)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -338,12 +344,15 @@ class LocalGateway:
     def start(self) -> "LocalGateway":
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
+        self.triggers.start()
         return self
 
     def stop(self) -> None:
+        self.triggers.signal_stop()
         self.server.shutdown()
         self.server.server_close()
         stop_workers(list(self.pools.values()))
+        self.triggers.stop()
 
     def match(self, method: str, path: str) -> Route | None:
         for route in self.routes:
@@ -384,6 +393,9 @@ class LocalGateway:
         if request.command == "OPTIONS" and self.cors and request.headers.get("access-control-request-method"):
             # With CorsConfiguration, API Gateway answers preflights itself; no function runs.
             return 204, cors_headers(self.cors, origin, preflight=True), [], b""
+        if parts.path.startswith(ADMIN_PREFIX):
+            seen["route"] = "(local admin)"
+            return self._admin(request, parts.path)
         route = self.match(request.command, parts.path)
         if route is None:
             raise GatewayError(404)
@@ -419,6 +431,18 @@ class LocalGateway:
             print(f"[gateway] {route.key} -> malformed Lambda response", file=self.log, flush=True)
             raise GatewayError(500) from None
         return status, {**out_headers, **cors_headers(self.cors, origin, preflight=False)}, cookies, out_body
+
+    def _admin(self, request: BaseHTTPRequestHandler, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
+        """`POST /_local/fire/<name>` (make fire): not part of the API, answered to loopback clients only."""
+        name = unquote(path.removeprefix(ADMIN_PREFIX + "fire/"))
+        if (request.command != "POST" or not path.startswith(ADMIN_PREFIX + "fire/") or not name
+                or not ipaddress.ip_address(request.client_address[0]).is_loopback):
+            raise GatewayError(404)
+        try:
+            status, answer = 200, self.triggers.fire(name)
+        except KeyError:
+            status, answer = 404, {"message": f"no single schedule named {name!r}", "schedules": self.triggers.names()}
+        return status, {"content-type": "application/json"}, [], json.dumps(answer, default=str).encode()
 
     @staticmethod
     def _translate(result: dict) -> tuple[int, dict[str, str], list[str], bytes]:

@@ -66,10 +66,10 @@ def template_environment(logical_id: str) -> Iterator[None]:
 
 
 def function_module(template: dict, logical_id: str) -> str:
-    """The import name of a function's handler module, e.g. functions.joins.app."""
+    """The import name of a function's handler module: functions.joins.app, functions.invites.sender.app."""
     props = template["Resources"][logical_id]["Properties"]
     handler_module = props.get("Handler", "app.lambda_handler").rsplit(".", 1)[0]
-    return "functions." + props["CodeUri"].strip("/").split("/")[-1] + "." + handler_module
+    return ".".join([*props["CodeUri"].strip("/").split("/"), handler_module])
 
 
 def render() -> str:

@@ -26,6 +26,8 @@ def main() -> None:
         print(f"AWS emulator:  {aws.endpoint}  (AWS_ENDPOINT_URL for the aws CLI / boto3)")
         for route in gateway.routes:
             print(f"  {route.key:<24} -> {route.function}{'' if route.authorizer else '  (public)'}")
+        for line in gateway.triggers.describe():
+            print(f"  {line}")
         print("Tokens: make token ROLE=marketer | ROLE=recruiter.  Ctrl-C stops.", flush=True)
         # wait() with a timeout returns to the interpreter regularly, so the signal handler runs promptly.
         while not stop.wait(0.5):

@@ -23,6 +23,11 @@ STACK_NAME = "attract-local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+def function_arn(logical_id: str) -> str:
+    """A template function's ARN locally: its name is its logical id (`GetAtt <Fn>.Arn` resolves to this)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,6 +119,14 @@ class LocalAws:
                 self.refs[logical] = LOCAL_USER_POOL_ID
             elif kind == "AWS::Cognito::UserPoolClient":
                 self.refs[logical] = LOCAL_CLIENT_ID
+            elif kind == "AWS::Serverless::Function":
+                # Locally a function's name is its logical id; the scheduler and `make fire` resolve
+                # `arn:aws:lambda:<region>:<account>:function:<LogicalId>` targets back to it.
+                self.refs[logical] = logical
+                self.attrs[(logical, "Arn")] = function_arn(logical)
+            elif kind == "AWS::IAM::Role" and logical in physical:
+                self.refs[logical] = physical[logical]
+                self.attrs[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{physical[logical]}"
             elif logical in physical:
                 self.refs[logical] = physical[logical]
         # SES (and moto) refuse mail from an unverified sender: verify the template's, as an operator would.

@@ -4,6 +4,7 @@ import importlib
 
 import pytest
 
+from attract_local.openapi import function_module
 from attract_local.stack import LocalAws
 
 
@@ -19,11 +20,11 @@ def function_env(local_aws, monkeypatch):
     """Returns load(logical_id) -> the function's app module, with that function's environment in place."""
 
     def load(logical_id: str):
-        spec = local_aws.functions()[logical_id]
         for key, value in local_aws.handler_environment(logical_id).items():
             monkeypatch.setenv(key, value)
         _reset_caches()
-        module = importlib.import_module("functions." + spec.code_dir.name + ".app")
+        # functions/invites/sender/ with app.lambda_handler imports as functions.invites.sender.app.
+        module = importlib.import_module(function_module(local_aws.template, logical_id))
         for name in ("_stores", "_links", "_touches"):
             if hasattr(module, name):
                 getattr(module, name).cache_clear()
