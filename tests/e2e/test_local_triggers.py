@@ -263,7 +263,7 @@ def test_a_scheduler_at_schedule_created_at_run_time_fires_once(stack):
 
 
 def test_fire_a_named_schedule_through_the_admin_path_and_make_fire(stack):
-    aws, gateway, _, out = stack
+    _, gateway, _, out = stack
     before = len(_lines(out, "ticker"))
     response = requests.post(gateway.url + "/_local/fire/Nightly")
     assert response.status_code == 200 and response.json()["ok"] is True
