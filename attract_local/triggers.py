@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from attract_local.runtime import FunctionPool, InvocationError
 from attract_local.schedules import At, Schedule, UnsupportedScheduleError, parse
 from attract_local.stack import ACCOUNT, REGION, LocalAws, function_arn
@@ -155,9 +153,9 @@ class SqsPoller:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except (BotoCoreError, ClientError) as error:  # the emulator stopping, or a transient error
+            except Exception as error:  # noqa: BLE001 - the emulator stopping, or a bug: logged, the poller goes on
                 if not self._stop.is_set():
-                    print(f"[sqs] {self.mapping.function}.{self.mapping.event}: {type(error).__name__}",
+                    print(f"[sqs] {self.mapping.function}.{self.mapping.event}: {type(error).__name__}: {error}",
                           file=self.log, flush=True)
                     self._stop.wait(1)
 
@@ -328,9 +326,9 @@ class LocalTriggers:
         while not self._stop.wait(TICK_S):
             try:
                 self.tick()
-            except (BotoCoreError, ClientError) as error:
+            except Exception as error:  # noqa: BLE001 - as the pollers: logged, the scheduler goes on
                 if not self._stop.is_set():
-                    print(f"[scheduler] {type(error).__name__}", file=self.log, flush=True)
+                    print(f"[scheduler] {type(error).__name__}: {error}", file=self.log, flush=True)
 
     # ---------------------------------------------------------------- Scheduler schedules
 
@@ -413,7 +411,12 @@ class LocalTriggers:
     def _invoke(self, entry: Scheduled, scheduled_at: datetime) -> dict:
         label = f"{entry.kind} {entry.name} -> {entry.function}"
         try:
-            result = self.pools[entry.function].invoke(entry.event(scheduled_at))
+            event = entry.event(scheduled_at)
+        except ValueError:  # AWS refuses a non-JSON Input for a Lambda target at creation; moto does not
+            print(f"[scheduler] {label}: Input is not JSON: not fired", file=self.log, flush=True)
+            return {"schedule": entry.name, "function": entry.function, "ok": False, "error": "InvalidInput"}
+        try:
+            result = self.pools[entry.function].invoke(event)
         except InvocationError as error:
             # Lambda retries a failed asynchronous invocation (twice, minutes apart); locally it is logged only.
             print(f"[scheduler] {label}: function error {error.kind}", file=self.log, flush=True)
