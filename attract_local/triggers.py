@@ -65,6 +65,8 @@ def sqs_mappings(aws: LocalAws) -> list[SqsMapping]:
             if event["Type"] != "SQS":
                 continue
             props = aws.resolve(event.get("Properties") or {}, f"{name}.Events.{event_name}.Properties")
+            if "FilterCriteria" in props:  # would change which messages reach the function: refuse, never ignore
+                raise ValueError(f"{name}.Events.{event_name}: FilterCriteria is not emulated by the local stack")
             mappings.append(SqsMapping(
                 event=event_name, function=name, queue_arn=str(props["Queue"]),
                 batch_size=int(props.get("BatchSize", 10)),
@@ -136,6 +138,12 @@ class SqsPoller:
         self.mapping, self.pool, self.log = mapping, pool, log
         self.sqs = aws.client("sqs")
         self.queue_url = self.sqs.get_queue_url(QueueName=mapping.queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+        visibility = int(self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
+                         ["Attributes"]["VisibilityTimeout"])
+        if visibility < pool.timeout_s:
+            # Lambda refuses such a mapping: a message would come back while its first delivery still runs.
+            raise ValueError(f"{mapping.function}.Events.{mapping.event}: the queue's VisibilityTimeout ({visibility} s)"
+                             f" is less than the function's Timeout ({pool.timeout_s:g} s)")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sqs-{mapping.function}-{mapping.event}", daemon=True)
 
@@ -291,7 +299,7 @@ class LocalTriggers:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.refresh_s = refresh_s
         self.mappings = [m for m in sqs_mappings(aws) if m.enabled]
-        self.pollers: list[SqsPoller] = []
+        self.pollers = [SqsPoller(aws, m, pools[m.function], log) for m in self.mappings]
         self.schedules = template_schedules(aws, self.clock())
         self.runtime: dict[tuple[str, str], Scheduled] = {}  # (group, name) -> Scheduler schedule
         self._skipped: set[tuple[str, str, str]] = set()  # (group, name, version) already reported as not run
@@ -302,7 +310,6 @@ class LocalTriggers:
         self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scheduled")
 
     def start(self) -> "LocalTriggers":
-        self.pollers = [SqsPoller(self.aws, m, self.pools[m.function], self.log) for m in self.mappings]
         for poller in self.pollers:
             poller.start()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
