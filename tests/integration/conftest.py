@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from attract_local.stack import LocalAws
+from attract_local.stack import ROOT, LocalAws
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,8 @@ def function_env(local_aws, monkeypatch):
         for key, value in local_aws.handler_environment(logical_id).items():
             monkeypatch.setenv(key, value)
         _reset_caches()
-        module = importlib.import_module("functions." + spec.code_dir.name + ".app")
+        # functions/<area>/app.py or functions/<area>/<function>/app.py (several functions per area)
+        module = importlib.import_module(".".join(spec.code_dir.relative_to(ROOT).parts) + ".app")
         for name in ("_stores", "_links", "_touches"):
             if hasattr(module, name):
                 getattr(module, name).cache_clear()
