@@ -69,7 +69,8 @@ def function_module(template: dict, logical_id: str) -> str:
     """The import name of a function's handler module, e.g. functions.joins.app."""
     props = template["Resources"][logical_id]["Properties"]
     handler_module = props.get("Handler", "app.lambda_handler").rsplit(".", 1)[0]
-    return "functions." + props["CodeUri"].strip("/").split("/")[-1] + "." + handler_module
+    # CodeUri functions/joins/ -> functions.joins; functions/invites/unsubscribe/ -> functions.invites.unsubscribe
+    return ".".join(props["CodeUri"].strip("/").split("/")) + "." + handler_module
 
 
 def render() -> str:
