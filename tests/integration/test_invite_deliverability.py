@@ -10,8 +10,7 @@ import pytest
 
 from attract.aws import from_item
 from attract.identity import email_hash
-from tests.integration.test_invite_sender import drain, job, queues, raw_messages, received, run_counts  # noqa: F401
-from tests.integration.test_invite_sender import domain, sender  # noqa: F401  (fixtures)
+from tests.integration.test_invite_sender import drain, job, raw_messages, received, run_counts
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event
 
 
@@ -129,7 +128,7 @@ def test_the_invite_token_credits_the_invitation_through_a_real_join(function_en
     item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
         "PK": {"S": f"MEMBER#{email_hash(address, _pepper(local_aws))}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
     touches = from_item(item)["touches"]
-    assert [(t["origin"], t["channel"], t["campaign"]) for t in touches][0] == ("invite", "email", "Berlin data alumni")
+    assert (touches[0]["origin"], touches[0]["channel"], touches[0]["campaign"]) == ("invite", "email", "Berlin data alumni")
     # A tampered token credits nothing
     other = f"grace@people.{domain}"
     answer = join_and_confirm_in_process(joins, local_aws.endpoint,

@@ -16,45 +16,12 @@ import requests
 
 from attract.aws import from_item
 from attract.identity import email_hash
+from tests.integration.conftest import VISIBILITY
 from tests.support import FakeLambdaContext, load_event
-
-VISIBILITY = 1  # seconds: a failed message comes back quickly
-MAX_RECEIVES = 3  # the template's maxReceiveCount
 
 
 class HardKill(BaseException):
     """What a Lambda timeout or OOM does to the handler: no `except Exception` cleanup runs."""
-
-
-@pytest.fixture
-def sender(function_env, local_aws, monkeypatch):
-    from attract import settings
-
-    module = function_env("InviteSenderFunction")
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://go.acme.example")
-    settings.load_settings.cache_clear()
-    module._stores.cache_clear()
-    return module
-
-
-@pytest.fixture
-def domain(local_aws):
-    """A sender domain of this test only (moto's SES is shared by the session), verified."""
-    name = f"acme-{uuid.uuid4().hex[:8]}.example"
-    local_aws.client("sesv2").create_email_identity(EmailIdentity=name)
-    return name
-
-
-@pytest.fixture
-def queues(local_aws):
-    sqs = local_aws.client("sqs")
-    name = uuid.uuid4().hex[:10]
-    dlq = sqs.create_queue(QueueName=f"invites-dlq-{name}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(QueueName=f"invites-{name}", Attributes={
-        "VisibilityTimeout": str(VISIBILITY),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})})["QueueUrl"]
-    return sqs, queue, dlq
 
 
 def job(domain: str, person: str, campaign: str = "alumni", **changes) -> dict:

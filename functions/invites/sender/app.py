@@ -59,4 +59,4 @@ def _send(record: SQSRecord) -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=_send, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=_send, processor=processor, context=context))
