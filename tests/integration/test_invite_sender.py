@@ -174,3 +174,18 @@ def test_the_sent_message_carries_one_click_unsubscribe_and_the_postal_address(s
     text = message.get_body(("plain",)).get_content()
     assert "1 Main Street, Springfield" in text and message["List-Unsubscribe"][1:-1] in text
     assert "https://go.acme.example/r/inv-berlin?tc_inv=" in text
+
+
+def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():
+    from attract_local.cfn import load_template
+
+    resources = load_template()["Resources"]
+    queue = resources["InvitesQueue"]["Properties"]
+    function = resources["InviteSenderFunction"]["Properties"]
+    # A job must not come back while an earlier delivery may still be sending it
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3 and queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["InvitesDeadLetterQueue", "Arn"]}
+    (event,) = function["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 10
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

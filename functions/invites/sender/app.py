@@ -18,7 +18,7 @@ from attract.invites.models import InvitationJob
 from attract.invites.repository import InviteRepository
 from attract.invites.sending import SendPolicy, TokenBucket, send_invitation
 from attract.observability import logger, metrics, tracer
-from attract.settings import InviteSenderSettings
+from attract.settings import InviteSenderSettings, SettingsError
 from attract.signing import Signer, signing_key
 
 load_settings = InviteSenderSettings.load
@@ -35,6 +35,9 @@ def _stores():
     from attract.providers.ses import SesRawMailer  # SES only where mail is sent
 
     settings = load_settings()
+    if not settings.public_base_url:
+        # No request to take a host from: an invitation's links need the public base URL.
+        raise SettingsError("InviteSenderSettings: PUBLIC_BASE_URL is empty (set the PublicBaseUrl parameter)")
     policy = SendPolicy(public_base_url=settings.public_base_url, cooldown_days=settings.invite_cooldown_days,
                         invite_token_days=settings.invite_token_days)
     return (policy, InviteRepository(settings.table_name), SesRawMailer(settings.ses_configuration_set),
