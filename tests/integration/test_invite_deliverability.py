@@ -10,6 +10,7 @@ import pytest
 
 from attract.aws import from_item
 from attract.identity import email_hash
+from attract.tracking.repository import invite_token_key
 from tests.integration.test_invite_sender import drain, job, raw_messages, received, run_counts
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event
 
@@ -135,4 +136,25 @@ def test_the_invite_token_credits_the_invitation_through_a_real_join(function_en
                                          {**body, "email": other, "invite_token": token[:-2] + "xx"})
     item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
         "PK": {"S": f"MEMBER#{email_hash(other, _pepper(local_aws))}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
+    assert [t["origin"] for t in from_item(item)["touches"]] == ["join"]
+
+
+def test_an_expired_invitation_credits_nothing_before_dynamodb_deletes_it(function_env, sender, queues, domain,
+                                                                         local_aws):
+    sqs, queue, _ = queues
+    campaign = f"exp-{uuid.uuid4().hex[:6]}"
+    address = f"radia@people.{domain}"
+    (message,) = _send_one(sender, sqs, queue, local_aws, domain, "radia", campaign)
+    link = next(word for word in message.get_body(("plain",)).get_content().split() if "/r/" in word)
+    token = parse_qs(urlsplit(link).query)["tc_inv"][0]
+    # The invitation's TTL has passed, but DynamoDB has not deleted the item yet
+    dynamodb, table = local_aws.client("dynamodb"), local_aws.refs["AttractTable"]
+    dynamodb.update_item(TableName=table, Key={"PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}},
+                         UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
+    joins = function_env("JoinsFunction")
+    body = {"email": address, "name": "Radia Perlman", "consent": True, "consent_text_version": "v1",
+            "invite_token": token}
+    assert join_and_confirm_in_process(joins, local_aws.endpoint, body)["statusCode"] == 200
+    item = dynamodb.get_item(TableName=table, Key={
+        "PK": {"S": f"MEMBER#{email_hash(address, _pepper(local_aws))}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
     assert [t["origin"] for t in from_item(item)["touches"]] == ["join"]
