@@ -66,6 +66,7 @@ bench: venv
 	$(PY) bench/cold_import.py
 	$(PY) bench/aggregates.py
 	$(PY) bench/local_stack.py
+	$(PY) bench/invite_sender.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

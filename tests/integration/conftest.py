@@ -1,6 +1,8 @@
 """Handlers invoked in-process with events/ payloads against a moto server holding template.yaml's tables."""
 
 import importlib
+import json
+import uuid
 
 import pytest
 
@@ -41,3 +43,40 @@ def _reset_caches() -> None:
     settings.load_settings.cache_clear()
     aws.client.cache_clear()
     logic.idempotent_create_link.cache_clear()
+
+
+# ---- invitations: the sender with a public base URL, a verified sender domain, a test queue pair
+
+VISIBILITY = 1  # seconds: a failed message comes back quickly
+MAX_RECEIVES = 3  # the template's maxReceiveCount
+
+
+@pytest.fixture
+def sender(function_env, local_aws, monkeypatch):
+    from attract import settings
+
+    module = function_env("InviteSenderFunction")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://go.acme.example")
+    settings.load_settings.cache_clear()
+    module._stores.cache_clear()
+    return module
+
+
+@pytest.fixture
+def domain(local_aws):
+    """A sender domain of this test only (moto's SES is shared by the session), verified."""
+    name = f"acme-{uuid.uuid4().hex[:8]}.example"
+    local_aws.client("sesv2").create_email_identity(EmailIdentity=name)
+    return name
+
+
+@pytest.fixture
+def queues(local_aws):
+    sqs = local_aws.client("sqs")
+    name = uuid.uuid4().hex[:10]
+    dlq = sqs.create_queue(QueueName=f"invites-dlq-{name}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=f"invites-{name}", Attributes={
+        "VisibilityTimeout": str(VISIBILITY),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})})["QueueUrl"]
+    return sqs, queue, dlq

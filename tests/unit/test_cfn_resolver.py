@@ -64,7 +64,9 @@ def test_timeout_memory_and_layers_come_from_the_template():
     tracking = template["Resources"]["TrackingFunction"]["Properties"]
     assert specs["TrackingFunction"].memory_mb == tracking["MemorySize"]
     assert specs["JoinsFunction"].memory_mb == globals_fn["MemorySize"]
-    assert {spec.timeout_s for spec in specs.values()} == {globals_fn["Timeout"]}
+    assert {spec.timeout_s for name, spec in specs.items()
+            if "Timeout" not in template["Resources"][name]["Properties"]} == {globals_fn["Timeout"]}
+    assert specs["InviteSenderFunction"].timeout_s == template["Resources"]["InviteSenderFunction"]["Properties"]["Timeout"]
     assert all(spec.layers and spec.layers[0].parts[-2:] == ("common", "python") for spec in specs.values())
     template["Resources"]["JoinsFunction"]["Properties"]["Timeout"] = 4
     template["Resources"]["JoinsFunction"]["Properties"]["Layers"] = ["arn:aws:lambda:us-east-1:1:layer:x:1"]

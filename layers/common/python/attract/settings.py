@@ -108,6 +108,11 @@ class Settings:
     aggregate_shards: int = variable("AGGREGATE_SHARDS", 4, parse=_integer, ge=1, le=64)
     # Hosts tracked links may send people to (`*.example.com` for subdomains); empty means any host.
     destination_hosts: tuple[str, ...] = variable("DESTINATION_HOSTS", (), parse=_host_list)
+    # Invitations: at most one from any campaign per person within the cooldown (attract.invites).
+    invite_cooldown_days: int = variable("INVITE_COOLDOWN_DAYS", 30, parse=_integer, ge=0, le=3650)
+    invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
+    invite_max_send_rate: float = variable("INVITE_MAX_SEND_RATE", 10.0, parse=_number, gt=0, le=10_000)
+    ses_configuration_set: str | None = variable("SES_CONFIGURATION_SET", None, min_length=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -170,6 +175,29 @@ class LinksSettings(Settings):
 
     REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "EMAIL_PEPPER_SECRET_ID")
     idempotency_table_name: str
+    email_pepper_secret_id: str
+
+
+class InviteSenderSettings(Settings):
+    """SQS -> SES: sends invitations at most once."""
+
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "SIGNING_KEY_SECRET_ID", "SES_CONFIGURATION_SET")
+    email_pepper_secret_id: str
+    signing_key_secret_id: str
+    ses_configuration_set: str
+
+
+class UnsubscribeSettings(Settings):
+    """GET/POST /u/{token}."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID",)
+    signing_key_secret_id: str
+
+
+class InviteFeedbackSettings(Settings):
+    """SES bounce and complaint events."""
+
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID",)
     email_pepper_secret_id: str
 
 

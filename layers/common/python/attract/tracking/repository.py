@@ -115,6 +115,10 @@ class TouchRepository(Repository):
             "PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}})
         if "Item" not in response:
             return None
+        # DynamoDB's TTL deletes late (up to days): an expired invitation credits nothing meanwhile.
+        expires = response["Item"].get("expires_at")
+        if expires is not None and int(expires["N"]) <= time.time():
+            return None
         from attract.tracking.models import Touch
 
         return Touch.model_validate({**from_item(response["Item"]), "origin": "invite"})

@@ -1,0 +1,114 @@
+"""DynamoDB items of invitation sending (docs/data-model.md, "Invitations").
+
+Claim:        PK=INVITE_SEND#<campaign_id>#<email_hash>, SK=SEND  status SENDING|SENT, message_id
+Cooldown:     PK=COOLDOWN#<email_hash>, SK=COOLDOWN               invited_at, campaign_id (TTL expires_at)
+Suppression:  PK=SUPPRESS#<email_hash>, SK=SUPPRESS               reason unsubscribe|bounce|complaint
+Invite touch: PK=INVITE#sha256(token), SK=INVITE                  the touch a join credits (TTL expires_at)
+Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained
+"""
+
+from datetime import datetime
+
+from attract.aws import Repository, to_item
+from attract.clock import iso
+from attract.invites.models import InvitationJob
+from attract.invites.sending import Claim, recipient_key, token_key
+
+SENDING, SENT = "SENDING", "SENT"
+
+
+def claim_key(campaign_id: str, email_hash: str) -> dict:
+    return {"PK": {"S": f"INVITE_SEND#{campaign_id}#{email_hash}"}, "SK": {"S": "SEND"}}
+
+
+def suppression_key(email_hash: str) -> dict:
+    return {"PK": {"S": f"SUPPRESS#{email_hash}"}, "SK": {"S": "SUPPRESS"}}
+
+
+def cooldown_key(email_hash: str) -> dict:
+    return {"PK": {"S": f"COOLDOWN#{email_hash}"}, "SK": {"S": "COOLDOWN"}}
+
+
+def run_key(campaign_id: str, run_id: str) -> dict:
+    return {"PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": f"RUN#{run_id}"}}
+
+
+class InviteRepository(Repository):
+    def is_suppressed(self, email_hash: str) -> bool:
+        response = self.dynamodb.get_item(TableName=self.table, Key=suppression_key(email_hash),
+                                          ProjectionExpression="PK", ConsistentRead=True)
+        return "Item" in response
+
+    def suppress(self, email_hash: str, reason: str, now: datetime, campaign_id: str | None = None) -> bool:
+        """Add to the suppression list; True the first time (a repeated unsubscribe or event counts once)."""
+        try:
+            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
+                **suppression_key(email_hash), **to_item({"type": "suppression", "reason": reason, "at": iso(now),
+                                                          "campaign_id": campaign_id})})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def claim(self, campaign_id: str, email_hash: str, run_id: str, now: datetime) -> Claim:
+        try:
+            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
+                **claim_key(campaign_id, email_hash),
+                **to_item({"type": "invite_send", "status": SENDING, "run_id": run_id, "claimed_at": iso(now)})})
+            return "claimed"
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+        found = self.dynamodb.get_item(TableName=self.table, Key=claim_key(campaign_id, email_hash),
+                                       ConsistentRead=True).get("Item")
+        if found is None:  # released between the two calls: someone else is on it, let SQS retry later
+            raise RuntimeError("claim released concurrently")
+        return "sent" if found["status"]["S"] == SENT else "sending"
+
+    def release(self, campaign_id: str, email_hash: str) -> None:
+        # Only a SENDING claim is released: a SENT one is never deleted by a late failure.
+        try:
+            self.dynamodb.delete_item(TableName=self.table, Key=claim_key(campaign_id, email_hash),
+                                      ConditionExpression="#s = :sending", ExpressionAttributeNames={"#s": "status"},
+                                      ExpressionAttributeValues={":sending": {"S": SENDING}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    def mark_sent(self, campaign_id: str, email_hash: str, message_id: str, now: datetime) -> None:
+        self.dynamodb.update_item(
+            TableName=self.table, Key=claim_key(campaign_id, email_hash),
+            UpdateExpression="SET #s = :sent, message_id = :id, sent_at = :at",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":sent": {"S": SENT}, ":id": {"S": message_id}, ":at": {"S": iso(now)}})
+
+    def claim_status(self, campaign_id: str, email_hash: str) -> str | None:
+        found = self.dynamodb.get_item(TableName=self.table, Key=claim_key(campaign_id, email_hash),
+                                       ConsistentRead=True).get("Item")
+        return found["status"]["S"] if found else None
+
+    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> bool:
+        """Take the person's cooldown for this campaign: refused while another campaign holds it."""
+        at = int(now.timestamp())
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=cooldown_key(email_hash),
+                UpdateExpression="SET invited_at = :now, campaign_id = :campaign, expires_at = :expires, #t = :type",
+                ConditionExpression="attribute_not_exists(PK) OR invited_at < :cutoff OR campaign_id = :campaign",
+                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeValues={":now": {"N": str(at)}, ":campaign": {"S": campaign_id},
+                                           ":expires": {"N": str(at + days * 86400)},
+                                           ":cutoff": {"N": str(at - days * 86400)}, ":type": {"S": "cooldown"}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None:
+        self.dynamodb.put_item(TableName=self.table, Item={
+            "PK": {"S": f"INVITE#{token_key(token)}"}, "SK": {"S": "INVITE"},
+            **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
+                       "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
+                       "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
+                       "email_hash": email_hash, "expires_at": expires_at})})
+
+    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1) -> None:
+        self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id),
+                                  UpdateExpression="ADD #n :v", ExpressionAttributeNames={"#n": name},
+                                  ExpressionAttributeValues={":v": {"N": str(value)}})

@@ -1,0 +1,152 @@
+"""Sending one invitation at most once (docs/decisions.md, "Invitations sent at most once").
+
+Powertools idempotency is not enough: if the function dies after SES accepted the message but before
+the COMPLETED record, the in-progress record expires and a redelivery sends again. So a claim:
+1. a conditional put of (campaign, recipient) as SENDING, never taken over on a timer;
+2. send;
+3. mark SENT with SES's MessageId;
+4. release the claim only when the send failed in a way known to happen before SES accepted anything
+   (`NotSent`, raised by the provider). Any other failure leaves SENDING: the redelivery finds it,
+   sends nothing and is counted for reconciliation.
+The suppression list and the per-person cooldown are re-checked here: planning was hours ago.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from attract.invites.messages import compose, mime
+from attract.invites.models import InvitationJob
+from attract.signing import Signer
+
+INVITE = "invite"  # signing purposes
+UNSUBSCRIBE = "unsubscribe"
+UNSUBSCRIBE_TOKEN_DAYS = 3650  # an unsubscribe link must work as long as the mail sits in an inbox
+
+Outcome = Literal["sent", "duplicate", "reconcile", "suppressed", "cooldown"]
+Claim = Literal["claimed", "sent", "sending"]
+
+
+class NotSent(Exception):
+    """The send failed before SES accepted the message (rejected, throttled, never connected): safe to retry."""
+
+
+class InviteStore(Protocol):
+    def is_suppressed(self, email_hash: str) -> bool: ...
+    def claim(self, campaign_id: str, email_hash: str, run_id: str, now: datetime) -> Claim: ...
+    def release(self, campaign_id: str, email_hash: str) -> None: ...
+    def mark_sent(self, campaign_id: str, email_hash: str, message_id: str, now: datetime) -> None: ...
+    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> bool: ...
+    def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None: ...
+    def count(self, campaign_id: str, run_id: str, name: str) -> None: ...
+
+
+class RawMailer(Protocol):
+    def send_raw(self, raw: bytes, tags: dict[str, str]) -> str:
+        """SES's MessageId; NotSent when SES certainly did not accept the message."""
+        ...
+
+
+class TokenBucket:
+    """At most `rate` sends per second per warm function (SES's account rate is shared by all of them)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate, self._clock, self._sleep = rate, clock, sleep
+        self._tokens, self._at = 1.0, clock()
+
+    def take(self) -> None:
+        now = self._clock()
+        self._tokens = min(max(self.rate, 1.0), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            self._sleep((1 - self._tokens) / self.rate)
+            self._tokens, self._at = 1.0, self._clock()
+        self._tokens -= 1
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    public_base_url: str
+    cooldown_days: int
+    invite_token_days: int
+
+
+def recipient_key(email_hash: str) -> str:
+    """The recipient's part of tokens and Message-IDs: a prefix of the peppered hash, never the address."""
+    return email_hash[:32]
+
+
+def invite_token(signer: Signer, job: InvitationJob, email_hash: str, expires_at: int) -> str:
+    return signer.token(INVITE, [job.campaign_id, recipient_key(email_hash)], expires_at)
+
+
+def unsubscribe_token(signer: Signer, campaign_id: str, email_hash: str, now: datetime) -> str:
+    return signer.token(UNSUBSCRIBE, [email_hash, campaign_id], int(now.timestamp()) + UNSUBSCRIBE_TOKEN_DAYS * 86400)
+
+
+def open_unsubscribe_token(signer: Signer, token: str | None, now: datetime) -> tuple[str, str] | None:
+    """(email hash, campaign id) of a token this key signed for unsubscribing; None for anything else."""
+    fields = signer.open(UNSUBSCRIBE, token, int(now.timestamp()), 2)
+    if not fields or len(fields[0]) != 64:
+        return None
+    return fields[0], fields[1]
+
+
+def send_invitation(job: InvitationJob, email: str, email_hash: str, now: datetime, policy: SendPolicy,
+                    signer: Signer, store: InviteStore, mailer: RawMailer, bucket: TokenBucket) -> Outcome:
+    """Send `job` to `email` (normalised) unless it was sent, is being sent, or must not be."""
+    campaign, run = job.campaign_id, job.run_id
+    if store.is_suppressed(email_hash):
+        store.count(campaign, run, "skipped_suppressed")
+        return "suppressed"
+    claim = store.claim(campaign, email_hash, run, now)
+    if claim == "sent":
+        return "duplicate"  # the producer's duplicate, or a redelivery after a completed send
+    if claim == "sending":
+        # A previous attempt died between claiming and marking: SES may have sent it. Never resend.
+        store.count(campaign, run, "reconcile")
+        return "reconcile"
+    if not store.hold_cooldown(email_hash, campaign, now, policy.cooldown_days):
+        store.release(campaign, email_hash)  # not invited by this campaign: a later run may
+        store.count(campaign, run, "skipped_cooldown")
+        return "cooldown"
+    try:
+        expires_at = int(now.timestamp()) + policy.invite_token_days * 86400
+        token = invite_token(signer, job, email_hash, expires_at)
+        # The join credits the invitation through this item (attract.tracking.repository.invite_touch).
+        store.put_invite_touch(token, job, email_hash, now, expires_at)
+        raw = mime(letter(job, email, email_hash, token, now, policy, signer))
+        bucket.take()
+    except Exception:
+        store.release(campaign, email_hash)  # nothing reached SES
+        raise
+    try:
+        message_id = mailer.send_raw(raw, {"campaign_id": campaign, "run_id": run})
+    except NotSent:
+        store.release(campaign, email_hash)
+        raise
+    store.mark_sent(campaign, email_hash, message_id, now)
+    store.count(campaign, run, "sent")
+    return "sent"
+
+
+def letter(job: InvitationJob, email: str, email_hash: str, token: str, now: datetime, policy: SendPolicy,
+           signer: Signer):
+    base = policy.public_base_url.rstrip("/")
+    person = job.recipient
+    fields = {"first_name": person.first_name, "last_name": person.last_name, "location": person.location,
+              "skills": person.skills}
+    return compose(
+        fields, job.templates.subject, job.templates.text, job.templates.html, job.sender.from_,
+        job.sender.reply_to, email, job.sender.postal_address,
+        invite_url=f"{base}/r/{job.link_code}?tc_inv={token}",
+        unsubscribe_url=f"{base}/u/{unsubscribe_token(signer, job.campaign_id, email_hash, now)}",
+        message_key=f"{job.campaign_id}/{recipient_key(email_hash)}")
+
+
+def token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,191 @@
+"""The invitation sender against real moto queues, the test playing the poller (receive, invoke, delete
+per the batch response, let visibility expire), and the recipients moto's SES actually received.
+
+Every count <= 1, every good invitation exactly 1, the poison message in the DLQ.
+"""
+
+import json
+import time
+import uuid
+from collections import Counter
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+import requests
+
+from attract.aws import from_item
+from attract.identity import email_hash
+from tests.integration.conftest import VISIBILITY
+from tests.support import FakeLambdaContext, load_event
+
+
+class HardKill(BaseException):
+    """What a Lambda timeout or OOM does to the handler: no `except Exception` cleanup runs."""
+
+
+def job(domain: str, person: str, campaign: str = "alumni", **changes) -> dict:
+    body = load_event("invites/job")
+    body["campaign_id"] = campaign
+    body["recipient"]["email"] = f"{person}@people.{domain}"
+    body["sender"]["from"] = f"Acme Careers <careers@{domain}>"
+    body["sender"]["reply_to"] = f"careers@{domain}"
+    body.update(changes)
+    return body
+
+
+def poll_once(sender, sqs, queue) -> tuple[int, list[str]]:
+    """One poll as Lambda's event-source mapping does it: the records received, and the failed ids."""
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+    if not messages:
+        return 0, []
+    event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                          "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                          "awsRegion": "us-east-1"} for m in messages]}
+    response = sender.lambda_handler(event, FakeLambdaContext())
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    for m in messages:
+        if m["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    return len(messages), failed
+
+
+def drain(sender, sqs, queue, rounds: int = 8) -> None:
+    """Poll until the queue is empty (failed messages come back after the visibility timeout)."""
+    for _ in range(rounds):
+        poll_once(sender, sqs, queue)
+        attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
+            return
+        time.sleep(VISIBILITY + 0.2)
+
+
+def received(local_aws, domain: str) -> Counter:
+    """How many messages SES accepted per recipient of `domain`, read from the emulator's state."""
+    data = requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=60).json()
+    counts: Counter = Counter()
+    for message in (data.get("ses") or {}).get("RawMessage", []):
+        parsed = BytesParser(policy=policy.default).parsebytes(message["raw_data"].encode())
+        for address in parsed["To"].addresses:
+            if address.domain == f"people.{domain}":
+                counts[address.username] += 1
+    return counts
+
+
+def raw_messages(local_aws, to: str) -> list:
+    data = requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=60).json()
+    found = [BytesParser(policy=policy.default).parsebytes(m["raw_data"].encode())
+             for m in (data.get("ses") or {}).get("RawMessage", [])]
+    return [m for m in found if str(m["To"]) == to]
+
+
+def claim(local_aws, campaign: str, address: str) -> dict | None:
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"INVITE_SEND#{campaign}#{email_hash(address, pepper)}"}, "SK": {"S": "SEND"}}).get("Item")
+    return from_item(item) if item else None
+
+
+def run_counts(local_aws, campaign: str, run: str = "run-2026-11-26") -> dict:
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": f"RUN#{run}"}}).get("Item")
+    return {k: int(v) for k, v in from_item(item).items() if k not in ("PK", "SK")} if item else {}
+
+
+def test_a_duplicate_from_the_producer_sends_once(sender, queues, domain, local_aws):
+    sqs, queue, _ = queues
+    campaign = f"dup-{uuid.uuid4().hex[:6]}"
+    for body in (job(domain, "ada", campaign), job(domain, "ada", campaign), job(domain, "alan", campaign)):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"ada": 1, "alan": 1}
+    marked = claim(local_aws, campaign, f"ada@people.{domain}")
+    assert marked["status"] == "SENT" and marked["message_id"]
+    # A later redelivery of a sent job (another duplicate) still sends nothing
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "ada", campaign)))
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"ada": 1, "alan": 1}
+    assert run_counts(local_aws, campaign) == {"sent": 2}
+
+
+def test_a_failure_before_the_send_releases_the_claim_and_the_retry_sends_once(sender, queues, local_aws):
+    sqs, queue, _ = queues
+    domain = f"late-{uuid.uuid4().hex[:8]}.example"  # not verified yet: SES rejects before accepting
+    campaign = f"tr-{uuid.uuid4().hex[:6]}"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "grace", campaign)))
+    count, failed = poll_once(sender, sqs, queue)
+    assert count == 1 and len(failed) == 1
+    assert claim(local_aws, campaign, f"grace@people.{domain}") is None  # released: MessageRejected precedes acceptance
+    local_aws.client("sesv2").create_email_identity(EmailIdentity=domain)
+    time.sleep(VISIBILITY + 0.2)
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"grace": 1}
+    assert claim(local_aws, campaign, f"grace@people.{domain}")["status"] == "SENT"
+
+
+def test_a_poison_message_lands_in_the_dead_letter_queue(sender, queues, domain, local_aws):
+    sqs, queue, dlq = queues
+    campaign = f"poison-{uuid.uuid4().hex[:6]}"
+    sqs.send_message(QueueUrl=queue, MessageBody="{not json")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({**job(domain, "x", campaign), "campaign_id": "a/b"}))
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "edsger", campaign)))
+    drain(sender, sqs, queue)
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert sorted(m["Body"][:9] for m in dead) == sorted(["{not json", json.dumps({"campaign_id": "a/b"})[:9]])
+    assert received(local_aws, domain) == {"edsger": 1}  # the good one in the same batches: exactly once
+
+
+def test_a_hard_kill_after_ses_accepted_never_resends_and_is_counted_for_reconciliation(sender, queues, domain,
+                                                                                          local_aws):
+    sqs, queue, _ = queues
+    campaign = f"kill-{uuid.uuid4().hex[:6]}"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "barbara", campaign)))
+    ses_events = sender._stores()[2].sesv2.meta.events
+
+    def die(**_):
+        raise HardKill()
+
+    ses_events.register("after-call.sesv2.SendEmail", die, unique_id="hard-kill")
+    try:
+        with pytest.raises(HardKill):
+            poll_once(sender, sqs, queue)
+    finally:
+        ses_events.unregister("after-call.sesv2.SendEmail", unique_id="hard-kill")
+    assert received(local_aws, domain) == {"barbara": 1}  # SES had accepted it
+    assert claim(local_aws, campaign, f"barbara@people.{domain}")["status"] == "SENDING"
+    time.sleep(VISIBILITY + 0.2)
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"barbara": 1}
+    assert claim(local_aws, campaign, f"barbara@people.{domain}")["status"] == "SENDING"
+    assert run_counts(local_aws, campaign) == {"reconcile": 1}
+
+
+def test_the_sent_message_carries_one_click_unsubscribe_and_the_postal_address(sender, queues, domain, local_aws):
+    sqs, queue, _ = queues
+    campaign = f"mime-{uuid.uuid4().hex[:6]}"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "katherine", campaign)))
+    drain(sender, sqs, queue)
+    (message,) = raw_messages(local_aws, f"katherine@people.{domain}")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://go.acme.example/u/")
+    text = message.get_body(("plain",)).get_content()
+    assert "1 Main Street, Springfield" in text and message["List-Unsubscribe"][1:-1] in text
+    assert "https://go.acme.example/r/inv-berlin?tc_inv=" in text
+
+
+def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():
+    from attract_local.cfn import load_template
+
+    resources = load_template()["Resources"]
+    queue = resources["InvitesQueue"]["Properties"]
+    function = resources["InviteSenderFunction"]["Properties"]
+    # A job must not come back while an earlier delivery may still be sending it
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3 and queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["InvitesDeadLetterQueue", "Arn"]}
+    (event,) = function["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 10
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
