@@ -62,6 +62,7 @@ bench: venv
 	$(PY) bench/cold_import.py
 	$(PY) bench/aggregates.py
 	$(PY) bench/local_stack.py
+	$(PY) bench/invite_sources.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
