@@ -194,6 +194,18 @@ def test_rows_changed_by_others_after_the_count_are_no_false_alarm(server, reque
     assert [row["external_id"] for row in source.rows()] == [1, 2]
 
 
+def test_the_secret_is_read_through_powertools_by_default(pg, local_aws, monkeypatch):
+    from aws_lambda_powertools.utilities.parameters import base
+
+    make, _, secret_id = pg
+    for key, value in {"AWS_ENDPOINT_URL": local_aws.endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(base, "DEFAULT_PROVIDERS", {})  # a provider made by an earlier test points elsewhere
+    spec = SPEC.validate_python({"kind": "postgresql", "secret_id": secret_id, "table": make()})
+    assert len(list(open_source(spec, MAPPING).rows())) == len(PEOPLE)
+
+
 # ---- MariaDB ------------------------------------------------------------------------------------------------
 
 def test_mariadb_streams_all_rows_mapped_and_incremental(maria, secrets):
