@@ -138,10 +138,15 @@ def _assert_the_people(candidates: list[Candidate], counts: Counter) -> None:
 def test_postgresql_streams_all_rows_mapped_and_screened(pg, secrets):
     make, _, secret_id = pg
     spec = SPEC.validate_python({"kind": "postgresql", "secret_id": secret_id, "table": make()})
-    source = open_source(spec, MAPPING, secrets=secrets, batch_size=2)
+    cursors: list = []
+    # PostgreSQL (unlike MariaDB) allows other statements mid-stream: look for the server-side cursor
+    source = open_source(spec, MAPPING, secrets=secrets, batch_size=2, while_streaming=lambda connection: cursors.extend(
+        connection.exec_driver_sql("SELECT is_holdable, statement FROM pg_cursors").all()))
     candidates, counts = _screened(source)
     _assert_the_people(candidates, counts)
     assert source.count == len(PEOPLE)
+    assert [row.statement.startswith("DECLARE") and "ORDER BY" in row.statement
+            for row in cursors if "pg_cursors" not in row.statement] == [True]
 
 
 def test_postgresql_schema_qualified_and_incremental(pg, secrets):
