@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from attract.invites.sources import (
     Candidate,
     ColumnMapping,
+    SourceError,
     SourceNotAllowedError,
     SourceSpec,
     SourceTruncatedError,
@@ -209,6 +210,13 @@ def test_the_secret_is_read_through_powertools_by_default(pg, local_aws, monkeyp
     monkeypatch.setattr(base, "DEFAULT_PROVIDERS", {})  # a provider made by an earlier test points elsewhere
     spec = SPEC.validate_python({"kind": "postgresql", "secret_id": secret_id, "table": make()})
     assert len(list(open_source(spec, MAPPING).rows())) == len(PEOPLE)
+
+
+def test_a_secret_for_another_engine_is_refused(local_aws, secrets):
+    secret_id = _secret(local_aws, "mariadb", "127.0.0.1", 3306, "root", "test")
+    spec = SPEC.validate_python({"kind": "postgresql", "secret_id": secret_id, "table": "candidates"})
+    with pytest.raises(SourceError, match="another database engine"):
+        open_source(spec, MAPPING, secrets=secrets)
 
 
 # ---- MariaDB ------------------------------------------------------------------------------------------------

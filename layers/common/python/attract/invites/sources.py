@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -280,8 +281,8 @@ def as_datetime(value: object) -> datetime | None:
         moment = value
     elif isinstance(value, str):
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    elif isinstance(value, int | float) or type(value).__name__ == "Decimal":
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)  # type: ignore[arg-type]
+    elif isinstance(value, int | float | Decimal):  # epoch seconds (DynamoDB numbers are Decimals)
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
     else:
         raise TypeError("not a date-time")
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 from attract.invites.sources import ColumnMapping, MysqlSpec
 from attract.providers.sources.sql import SqlSource, credentials_url, utc_naive
 
+ENGINES = frozenset({"mysql", "mariadb", "aurora", "aurora-mysql"})  # RDS secret `engine` values
 NET_WRITE_TIMEOUT = 600  # seconds the server waits on a slow reader before cutting the stream
 
 
@@ -27,7 +28,7 @@ class MysqlSource(SqlSource):
 
 def open(spec: MysqlSpec, mapping: ColumnMapping, credentials: dict[str, Any], **options: Any) -> MysqlSource:
     engine = sa.create_engine(
-        credentials_url("mysql+pymysql", credentials, 3306), poolclass=NullPool,
+        credentials_url("mysql+pymysql", credentials, 3306, ENGINES), poolclass=NullPool,
         connect_args={"connect_timeout": 10, "charset": "utf8mb4",
                       "init_command": f"SET SESSION net_write_timeout = {NET_WRITE_TIMEOUT}, time_zone = '+00:00'"})
     schema, table = spec.schema_and_table

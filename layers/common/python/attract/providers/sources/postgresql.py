@@ -9,6 +9,8 @@ from sqlalchemy.pool import NullPool
 from attract.invites.sources import ColumnMapping, PostgresqlSpec
 from attract.providers.sources.sql import SqlSource, credentials_url
 
+ENGINES = frozenset({"postgres", "postgresql", "aurora-postgresql"})  # RDS secret `engine` values
+
 
 class PostgresqlSource(SqlSource):
     def begin(self, connection: Connection) -> Connection:
@@ -17,7 +19,7 @@ class PostgresqlSource(SqlSource):
 
 
 def open(spec: PostgresqlSpec, mapping: ColumnMapping, credentials: dict[str, Any], **options: Any) -> PostgresqlSource:
-    engine = sa.create_engine(credentials_url("postgresql+psycopg", credentials, 5432), poolclass=NullPool,
+    engine = sa.create_engine(credentials_url("postgresql+psycopg", credentials, 5432, ENGINES), poolclass=NullPool,
                               connect_args={"connect_timeout": 10, "application_name": "attract-invites"})
     schema, table = spec.schema_and_table
     return PostgresqlSource(engine, schema, table, mapping, **options)

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from attract.invites.sources import ColumnMapping, Row, SourceTruncatedError
+from attract.invites.sources import ColumnMapping, Row, SourceError, SourceTruncatedError
 
 BATCH = 2_000
 Hook = Callable[[Connection], None]
@@ -81,8 +81,10 @@ class SqlSource:
             raise SourceTruncatedError(f"streamed {self.count} rows, the source counted {expected}")
 
 
-def credentials_url(driver: str, credentials: dict[str, Any], default_port: int) -> sa.URL:
+def credentials_url(driver: str, credentials: dict[str, Any], default_port: int, engines: frozenset[str]) -> sa.URL:
     """An RDS-format secret (engine, host, port, username, password, dbname) as a SQLAlchemy URL."""
+    if credentials.get("engine") not in (None, *engines):
+        raise SourceError("the secret is for another database engine than the source kind")
     return sa.URL.create(driver, username=credentials["username"], password=credentials.get("password") or None,
                          host=credentials["host"], port=int(credentials.get("port") or default_port),
                          database=credentials.get("dbname"))
