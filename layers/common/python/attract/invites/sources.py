@@ -189,7 +189,7 @@ def open_source(spec: Any, mapping: ColumnMapping, *, secrets: Callable[[str], d
     if spec.kind == "dynamodb":
         from attract.providers.sources import dynamodb
 
-        return dynamodb.DynamodbSource(spec, mapping, client=clients.get("dynamodb"))
+        return dynamodb.DynamodbSource(spec, mapping, client=clients.get("dynamodb"), **options)
     if spec.kind == "sqlite":
         from attract.providers.sources import sqlite
 
