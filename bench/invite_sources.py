@@ -72,6 +72,10 @@ def measure(read: Callable[[], int], traced: bool = True) -> dict:
     return {"rows": rows, "rows_per_s": rows / seconds, "rss_peak_mib": (peak - before) / 1024, "py_peak_mib": py_peak}
 
 
+def _mib(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}"  # nan: not traced
+
+
 def screen_alone(n: int) -> Callable[[], int]:
     """screen() over generated rows: its own memory (the digest set), whatever the source."""
     def read() -> int:
@@ -118,7 +122,10 @@ def s3_source(n: int, s3) -> S3Source:
     for row in map(person, range(1, n + 1)):
         writer.writerow([*row[:6], "yes" if row[6] else "no", row[7].isoformat()])
     key = f"candidates-{n}.csv.gz"
-    s3.put_object(Bucket="bench-ats", Key=key, Body=gzip.compress(text.getvalue().encode(), compresslevel=5))
+    body = gzip.compress(text.getvalue().encode(), compresslevel=5)
+    s3.put_object(Bucket="bench-ats", Key=key, Body=body)
+    print(f"  (s3 object {n:,} rows: {len(body) / 2**20:.1f} MiB gzip; moto serves it from this process, and its"
+          " copy of the ranged body is in the Python peak)")
     return S3Source(S3Spec(kind="s3", uri=f"s3://bench-ats/{key}", format="csv", compression="gzip"), MAPPING, client=s3)
 
 
@@ -141,11 +148,11 @@ def main() -> None:
                     figures = measure(read, traced)
                     assert figures["rows"] == n, figures
                     print(f"{name:<11} {n:>7,}  {label:<12} {figures['rows_per_s']:>9,.0f}  {figures['rss_peak_mib']:>12.1f}"
-                          f"  {figures['py_peak_mib']:>15.1f}")
+                          f"  {_mib(figures['py_peak_mib']):>15}")
         for n in VOLUMES:
             figures = measure(screen_alone(n))
             print(f"{'(none)':<11} {n:>7,}  {'screen':<12} {figures['rows_per_s']:>9,.0f}  {figures['rss_peak_mib']:>12.1f}"
-                  f"  {figures['py_peak_mib']:>15.1f}")
+                  f"  {_mib(figures['py_peak_mib']):>15}")
     finally:
         with psycopg.connect(PG, autocommit=True) as connection:
             for table in tables:
