@@ -78,7 +78,8 @@ class DynamodbSource:
             except Exception as error:  # noqa: BLE001  # handed to the reader, which raises it
                 pages.put(error)
 
-        threads = [threading.Thread(target=read, args=(request,), daemon=True) for request in requests]
+        threads = [threading.Thread(target=read, args=(request,), daemon=True, name=f"attract-scan-{number}")
+                   for number, request in enumerate(requests)]
         for thread in threads:
             thread.start()
         try:
