@@ -67,6 +67,7 @@ bench: venv
 	$(PY) bench/aggregates.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/invite_sender.py
+	$(PY) bench/invite_sources.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

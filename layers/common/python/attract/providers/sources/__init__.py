@@ -1,0 +1,1 @@
+"""Invitation source adapters (attract.invites.sources.open_source imports the one a spec names)."""
