@@ -7,7 +7,7 @@ import pytest
 
 from attract_local.cfn import ROOT, load_template, offline_environment
 
-HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql")
+HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy")
 # Used by the marketer functions only: importing them would cost every public cold start.
 UNUSED = ("aws_lambda_powertools.utilities.idempotency",)
 # What X-Ray's patch_all would import just to patch it; we trace botocore only.
