@@ -20,6 +20,7 @@ from attract.joins.logic import JoinPolicy, MailSender, confirm_join, open_token
 from attract.joins.models import JoinAccepted, JoinRequest
 from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
+from attract.pages import html_response, page
 from attract.settings import JoinsSettings
 from attract.signing import Signer, signing_key
 from attract.tracking.repository import TouchRepository
@@ -33,18 +34,11 @@ app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 
 CONFIRM_PREFIX = "/joins/confirm/"
-# The token sits in the URL: no Referer may carry it away, no cache keep it, no frame trick a click.
-PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                           "frame-ancestors 'none'"}
-PAGE = ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        "<title>{title}</title><body style='font-family:sans-serif;max-width:32em;margin:3em auto'>"
-        "<h1>{title}</h1>{body}</body></html>")
-CONFIRM_PAGE = PAGE.format(title="Join our talent community", body=(
+CONFIRM_PAGE = page(title="Join our talent community", body=(
     "<p>Press the button to confirm you want to join. Nothing happens until you do.</p>"
     "<form method=post><button type=submit>Yes, I want to join</button></form>"))
-JOINED_PAGE = PAGE.format(title="You're in", body="<p>Thank you: you are now a member of our talent community.</p>")
-EXPIRED_PAGE = PAGE.format(title="This link has expired or was already used", body=(
+JOINED_PAGE = page(title="You're in", body="<p>Thank you: you are now a member of our talent community.</p>")
+EXPIRED_PAGE = page(title="This link has expired or was already used", body=(
     "<p>Links work once, for 7 days. If you still want to join, submit the form on the careers site again.</p>"))
 
 
@@ -96,10 +90,6 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     return json_response(202, JoinAccepted(status="pending"))
 
 
-def _page(status: int, html: str) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=html, headers=PAGE_HEADERS)
-
-
 @app.get(
     "/joins/confirm/<token>", summary="The confirmation page (changes nothing)", tags=["joins"],
     responses={200: {"description": "A page with a button that POSTs to the same URL", "content": {"text/html": {}}},
@@ -108,8 +98,8 @@ def _page(status: int, html: str) -> Response[str]:
 def confirm_page(token: str) -> Response[str]:
     # Mail scanners prefetch links: a GET only checks the signature, it reads and writes nothing.
     if open_token(token, utc_now(), _signer()) is None:
-        return _page(410, EXPIRED_PAGE)
-    return _page(200, CONFIRM_PAGE)
+        return html_response(410, EXPIRED_PAGE)
+    return html_response(200, CONFIRM_PAGE)
 
 
 @app.post(
@@ -122,7 +112,7 @@ def confirm(token: str) -> Response[str]:
     joined = confirm_join(token, utc_now(), policy, _signer(), members)
     metrics.add_metric(name="JoinsConfirmed" if joined else "JoinConfirmRefused", unit=MetricUnit.Count, value=1)
     logger.info("join confirmation", extra={"confirmed": joined})
-    return _page(200, JOINED_PAGE) if joined else _page(410, EXPIRED_PAGE)
+    return html_response(200, JOINED_PAGE) if joined else html_response(410, EXPIRED_PAGE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -17,6 +17,7 @@ from attract.clock import utc_now
 from attract.invites.repository import InviteRepository
 from attract.invites.sending import open_unsubscribe_token
 from attract.observability import logger, metrics, tracer
+from attract.pages import html_response, page
 from attract.settings import UnsubscribeSettings
 from attract.signing import Signer, signing_key
 
@@ -26,18 +27,12 @@ load_settings()
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 
-PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                           "frame-ancestors 'none'"}
-PAGE = ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        "<title>{title}</title><body style='font-family:sans-serif;max-width:32em;margin:3em auto'>"
-        "<h1>{title}</h1>{body}</body></html>")
-CONFIRM_PAGE = PAGE.format(title="Unsubscribe from invitations", body=(
+CONFIRM_PAGE = page(title="Unsubscribe from invitations", body=(
     "<p>Press the button and we will never email you an invitation again.</p>"
     "<form method=post><input type=hidden name=List-Unsubscribe value=One-Click>"
     "<button type=submit>Unsubscribe</button></form>"))
-DONE_PAGE = PAGE.format(title="You are unsubscribed", body="<p>You will receive no more invitations from us.</p>")
-INVALID_PAGE = PAGE.format(title="This link is not valid", body=(
+DONE_PAGE = page(title="You are unsubscribed", body="<p>You will receive no more invitations from us.</p>")
+INVALID_PAGE = page(title="This link is not valid", body=(
     "<p>The unsubscribe link is incomplete or damaged. Use the link in the email exactly as it came, or reply "
     "to the email to ask to be removed.</p>"))
 
@@ -52,10 +47,6 @@ def _signer() -> Signer:
     return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
 
 
-def _page(status: int, html: str) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=html, headers=PAGE_HEADERS)
-
-
 @app.get(
     "/u/<token>", summary="The unsubscribe page (changes nothing)", tags=["invitations"],
     responses={200: {"description": "A page with a button that POSTs to the same URL", "content": {"text/html": {}}},
@@ -64,8 +55,8 @@ def _page(status: int, html: str) -> Response[str]:
 def unsubscribe_page(token: str) -> Response[str]:
     # Mail scanners prefetch links: a GET only checks the signature, it writes nothing.
     if open_unsubscribe_token(_signer(), token, utc_now()) is None:
-        return _page(404, INVALID_PAGE)
-    return _page(200, CONFIRM_PAGE)
+        return html_response(404, INVALID_PAGE)
+    return html_response(200, CONFIRM_PAGE)
 
 
 @app.post(
@@ -78,13 +69,13 @@ def unsubscribe(token: str) -> Response[str]:
     opened = open_unsubscribe_token(_signer(), token, now)
     if opened is None:
         metrics.add_metric(name="UnsubscribeRefused", unit=MetricUnit.Count, value=1)
-        return _page(404, INVALID_PAGE)
+        return html_response(404, INVALID_PAGE)
     digest, campaign_id = opened
     store = _store()
     if store.suppress(digest, "unsubscribe", now, campaign_id):
         store.count(campaign_id, "totals", "unsubscribed")
         metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
-    return _page(200, DONE_PAGE)
+    return html_response(200, DONE_PAGE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
