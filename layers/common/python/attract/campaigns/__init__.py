@@ -1,0 +1,1 @@
+"""Search and social ad campaigns (issue 8)."""
