@@ -1,0 +1,72 @@
+"""What every ads platform adapter offers (Google Ads, Meta), and the errors they raise.
+
+The adapters (`attract.providers.google_ads`, `attract.providers.meta`) import their SDK; this module
+imports none, so the campaigns domain and its tests can name the interface without loading an SDK.
+"""
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Literal, Protocol, TypeVar
+
+from attract.campaigns.models import Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
+
+PlatformStatus = Literal["ENABLED", "PAUSED", "REMOVED"]
+T = TypeVar("T")
+
+
+class PlatformError(Exception):
+    """A platform refused a call. `codes` are the platform's own error codes (never personal data)."""
+
+    def __init__(self, platform: str, message: str, codes: Sequence[str] = (), request_id: str | None = None,
+                 retryable: bool = False):
+        super().__init__(message)
+        self.platform, self.message, self.codes = platform, message, list(codes)
+        self.request_id, self.retryable = request_id, retryable
+
+    def as_json(self) -> dict:
+        return {"platform": self.platform, "message": self.message, "codes": self.codes,
+                "request_id": self.request_id}
+
+
+class RateLimited(PlatformError):
+    """Google RESOURCE_EXHAUSTED, Meta codes 17, 613, 80004: retried with backoff, then surfaced."""
+
+    def __init__(self, platform: str, message: str, codes: Sequence[str] = (), request_id: str | None = None):
+        super().__init__(platform, message, codes, request_id, retryable=True)
+
+
+class AdsGateway(Protocol):
+    channel: str  # "google_search" | "meta"
+
+    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+        """Create what `done` lacks (paused), then enable; find a half-made launch by name/external id first.
+
+        Returns every id, status ENABLED. Raises PlatformError. Calling it again after any failure
+        finishes the launch and never creates a second platform campaign.
+        """
+        ...
+
+    def set_status(self, ids: PlatformIds, status: PlatformStatus) -> PlatformIds: ...
+
+    def spend(self, start: date, end: date) -> list[SpendRow]:
+        """Daily spend of every campaign this account has, days start..end inclusive."""
+        ...
+
+    def upload_conversions(self, conversions: Sequence[Conversion]) -> list[ConversionResult]:
+        """One result per conversion, in order; a per-item failure is a result, not an exception."""
+        ...
+
+
+def with_backoff(call: Callable[[], T], *, attempts: int = 5, base_s: float = 0.5, cap_s: float = 20.0,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """`call()`, retried on RateLimited with full-jitter exponential backoff; the last RateLimited is raised."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except RateLimited:
+            if attempt == attempts - 1:
+                raise
+            sleep(random.uniform(0, min(cap_s, base_s * 2 ** attempt)))
+    raise AssertionError("unreachable")
