@@ -239,7 +239,7 @@ class MetaSandbox:
                 raise GraphError(100, "object_story_spec needs page_id and link_data.link", subcode=1443048)
         elif kind == "ad":
             adset = self.objects.get(str(params.get("adset_id")))
-            creative = params.get("creative") if isinstance(params.get("creative"), dict) else {}
+            creative = params["creative"] if isinstance(params.get("creative"), dict) else {}
             if adset is None or adset["_kind"] != "adset" or str(creative.get("creative_id")) not in self.objects:
                 raise GraphError(100, "adset_id and creative.creative_id must name existing objects", subcode=1487390)
         return self._new(kind, params)
@@ -394,16 +394,16 @@ class _Handler(BaseHTTPRequestHandler):
     sandbox: MetaSandbox
     server_version = "LocalMetaSandbox/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines carry the access token in their query string."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._serve("DELETE")
 
     def _params(self) -> tuple[str, dict]:

@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
-from facebook_business.adobjects.adcreative import AdCreative
 from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
 from facebook_business.adobjects.serverside.action_source import ActionSource
@@ -280,7 +279,7 @@ class MetaGateway:
             except InvalidOperation:
                 raise PlatformError(META, "Meta returned a spend that is not a number", ["bad_spend"]) from None
             result.append(SpendRow(
-                channel=META, platform_campaign_id=str(row["campaign_id"]), day=date.fromisoformat(row["date_start"]),
+                channel="meta", platform_campaign_id=str(row["campaign_id"]), day=date.fromisoformat(row["date_start"]),
                 cost=cost, currency=str(row["account_currency"]).upper(),
                 clicks=int(row.get("clicks") or 0), impressions=int(row.get("impressions") or 0),
             ))
