@@ -368,3 +368,11 @@ def test_conversions_rate_limited_throughout_are_retryable(sandbox, sleeps):
     sandbox.fail_next(f"/{sandbox.pixel_id}/events", 613, method="POST", times=2)
     (result,) = gateway.upload_conversions([conversion()])
     assert (result.ok, result.retryable, result.error) == (False, True, "613")
+
+
+def test_test_event_code_is_passed_on_when_configured(sandbox, sleeps):
+    gateway = MetaGateway({**sandbox.config(), "test_event_code": "TEST4242"}, sandbox.url, sleep=sleeps.append)
+    join = conversion()
+    assert gateway.upload_conversions([join])[0].ok
+    (sent,) = [p for p in sandbox.requests_to("POST", "/events") if join.join_id in json.dumps(p)]
+    assert sent["test_event_code"] == "TEST4242"

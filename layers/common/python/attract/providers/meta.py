@@ -23,6 +23,7 @@ from urllib.parse import quote
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.adspixel import AdsPixel
 from facebook_business.adobjects.campaign import Campaign
 from facebook_business.adobjects.serverside.action_source import ActionSource
 from facebook_business.adobjects.serverside.event import Event
@@ -123,7 +124,9 @@ class MetaGateway:
             app_id=str(config["app_id"]), app_secret=str(config["app_secret"]),
             access_token=str(config["access_token"]), crash_log=False, timeout=timeout_s,
         )
-        self.api._session.GRAPH = FacebookSession.GRAPH  # type: ignore[attr-defined]  # sessions made before
+        # This gateway's own requests keep its URL even if another gateway later moves the class attribute.
+        self.api._session.GRAPH = FacebookSession.GRAPH  # type: ignore[attr-defined]
+        self.test_event_code = str(config.get("test_event_code") or "") or None  # Events Manager's test tool
         self._sleep = sleep or time_module.sleep
         self._attempts = attempts
 
@@ -306,8 +309,11 @@ class MetaGateway:
             event_name="Lead", event_time=int(conversion.joined_at.timestamp()), event_id=conversion.join_id,
             action_source=ActionSource.WEBSITE, user_data=user, event_source_url=conversion.event_source_url,
         )
+        request = EventRequest(pixel_id=self.pixel_id, events=[event], test_event_code=self.test_event_code)
+        # EventRequest.execute() would send through the SDK's process-wide default api: ours is explicit.
+        pixel = AdsPixel(self.pixel_id, api=self.api)
         try:
-            self._call(lambda: EventRequest(pixel_id=self.pixel_id, events=[event]).execute())
+            self._call(lambda: pixel.create_event(fields=[], params=request.get_params()))
         except PlatformError as error:
             return ConversionResult(join_id=conversion.join_id, ok=False, retryable=error.retryable,
                                     error=",".join(error.codes) or "unknown")
