@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class _Failure:
     drop: bool
     method: str | None
     times: int
+    stall_s: float
 
 
 @dataclass
@@ -112,8 +114,7 @@ class MetaSandbox:
             pass
 
         Handler.sandbox = sandbox
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="meta-sandbox", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         log.warning("local Meta sandbox (not Meta) at %s", self.url)
@@ -131,16 +132,18 @@ class MetaSandbox:
                 "ad_account_id": self.ad_account_id, "pixel_id": self.pixel_id, "page_id": self.page_id}
 
     def fail_next(self, path_suffix: str, code: int | None = None, subcode: int | None = None, *,
-                  after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1) -> None:
+                  after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1,
+                  stall_s: float = 0) -> None:
         """The next `times` requests whose path ends with `path_suffix` fail with Graph error `code`.
 
         after_apply: the request takes effect first (an object is created, a status set), then fails.
-        drop: no answer at all, the connection is closed (a timeout, as the client sees it).
+        drop: no answer at all, the connection is closed (a lost answer, as the client sees it).
+        stall_s: the request is applied, and answered only after that many seconds (a client timeout).
         """
-        if code is None and not drop:
-            raise ValueError("give an error code, or drop=True")
+        if code is None and not drop and not stall_s:
+            raise ValueError("give an error code, drop=True or stall_s")
         with self._lock:
-            self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times))
+            self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times, stall_s))
 
     def record_spend(self, campaign_id: str, day: date, spend: Decimal | str, clicks: int, impressions: int) -> None:
         """What insights report for that campaign and day (instead of simulated delivery)."""
@@ -390,6 +393,17 @@ def _decoded(value: str) -> Any:
     return value
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a test's timeout, a dropped answer) is expected here, not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     sandbox: MetaSandbox
     server_version = "LocalMetaSandbox/1"
@@ -434,17 +448,19 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.received.append((method, path, params))
         failure = sandbox._take_failure(method, path)
         try:
-            if failure is not None and not failure.after_apply:
+            if failure is not None and not failure.after_apply and not failure.stall_s:
                 if failure.drop:
                     self.close_connection = True
                     return
                 raise GraphError(failure.code or 2, subcode=failure.subcode)
             body = sandbox.handle(method, path, json.loads(json.dumps(params)))
-            if failure is not None:
+            if failure is not None:  # applied: now the answer is late, lost or an error
+                time.sleep(failure.stall_s)
                 if failure.drop:
                     self.close_connection = True
                     return
-                raise GraphError(failure.code or 2, subcode=failure.subcode)
+                if failure.code is not None:
+                    raise GraphError(failure.code, subcode=failure.subcode)
         except GraphError as error:
             self._error(error)
             return

@@ -376,3 +376,16 @@ def test_test_event_code_is_passed_on_when_configured(sandbox, sleeps):
     assert gateway.upload_conversions([join])[0].ok
     (sent,) = [p for p in sandbox.requests_to("POST", "/events") if join.join_id in json.dumps(p)]
     assert sent["test_event_code"] == "TEST4242"
+
+
+def test_timeout_after_meta_applied_then_resume(sandbox, sleeps):
+    gateway = MetaGateway(sandbox.config(), sandbox.url, timeout_s=0.3, sleep=sleeps.append)
+    launch = plan()
+    sandbox.fail_next("/adcreatives", stall_s=1.0, method="POST")
+
+    with pytest.raises(PlatformError) as failed:
+        gateway.launch(launch, PlatformIds())
+    assert failed.value.codes == ["timeout"] and failed.value.retryable and failed.value.__cause__ is None
+
+    gateway.launch(launch, PlatformIds())
+    assert [len(named(sandbox, kind, launch)) for kind in ("campaign", "adset", "adcreative", "ad")] == [1, 1, 1, 1]
