@@ -485,3 +485,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-fb-request-id", uuid.uuid4().hex)
         self.end_headers()
         self.wfile.write(data)
+
+
+def main() -> None:
+    """`python -m attract_local.sandboxes.meta`: the sandbox on its own, its URL and a matching secret printed."""
+    import time as time_module
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sandbox = MetaSandbox()
+    url = sandbox.start()
+    print(f"META_GRAPH_URL={url}")
+    print(f"Meta secret (sandbox credentials, not Meta's): {json.dumps(sandbox.config())}", flush=True)
+    try:
+        while True:
+            time_module.sleep(3600)
+    except KeyboardInterrupt:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

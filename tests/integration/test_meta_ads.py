@@ -56,17 +56,21 @@ def sleeps() -> list[float]:
     return []
 
 
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)  # the launches' clock: before the drafts' start
+
+
 @pytest.fixture
 def gateway(sandbox, sleeps):
-    return MetaGateway(sandbox.config(), sandbox.url, timeout_s=5, sleep=sleeps.append)
+    return MetaGateway(sandbox.config(), sandbox.url, timeout_s=5, sleep=sleeps.append, clock=lambda: NOW)
 
 
-def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", end: str | None = "2026-12-31") -> LaunchPlan:
+def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", start: str = "2026-12-01",
+         end: str | None = "2026-12-31") -> LaunchPlan:
     campaign_id = uuid.uuid4().hex[:12]
     name = name or f"Data engineers {campaign_id}"
     draft = CampaignDraft.model_validate({
         "name": name, "channels": ["meta"], "daily_budget": {"amount": "50.00", "currency": "EUR"},
-        "start_date": "2026-12-01", "end_date": end,
+        "start_date": start, "end_date": end,
         "locations": [
             {"latitude": 52.52, "longitude": 13.405, "radius": radius, "radius_unit": unit, "country": "DE"},
             {"latitude": 48.2082, "longitude": 16.3738, "radius": 30, "radius_unit": "kilometer", "country": "AT"},
@@ -146,6 +150,13 @@ def test_a_launch_without_pixel_optimises_for_link_clicks(sandbox, sleeps):
     (campaign,) = named(sandbox, "campaign", launch)
     assert campaign["objective"] == "OUTCOME_TRAFFIC" and ad_set["optimization_goal"] == "LINK_CLICKS"
     assert "promoted_object" not in ad_set and "end_time" not in ad_set
+
+
+def test_a_draft_that_already_started_starts_now(sandbox, gateway):
+    launch = plan(start="2026-11-01")
+    gateway.launch(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    assert "start_time" not in ad_set and ad_set["end_time"] == "2027-01-01T00:00:00+00:00"
 
 
 @pytest.mark.parametrize("step", ["/campaigns", "/adsets", "/adcreatives", "/ads"])

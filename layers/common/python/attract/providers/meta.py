@@ -109,7 +109,8 @@ class MetaGateway:
     channel = META
 
     def __init__(self, config: dict, graph_url: str, *, timeout_s: float = 10,
-                 sleep: Callable[[float], None] | None = None, attempts: int = 5):
+                 sleep: Callable[[float], None] | None = None, attempts: int = 5,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         import time as time_module
 
         if not graph_url.startswith(("https://", "http://")):
@@ -128,6 +129,7 @@ class MetaGateway:
         self.api._session.GRAPH = FacebookSession.GRAPH  # type: ignore[attr-defined]
         self.test_event_code = str(config.get("test_event_code") or "") or None  # Events Manager's test tool
         self._sleep = sleep or time_module.sleep
+        self._clock = clock
         self._attempts = attempts
 
     # ---- plumbing --------------------------------------------------------------------------------------
@@ -205,8 +207,9 @@ class MetaGateway:
                 "billing_event": AdSet.BillingEvent.impressions,
                 "bid_strategy": AdSet.BidStrategy.lowest_cost_without_cap,
                 "targeting": self._targeting(plan),
-                "start_time": _day_start(draft.start_date),
             }
+            if draft.start_date > self._clock().date():  # otherwise Meta starts it now
+                ad_set["start_time"] = _day_start(draft.start_date)
             if draft.end_date is not None:  # inclusive: delivery stops when the day after begins
                 ad_set["end_time"] = _day_start(draft.end_date + timedelta(days=1))
             if self.pixel_id:
