@@ -22,6 +22,7 @@ GoogleAdsService (Search, SearchStream, Mutate) and ConversionUploadService (Upl
 - `received`: every (method, request) in order.
 """
 
+import atexit
 import copy
 import datetime as dt
 import ipaddress
@@ -29,6 +30,7 @@ import itertools
 import json
 import logging
 import re
+import shutil
 import tempfile
 import threading
 import uuid
@@ -106,7 +108,9 @@ def sandbox_certificate() -> tuple[bytes, bytes, str]:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
-    path = Path(tempfile.mkdtemp(prefix="attract-google-ads-sandbox-")) / "sandbox-ca.pem"
+    folder = tempfile.mkdtemp(prefix="attract-google-ads-sandbox-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "sandbox-ca.pem"
     path.write_bytes(cert_pem)
     return key_pem, cert_pem, str(path)
 
@@ -219,6 +223,19 @@ class GoogleAdsSandbox:
         with self._lock:
             self._faults.clear()
             self.bad_click_ids.clear()
+
+    def ad_click(self, campaign_id: str) -> tuple[str, str]:
+        """(landing URL, gclid) of a click on the campaign's ad, as Google serves it: the final URL plus the
+        campaign's final URL suffix with {gclid} filled in. For the demo's "clicks"."""
+        with self._lock:
+            campaign = self.resources["campaigns"][f"customers/{self.customer_id}/campaigns/{campaign_id}"]
+            ad = next(ad for ad in self.resources["adGroupAds"].values()
+                      if self.resources["adGroups"][ad.ad_group].campaign == campaign.resource_name)
+        gclid = "Sbx" + uuid.uuid4().hex  # local: never a real Google click id
+        url = ad.ad.final_urls[0]
+        if campaign.final_url_suffix:
+            url += ("&" if "?" in url else "?") + campaign.final_url_suffix.replace("{gclid}", gclid)
+        return url, gclid
 
     def calls(self, method: str) -> list[Any]:
         return [request for name, request in self.received if name == method]
@@ -550,3 +567,32 @@ def _request_id() -> str:
 
 def customer_id_dashed(customer_id: str) -> str:
     return f"{customer_id[:3]}-{customer_id[3:6]}-{customer_id[6:]}"
+
+
+def main() -> None:
+    """`python -m attract_local.sandboxes.google_ads`: serve until interrupted; print how to reach it (JSON)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="LOCAL SANDBOX of the Google Ads API (not Google)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token-port", type=int, default=0)
+    parser.add_argument("--customer-id", default="1234567890")
+    parser.add_argument("--currency", default="EUR")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    sandbox = GoogleAdsSandbox(customer_id=args.customer_id, currency=args.currency)
+    sandbox.start(args.port, args.token_port)
+    print(json.dumps({"GOOGLE_ADS_ENDPOINT": sandbox.endpoint, "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": sandbox.cert_path,
+                      "secret": sandbox.config()}), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

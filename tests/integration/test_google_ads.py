@@ -47,10 +47,10 @@ def gateway(sandbox, sleeps):
     return GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, timeout_s=10)
 
 
-def a_plan(currency: str = "EUR") -> LaunchPlan:
+def a_plan(currency: str = "EUR", name: str = "Data engineers Berlin") -> LaunchPlan:
     campaign_id = uuid.uuid4().hex[:12]
     draft = CampaignDraft.model_validate({
-        "name": "Data engineers Berlin", "channels": ["google_search"],
+        "name": name, "channels": ["google_search"],
         "daily_budget": {"amount": "50.25", "currency": currency},
         "start_date": "2026-12-01", "end_date": "2026-12-31",
         "locations": [{"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"},
@@ -62,7 +62,7 @@ def a_plan(currency: str = "EUR") -> LaunchPlan:
                    "headlines": ["Data engineers wanted", "Join our data team", "Berlin data jobs"],
                    "descriptions": ["Build pipelines that matter.", "Apply in two minutes."]},
     })
-    return LaunchPlan(campaign_id=campaign_id, platform_name=f"Data engineers Berlin [attract:{campaign_id}]",
+    return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]",
                       draft=draft, final_url=f"https://go.acme.example/r/g{campaign_id[:8]}")
 
 
@@ -146,13 +146,15 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
     assert sandbox.resources["adGroupAds"][f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"].status.name \
         == "ENABLED"
     # The real OAuth refresh happened (once, then cached) and the SDK's headers reached the wire.
+    landing, gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: our /r/ link with the gclid
+    assert landing == f"{plan.final_url}?gclid={gclid}"
     assert sandbox.token_requests == tokens + 1
     assert sandbox.headers[-1]["developer-token"] == "sandbox-developer-token"
     assert sandbox.headers[-1]["login-customer-id"] == "1234567890"
 
 
 def test_a_lost_response_then_a_retry_creates_nothing_twice(sandbox, gateway):
-    plan, mark = a_plan(), len(sandbox.received)
+    plan, mark = a_plan(name="O'Reilly \\ data engineers"), len(sandbox.received)  # GAQL quoting on the lookup
     sandbox.lose_next_response("Mutate")
 
     with pytest.raises(PlatformError) as lost:
@@ -238,6 +240,9 @@ def test_pause_resume_and_remove_are_idempotent(sandbox, gateway):
     with pytest.raises(PlatformError) as gone:
         gateway.set_status(ids, "ENABLED")
     assert gone.value.codes == ["attract:CAMPAIGN_REMOVED"]
+    with pytest.raises(PlatformError) as relaunch:
+        gateway.launch(a_plan(), ids)
+    assert relaunch.value.codes == ["attract:CAMPAIGN_REMOVED"] and len(mutates_since(sandbox, mark)) == 3
 
 
 # ---- spend -----------------------------------------------------------------------------------------------

@@ -169,10 +169,16 @@ class GoogleAdsGateway:
 
     def _find_launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds | None:
         """The campaign a previous attempt created: by its stored id, else by its name; with its children."""
-        condition = (f"campaign.resource_name = '{self._path('campaigns', done.campaign)}'" if done.campaign
-                     else f"campaign.name = '{gaql_string(plan.platform_name)}'")
-        rows = self._search("SELECT campaign.id, campaign.status, campaign.campaign_budget FROM campaign "
-                            f"WHERE {condition} AND campaign.status != 'REMOVED'")
+        select = "SELECT campaign.id, campaign.status, campaign.campaign_budget FROM campaign WHERE "
+        if done.campaign:
+            rows = self._search(select + f"campaign.resource_name = '{self._path('campaigns', done.campaign)}'")
+            if not rows or _status_name(rows[0].campaign.status) == "REMOVED":
+                # Ours, ended or removed in Google's UI: a launch never brings up a second one silently.
+                raise PlatformError(PLATFORM, "the Google campaign of this launch was removed",
+                                    ["attract:CAMPAIGN_REMOVED"])
+        else:
+            rows = self._search(select + f"campaign.name = '{gaql_string(plan.platform_name)}' "
+                                         "AND campaign.status != 'REMOVED'")
         if not rows:
             return None
         campaign = rows[0].campaign
