@@ -356,3 +356,21 @@ def test_the_sandbox_refuses_gaql_it_does_not_understand_rather_than_ignoring_a_
     with pytest.raises(Exception, match="beyond the local sandbox"):
         list(service.search(customer_id="1234567890",
                             query="SELECT campaign.id FROM campaign WHERE campaign.name LIKE '%x%'"))
+
+
+def test_a_relaunch_adds_only_the_children_someone_removed(sandbox, gateway):
+    plan = a_plan()
+    ids = gateway.launch(plan, PlatformIds())
+    ad_path = f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"
+    sandbox.resources["adGroupAds"][ad_path].status = "REMOVED"  # removed by hand in Google's UI
+    mark = len(sandbox.received)
+
+    again = gateway.launch(plan, ids)
+
+    create, enable = mutates_since(sandbox, mark)
+    assert [type(op).pb(op).WhichOneof("operation") for op in create.mutate_operations] == ["ad_group_ad_operation"]
+    assert create.mutate_operations[0].ad_group_ad_operation.create.ad_group == \
+        f"customers/1234567890/adGroups/{ids.ad_group}"
+    assert (again.campaign, again.budget, again.ad_group) == (ids.campaign, ids.budget, ids.ad_group)
+    assert again.ad != ids.ad and len(enable.mutate_operations) == 3
+    assert len(campaigns_named(sandbox, plan.platform_name)) == 1
