@@ -397,8 +397,8 @@ class GoogleAdsSandbox:
                 other.campaign == resource.campaign and other.name == resource.name and other.status.name != "REMOVED"
                 for other in staged["adGroups"].values()):
             raise _Refused(("ad_group_error", "DUPLICATE_ADGROUP_NAME", "sandbox: ad group name taken", path))
-        if collection == "adGroupAds" and not resource.ad.final_urls:
-            raise _Refused(("field_error", "REQUIRED", "sandbox: final_urls required", [*path, ("ad", None)]))
+        if collection == "adGroupAds":
+            self._check_ad(resource.ad, [*path, ("ad", None)])
         key = {"campaignCriteria": f"{_last(getattr(resource, 'campaign', ''))}~{new_id}",
                "adGroupCriteria": f"{_last(getattr(resource, 'ad_group', ''))}~{new_id}",
                "adGroupAds": f"{_last(getattr(resource, 'ad_group', ''))}~{new_id}"}.get(collection, str(new_id))
@@ -428,6 +428,22 @@ class GoogleAdsSandbox:
         if any(other.name == campaign.name and other.status.name != "REMOVED" for other in staged["campaigns"].values()):
             raise _Refused(("campaign_error", "DUPLICATE_CAMPAIGN_NAME", "sandbox: campaign name taken",
                             [*path, ("name", None)]))
+
+    def _check_ad(self, ad, path) -> None:
+        """Google's responsive search ad limits: 3-15 headlines of <= 30 characters, 2-4 descriptions of <= 90."""
+        if not ad.final_urls:
+            raise _Refused(("field_error", "REQUIRED", "sandbox: final_urls required", [*path, ("final_urls", None)]))
+        rsa = ad.responsive_search_ad
+        for field, low, high, longest in (("headlines", 3, 15, 30), ("descriptions", 2, 4, 90)):
+            assets = list(getattr(rsa, field))
+            where = [*path, ("responsive_search_ad", None), (field, None)]
+            if not low <= len(assets) <= high:
+                raise _Refused(("collection_size_error", "TOO_FEW" if len(assets) < low else "TOO_MANY",
+                                f"sandbox: {low}-{high} {field}", where))
+            for index, asset in enumerate(assets):
+                if len(asset.text) > longest:
+                    raise _Refused(("string_length_error", "TOO_LONG", f"sandbox: {field} of <= {longest} characters",
+                                    [*where[:-1], (field, index)]))
 
     def _update(self, collection, update, mask: list[str], staged, path) -> str:
         stored = copy.deepcopy(self._existing(staged, collection, update.resource_name, path))

@@ -374,3 +374,18 @@ def test_a_relaunch_adds_only_the_children_someone_removed(sandbox, gateway):
     assert (again.campaign, again.budget, again.ad_group) == (ids.campaign, ids.budget, ids.ad_group)
     assert again.ad != ids.ad and len(enable.mutate_operations) == 3
     assert len(campaigns_named(sandbox, plan.platform_name)) == 1
+
+
+def test_one_refused_operation_creates_nothing_at_all(sandbox, gateway):
+    # The RSA limits are policy rules checked before any call (attract.campaigns.policy); here the fake's own
+    # check stands in for Google's, to show the launch mutate is all or nothing.
+    plan = a_plan()
+    draft = plan.draft.model_copy(update={"google": plan.draft.google.model_copy(update={"headlines": ["Only one"]})})
+    plan = plan.model_copy(update={"draft": draft})
+    before = {collection: len(items) for collection, items in sandbox.resources.items()}
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(plan, PlatformIds())
+
+    assert refused.value.codes == ["collection_size_error:TOO_FEW"]
+    assert {collection: len(items) for collection, items in sandbox.resources.items()} == before
