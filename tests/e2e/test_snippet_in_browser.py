@@ -128,7 +128,7 @@ def _invitation(stack, api, marketer, careers_site, person: str) -> str:
 
 
 def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoint, stack, marketer, careers_site,
-                                                                 chrome):
+                                                                 chrome, stack_log):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -157,6 +157,10 @@ def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoin
     # Then the join credits the invitation (channel email) and the click on its link
     touches = stored_attribution(stack[0], email)
     assert sorted((t["origin"], t["channel"]) for t in touches) == [("click", "email"), ("invite", "email")]
+    # And the token, a bearer secret, is in no function's log (the sender, the redirect, the join)
+    time.sleep(0.5)  # let the workers flush their log lines
+    functions_log = "\n".join(line for line in stack_log.read_text().splitlines() if not line.startswith("[gateway]"))
+    assert "click" in functions_log and token not in functions_log and token.rsplit(".", 1)[1] not in functions_log
 
 
 def test_a_malformed_tc_inv_is_neither_kept_nor_sent(careers_site, chrome):
