@@ -1,7 +1,6 @@
 """t.js in a real headless Chromium: a visitor lands from a tracked link, browses, then joins cross-origin."""
 
 import functools
-import json
 import threading
 import time
 import uuid
@@ -11,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from attract_local.mailbox import invite_link
-from tests.support import confirm_link, load_event, require_binary, stored_attribution
+from tests.e2e.invitations import send_invitation
+from tests.support import confirm_link, require_binary, stored_attribution
 
 # A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
 # redirect rightly treats as automated.
@@ -103,30 +102,6 @@ def test_attribution_survives_browsing_and_reaches_the_join(api, aws_endpoint, s
     assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
 
 
-def _invitation(stack, api, marketer, careers_site, person: str) -> str:
-    """A real invitation's personal link: a tracked email link, a job on the invites queue, the mail SES accepted."""
-    aws = stack[0]
-    domain = f"acme-{uuid.uuid4().hex[:8]}.example"
-    aws.client("sesv2").create_email_identity(EmailIdentity=domain)
-    link = requests.post(f"{api}/links", headers=marketer, json={
-        "destination": f"{careers_site}/landing.html", "campaign": f"Alumni {uuid.uuid4().hex[:6]}",
-        "channel": "email", "source": "invitation", "medium": "email"}, timeout=60).json()
-    job = load_event("invites/job")
-    job.update(campaign_id=f"browser-{uuid.uuid4().hex[:6]}", link_code=link["code"])
-    job["recipient"]["email"] = person
-    job["sender"].update({"from": f"Acme Careers <careers@{domain}>", "reply_to": f"careers@{domain}"})
-    # The local stack polls the queue and runs the sender, as Lambda's event-source mapping would
-    aws.client("sqs").send_message(QueueUrl=aws.refs["InvitesQueue"], MessageBody=json.dumps(job))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return invite_link(aws.endpoint, person)
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoint, stack, marketer, careers_site,
                                                                  chrome, stack_log):
     from selenium.webdriver.common.by import By
@@ -134,7 +109,7 @@ def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoin
 
     # Given an invitation in the person's inbox
     email = f"invited-{uuid.uuid4().hex[:8]}@example.com"
-    link = _invitation(stack, api, marketer, careers_site, email)
+    link = send_invitation(stack[0], api, marketer, f"{careers_site}/landing.html", email)
     token = parse_qs(urlsplit(link).query)["tc_inv"][0]
     # When they follow it, browse to the join page (the URL forgets tc_inv) and join
     chrome.get(link)
