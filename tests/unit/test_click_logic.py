@@ -300,3 +300,17 @@ def test_redirect_location_round_trips_for_any_query(own, passthrough, stale_ids
         assert (name, value) in pairs if name not in own_names else names.count(name) == 1
     # Scheme, host, path and fragment are untouched
     assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == ("https", "careers.example.com", path, fragment)
+
+
+def test_the_snippet_keeps_tc_inv_by_the_same_rule_the_redirect_and_the_join_use():
+    # t.js cannot import the Python constant: a drift would make the join refuse (422) what the snippet kept
+    import re
+    from pathlib import Path
+
+    import attract.tracking
+    from attract.tracking.records import INVITE_TOKEN_PATTERN
+
+    snippet = (Path(attract.tracking.__file__).parent / "snippet.js").read_text()
+    (kept,) = re.findall(r"var INVITE = /(.+?)/;", snippet)
+    assert kept == INVITE_TOKEN_PATTERN
+    assert 'query.get("tc_inv")' in snippet and "out.invite_token = state.invite_token" in snippet
