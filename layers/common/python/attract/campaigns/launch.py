@@ -24,13 +24,14 @@ from typing import Any, Protocol
 from attract.campaigns import policy
 from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.records import Campaign, CampaignResponse, TrackedLink
+from attract.dimensions import Channel
 from attract.errors import AlreadyExistsError, ConflictError, NotFoundError
 from attract.links.logic import LinkStore, new_code, tracked_url
 from attract.links.models import Link
 from attract.providers.ads import AdsGateway, PlatformError, PlatformStatus
 
 # channel -> (link channel, source, medium): how reports name the clicks of each platform's ads
-LINK_DIMENSIONS = {GOOGLE_SEARCH: ("paid_search", "google", "cpc"), META: ("paid_social", "meta", "paid_social")}
+LINK_DIMENSIONS = {GOOGLE_SEARCH: (Channel.PAID_SEARCH, "google", "cpc"), META: (Channel.PAID_SOCIAL, "meta", "paid_social")}
 # Google's ValueTrack parameter: the click id rides on every ad click into /r/, with or without auto-tagging.
 GOOGLE_URL_SUFFIX = "gclid={gclid}"
 # Longer than the function's timeout: a launch still running is never taken over.

@@ -34,7 +34,7 @@ META_API_DOCS = "https://developers.facebook.com/docs/marketing-api/audiences/sp
 GOOGLE_POLICY = "https://support.google.com/adspolicy/answer/143465"
 GOOGLE_EMPLOYMENT = "https://support.google.com/adspolicy/answer/9917652"
 GOOGLE_RSA_LIMITS = "https://support.google.com/google-ads/answer/7684791"
-GOOGLE_RSA_API = "https://developers.google.com/google-ads/api/docs/responsive-search-ads/create-responsive-search-ads"
+GOOGLE_OPPORTUNITIES = "https://support.google.com/adspolicy/answer/16701755"
 
 META_AGE_MIN, META_AGE_MAX = 18, 65
 META_MIN_RADIUS = {"mile": Decimal(15), "kilometer": Decimal(24)}
@@ -170,7 +170,7 @@ RULES: tuple[Rule, ...] = (
          _refuse_targeting("google.no_advertiser_curated_audiences",
                            ("custom_audiences", "lookalike_audiences", "saved_audiences", "excluded_interests"),
                            "Google employment ads may use Google's predefined audiences only")),
-    Rule("google.radius_min_1_km", "google", "Every location radius is at least 1 km", GOOGLE_POLICY,
+    Rule("google.radius_min_1_km", "google", "Every location radius is at least 1 km", GOOGLE_OPPORTUNITIES,
          _google_radius),
     Rule("google.rsa_headlines_count", "google", "A responsive search ad has 3 to 15 headlines", GOOGLE_RSA_LIMITS,
          _asset_count("headlines", RSA_HEADLINES)),
