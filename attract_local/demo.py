@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from attract.tracking.repository import TouchRepository
+from attract_local.ad_sandboxes import start_ad_sandboxes
 from attract_local.auth import STATE_DIR, mint_token
 from attract_local.gateway import start_local
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
@@ -136,14 +137,19 @@ def main() -> None:
     STATE_DIR.mkdir(exist_ok=True)
     log_path = STATE_DIR / "demo.log"
     with log_path.open("w") as log:
+        sandboxes = start_ad_sandboxes()  # before the gateway: its workers inherit the endpoints
         aws, gateway = start_local(port=0, log=log)
         try:
+            sandboxes.fill_secrets(aws)
             print(f"Local stack up: API {gateway.url}, AWS emulator {aws.endpoint} (tables from template.yaml)")
+            for line in sandboxes.notes:
+                print(f"Ads: {line}")
             print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
             run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws)
         finally:
             gateway.stop()
             aws.stop()
+            sandboxes.stop()
 
 
 if __name__ == "__main__":

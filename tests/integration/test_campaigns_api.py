@@ -23,6 +23,7 @@ from attract.campaigns.models import (
     SpendRow,
 )
 from attract.providers.ads import PlatformError, PlatformStatus, RateLimited
+from attract_local.ad_sandboxes import AdSandboxes
 from tests.support import FakeLambdaContext, load_event, with_body
 
 
@@ -278,3 +279,17 @@ def test_unknown_campaign_is_404_and_recruiters_are_refused(api, platforms):
     event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[recruiters]"
     status, body, _ = _invoke(api, event)
     assert status == 403 and body == {"message": "Requires group: marketers"}
+
+
+def test_local_sandboxes_fill_the_stack_platform_secrets(local_aws):
+    # make local: the template's placeholder secrets get the started sandboxes' credentials
+    class Sandbox:
+        def config(self) -> dict:
+            return {"app_id": "sandbox-app", "access_token": "sandbox-token"}
+
+    placeholder = json.loads(local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["MetaSecret"])["SecretString"])
+    assert placeholder["access_token"] == "FILL-ME"
+    AdSandboxes(started={"meta": Sandbox()}).fill_secrets(local_aws)
+    filled = local_aws.client("secretsmanager").get_secret_value(SecretId=local_aws.refs["MetaSecret"])["SecretString"]
+    assert json.loads(filled) == {"app_id": "sandbox-app", "access_token": "sandbox-token"}
