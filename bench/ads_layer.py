@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cold_import  # noqa: E402  (bench/cold_import.py: the Lambda-like layout and timing helpers)
+import cold_import
 
 ROOT = cold_import.ROOT
 ADS_MAKEFILE_DIR = ROOT / "layers/ads"
