@@ -32,8 +32,6 @@ from attract.providers.ads import AdsGateway, PlatformError, PlatformStatus
 
 # channel -> (link channel, source, medium): how reports name the clicks of each platform's ads
 LINK_DIMENSIONS = {GOOGLE_SEARCH: (Channel.PAID_SEARCH, "google", "cpc"), META: (Channel.PAID_SOCIAL, "meta", "paid_social")}
-# Google's ValueTrack parameter: the click id rides on every ad click into /r/, with or without auto-tagging.
-GOOGLE_URL_SUFFIX = "gclid={gclid}"
 # Longer than the function's timeout: a launch still running is never taken over.
 LAUNCH_LEASE = timedelta(minutes=2)
 Gateways = Callable[[str], AdsGateway]
@@ -89,8 +87,7 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
         if done.status == "ENABLED" and done.ad:
             continue  # finished by an earlier attempt
         plan = LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, campaign.draft),
-                          draft=campaign.draft, final_url=tracked_url(base_url, code),
-                          final_url_suffix=GOOGLE_URL_SUFFIX if channel == GOOGLE_SEARCH else None)
+                          draft=campaign.draft, final_url=tracked_url(base_url, code))
         try:
             ids = gateways(channel).launch(plan, done)
         except PlatformError as error:

@@ -133,9 +133,6 @@ class LaunchPlan(BaseModel):
     platform_name: str  # the name the platform object gets: "<draft name> [attract:<campaign_id>]"
     draft: CampaignDraft
     final_url: str  # {public base}/r/{code}: the tracked link of this channel
-    # Google: the campaign's final URL suffix, "gclid={gclid}", so the click id reaches /r/ even without
-    # account-level auto-tagging. None for Meta (fbclid is appended by Meta itself).
-    final_url_suffix: str | None = None
 
 
 class PlatformIds(BaseModel):
