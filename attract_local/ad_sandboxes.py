@@ -3,7 +3,9 @@
 Each sandbox starts only when the environment does not already name that platform's endpoint, so a
 user can point the local stack at a sandbox or recorder of their own:
 - `GOOGLE_ADS_ENDPOINT` (host:port of a gRPC server) and `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` (its
-  certificate, for gRPC to trust); each is set here only when unset;
+  certificate, for gRPC to trust). When the Google sandbox starts and the roots variable is already
+  set (some machines set it to the system bundle), the sandbox's certificate is added to a copy of
+  that bundle, so everything trusted before stays trusted;
 - `META_GRAPH_URL` (the Graph API base URL).
 The function workers inherit this process's environment (attract_local.stack.LocalAws.function_environment),
 so setting the variables before the gateway starts is all the wiring they need. The stack's platform
@@ -13,6 +15,7 @@ secrets (placeholders in template.yaml) get the sandbox's credentials.
 import importlib
 import json
 import os
+import tempfile
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +70,23 @@ def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
             environ[GRPC_ROOTS] = str(cert_path)
             note += f", {GRPC_ROOTS}={cert_path}"
         elif cert_path:
-            note += f" ({GRPC_ROOTS} is set already: it must trust {cert_path})"
+            # Roots the environment chose stay trusted; the sandbox's certificate is added next to them.
+            environ[GRPC_ROOTS] = _combined_roots(environ[GRPC_ROOTS], str(cert_path))
+            note += f", {GRPC_ROOTS}={environ[GRPC_ROOTS]} (the environment's roots + the sandbox's certificate)"
         result.notes.append(note)
     return result
+
+
+def _combined_roots(roots_file: str, certificate_file: str) -> str:
+    """A PEM bundle of `roots_file` (when readable) and `certificate_file`, in a file of its own."""
+    parts = []
+    for path in (roots_file, certificate_file):
+        try:
+            with open(path, "rb") as pem:
+                parts.append(pem.read().rstrip(b"\n") + b"\n")
+        except OSError:
+            continue
+    handle, combined = tempfile.mkstemp(prefix="attract-grpc-roots-", suffix=".pem")
+    with os.fdopen(handle, "wb") as bundle:
+        bundle.write(b"".join(parts))
+    return combined

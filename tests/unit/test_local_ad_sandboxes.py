@@ -2,6 +2,7 @@
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -61,11 +62,21 @@ def test_endpoints_from_the_environment_win_and_start_no_sandbox(sandbox_module)
     assert sandboxes.started == {} and _Sandbox.started == _GrpcSandbox.started == 0
 
 
-def test_a_grpc_roots_file_from_the_environment_is_kept(sandbox_module):
-    environ = {GRPC_ROOTS: "/etc/my-roots.pem"}
-    sandboxes = start_ad_sandboxes(environ, sandbox_module)
-    assert environ[GRPC_ROOTS] == "/etc/my-roots.pem" and environ["GOOGLE_ADS_ENDPOINT"] == "127.0.0.1:50123"
-    assert any("must trust /tmp/sandbox-cert.pem" in note for note in sandboxes.notes)
+def test_grpc_roots_from_the_environment_stay_trusted_next_to_the_sandbox_certificate(sandbox_module, tmp_path,
+                                                                                       monkeypatch):
+    # Given roots the environment chose, and the sandbox's certificate
+    roots, certificate = tmp_path / "roots.pem", tmp_path / "sandbox.pem"
+    roots.write_text("-----BEGIN CERTIFICATE-----\nROOTS\n-----END CERTIFICATE-----\n")
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nSANDBOX\n-----END CERTIFICATE-----\n")
+    monkeypatch.setattr(_GrpcSandbox, "cert_path", str(certificate))
+    environ = {GRPC_ROOTS: str(roots)}
+    # When the Google sandbox starts
+    start_ad_sandboxes(environ, sandbox_module)
+    # Then gRPC trusts both: the variable names a bundle of the two
+    bundle = environ[GRPC_ROOTS]
+    assert bundle != str(roots) and environ["GOOGLE_ADS_ENDPOINT"] == "127.0.0.1:50123"
+    assert Path(bundle).read_text() == roots.read_text() + certificate.read_text()
+    assert roots.read_text().count("ROOTS") == 1  # the environment's own file is left as it was
 
 
 def test_a_missing_sandbox_module_is_a_clear_note_not_a_crash():
