@@ -7,6 +7,7 @@ their own test modules.
 """
 
 import json
+import uuid
 from datetime import date
 
 import pytest
@@ -94,8 +95,9 @@ def _event(name: str, campaign_id: str | None = None, action: str | None = None)
 
 
 def _create(api, **changes) -> dict:
+    # A name of its own: an identical draft from the same marketer within the hour is the same campaign.
     event = load_event("campaigns/create")
-    body = {**json.loads(event["body"]), **changes}
+    body = {**json.loads(event["body"]), "name": f"Data engineers {uuid.uuid4().hex[:8]}", **changes}
     status, created, _ = _invoke(api, with_body(event, body))
     assert status == 201, created
     return created
@@ -125,6 +127,16 @@ def test_create_then_read_a_draft(api, local_aws, platforms):
     status, read, _ = _invoke(api, _event("get", created["id"]))
     assert status == 200 and read["draft"] == created["draft"] and read["last_sync"] is None
     assert platforms[GOOGLE_SEARCH].launches == platforms[META].launches == []
+
+
+def test_a_retried_create_returns_the_same_campaign(api, local_aws):
+    event = load_event("campaigns/create")
+    body = {**json.loads(event["body"]), "name": f"Retry safety {uuid.uuid4().hex[:8]}"}
+    first = _invoke(api, with_body(load_event("campaigns/create"), body))
+    second = _invoke(api, with_body(load_event("campaigns/create"), body))
+    assert first[0] == second[0] == 201 and first[1]["id"] == second[1]["id"]
+    other = _invoke(api, with_body(load_event("campaigns/create"), {**body, "name": body["name"] + " (2)"}))
+    assert other[1]["id"] != first[1]["id"]
 
 
 def test_a_draft_breaking_employment_rules_is_422_naming_each_rule(api, platforms):
@@ -291,3 +303,33 @@ def test_local_sandboxes_fill_the_stack_platform_secrets(local_aws):
     AdSandboxes(started={"meta": Sandbox()}).fill_secrets(local_aws)
     filled = local_aws.client("secretsmanager").get_secret_value(SecretId=local_aws.refs["MetaSecret"])["SecretString"]
     assert json.loads(filled) == {"app_id": "sandbox-app", "access_token": "sandbox-token"}
+
+
+def test_twenty_racing_launches_create_each_platform_campaign_once(api, local_aws, platforms):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from attract.campaigns.launch import launch
+    from attract.campaigns.repository import CampaignRepository
+    from attract.clock import utc_now
+    from attract.errors import ConflictError
+    from attract.links.repository import LinkRepository
+
+    created = _create(api)
+    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
+    store, links = CampaignRepository(table, dynamodb), LinkRepository(table, dynamodb)
+
+    def attempt(_: int) -> str:
+        try:
+            return launch(created["id"], store=store, links=links, gateways=platforms.__getitem__, now=utc_now(),
+                          base_url="https://go.example", owner="marketer").status
+        except ConflictError:
+            return "409"
+
+    # When 20 clients launch the same campaign at once (real conditional writes against the table)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    # Then one launch reached each platform; the others were refused or found it active
+    assert len(platforms[GOOGLE_SEARCH].launches) == 1 and len(platforms[META].launches) == 1
+    assert set(outcomes) <= {"active", "409"} and "active" in outcomes
+    item = _item(local_aws, created["id"])
+    assert item["status"] == "active" and len(item["link_codes"]) == 2

@@ -18,12 +18,20 @@ from attract.api import (
     caller_id,
     json_response,
     register_error_handlers,
+    register_idempotency_errors,
     register_platform_errors,
     reject_non_json,
     reject_unless_group,
 )
 from attract.campaigns.gateways import gateway_for
-from attract.campaigns.launch import campaign_response, change_status, create_campaign, get_campaign, launch
+from attract.campaigns.launch import (
+    CreateCampaignCommand,
+    campaign_response,
+    change_status,
+    get_campaign,
+    idempotent_create_campaign,
+    launch,
+)
 from attract.campaigns.models import CampaignDraft, CampaignId
 from attract.campaigns.records import CampaignResponse
 from attract.campaigns.repository import CampaignRepository
@@ -38,6 +46,7 @@ load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
+register_idempotency_errors(app)
 register_platform_errors(app)
 
 ERRORS: dict[int, OpenAPIResponse] = {
@@ -70,9 +79,15 @@ def _base_url() -> str:
 
 
 @app.post("/campaigns", summary="Create a campaign draft (checked against the employment-ad rules)",
-          tags=["campaigns"], responses={201: {"description": "Created: the draft and its id"}, **ERRORS})
+          tags=["campaigns"],
+          responses={201: {"description": "Created: the draft and its id (a retried identical request returns the "
+                                          "same campaign)"}, **ERRORS})
 def create(draft: Annotated[CampaignDraft, Body()]) -> Response[CampaignResponse]:
-    campaign = create_campaign(draft, caller_id(app), _campaigns(), utc_now())
+    settings = load_settings()
+    create_once = idempotent_create_campaign(settings.idempotency_table_name, settings.idempotency_seconds)
+    create_once.config.register_lambda_context(app.lambda_context)
+    campaign = create_once(command=CreateCampaignCommand(owner=caller_id(app), draft=draft), store=_campaigns(),
+                           now=utc_now())
     metrics.add_metric(name="CampaignsCreated", unit=MetricUnit.Count, value=1)
     logger.info("campaign created", extra={"campaign_id": campaign.id, "channels": draft.channels})
     return json_response(201, campaign_response(campaign, _base_url()))

@@ -213,7 +213,8 @@ class ReportsSettings(Settings):
 class CampaignsSettings(Settings):
     """POST/GET /campaigns, POST /campaigns/{id}/launch|pause|resume|end."""
 
-    REQUIRED = ("GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
+    idempotency_table_name: str
     google_ads_secret_id: str
     meta_secret_id: str
 

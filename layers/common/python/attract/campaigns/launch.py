@@ -19,8 +19,18 @@ A launch is idempotent and resumable:
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from attract.aws import client
 from attract.campaigns import policy
 from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.records import Campaign, CampaignResponse, TrackedLink
@@ -59,6 +69,34 @@ def create_campaign(draft: CampaignDraft, owner: str, store: CampaignStore, now:
     campaign = Campaign(id=id_factory(), draft=draft, created_at=now, created_by=owner, updated_at=now)
     store.create(campaign)
     return campaign
+
+
+class CreateCampaignCommand(BaseModel):
+    """What makes two create requests "the same" for idempotency: who asked, and for which draft."""
+
+    owner: str
+    draft: CampaignDraft
+
+
+class IdempotentCreateCampaign(Protocol):
+    config: IdempotencyConfig
+
+    def __call__(self, *, command: CreateCampaignCommand, store: CampaignStore, now: datetime) -> Campaign: ...
+
+
+@lru_cache(maxsize=4)
+def idempotent_create_campaign(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateCampaign:
+    """`create_campaign` once per (owner, draft) within the window: a client's retry gets the same campaign."""
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
+    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
+
+    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
+                         output_serializer=PydanticSerializer, key_prefix="create_campaign")
+    def run(*, command: CreateCampaignCommand, store: CampaignStore, now: datetime) -> Campaign:
+        return create_campaign(command.draft, command.owner, store, now)
+
+    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
+    return run  # type: ignore[return-value]
 
 
 def get_campaign(campaign_id: str, store: CampaignStore) -> Campaign:
