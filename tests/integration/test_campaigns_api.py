@@ -333,3 +333,39 @@ def test_twenty_racing_launches_create_each_platform_campaign_once(api, local_aw
     assert set(outcomes) <= {"active", "409"} and "active" in outcomes
     item = _item(local_aws, created["id"])
     assert item["status"] == "active" and len(item["link_codes"]) == 2
+
+
+class RecordingRegistry:
+    """The spend sync's platform-campaign registry, as the launch sees it (attract.campaigns.launch)."""
+
+    def __init__(self):
+        self.registered: list[tuple] = []
+
+    def register_platform_campaign(self, channel, platform_campaign_id, campaign_id, name, source=None) -> None:
+        self.registered.append((channel, platform_campaign_id, campaign_id, name, source))
+
+
+def test_launch_registers_each_platform_campaign_for_the_spend_sync_again_when_resumed(api, local_aws, platforms):
+    from attract.campaigns.launch import get_campaign, launch
+    from attract.campaigns.repository import CampaignRepository
+    from attract.clock import utc_now
+    from attract.links.repository import LinkRepository
+
+    created = _create(api, name="Registered campaign")
+    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
+    store, links, registry = CampaignRepository(table, dynamodb), LinkRepository(table, dynamodb), RecordingRegistry()
+    arguments = {"store": store, "links": links, "gateways": platforms.__getitem__, "base_url": "https://go.example",
+                 "owner": "marketer", "registry": registry}
+    # Given Google launched and registered, then Meta refused
+    platforms[META].fail_next = PlatformError("meta", "Temporarily unavailable", ["2"], "req-1", retryable=True)
+    with pytest.raises(PlatformError):
+        launch(created["id"], now=utc_now(), **arguments)
+    assert registry.registered == [("google_search", f"g-campaign-{created['id']}", created["id"],
+                                    "Registered campaign", "google")]
+    # When the launch is resumed
+    launch(created["id"], now=utc_now(), **arguments)
+    # Then Meta's campaign is registered too, and Google's again (idempotent on the registry's side)
+    assert registry.registered[1:] == [
+        ("google_search", f"g-campaign-{created['id']}", created["id"], "Registered campaign", "google"),
+        ("meta", f"m-campaign-{created['id']}", created["id"], "Registered campaign", "meta")]
+    assert get_campaign(created["id"], store).status == "active"

@@ -95,3 +95,15 @@ def test_a_policy_violation_reaches_neither_sandbox(api, sandboxes):
     status, body = _invoke(api, event)
     assert status == 422 and {e["rule"] for e in body["errors"]} >= {"meta.age_fixed_18_65", "google.no_age"}
     assert (len(google.received), len(meta.received)) == before
+
+
+def test_a_launched_campaign_is_registered_for_the_spend_sync(api, local_aws, sandboxes):
+    pytest.importorskip("attract.campaigns.spend_repository")
+    created = _create(api, "Registered for spend")
+    status, launched = _invoke(api, _action(created["id"], "launch"))
+    assert status == 200, launched
+    for channel, ids in launched["platform_ids"].items():
+        item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+            "PK": {"S": f"PLATFORM_CAMPAIGN#{channel}#{ids['campaign']}"}, "SK": {"S": "PLATFORM_CAMPAIGN"}})
+        assert item["Item"]["campaign_id"]["S"] == created["id"]
+        assert item["Item"]["name"]["S"] == "Registered for spend"

@@ -4,8 +4,10 @@ The ads SDKs are loaded on the first launch, pause, resume or end (attract.campa
 for creating or reading a draft.
 """
 
+import importlib
+import importlib.util
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -33,7 +35,7 @@ from attract.campaigns.launch import (
     launch,
 )
 from attract.campaigns.models import CampaignDraft, CampaignId
-from attract.campaigns.records import CampaignResponse
+from attract.campaigns.records import Campaign, CampaignResponse
 from attract.campaigns.repository import CampaignRepository
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
@@ -69,6 +71,23 @@ def _links() -> LinkRepository:
     return LinkRepository(load_settings().table_name)
 
 
+@lru_cache(maxsize=1)
+def _spend_records() -> Any:
+    """The spend sync's repository: the platform-campaign registry the launch fills and each channel's last sync.
+
+    None where attract.campaigns.spend_repository is not part of the build (a branch without the spend sync).
+    """
+    if importlib.util.find_spec("attract.campaigns.spend_repository") is None:
+        return None
+    return importlib.import_module("attract.campaigns.spend_repository").SpendRepository(load_settings().table_name)
+
+
+def _response(campaign: Campaign) -> CampaignResponse:
+    records = _spend_records()
+    sync: dict[str, Any] = {channel: records.last_sync(channel) for channel in campaign.draft.channels} if records else {}
+    return campaign_response(campaign, _base_url(), sync)
+
+
 def _gateway(channel: str) -> AdsGateway:
     return gateway_for(channel, load_settings())
 
@@ -90,14 +109,14 @@ def create(draft: Annotated[CampaignDraft, Body()]) -> Response[CampaignResponse
                            now=utc_now())
     metrics.add_metric(name="CampaignsCreated", unit=MetricUnit.Count, value=1)
     logger.info("campaign created", extra={"campaign_id": campaign.id, "channels": draft.channels})
-    return json_response(201, campaign_response(campaign, _base_url()))
+    return json_response(201, _response(campaign))
 
 
 @app.get("/campaigns/<campaign_id>", summary="Read a campaign: draft, platform ids, status, last sync and error",
          tags=["campaigns"], responses={200: {"description": "The campaign"}, 404: {"description": "Unknown campaign"},
                                         **ERRORS})
 def read(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
-    return campaign_response(get_campaign(campaign_id, _campaigns()), _base_url())
+    return _response(get_campaign(campaign_id, _campaigns()))
 
 
 @app.post("/campaigns/<campaign_id>/launch", summary="Launch on every channel, or finish a failed launch",
@@ -106,16 +125,16 @@ def read(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
                      **ERRORS, **PLATFORM_ERRORS})
 def launch_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
     campaign = launch(campaign_id, store=_campaigns(), links=_links(), gateways=_gateway, now=utc_now(),
-                      base_url=_base_url(), owner=caller_id(app))
+                      base_url=_base_url(), owner=caller_id(app), registry=_spend_records())
     logger.info("campaign launched", extra={"campaign_id": campaign.id})
     metrics.add_metric(name="CampaignsLaunched", unit=MetricUnit.Count, value=1)
-    return campaign_response(campaign, _base_url())
+    return _response(campaign)
 
 
 def _change(campaign_id: str, action: str) -> CampaignResponse:
     campaign = change_status(campaign_id, action, store=_campaigns(), gateways=_gateway, now=utc_now())
     logger.info("campaign status changed", extra={"campaign_id": campaign.id, "status": campaign.status})
-    return campaign_response(campaign, _base_url())
+    return _response(campaign)
 
 
 @app.post("/campaigns/<campaign_id>/pause", summary="Pause the campaign on every platform", tags=["campaigns"],

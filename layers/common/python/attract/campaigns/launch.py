@@ -17,7 +17,7 @@ A launch is idempotent and resumable:
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -51,6 +51,13 @@ class CampaignStore(Protocol):
     def create(self, campaign: Campaign) -> None: ...
     def get(self, campaign_id: str) -> Campaign | None: ...
     def save(self, campaign: Campaign) -> Campaign: ...
+
+
+class PlatformCampaignRegistry(Protocol):
+    """The spend sync's map from platform campaign ids to ours (attract.campaigns.spend_repository)."""
+
+    def register_platform_campaign(self, channel: str, platform_campaign_id: str, campaign_id: str, name: str,
+                                   source: str | None = None) -> None: ...
 
 
 def new_campaign_id() -> str:
@@ -107,8 +114,12 @@ def get_campaign(campaign_id: str, store: CampaignStore) -> Campaign:
 
 
 def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways: Gateways, now: datetime,
-           base_url: str, owner: str) -> Campaign:
-    """Launch on every channel of the draft, or finish a launch that failed or died half-way."""
+           base_url: str, owner: str, registry: PlatformCampaignRegistry | None = None) -> Campaign:
+    """Launch on every channel of the draft, or finish a launch that failed or died half-way.
+
+    Each platform campaign is registered (`registry`, idempotent) once its ids are stored, so the spend
+    sync reports its spend under the draft's name; a resumed launch registers again.
+    """
     campaign = get_campaign(campaign_id, store)
     policy.enforce(campaign.draft)
     if campaign.status == "active":
@@ -123,7 +134,8 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
         campaign, code = _tracked_link(campaign, channel, store, links, now, owner)
         done = campaign.platform_ids.get(channel) or PlatformIds()
         if done.status == "ENABLED" and done.ad:
-            continue  # finished by an earlier attempt
+            _register(registry, channel, done, campaign)  # finished by an earlier attempt, maybe unregistered
+            continue
         plan = LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, campaign.draft),
                           draft=campaign.draft, final_url=tracked_url(base_url, code))
         try:
@@ -133,7 +145,14 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
                                 last_error=_platform_error(channel, error, now)))
             raise
         campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: ids}))
+        _register(registry, channel, ids, campaign)
     return store.save(_changed(campaign, now, status="active", launch_started_at=None, last_error=None))
+
+
+def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: PlatformIds, campaign: Campaign) -> None:
+    if registry is not None and ids.campaign:
+        registry.register_platform_campaign(channel, ids.campaign, campaign.id, campaign.draft.name,
+                                            LINK_DIMENSIONS[channel][1])
 
 
 # Which status each action needs, the platform status it sets and the campaign status it leaves.
@@ -165,13 +184,19 @@ def change_status(campaign_id: str, action: str, *, store: CampaignStore, gatewa
     return store.save(_changed(campaign, now, status=target, last_error=None))
 
 
-def campaign_response(campaign: Campaign, base_url: str) -> CampaignResponse:
+def campaign_response(campaign: Campaign, base_url: str,
+                      sync: Mapping[str, Mapping[str, Any] | None] | None = None) -> CampaignResponse:
+    """The API's view; `sync` is each channel's last spend sync (attract.campaigns.spend_repository.last_sync)."""
+    channel_sync = {channel: dict(found) for channel, found in (sync or {}).items()
+                    if found is not None and channel in campaign.draft.channels}
+    successes = [datetime.fromisoformat(str(found["last_success_at"])) for found in channel_sync.values()
+                 if found.get("last_success_at")]
     return CampaignResponse(
         id=campaign.id, status=campaign.status, draft=campaign.draft, platform_ids=campaign.platform_ids,
         links={channel: TrackedLink(code=code, url=tracked_url(base_url, code))
                for channel, code in campaign.link_codes.items()},
-        last_sync=campaign.last_sync, last_error=campaign.last_error, version=campaign.version,
-        created_at=campaign.created_at, updated_at=campaign.updated_at)
+        last_sync=max(successes, default=campaign.last_sync), sync=channel_sync, last_error=campaign.last_error,
+        version=campaign.version, created_at=campaign.created_at, updated_at=campaign.updated_at)
 
 
 def _changed(campaign: Campaign, now: datetime, **changes: Any) -> Campaign:

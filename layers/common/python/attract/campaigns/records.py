@@ -42,7 +42,9 @@ class CampaignResponse(BaseModel):
     draft: CampaignDraft
     platform_ids: dict[ChannelName, PlatformIds]
     links: dict[ChannelName, TrackedLink]
-    last_sync: datetime | None
+    last_sync: datetime | None = Field(description="The latest successful spend sync of the campaign's channels")
+    sync: dict[ChannelName, dict[str, Any]] = Field(
+        default_factory=dict, description="Each channel's last spend sync: attempt and success times, status, error codes")
     last_error: dict[str, Any] | None = Field(description="The last platform error: codes and request id, never credentials")
     version: int
     created_at: datetime
