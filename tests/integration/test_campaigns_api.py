@@ -369,3 +369,18 @@ def test_launch_registers_each_platform_campaign_for_the_spend_sync_again_when_r
         ("google_search", f"g-campaign-{created['id']}", created["id"], "Registered campaign", "google"),
         ("meta", f"m-campaign-{created['id']}", created["id"], "Registered campaign", "meta")]
     assert get_campaign(created["id"], store).status == "active"
+
+
+def test_platform_credentials_are_the_secret_json_read_through_powertools(function_env, local_aws):
+    from aws_lambda_powertools.utilities import parameters
+
+    from attract.campaigns.gateways import platform_config
+
+    function_env("CampaignsApiFunction")  # its environment: the emulator's endpoint and credentials
+    secrets = local_aws.client("secretsmanager")
+    good = secrets.create_secret(Name=f"ads-{uuid.uuid4().hex[:8]}", SecretString='{"app_id": "1"}')["ARN"]
+    bad = secrets.create_secret(Name=f"ads-{uuid.uuid4().hex[:8]}", SecretString='["not", "an", "object"]')["ARN"]
+    parameters.clear_caches()
+    assert platform_config(good, 300) == {"app_id": "1"}
+    with pytest.raises(ValueError, match="JSON object"):
+        platform_config(bad, 300)

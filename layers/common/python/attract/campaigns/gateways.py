@@ -15,7 +15,7 @@ from typing import Any
 
 from attract.campaigns.models import GOOGLE_SEARCH, META
 from attract.providers.ads import AdsGateway
-from attract.settings import CampaignsSettings
+from attract.settings import Settings
 
 # channel -> (module, class): the adapters of issue 8, constructed as (config, endpoint)
 ADAPTERS = {GOOGLE_SEARCH: ("attract.providers.google_ads", "GoogleAdsGateway"),
@@ -27,6 +27,10 @@ _built: dict[str, tuple[str, AdsGateway]] = {}  # channel -> (fingerprint of its
 
 class UnknownChannelError(ValueError):
     pass
+
+
+class MissingCredentialsError(RuntimeError):
+    """The function's settings name no secret for this platform (GOOGLE_ADS_SECRET_ID / META_SECRET_ID)."""
 
 
 @contextmanager
@@ -41,7 +45,7 @@ def use_gateways(gateways: Mapping[str, AdsGateway]) -> Iterator[None]:
         _overrides.update(saved)
 
 
-def gateway_for(channel: str, settings: CampaignsSettings) -> AdsGateway:
+def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     """The channel's adapter, built once per credentials version and reused across warm invocations."""
     if channel in _overrides:
         return _overrides[channel]
@@ -49,6 +53,8 @@ def gateway_for(channel: str, settings: CampaignsSettings) -> AdsGateway:
         raise UnknownChannelError(channel)
     secret_id, endpoint = ((settings.google_ads_secret_id, settings.google_ads_endpoint) if channel == GOOGLE_SEARCH
                            else (settings.meta_secret_id, settings.meta_graph_url))
+    if not secret_id:
+        raise MissingCredentialsError(f"no credentials secret configured for {channel}")
     config = platform_config(secret_id, settings.secret_max_age_seconds)
     fingerprint = hashlib.sha256(json.dumps([config, endpoint], sort_keys=True).encode()).hexdigest()
     cached = _built.get(channel)
