@@ -1,5 +1,6 @@
 """The ads layer as Lambda sees it: one google-ads API version, compiled, importable from /opt/python alone."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,8 @@ from tests.integration.test_layer_build import HOST_PLATFORM, UNCHECKED_HASH, py
 
 # What the Lambda python3.12 runtime (boto3's dependencies) and CommonLayer provide: the ads layer leaves them out.
 PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py", "idna", "typing_extensions.py")
-GOOGLE_ADS_API_VERSION = "v26"
+MAKEFILE = ROOT / "layers/ads/Makefile"
+GOOGLE_ADS_API_VERSION = re.search(r"^GOOGLE_ADS_API_VERSION \?= (v\d+)$", MAKEFILE.read_text(), re.MULTILINE).group(1)
 
 
 def build_ads_layer(target: Path, python: str, version: str, platform_tag: str | None) -> Path:
@@ -33,6 +35,11 @@ def provided_folder(target: Path) -> Path:
     for name in PROVIDED:
         (target / name).symlink_to(site / name)
     return target
+
+
+def test_the_layer_keeps_the_api_version_the_adapter_imports():
+    adapter = pytest.importorskip("attract.providers.google_ads")  # ads-google's module, merged in parallel
+    assert adapter.API_VERSION == GOOGLE_ADS_API_VERSION
 
 
 def test_template_attaches_the_ads_layer_to_campaigns_functions_only():
