@@ -34,7 +34,10 @@ def sandboxes():
 
 @pytest.fixture
 def api(function_env, local_aws, sandboxes: AdSandboxes):
+    from aws_lambda_powertools.utilities import parameters
+
     sandboxes.fill_secrets(local_aws)
+    parameters.clear_caches()  # secrets another test read (the template's placeholders)
     gateways._built.clear()  # adapters built for another endpoint by an earlier test
     return function_env("CampaignsApiFunction")
 
@@ -107,3 +110,31 @@ def test_a_launched_campaign_is_registered_for_the_spend_sync(api, local_aws, sa
             "PK": {"S": f"PLATFORM_CAMPAIGN#{channel}#{ids['campaign']}"}, "SK": {"S": "PLATFORM_CAMPAIGN"}})
         assert item["Item"]["campaign_id"]["S"] == created["id"]
         assert item["Item"]["name"]["S"] == "Registered for spend"
+
+
+def test_placeholder_credentials_are_a_502_naming_the_code_never_the_secret(api, local_aws, sandboxes):
+    from aws_lambda_powertools.utilities import parameters
+
+    # Given the template's placeholder secret, as deployed before the operator fills it in
+    placeholder = local_aws.template["Resources"]["GoogleAdsSecret"]["Properties"]["SecretString"]
+    secrets = local_aws.client("secretsmanager")
+    secrets.put_secret_value(SecretId=local_aws.refs["GoogleAdsSecret"], SecretString=placeholder)
+    parameters.clear_caches()
+    try:
+        created = _create(api, "Placeholder credentials", channels=["google_search"], meta=None)
+        status, body = _invoke(api, _action(created["id"], "launch"))
+        # Then the launch is refused as a platform error with our code, and the secret's content is not quoted
+        assert status == 502 and body["platform_error"]["codes"] == ["attract:credentials_invalid"]
+        assert "FILL-ME" not in json.dumps(body)
+        _, stored = _invoke(api, _event_get(created["id"]))
+        assert stored["status"] == "failed" and stored["last_error"]["codes"] == ["attract:credentials_invalid"]
+    finally:
+        sandboxes.fill_secrets(local_aws)
+        parameters.clear_caches()
+
+
+def _event_get(campaign_id: str) -> dict:
+    event = load_event("campaigns/get")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/campaigns/{campaign_id}"
+    event["pathParameters"] = {"campaign_id": campaign_id}
+    return event

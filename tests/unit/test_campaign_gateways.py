@@ -19,7 +19,9 @@ def test_use_gateways_stands_in_for_the_adapters_only_inside_the_block():
 def test_unknown_channel_and_missing_secret_are_named():
     with pytest.raises(gateways.UnknownChannelError):
         gateways.gateway_for("tiktok", SETTINGS)
-    with pytest.raises(gateways.MissingCredentialsError, match="google_search"):
+    with pytest.raises(gateways.MissingCredentialsError, match="google_search") as raised:
         gateways.gateway_for("google_search", SETTINGS)
+    # a platform error like any other: the launch records it and answers 502 with the code
+    assert raised.value.as_json()["codes"] == ["attract:credentials_not_configured"]
     assert gateways.ADAPTERS == {"google_search": ("attract.providers.google_ads", "GoogleAdsGateway"),
                                  "meta": ("attract.providers.meta", "MetaGateway")}

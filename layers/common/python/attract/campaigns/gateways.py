@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from attract.campaigns.models import GOOGLE_SEARCH, META
-from attract.providers.ads import AdsGateway
+from attract.providers.ads import AdsGateway, PlatformError
 from attract.settings import Settings
 
 # channel -> (module, class): the adapters of issue 8, constructed as (config, endpoint)
@@ -29,8 +29,15 @@ class UnknownChannelError(ValueError):
     pass
 
 
-class MissingCredentialsError(RuntimeError):
-    """The function's settings name no secret for this platform (GOOGLE_ADS_SECRET_ID / META_SECRET_ID)."""
+class MissingCredentialsError(PlatformError):
+    """No usable credentials for a platform: no secret configured, or its JSON is not what the adapter needs.
+
+    A PlatformError, so a launch records it and answers 502 like any refusal, with a code and no detail:
+    the adapter's validation message could quote the secret.
+    """
+
+    def __init__(self, channel: str, code: str, message: str):
+        super().__init__(channel, message, [code])
 
 
 @contextmanager
@@ -54,7 +61,8 @@ def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     secret_id, endpoint = ((settings.google_ads_secret_id, settings.google_ads_endpoint) if channel == GOOGLE_SEARCH
                            else (settings.meta_secret_id, settings.meta_graph_url))
     if not secret_id:
-        raise MissingCredentialsError(f"no credentials secret configured for {channel}")
+        raise MissingCredentialsError(channel, "attract:credentials_not_configured",
+                                      f"no credentials secret configured for {channel}")
     config = platform_config(secret_id, settings.secret_max_age_seconds)
     fingerprint = hashlib.sha256(json.dumps([config, endpoint], sort_keys=True).encode()).hexdigest()
     cached = _built.get(channel)
@@ -62,7 +70,11 @@ def gateway_for(channel: str, settings: Settings) -> AdsGateway:
         return cached[1]
     module_name, class_name = ADAPTERS[channel]
     adapter = getattr(importlib.import_module(module_name), class_name)
-    gateway: AdsGateway = adapter(config, endpoint)
+    try:
+        gateway: AdsGateway = adapter(config, endpoint)
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError; its text quotes the input
+        raise MissingCredentialsError(channel, "attract:credentials_invalid",
+                                      f"the {channel} credentials secret is incomplete or invalid: put the real values in it") from None
     _built[channel] = (fingerprint, gateway)
     return gateway
 

@@ -159,7 +159,7 @@ def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: Plat
 _TRANSITIONS: dict[str, tuple[tuple[str, ...], PlatformStatus, str]] = {
     "pause": (("active",), "PAUSED", "paused"),
     "resume": (("paused",), "ENABLED", "active"),
-    "end": (("active", "paused", "failed"), "REMOVED", "ended"),
+    "end": (("draft", "active", "paused", "failed"), "REMOVED", "ended"),
 }
 
 
