@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from attract.tracking.repository import TouchRepository
+from attract_local.ad_sandboxes import AdSandboxes, start_ad_sandboxes
 from attract_local.auth import STATE_DIR, mint_token
 from attract_local.gateway import start_local
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
@@ -35,7 +36,7 @@ def _row(*cells, widths=(26, 14, 10, 12, 8)) -> str:
     return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths, strict=False))
 
 
-def run(api: str, table: TouchRepository, aws) -> None:
+def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -> None:
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
     print(f"\n== 1. A marketer creates {len(LINKS)} tracked links")
     links = []
@@ -99,6 +100,11 @@ def run(api: str, table: TouchRepository, aws) -> None:
     invalid = requests.post(f"{api}/joins", json={"email": "x", "name": "", "consent": False})
     print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
 
+    if ads is not None and set(ads.started) == {"google", "meta"}:
+        run_ads(api, aws, marketer)
+    elif ads is not None:
+        print("\n== 5. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
+
     print("\n== What Attract recorded\n")
     print(_row("link", "channel", "source", "code", "clicks"))
     for link in links:
@@ -113,6 +119,48 @@ def run(api: str, table: TouchRepository, aws) -> None:
         print(f"   person {person} ({len(touches)} touches): {path}")
     print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
     print_attribution(api)
+
+
+AD_DRAFT: dict[str, Any] = {
+    "name": "Data engineers Berlin", "channels": ["google_search", "meta"],
+    "daily_budget": {"amount": "50.00", "currency": "EUR"}, "start_date": "2026-12-01", "end_date": "2026-12-31",
+    "locations": [{"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"}],
+    "destination": "https://careers.example.com/teams/data", "targeting": {},
+    "google": {"keywords": [{"text": "data engineer jobs berlin", "match_type": "PHRASE"}],
+               "headlines": ["Data engineer jobs in Berlin", "Join our data platform team", "Hybrid, 4-day week"],
+               "descriptions": ["Build the pipelines behind our products.", "Apply in two minutes."]},
+    "meta": {"primary_text": "We are hiring data engineers in Berlin.", "headline": "Data engineers wanted",
+             "image_url": "https://careers.example.com/img/data.png", "call_to_action": "APPLY_NOW"},
+}
+
+
+def run_ads(api: str, aws, marketer: dict[str, str]) -> None:
+    """Launch a Google and a Meta campaign on the local sandboxes, click each ad's link, join from the clicks."""
+    print("\n== 5. A marketer launches a search + social campaign (LOCAL SANDBOXES, not Google or Meta)")
+    refused = requests.post(f"{api}/campaigns", json={**AD_DRAFT, "targeting": {"age_max": 35}}, headers=marketer,
+                            timeout=30)
+    print(f"   with age targeting: {refused.status_code} " + ", ".join(sorted({e['rule'] for e in refused.json()['errors']})))
+    created = requests.post(f"{api}/campaigns", json=AD_DRAFT, headers=marketer, timeout=30).json()
+    launched = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60)
+    campaign = launched.json()
+    print(f"   launch: {launched.status_code} {campaign.get('status')}")
+    for channel, ids in campaign.get("platform_ids", {}).items():
+        print(f"     {channel:<14} campaign {ids['campaign']}, ad {ids['ad']} ({ids['status']}) -> {campaign['links'][channel]['url']}")
+    again = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60).json()
+    print(f"   launched again (a client retry): same ids: {again.get('platform_ids') == campaign.get('platform_ids')}")
+    for channel, click_id in (("google_search", "gclid=Cj0KCQ-demo-google"), ("meta", "fbclid=IwAR-demo-meta")):
+        if channel not in campaign.get("links", {}):
+            continue
+        session = requests.Session()
+        session.headers["User-Agent"] = BROWSERS[0]
+        landing = session.get(f"{campaign['links'][channel]['url']}?{click_id}", allow_redirects=False, timeout=30)
+        visitor = parse_qs(urlsplit(landing.headers["Location"]).query)["tc_vid"][0]
+        email = f"ad-{channel}@example.com"
+        requests.post(f"{api}/joins", json={"email": email, "name": "Ad clicker", "consent": True, "visitor_id": visitor},
+                      timeout=30)
+        requests.post(confirm_link(aws.endpoint, email), timeout=30)
+        path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
+        print(f"   someone clicks the {channel} ad ({click_id.split('=')[0]}) and joins: credited path {path}")
 
 
 def print_attribution(api: str) -> None:
@@ -136,14 +184,19 @@ def main() -> None:
     STATE_DIR.mkdir(exist_ok=True)
     log_path = STATE_DIR / "demo.log"
     with log_path.open("w") as log:
+        sandboxes = start_ad_sandboxes()  # before the gateway: its workers inherit the endpoints
         aws, gateway = start_local(port=0, log=log)
         try:
+            sandboxes.fill_secrets(aws)
             print(f"Local stack up: API {gateway.url}, AWS emulator {aws.endpoint} (tables from template.yaml)")
+            for line in sandboxes.notes:
+                print(f"Ads: {line}")
             print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
-            run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws)
+            run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws, sandboxes)
         finally:
             gateway.stop()
             aws.stop()
+            sandboxes.stop()
 
 
 if __name__ == "__main__":

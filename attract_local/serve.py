@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 
+from attract_local.ad_sandboxes import start_ad_sandboxes
 from attract_local.gateway import start_local
 
 
@@ -20,14 +21,19 @@ def main() -> None:
     # Handlers first: a SIGTERM during start-up must stop the stack too, not kill it half-made.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    # Before the gateway: the function workers inherit the endpoints set here.
+    sandboxes = start_ad_sandboxes()
     aws, gateway = start_local(args.port, args.aws_port, parameters=parameters)
     try:
+        sandboxes.fill_secrets(aws)
         print(f"Attract API:   {gateway.url}")
         print(f"AWS emulator:  {aws.endpoint}  (AWS_ENDPOINT_URL for the aws CLI / boto3)")
         for route in gateway.routes:
             print(f"  {route.key:<24} -> {route.function}{'' if route.authorizer else '  (public)'}")
         for line in gateway.triggers.describe():
             print(f"  {line}")
+        for line in sandboxes.notes:
+            print(f"Ads: {line}")
         print("Tokens: make token ROLE=marketer | ROLE=recruiter.  Ctrl-C stops.", flush=True)
         # wait() with a timeout returns to the interpreter regularly, so the signal handler runs promptly.
         while not stop.wait(0.5):
@@ -36,6 +42,7 @@ def main() -> None:
         print("stopping", file=sys.stderr, flush=True)
         gateway.stop()
         aws.stop()
+        sandboxes.stop()
 
 
 if __name__ == "__main__":

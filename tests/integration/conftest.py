@@ -27,7 +27,7 @@ def function_env(local_aws, monkeypatch):
         _reset_caches()
         # functions/invites/sender/ with app.lambda_handler imports as functions.invites.sender.app.
         module = importlib.import_module(function_module(local_aws.template, logical_id))
-        for name in ("_stores", "_links", "_touches"):
+        for name in ("_stores", "_links", "_touches", "_campaigns"):
             if hasattr(module, name):
                 getattr(module, name).cache_clear()
         return module
@@ -38,11 +38,13 @@ def function_env(local_aws, monkeypatch):
 
 def _reset_caches() -> None:
     from attract import aws, settings
+    from attract.campaigns import launch
     from attract.links import logic
 
     settings.load_settings.cache_clear()
     aws.client.cache_clear()
     logic.idempotent_create_link.cache_clear()
+    launch.idempotent_create_campaign.cache_clear()
 
 
 # ---- invitations: the sender with a public base URL, a verified sender domain, a test queue pair

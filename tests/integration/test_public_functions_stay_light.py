@@ -8,6 +8,9 @@ import pytest
 from attract_local.cfn import ROOT, load_template, offline_environment
 
 HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy")
+# The ads SDKs' own dependencies and our adapters and gateway factory that load them.
+ADS = ("google.ads", "google.protobuf", "proto", "grpc", "facebook_business", "aiohttp",
+       "attract.providers.google_ads", "attract.providers.meta", "attract.campaigns.gateways")
 # Used by the marketer functions only: importing them would cost every public cold start.
 UNUSED = ("aws_lambda_powertools.utilities.idempotency",)
 # What X-Ray's patch_all would import just to patch it; we trace botocore only.
@@ -47,6 +50,16 @@ def _imported_by(code_uri: str, prefixes: tuple[str, ...], **env: str) -> list[s
 @pytest.mark.parametrize("code_uri", _public_functions())
 def test_public_function_imports_no_heavy_sdk(code_uri):
     assert _imported_by(code_uri, HEAVY) == [], f"{code_uri} imports an SDK it must not"
+
+
+@pytest.mark.parametrize("code_uri", _public_functions())
+def test_public_function_imports_no_ads_sdk_nor_adapter(code_uri):
+    assert _imported_by(code_uri, ADS) == [], f"{code_uri} imports ads code"
+
+
+def test_campaigns_api_loads_the_ads_sdks_only_when_it_talks_to_a_platform():
+    # Creating and reading drafts must not pay for ~150 MB of SDK: the adapters are imported on first use.
+    assert _imported_by("functions/campaigns/api/", ("google.ads", "grpc", "facebook_business")) == []
 
 
 @pytest.mark.parametrize("code_uri", _public_functions())

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
+from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError, RulesBrokenError
 from attract.observability import logger, metrics
 
 if TYPE_CHECKING:  # a type only: the redirect imports this module and never pydantic
@@ -80,6 +80,15 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         errors = [{"field": error.field, "location": error.location, "rule": error.rule, "message": error.message}]
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
 
+    @app.exception_handler(RulesBrokenError)
+    def _rules_broken(error: RulesBrokenError) -> Response:
+        logger.info("request rejected", extra={"rules": sorted({e["rule"] for e in error.errors})})
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, error.message, error.errors)
+
+    @app.exception_handler(ConflictError)
+    def _busy(error: ConflictError) -> Response:
+        return error_response(HTTPStatus.CONFLICT, str(error) or "Conflict")
+
     @app.exception_handler(NotFoundError)
     def _not_found(error: NotFoundError) -> Response:
         return error_response(HTTPStatus.NOT_FOUND, str(error) or "Not found")
@@ -104,6 +113,30 @@ def register_idempotency_errors(app: ApiGatewayResolver) -> None:
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
         return error_response(HTTPStatus.CONFLICT, "The same request is still being processed; retry shortly")
+
+
+# What a caller should wait before retrying once a platform's rate limit outlasted our own retries.
+RATE_LIMIT_RETRY_AFTER_S = 60
+
+
+def register_platform_errors(app: ApiGatewayResolver) -> None:
+    """For the campaigns functions only: ads platform errors as 502, rate limits as 503 with Retry-After."""
+    from attract.providers.ads import PlatformError, RateLimited
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(error: RateLimited) -> Response:
+        logger.warning("platform rate limit", extra={"platform": error.platform, "codes": error.codes,
+                                                      "request_id": error.request_id})
+        return Response(status_code=HTTPStatus.SERVICE_UNAVAILABLE, content_type=content_types.APPLICATION_JSON,
+                        headers={"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)},
+                        body={"message": f"{error.platform} rate limit: retry later", "platform_error": error.as_json()})
+
+    @app.exception_handler(PlatformError)
+    def _platform(error: PlatformError) -> Response:
+        logger.warning("platform refused", extra={"platform": error.platform, "codes": error.codes,
+                                                  "request_id": error.request_id})
+        return Response(status_code=HTTPStatus.BAD_GATEWAY, content_type=content_types.APPLICATION_JSON,
+                        body={"message": f"{error.platform} refused the request", "platform_error": error.as_json()})
 
 
 def log_unexpected(error: BaseException) -> None:

@@ -19,3 +19,15 @@ class InvalidRequestError(AttractError):
     def __init__(self, field: str, rule: str, message: str, location: str = "query"):
         super().__init__(message)
         self.field, self.rule, self.message, self.location = field, rule, message, location
+
+
+class RulesBrokenError(AttractError):
+    """Input that breaks several named rules at once (422 listing each: {field, location, rule, message})."""
+
+    def __init__(self, message: str, errors: list[dict]):
+        super().__init__(message)
+        self.message, self.errors = message, errors
+
+
+class ConflictError(AttractError):
+    """The item changed under us, or is busy (a launch in progress): 409, retry later."""

@@ -113,6 +113,11 @@ class Settings:
     invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
     invite_max_send_rate: float = variable("INVITE_MAX_SEND_RATE", 10.0, parse=_number, gt=0, le=10_000)
     ses_configuration_set: str | None = variable("SES_CONFIGURATION_SET", None, min_length=1)
+    # Ads platforms (issue 8): Secrets Manager secrets holding each platform's credentials, and endpoints.
+    google_ads_secret_id: str | None = variable("GOOGLE_ADS_SECRET_ID", None, min_length=1)
+    meta_secret_id: str | None = variable("META_SECRET_ID", None, min_length=1)
+    google_ads_endpoint: str = variable("GOOGLE_ADS_ENDPOINT", "googleads.googleapis.com:443", min_length=3)
+    meta_graph_url: str = variable("META_GRAPH_URL", "https://graph.facebook.com", min_length=8)
 
     @classmethod
     def load(cls) -> Self:
@@ -203,6 +208,15 @@ class InviteFeedbackSettings(Settings):
 
 class ReportsSettings(Settings):
     """GET /reports/attribution."""
+
+
+class CampaignsSettings(Settings):
+    """POST/GET /campaigns, POST /campaigns/{id}/launch|pause|resume|end."""
+
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
+    idempotency_table_name: str
+    google_ads_secret_id: str
+    meta_secret_id: str
 
 
 @cache

@@ -1,0 +1,92 @@
+"""`make local` / `make demo`: the local Google Ads and Meta sandboxes, and the functions pointed at them.
+
+Each sandbox starts only when the environment does not already name that platform's endpoint, so a
+user can point the local stack at a sandbox or recorder of their own:
+- `GOOGLE_ADS_ENDPOINT` (host:port of a gRPC server) and `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` (its
+  certificate, for gRPC to trust). When the Google sandbox starts and the roots variable is already
+  set (some machines set it to the system bundle), the sandbox's certificate is added to a copy of
+  that bundle, so everything trusted before stays trusted;
+- `META_GRAPH_URL` (the Graph API base URL).
+The function workers inherit this process's environment (attract_local.stack.LocalAws.function_environment),
+so setting the variables before the gateway starts is all the wiring they need. The stack's platform
+secrets (placeholders in template.yaml) get the sandbox's credentials.
+"""
+
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# platform -> (module, class, the secret's logical id, the variable naming its endpoint)
+SANDBOXES = {
+    "google": ("attract_local.sandboxes.google_ads", "GoogleAdsSandbox", "GoogleAdsSecret", "GOOGLE_ADS_ENDPOINT"),
+    "meta": ("attract_local.sandboxes.meta", "MetaSandbox", "MetaSecret", "META_GRAPH_URL"),
+}
+GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
+
+
+@dataclass
+class AdSandboxes:
+    started: dict[str, Any] = field(default_factory=dict)  # platform -> sandbox object
+    notes: list[str] = field(default_factory=list)  # what to tell the user, one line each
+
+    def fill_secrets(self, aws) -> None:
+        """Put each started sandbox's credentials into the local stack's secret for that platform."""
+        for platform, sandbox in self.started.items():
+            secret = aws.refs.get(SANDBOXES[platform][2])
+            if secret:
+                aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(sandbox.config()))
+
+    def stop(self) -> None:
+        for sandbox in self.started.values():
+            sandbox.stop()
+
+
+def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
+                       sandboxes: dict[str, tuple[str, str, str, str]] = SANDBOXES) -> AdSandboxes:
+    """Start the sandboxes the environment does not replace, and point the variables at them."""
+    result = AdSandboxes()
+    for platform, (module_name, class_name, _, variable) in sandboxes.items():
+        if environ.get(variable):
+            result.notes.append(f"{variable}={environ[variable]} (from the environment: no local {platform} sandbox)")
+            continue
+        try:
+            sandbox = getattr(importlib.import_module(module_name), class_name)()
+        except ModuleNotFoundError as error:
+            if error.name is None or not module_name.startswith(error.name):
+                raise  # the sandbox exists but one of its imports is missing: a real problem
+            result.notes.append(f"no {platform} sandbox ({module_name} is not installed): campaigns cannot launch "
+                                f"on {platform} locally unless {variable} points at a sandbox of your own")
+            continue
+        endpoint = sandbox.start()
+        result.started[platform] = sandbox
+        environ[variable] = endpoint
+        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {'Google' if platform == 'google' else 'Meta'})"
+        cert_path = getattr(sandbox, "cert_path", None)
+        if cert_path and not environ.get(GRPC_ROOTS):
+            environ[GRPC_ROOTS] = str(cert_path)
+            note += f", {GRPC_ROOTS}={cert_path}"
+        elif cert_path:
+            # Roots the environment chose stay trusted; the sandbox's certificate is added next to them.
+            environ[GRPC_ROOTS] = _combined_roots(environ[GRPC_ROOTS], str(cert_path))
+            note += f", {GRPC_ROOTS}={environ[GRPC_ROOTS]} (the environment's roots + the sandbox's certificate)"
+        result.notes.append(note)
+    return result
+
+
+def _combined_roots(roots_file: str, certificate_file: str) -> str:
+    """A PEM bundle of `roots_file` (when readable) and `certificate_file`, in a file of its own."""
+    parts = []
+    for path in (roots_file, certificate_file):
+        try:
+            with open(path, "rb") as pem:
+                parts.append(pem.read().rstrip(b"\n") + b"\n")
+        except OSError:
+            continue
+    handle, combined = tempfile.mkstemp(prefix="attract-grpc-roots-", suffix=".pem")
+    with os.fdopen(handle, "wb") as bundle:
+        bundle.write(b"".join(parts))
+    return combined

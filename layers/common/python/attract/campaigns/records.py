@@ -1,0 +1,51 @@
+"""The stored campaign (one item per campaign) and what GET /campaigns/{id} answers.
+
+Kept apart from `models.py`, the contract shared with the platform adapters: these are the API's and
+the repository's own shapes.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from attract.campaigns.models import CampaignDraft, CampaignId, CampaignStatus, ChannelName, PlatformIds
+
+
+class Campaign(BaseModel):
+    """A campaign item: the draft as created, where its launch got to, and the version for optimistic locking."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: CampaignId
+    draft: CampaignDraft
+    status: CampaignStatus = "draft"
+    platform_ids: dict[ChannelName, PlatformIds] = Field(default_factory=dict)
+    link_codes: dict[ChannelName, str] = Field(default_factory=dict)  # the tracked link of each channel's ads
+    last_sync: datetime | None = None  # written by the spend sync
+    last_error: dict[str, Any] | None = None  # {channel, platform, message, codes, request_id, at}
+    launch_started_at: datetime | None = None  # a launch's lease: another launch waits until it expires
+    version: int = 0
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+
+class TrackedLink(BaseModel):
+    code: str
+    url: str = Field(description="Where the channel's ads point: {public base}/r/{code}")
+
+
+class CampaignResponse(BaseModel):
+    id: CampaignId
+    status: CampaignStatus
+    draft: CampaignDraft
+    platform_ids: dict[ChannelName, PlatformIds]
+    links: dict[ChannelName, TrackedLink]
+    last_sync: datetime | None = Field(description="The latest successful spend sync of the campaign's channels")
+    sync: dict[ChannelName, dict[str, Any]] = Field(
+        default_factory=dict, description="Each channel's last spend sync: attempt and success times, status, error codes")
+    last_error: dict[str, Any] | None = Field(description="The last platform error: codes and request id, never credentials")
+    version: int
+    created_at: datetime
+    updated_at: datetime
