@@ -113,6 +113,8 @@ class Settings:
     invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
     invite_max_send_rate: float = variable("INVITE_MAX_SEND_RATE", 10.0, parse=_number, gt=0, le=10_000)
     ses_configuration_set: str | None = variable("SES_CONFIGURATION_SET", None, min_length=1)
+    # Ads conversion feedback (issue 8): the joins function enqueues confirmed ad-clicked joins here; empty = none.
+    conversions_queue_url: str = variable("CONVERSIONS_QUEUE_URL", "")
 
     @classmethod
     def load(cls) -> Self:
@@ -203,6 +205,14 @@ class InviteFeedbackSettings(Settings):
 
 class ReportsSettings(Settings):
     """GET /reports/attribution."""
+
+
+class SpendSyncSettings(Settings):
+    """Hourly ads spend sync (EventBridge schedule). The ads secrets and endpoints: see attract.campaigns.gateways."""
+
+
+class ConversionsSettings(Settings):
+    """SQS -> Google Ads / Meta conversion uploads."""
 
 
 @cache
