@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 import pytest
 
 from attract.aws import from_item
-from attract.identity import email_hash
 from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, upload_conversion
 from attract.campaigns.conversions_repository import ConversionRepository, conversion_key
 from attract.campaigns.models import Conversion, ConversionResult
+from attract.identity import email_hash
 from attract.providers.ads import RateLimited
 from attract_local.triggers import failed_message_ids, sqs_event
 from tests.integration.conftest import MAX_RECEIVES, VISIBILITY

@@ -15,7 +15,11 @@ from attract.attribution.repository import AggregateRepository
 from attract.aws import from_item
 from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds, SpendRow
 from attract.campaigns.spend import sync_channel
-from attract.campaigns.spend_repository import PlatformCampaignConflictError, SpendRepository, register_platform_campaign
+from attract.campaigns.spend_repository import (
+    PlatformCampaignConflictError,
+    SpendRepository,
+    register_platform_campaign,
+)
 from attract.joins.models import Member, PendingJoin
 from attract.joins.repository import MemberRepository
 from attract.tracking.models import Touch
