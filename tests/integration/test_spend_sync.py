@@ -22,6 +22,7 @@ from attract.campaigns.spend_repository import (
 )
 from attract.joins.models import Member, PendingJoin
 from attract.joins.repository import MemberRepository
+from attract.providers.ads import RateLimited
 from attract.tracking.models import Touch
 from attract_local.triggers import template_schedules
 from tests.support import FakeLambdaContext
@@ -177,6 +178,28 @@ def test_the_hourly_handler_records_each_channels_failure_and_keeps_going(functi
     for channel in ("google_search", "meta"):
         last = SpendRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb")).last_sync(channel)
         assert last["last_status"] == "failed" and last["error_codes"] == result["channels"][channel]["error_codes"]
+        assert last["rows_stored"] == 0 and "last_success_at" not in last
+
+
+def test_the_last_sync_keeps_the_last_success_through_a_failure(local_aws, table):
+    spend = SpendRepository(table, local_aws.client("dynamodb"))
+    spend.register_platform_campaign("meta", "m-1", "c1", NAME)
+    sync_channel(Platform("meta", [row("meta", "m-1", "3", "USD")]), spend, DAY, DAY, NOW)
+    later = NOW + timedelta(hours=1)
+    sync_channel(Failing("meta"), spend, DAY, DAY, later)
+    last = spend.last_sync("meta")
+    assert (last["last_status"], last["error_codes"], last["last_attempt_at"]) == ("failed", ["80004"], later.isoformat())
+    assert last["last_success_at"] == NOW.isoformat() and last["window"] == f"{DAY}..{DAY}"
+    # And the stored day is untouched by the failed run
+    assert [i["cost"] for i in spend_items(local_aws.client("dynamodb"), table, "AGG#totals")] == [Decimal("3")]
+
+
+class Failing:
+    def __init__(self, channel: str):
+        self.channel = channel
+
+    def spend(self, start, end):
+        raise RateLimited("meta", "ad account has too many API calls", ["80004"], "trace-1")
 
 
 def test_the_template_schedules_the_sync_hourly(local_aws):

@@ -32,11 +32,16 @@ def _ledger() -> ConversionRepository:
     return ConversionRepository(load_settings().table_name)
 
 
-def _gateway(channel: str) -> AdsGateway:
-    # The adapter (and its SDK) is imported only for a platform a message names; gateway_for caches the secret.
-    from attract.campaigns.gateways import gateway_for
+_batch_gateways: dict[str, AdsGateway] = {}  # built once per batch: a rotated secret is picked up by the next one
 
-    return gateway_for(channel, load_settings())
+
+def _gateway(channel: str) -> AdsGateway:
+    # The adapter (and its SDK) is imported only for a platform a message names.
+    if channel not in _batch_gateways:
+        from attract.campaigns.gateways import gateway_for
+
+        _batch_gateways[channel] = gateway_for(channel, load_settings())
+    return _batch_gateways[channel]
 
 
 def _upload(record: SQSRecord) -> dict:
@@ -57,4 +62,5 @@ def _upload(record: SQSRecord) -> dict:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    _batch_gateways.clear()
     return dict(process_partial_response(event=event, record_handler=_upload, processor=processor, context=context))

@@ -120,8 +120,9 @@ class SpendRepository(Repository):
         if "Item" not in response:
             return None
         item = from_item(response["Item"])
-        return {name: item[name] for name in ("last_attempt_at", "last_status", "error_codes", "rows_stored",
-                                              "unknown_campaigns", "last_success_at", "window") if name in item}
+        found = {name: item[name] for name in ("last_attempt_at", "last_status", "error_codes", "rows_stored",
+                                               "unknown_campaigns", "last_success_at", "window") if name in item}
+        return found | {name: int(found[name]) for name in ("rows_stored", "unknown_campaigns") if name in found}
 
 
 def register_platform_campaign(table_name: str, channel: str, platform_campaign_id: str, campaign_id: str, name: str,
