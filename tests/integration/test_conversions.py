@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -85,6 +86,35 @@ def test_a_consented_join_from_a_meta_ad_is_for_meta_with_its_click_time(joins, 
     [message] = messages(sqs, queue)
     body = json.loads(message["Body"])
     assert (body["channels"], body["fbclid"]) == (["meta"], "IwAR-test-fbclid") and body["fbclid_at"]
+
+
+def test_a_click_on_the_campaigns_tracked_link_carries_its_gclid_to_the_message(joins, function_env, local_aws):
+    from attract import settings
+
+    # Given the tracked link a launch creates for Google (channel paid_search), clicked from an ad with a gclid
+    module, sqs, queue = joins
+    links = function_env("LinksFunction")
+    event = load_event("links/create_link")
+    body = {**json.loads(event["body"]), "campaign": f"Search {uuid.uuid4().hex[:8]}", "channel": "paid_search",
+            "source": "google"}
+    code = json.loads(links.lambda_handler(with_body(event, body), FakeLambdaContext())["body"])["code"]
+    tracking = function_env("TrackingFunction")
+    click = load_event("tracking/click")
+    gclid = f"Cj0KCQ-{uuid.uuid4().hex[:12]}"
+    click["pathParameters"]["code"] = code
+    click["rawPath"] = click["requestContext"]["http"]["path"] = f"/r/{code}"
+    click["queryStringParameters"], click["rawQueryString"], click["cookies"] = {"gclid": gclid}, f"gclid={gclid}", []
+    location = parse_qs(urlsplit(tracking.lambda_handler(click, FakeLambdaContext())["headers"]["Location"]).query)
+    # When the visitor joins from the careers page (the snippet sends its signed ids, not the gclid) with ads consent
+    # (the other functions' environments leave the fixture's CONVERSIONS_QUEUE_URL in place)
+    settings.load_settings.cache_clear()
+    assert module.load_settings().conversions_queue_url == queue
+    confirm(module, local_aws, ads_consent=True, visitor_id=location["tc_vid"][0],
+            click_ids={"tc_click": location["tc_click"]})
+    # Then the message names Google with the click's gclid, taken from the credited path
+    [message] = messages(sqs, queue)
+    sent = json.loads(message["Body"])
+    assert (sent["channels"], sent["gclid"]) == (["google_search"], gclid)
 
 
 @pytest.mark.parametrize("fields", [
