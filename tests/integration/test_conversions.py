@@ -272,6 +272,17 @@ def test_a_batch_fails_only_its_poison_message_and_the_poison_ends_in_the_dead_l
     assert messages(sqs, queue) == []
 
 
+def test_the_sample_event_of_a_settled_join_succeeds_without_a_platform_call(uploader, local_aws):
+    event = load_event("campaigns/conversion")
+    join_id = json.loads(event["Records"][0]["body"])["join_id"]
+    store = ConversionRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    store.record("google_search", ConversionResult(join_id=join_id, ok=True), NOW)
+    store.record("meta", ConversionResult(join_id=join_id, ok=False, retryable=False, error="2804050"), NOW)
+    # Google uploaded, Meta refused for good: nothing left to do, and both records stay as they were
+    assert uploader.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert store.settled(join_id, "google_search") and store.settled(join_id, "meta")
+
+
 def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws):
     resources = local_aws.template["Resources"]
     redrive = resources["ConversionsQueue"]["Properties"]["RedrivePolicy"]

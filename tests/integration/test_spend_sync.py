@@ -25,7 +25,7 @@ from attract.joins.repository import MemberRepository
 from attract.providers.ads import RateLimited
 from attract.tracking.models import Touch
 from attract_local.triggers import template_schedules
-from tests.support import FakeLambdaContext
+from tests.support import FakeLambdaContext, load_event
 
 DAY = date(2026, 10, 14)  # a day of its own in the shared table too
 NOW = datetime(2026, 10, 15, 8, tzinfo=timezone.utc)
@@ -171,7 +171,7 @@ def test_the_hourly_handler_records_each_channels_failure_and_keeps_going(functi
     monkeypatch.setenv("META_GRAPH_URL", "http://127.0.0.1:9")
     module = function_env("SpendSyncFunction")
     # When the schedule fires
-    result = module.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeLambdaContext())
+    result = module.lambda_handler(load_event("campaigns/spend_schedule"), FakeLambdaContext())
     # Then both channels were tried, each failure recorded on its own with a code, and the run itself succeeded
     assert set(result["channels"]) == {"google_search", "meta"}
     assert all(not outcome["ok"] and outcome["error_codes"] for outcome in result["channels"].values())
