@@ -17,7 +17,7 @@ from attract.campaigns.models import Conversion, ConversionResult
 from attract.identity import email_hash
 from attract.providers.ads import RateLimited
 from attract_local.triggers import failed_message_ids, sqs_event
-from tests.integration.conftest import MAX_RECEIVES, VISIBILITY
+from tests.integration.conftest import GOOGLE_CONFIG, MAX_RECEIVES, META_CONFIG, VISIBILITY
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body
 
 NOW = datetime(2026, 12, 3, 10, tzinfo=timezone.utc)
@@ -303,8 +303,6 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
 def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch):
     sandboxes = pytest.importorskip("attract_local.sandboxes.google_ads")  # must run, not skip, after the merge
     adapter = pytest.importorskip("attract.providers.google_ads")
-    from tests.integration.test_spend_sync import GOOGLE_CONFIG
-
     sandbox = sandboxes.GoogleAdsSandbox()
     endpoint = sandbox.start()
     try:
@@ -321,8 +319,6 @@ def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch
 def test_meta_conversions_api_lead_through_the_sandbox(ledger):
     sandboxes = pytest.importorskip("attract_local.sandboxes.meta")  # must run, not skip, after the merge
     adapter = pytest.importorskip("attract.providers.meta")
-    from tests.integration.test_spend_sync import META_CONFIG
-
     sandbox = sandboxes.MetaSandbox()
     url = sandbox.start()
     try:
@@ -332,3 +328,18 @@ def test_meta_conversions_api_lead_through_the_sandbox(ledger):
         assert "Lead" in sent and "j-1" in sent and "a" * 64 in sent
     finally:
         sandbox.stop()
+
+
+def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(uploader, local_aws, sandboxes):
+    google, meta, _, _ = sandboxes  # ads-api's gateway_for with ads-google's and ads-meta's sandboxes, after the merge
+    event = load_event("campaigns/conversion")
+    join_id = f"j-{uuid.uuid4()}"
+    body = json.loads(event["Records"][0]["body"]) | {"join_id": join_id}
+    event["Records"][0]["body"] = json.dumps(body)
+    assert uploader.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    store = ConversionRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    assert record(store, join_id, "google_search")["status"] == record(store, join_id, "meta")["status"] == "uploaded"
+    [upload] = [r for method, r in google.received if "UploadClickConversions" in str(method)]
+    assert upload.partial_failure and upload.conversions[0].order_id == join_id
+    sent_to_meta = json.dumps(meta.received, default=str)
+    assert join_id in sent_to_meta and body["email_sha256"] in sent_to_meta

@@ -25,6 +25,7 @@ from attract.joins.repository import MemberRepository
 from attract.providers.ads import RateLimited
 from attract.tracking.models import Touch
 from attract_local.triggers import template_schedules
+from tests.integration.conftest import GOOGLE_CONFIG, META_CONFIG
 from tests.support import FakeLambdaContext, load_event
 
 DAY = date(2026, 10, 14)  # a day of its own in the shared table too
@@ -221,11 +222,6 @@ DRAFT = CampaignDraft.model_validate({
                "descriptions": ["Build pipelines that matter.", "Hiring data engineers in Berlin."]},
     "meta": {"primary_text": "We are hiring data engineers", "headline": "Data engineers Berlin",
              "image_url": "https://careers.example.com/img.png", "call_to_action": "LEARN_MORE"}})
-GOOGLE_CONFIG = {"developer_token": "dev-token", "client_id": "client", "client_secret": "secret",
-                 "refresh_token": "refresh", "login_customer_id": "1234567890", "customer_id": "1234567890",
-                 "conversion_action": "customers/1234567890/conversionActions/1"}
-META_CONFIG = {"app_id": "1", "app_secret": "s", "access_token": "t", "ad_account_id": "act_123", "pixel_id": "9",
-               "page_id": "8"}
 
 
 def _synced_twice(gateway, channel: str, local_aws, table) -> tuple[list[dict], list[dict]]:
@@ -273,3 +269,27 @@ def test_meta_insights_spend_is_idempotent_per_day(local_aws, table):
         assert any("insights" in json.dumps(entry, default=str) for entry in sandbox.received)
     finally:
         sandbox.stop()
+
+
+def test_the_hourly_handler_syncs_both_platforms_through_the_real_adapters(function_env, local_aws, sandboxes):
+    _, _, endpoint, url = sandboxes
+    from attract.providers.google_ads import GoogleAdsGateway
+    from attract.providers.meta import MetaGateway
+
+    # Given a campaign launched on both platforms and registered for its spend
+    table = local_aws.refs["AttractTable"]
+    spend = SpendRepository(table, local_aws.client("dynamodb"))
+    plan = LaunchPlan(campaign_id=f"c{uuid.uuid4().hex[:8]}", platform_name=f"{NAME} [attract:h]", draft=DRAFT,
+                      final_url="https://go.example/r/abc")
+    for channel, gateway in (("google_search", GoogleAdsGateway(GOOGLE_CONFIG, endpoint)), ("meta", MetaGateway(META_CONFIG, url))):
+        ids = gateway.launch(plan, PlatformIds())
+        spend.register_platform_campaign(channel, str(ids.campaign), plan.campaign_id, NAME)
+    module = function_env("SpendSyncFunction")
+    # When the schedule fires twice
+    first = module.lambda_handler(load_event("campaigns/spend_schedule"), FakeLambdaContext())
+    second = module.lambda_handler(load_event("campaigns/spend_schedule"), FakeLambdaContext())
+    # Then both channels synced, the same rows each time, and each records its success
+    assert all(outcome["ok"] for outcome in first["channels"].values()), first
+    assert first["channels"] == second["channels"]
+    for channel in ("google_search", "meta"):
+        assert spend.last_sync(channel)["last_status"] == "ok"
