@@ -84,9 +84,12 @@ def join(members: MemberRepository, channel: str, joined_at: datetime) -> None:
 
 
 def spend_items(dynamodb, table: str, partition: str) -> list[dict]:
+    """The day's spend item of a partition as its per-platform-campaign values (channel and id from the name)."""
     items = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk AND begins_with(SK, :day)",
-                           ExpressionAttributeValues={":pk": {"S": partition}, ":day": {"S": f"DAY#{DAY}#SPEND#"}})["Items"]
-    return [from_item(item) for item in items]
+                           ExpressionAttributeValues={":pk": {"S": partition}, ":day": {"S": f"DAY#{DAY}#SPEND"}})["Items"]
+    assert len(items) <= 1 and all(item["SK"]["S"] == f"DAY#{DAY}#SPEND" for item in items)  # one item a day
+    return [{**value, "channel": name.split("|")[1], "platform_campaign_id": name.split("|")[2]}
+            for item in items for name, value in from_item(item).items() if name.startswith("s|")]
 
 
 def test_a_resynced_day_is_replaced_and_the_report_joins_spend_in_the_same_two_queries(local_aws, table):
@@ -152,18 +155,22 @@ def test_registering_is_idempotent_and_a_platform_id_belongs_to_one_campaign(loc
     assert SpendRepository(table, local_aws.client("dynamodb")).platform_campaigns("meta", ["777"]) == {}
 
 
-def test_many_rows_are_written_in_batches_and_read_back(local_aws, table):
+def test_many_campaigns_share_one_item_a_day_written_in_chunks_and_read_back(local_aws, table):
+    # Given 120 launched campaigns (more than one UpdateItem's 50 values) spending on two days
     spend = SpendRepository(table, local_aws.client("dynamodb"))
-    for index in range(30):
+    for index in range(120):
         spend.register_platform_campaign("google_search", f"p{index}", f"c{index}", f"campaign {index}")
     rows = [row("google_search", f"p{index}", f"{index}.5", "EUR", DAY - timedelta(days=day))
-            for index in range(30) for day in range(2)]
+            for index in range(120) for day in range(2)]
     outcome = sync_channel(Platform("google_search", rows), spend, DAY - timedelta(days=1), DAY, NOW)
-    assert outcome.rows_stored == 60
-    data = AggregateRepository(table, local_aws.client("dynamodb")).read_report("linear", DAY - timedelta(days=1), DAY,
-                                                                                  "campaign")
-    assert data.spend["campaign 7"] == {"EUR": Decimal("15.0")} and len(data.spend) == 30
-    assert data.total_spend == {"EUR": sum(Decimal(f"{index}.5") * 2 for index in range(30))}
+    assert outcome.rows_stored == 240
+    # Then each partition holds one spend item a day, and the report reads every campaign's spend back
+    assert len(spend_items(local_aws.client("dynamodb"), table, "AGG#campaign")) == 120
+    counting = CountingClient(local_aws)
+    data = AggregateRepository(table, counting.client).read_report("linear", DAY - timedelta(days=1), DAY, "campaign")
+    assert data.spend["campaign 7"] == {"EUR": Decimal("15.0")} and len(data.spend) == 120
+    assert data.total_spend == {"EUR": sum(Decimal(f"{index}.5") * 2 for index in range(120))}
+    assert counting.queries == 2
 
 
 def test_the_hourly_handler_records_each_channels_failure_and_keeps_going(function_env, local_aws, monkeypatch):

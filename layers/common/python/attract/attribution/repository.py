@@ -4,8 +4,9 @@ Key items:  PK=AGG#<dimension>, SK=DAY#<yyyy-mm-dd>#<bucket 00-63>: per key `k|<
             model (logic.MODELS order), touches], and `n_keys` (keys counted against the caps).
 Day counts: PK=AGG#keys, SK=DAY#<yyyy-mm-dd>: `n|<dimension>`, distinct keys admitted that day.
 Totals:     PK=AGG#totals, SK=DAY#<yyyy-mm-dd>#<shard>: `joins`, `touches` (sharded by the member's email hash).
-Spend:      PK=AGG#<dimension> and AGG#totals, SK=DAY#<yyyy-mm-dd>#SPEND#<ads channel>#<platform campaign id>:
-            written by the spend sync (attract.campaigns.spend_repository), read here in the same Queries.
+Spend:      PK=AGG#<dimension> and AGG#totals, SK=DAY#<yyyy-mm-dd>#SPEND: `s|<ads channel>|<platform campaign id>`
+            = {key, currency, cost, ...}, written by the spend sync (attract.campaigns.spend_repository), read
+            here in the same Queries.
 Registry:   PK=DIM#<campaign|source>, SK=<value>: names marketers gave a link; public values are reported by
             name only when registered.
 
@@ -37,6 +38,7 @@ from attract.aws import Repository, from_item
 from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
+SPEND_PREFIX = "s|"  # a spend item's per-platform-campaign values (attract.campaigns.spend_repository)
 MAX_BATCH_GET = 100
 
 
@@ -185,7 +187,8 @@ class AggregateRepository(Repository):
         spend: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for item in self._days(f"AGG#{dimension}", start, end):
             if item.get("type") == "spend":
-                spend[item["key"]][item["currency"]] += item["cost"]
+                for entry in _spend_entries(item):
+                    spend[entry["key"]][entry["currency"]] += entry["cost"]
                 continue
             for name, numbers in item.items():
                 if name.startswith(KEY_PREFIX):
@@ -196,7 +199,8 @@ class AggregateRepository(Repository):
         total_spend: dict[str, Decimal] = defaultdict(Decimal)
         for item in self._days("AGG#totals", start, end):
             if item.get("type") == "spend":
-                total_spend[item["currency"]] += item["cost"]
+                for entry in _spend_entries(item):
+                    total_spend[entry["currency"]] += entry["cost"]
                 continue
             joins += item.get("joins", 0)
             touches += int(item.get("touches", 0))
@@ -213,6 +217,11 @@ class AggregateRepository(Repository):
         for page in pages:
             for raw in page["Items"]:
                 yield from_item(raw)
+
+
+def _spend_entries(item: dict) -> list[dict]:
+    """The per-platform-campaign values of a day's spend item (attract.campaigns.spend_repository)."""
+    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX)]
 
 
 def stored_keys(item: dict) -> list[Key]:

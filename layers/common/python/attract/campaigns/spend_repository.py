@@ -9,18 +9,20 @@ Last sync: PK=SPEND_SYNC#<channel>, SK=SPEND_SYNC: last_attempt_at, last_status,
            unknown_campaigns, last_success_at.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from botocore.exceptions import ClientError
 
+from attract.attribution.repository import SPEND_PREFIX
 from attract.aws import Repository, from_item, to_item
 from attract.campaigns.models import SpendRow
 from attract.campaigns.spend import PlatformCampaign, SyncOutcome
 
 SPEND_MARK = "SPEND"
 MAX_BATCH_GET = 100
-MAX_BATCH_WRITE = 25
+SETS_PER_UPDATE = 50  # keeps an UpdateExpression far below DynamoDB's 4 KB
 
 
 class PlatformCampaignConflictError(Exception):
@@ -31,17 +33,16 @@ def registry_key(channel: str, platform_campaign_id: str) -> dict:
     return {"PK": {"S": f"PLATFORM_CAMPAIGN#{channel}#{platform_campaign_id}"}, "SK": {"S": "PLATFORM_CAMPAIGN"}}
 
 
-def spend_key(partition: str, day: date, channel: str, platform_campaign_id: str) -> dict:
-    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}#{channel}#{platform_campaign_id}"}}
+def spend_key(partition: str, day: date) -> dict:
+    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}"}}
+
+
+def spend_attribute(channel: str, platform_campaign_id: str) -> str:
+    return f"{SPEND_PREFIX}{channel}|{platform_campaign_id}"
 
 
 def sync_key(channel: str) -> dict:
     return {"PK": {"S": f"SPEND_SYNC#{channel}"}, "SK": {"S": "SPEND_SYNC"}}
-
-
-def is_spend_item(item: dict) -> bool:
-    """A spend item among the aggregate items a report Query returns (deserialised)."""
-    return item.get("type") == "spend"
 
 
 class SpendRepository(Repository):
@@ -83,22 +84,28 @@ class SpendRepository(Repository):
         return found
 
     def put_days(self, rows: Sequence[tuple[SpendRow, PlatformCampaign]], synced_at: datetime) -> None:
-        """One item per (day, platform campaign) in each partition the report reads: PutItem replaces a re-synced day."""
-        puts = []
+        """Each (platform campaign, day) into the day's spend item of every partition the report reads.
+
+        `SET s|<channel>|<id> = :the day's value`: a re-synced day replaces its value, never adds to it, and
+        the two channels' syncs write distinct attributes of the same item without losing each other's.
+        """
+        per_item: dict[tuple[str, date], dict[str, dict]] = defaultdict(dict)
         for row, campaign in rows:
-            values = {"type": "spend", "currency": row.currency, "cost": row.cost, "clicks": row.clicks,
-                      "impressions": row.impressions, "campaign_id": campaign.campaign_id, "channel": row.channel,
-                      "platform_campaign_id": row.platform_campaign_id, "day": row.day.isoformat(),
-                      "synced_at": synced_at.isoformat()}
-            partitions = [(f"AGG#{dimension}", key) for dimension, key in sorted(campaign.report_keys.items())]
-            for partition, key in [*partitions, ("AGG#totals", None)]:
-                puts.append({"PutRequest": {"Item": {**spend_key(partition, row.day, row.channel, row.platform_campaign_id),
-                                                     **to_item({**values, "key": key})}}})
-        for start in range(0, len(puts), MAX_BATCH_WRITE):
-            request = {self.table: puts[start:start + MAX_BATCH_WRITE]}
-            while request:
-                response = self.dynamodb.batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
+            value = {"currency": row.currency, "cost": row.cost, "clicks": row.clicks, "impressions": row.impressions,
+                     "campaign_id": campaign.campaign_id, "synced_at": synced_at.isoformat()}
+            attribute = spend_attribute(row.channel, row.platform_campaign_id)
+            for dimension, key in campaign.report_keys.items():
+                per_item[(f"AGG#{dimension}", row.day)][attribute] = {**value, "key": key}
+            per_item[("AGG#totals", row.day)][attribute] = value
+        for (partition, day), values in sorted(per_item.items()):
+            entries = sorted(values.items())
+            for start in range(0, len(entries), SETS_PER_UPDATE):
+                chunk = entries[start:start + SETS_PER_UPDATE]
+                names = {"#type": "type"} | {f"#a{index}": name for index, (name, _) in enumerate(chunk)}
+                values_ = to_item({":type": "spend"} | {f":v{index}": value for index, (_, value) in enumerate(chunk)})
+                update = "SET #type = :type, " + ", ".join(f"#a{index} = :v{index}" for index in range(len(chunk)))
+                self.dynamodb.update_item(TableName=self.table, Key=spend_key(partition, day), UpdateExpression=update,
+                                          ExpressionAttributeNames=names, ExpressionAttributeValues=values_)
 
     def record_sync(self, outcome: SyncOutcome, at: datetime) -> None:
         names = {"#at": "last_attempt_at", "#status": "last_status", "#codes": "error_codes", "#rows": "rows_stored",
