@@ -4,7 +4,7 @@ Key items:  PK=AGG#<dimension>, SK=DAY#<yyyy-mm-dd>#<bucket 00-63>: per key `k|<
             model (logic.MODELS order), touches], and `n_keys` (keys counted against the caps).
 Day counts: PK=AGG#keys, SK=DAY#<yyyy-mm-dd>: `n|<dimension>`, distinct keys admitted that day.
 Totals:     PK=AGG#totals, SK=DAY#<yyyy-mm-dd>#<shard>: `joins`, `touches` (sharded by the member's email hash).
-Spend:      PK=AGG#<dimension> and AGG#totals, SK=DAY#<yyyy-mm-dd>#SPEND: `s|<ads channel>|<platform campaign id>`
+Spend:      PK=AGG#<dimension> and AGG#totals, SK=DAY#<yyyy-mm-dd>#SPEND#<shard>: `s|<ads channel>|<platform campaign id>`
             = {key, currency, cost, ...}, written by the spend sync (attract.campaigns.spend_repository), read
             here in the same Queries.
 Registry:   PK=DIM#<campaign|source>, SK=<value>: names marketers gave a link; public values are reported by

@@ -15,12 +15,15 @@ from datetime import date, datetime
 
 from botocore.exceptions import ClientError
 
+from attract.attribution.logic import bucket_of
 from attract.attribution.repository import SPEND_PREFIX
 from attract.aws import Repository, from_item, to_item
 from attract.campaigns.models import SpendRow
 from attract.campaigns.spend import PlatformCampaign, SyncOutcome
 
 SPEND_MARK = "SPEND"
+# ~250 bytes per campaign with a 100-character name: 4 items of 400 KB hold ~6,000 campaigns spending on one day.
+SPEND_SHARDS = 4
 MAX_BATCH_GET = 100
 SETS_PER_UPDATE = 50  # keeps an UpdateExpression far below DynamoDB's 4 KB
 
@@ -33,8 +36,8 @@ def registry_key(channel: str, platform_campaign_id: str) -> dict:
     return {"PK": {"S": f"PLATFORM_CAMPAIGN#{channel}#{platform_campaign_id}"}, "SK": {"S": "PLATFORM_CAMPAIGN"}}
 
 
-def spend_key(partition: str, day: date) -> dict:
-    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}"}}
+def spend_key(partition: str, day: date, shard: int) -> dict:
+    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}#{shard}"}}
 
 
 def spend_attribute(channel: str, platform_campaign_id: str) -> str:
@@ -89,22 +92,23 @@ class SpendRepository(Repository):
         `SET s|<channel>|<id> = :the day's value`: a re-synced day replaces its value, never adds to it, and
         the two channels' syncs write distinct attributes of the same item without losing each other's.
         """
-        per_item: dict[tuple[str, date], dict[str, dict]] = defaultdict(dict)
+        per_item: dict[tuple[str, date, int], dict[str, dict]] = defaultdict(dict)
         for row, campaign in rows:
             value = {"currency": row.currency, "cost": row.cost, "clicks": row.clicks, "impressions": row.impressions,
                      "campaign_id": campaign.campaign_id, "synced_at": synced_at.isoformat()}
             attribute = spend_attribute(row.channel, row.platform_campaign_id)
+            shard = bucket_of(attribute, SPEND_SHARDS)
             for dimension, key in campaign.report_keys.items():
-                per_item[(f"AGG#{dimension}", row.day)][attribute] = {**value, "key": key}
-            per_item[("AGG#totals", row.day)][attribute] = value
-        for (partition, day), values in sorted(per_item.items()):
+                per_item[(f"AGG#{dimension}", row.day, shard)][attribute] = {**value, "key": key}
+            per_item[("AGG#totals", row.day, shard)][attribute] = value
+        for (partition, day, shard), values in sorted(per_item.items()):
             entries = sorted(values.items())
             for start in range(0, len(entries), SETS_PER_UPDATE):
                 chunk = entries[start:start + SETS_PER_UPDATE]
                 names = {"#type": "type"} | {f"#a{index}": name for index, (name, _) in enumerate(chunk)}
                 values_ = to_item({":type": "spend"} | {f":v{index}": value for index, (_, value) in enumerate(chunk)})
                 update = "SET #type = :type, " + ", ".join(f"#a{index} = :v{index}" for index in range(len(chunk)))
-                self.dynamodb.update_item(TableName=self.table, Key=spend_key(partition, day), UpdateExpression=update,
+                self.dynamodb.update_item(TableName=self.table, Key=spend_key(partition, day, shard), UpdateExpression=update,
                                           ExpressionAttributeNames=names, ExpressionAttributeValues=values_)
 
     def record_sync(self, outcome: SyncOutcome, at: datetime) -> None:
