@@ -18,7 +18,7 @@ from attract.attribution.credit import AttributionModel  # noqa: E402
 from attract.attribution.logic import attribution_report  # noqa: E402
 from attract.attribution.models import GroupBy  # noqa: E402
 from attract.attribution.repository import AggregateRepository, item_bytes  # noqa: E402
-from attract.campaigns.models import SpendRow  # noqa: E402
+from attract.campaigns.models import ChannelName, SpendRow  # noqa: E402
 from attract.campaigns.spend import sync_channel  # noqa: E402
 from attract.campaigns.spend_repository import SPEND_SHARDS, SpendRepository, spend_key  # noqa: E402
 from attract_local.stack import LocalAws  # noqa: E402
@@ -30,7 +30,7 @@ CAMPAIGNS = 12  # per platform
 class Account:
     """An ads account with `campaigns` campaigns spending every day (the platforms' own unit: the day's total)."""
 
-    def __init__(self, channel: str, campaigns: int):
+    def __init__(self, channel: ChannelName, campaigns: int):
         self.channel, self.campaigns = channel, campaigns
 
     def spend(self, start: date, end: date) -> list[SpendRow]:
@@ -69,7 +69,8 @@ def measure_sync(aws: LocalAws) -> None:
     register(spend, CAMPAIGNS)
     print(f"\nHourly spend sync ({CAMPAIGNS} campaigns per platform, yesterday and today, in-test accounts)")
     print(f"  {'channel':<14} {'rows':>5} {'DynamoDB calls':<40} {'wall':>8}")
-    for channel in ("google_search", "meta"):
+    channels: tuple[ChannelName, ...] = ("google_search", "meta")
+    for channel in channels:
         counts.clear()
         started = time.perf_counter()
         outcome = sync_channel(Account(channel, CAMPAIGNS), spend, TODAY - timedelta(days=1), TODAY, datetime.now(timezone.utc))
@@ -83,12 +84,13 @@ def measure_report(aws: LocalAws) -> None:
     table = fresh_table(aws)
     spend, reader = SpendRepository(table, dynamodb), AggregateRepository(table, dynamodb)
     register(spend, CAMPAIGNS)
+    channels: tuple[ChannelName, ...] = ("google_search", "meta")
     print(f"\nReport (last_touch) over days with and without the spend of {2 * CAMPAIGNS} platform campaigns "
           "(joins: bench/aggregates.py)")
     print(f"  {'days':>5} {'spend':>6} {'group_by':>9} {'Query calls':>11} {'items read':>10} {'bytes read':>10}")
     for with_spend in (False, True):
         if with_spend:
-            for channel in ("google_search", "meta"):
+            for channel in channels:
                 sync_channel(Account(channel, CAMPAIGNS), spend, TODAY - timedelta(days=89), TODAY, datetime.now(timezone.utc))
         for days in (30, 90):
             for group_by in (GroupBy.CAMPAIGN, GroupBy.CHANNEL):

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from attract.campaigns.models import GOOGLE_SEARCH, META, SpendRow
-from attract.providers.ads import AdsGateway, PlatformError
+from attract.providers.ads import PlatformError
 
 # The tracked link of a launch carries these channels (attract.dimensions.Channel): spend is reported under them.
 REPORT_CHANNELS = {GOOGLE_SEARCH: "paid_search", META: "paid_social"}
@@ -55,6 +55,15 @@ class SyncOutcome:
     error_codes: list[str] = field(default_factory=list)
 
 
+class SpendSource(Protocol):
+    """The part of an AdsGateway (attract.providers.ads) the sync uses."""
+
+    @property
+    def channel(self) -> str: ...
+
+    def spend(self, start: date, end: date) -> list[SpendRow]: ...
+
+
 class SpendStore(Protocol):
     def platform_campaigns(self, channel: str, platform_ids: Iterable[str]) -> dict[str, PlatformCampaign]:
         """The registered campaigns among `platform_ids` (others absent)."""
@@ -74,7 +83,7 @@ def sync_window(now: datetime, days: int = SYNC_DAYS) -> tuple[date, date]:
     return today - timedelta(days=days - 1), today
 
 
-def sync_channel(gateway: AdsGateway, store: SpendStore, start: date, end: date, now: datetime) -> SyncOutcome:
+def sync_channel(gateway: SpendSource, store: SpendStore, start: date, end: date, now: datetime) -> SyncOutcome:
     """Fetch one platform's spend for start..end and store what belongs to campaigns Attract launched.
 
     A platform error is an outcome (recorded, its codes kept), not an exception: the other channel
@@ -96,7 +105,7 @@ def sync_channel(gateway: AdsGateway, store: SpendStore, start: date, end: date,
     return outcome
 
 
-def sync_all(gateways: dict[str, Callable[[], AdsGateway]], store: SpendStore, now: datetime) -> list[SyncOutcome]:
+def sync_all(gateways: dict[str, Callable[[], SpendSource]], store: SpendStore, now: datetime) -> list[SyncOutcome]:
     """Every channel, each on its own: a channel whose gateway cannot even be built (secret, network) fails alone."""
     start, end = sync_window(now)
     outcomes = []
