@@ -70,5 +70,7 @@ bench: venv
 	$(PY) bench/invite_sources.py
 	$(PY) bench/ads_layer.py
 
+	$(PY) bench/spend.py
+
 clean:
 	rm -rf $(VENV) .local .pytest_cache

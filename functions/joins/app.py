@@ -16,7 +16,7 @@ from attract.api import json_response, register_error_handlers, reject_non_json
 from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
-from attract.joins.logic import JoinPolicy, MailSender, confirm_join, open_token, submit_join
+from attract.joins.logic import ConversionQueue, JoinPolicy, MailSender, confirm_join, open_token, submit_join
 from attract.joins.models import JoinAccepted, JoinRequest
 from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
@@ -58,6 +58,14 @@ def _mail() -> MailSender:
     from attract.providers.ses import SesMailSender  # SES only where mail is sent
 
     return SesMailSender(load_settings().mail_from_address)
+
+
+@lru_cache(maxsize=1)
+def _conversions() -> ConversionQueue | None:
+    from attract.providers.sqs import SqsConversionQueue  # SQS only where a confirmation enqueues
+
+    queue_url = load_settings().conversions_queue_url
+    return SqsConversionQueue(queue_url) if queue_url else None
 
 
 def _signer() -> Signer:
@@ -109,7 +117,7 @@ def confirm_page(token: str) -> Response[str]:
 )
 def confirm(token: str) -> Response[str]:
     _, members, policy = _stores()
-    joined = confirm_join(token, utc_now(), policy, _signer(), members)
+    joined = confirm_join(token, utc_now(), policy, _signer(), members, _conversions())
     metrics.add_metric(name="JoinsConfirmed" if joined else "JoinConfirmRefused", unit=MetricUnit.Count, value=1)
     logger.info("join confirmation", extra={"confirmed": joined})
     return html_response(200, JOINED_PAGE) if joined else html_response(410, EXPIRED_PAGE)

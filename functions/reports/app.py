@@ -33,7 +33,8 @@ def _aggregates() -> AggregateRepository:
 
 @app.get(
     "/reports/attribution", summary="Joins credited by channel, campaign or source under one model", tags=["reports"],
-    responses={200: {"description": "Rows and totals for the days from..to (UTC, inclusive)"},
+    responses={200: {"description": "Rows and totals for the days from..to (UTC, inclusive), with ad spend and cost per join",
+                     "content": {"application/json": {"model": AttributionReport}}},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
                422: {"description": "Unknown model or group_by, bad date or limit, or from after to"}},
 )

@@ -160,3 +160,49 @@ def test_form_without_consent_is_rejected_in_the_browser(api, careers_site, chro
     WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
     result = chrome.execute_script("return window.joinResult")
     assert result["status"] == 422 and result["body"]["errors"][0]["field"] == "consent"
+
+
+def test_the_ads_consent_checkbox_reaches_the_member_and_only_when_ticked(api, aws_endpoint, stack, marketer, tmp_path, chrome):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from attract.aws import from_item
+    from attract.identity import email_hash
+
+    # Given a careers page whose join form has the optional ads-consent checkbox, reached from a Google ad
+    page = JOIN_FORM.replace("<button", '<label><input name="ads_consent" type="checkbox"> Tell the ad</label><button')
+    (tmp_path / "join.html").write_text(PAGE.format(title="Join us", api=api, body=page))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = f"http://127.0.0.1:{server.server_address[1]}"
+    aws = stack[0]
+    pepper = aws.client("secretsmanager").get_secret_value(SecretId=aws.refs["EmailPepperSecret"])["SecretString"]
+    try:
+        link = requests.post(f"{api}/links", headers=marketer, json={
+            "destination": f"{site}/join.html", "campaign": f"Search {uuid.uuid4().hex[:6]}", "channel": "paid_search",
+            "source": "google", "medium": "cpc"}).json()
+        for ticked in (True, False):
+            chrome.delete_all_cookies()
+            chrome.get(link["url"] + f"?gclid=Cj0-browser-{uuid.uuid4().hex[:6]}")
+            email = f"ads-{uuid.uuid4().hex[:8]}@example.com"
+            chrome.find_element(By.NAME, "name").send_keys("Grace")
+            chrome.find_element(By.NAME, "email").send_keys(email)
+            chrome.find_element(By.NAME, "consent").click()
+            if ticked:
+                chrome.find_element(By.NAME, "ads_consent").click()
+            chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
+            WebDriverWait(chrome, 20).until(
+                lambda _, form=form: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
+            assert form.get_attribute("data-attract-state") == "pending", chrome.execute_script("return window.joinResult")
+            chrome.get(confirm_link(aws_endpoint, email))
+            chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            WebDriverWait(chrome, 20).until(lambda _: "You're in" in chrome.page_source)
+            # Then the member's consent records the ads consent exactly as ticked
+            member = aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
+                "PK": {"S": f"MEMBER#{email_hash(email, pepper)}"}, "SK": {"S": "MEMBER"}})["Item"]
+            assert from_item(member)["consent"]["ads"] is ticked
+    finally:
+        server.shutdown()

@@ -126,7 +126,7 @@ def test_report_rows_and_totals_move_by_exactly_one_join(function_env, local_aws
                                                                         before["totals"]["touches"] + 1)
     rows_before, rows_after = ({row["key"]: row for row in report["rows"]} for report in (before, after))
     assert rows_after["direct"]["joins"] == pytest.approx(rows_before.get("direct", {"joins": 0})["joins"] + 1)
-    assert all(row.keys() == {"key", "joins", "touches"} for row in after["rows"])
+    assert all(row.keys() == {"key", "joins", "touches", "spend"} for row in after["rows"])
     assert sum(row["joins"] for row in after["rows"]) == pytest.approx(after["totals"]["joins"], abs=1e-6)
     assert sum(row["touches"] for row in after["rows"]) == after["totals"]["touches"]
     capped = _report_today(function_env, limit="1")

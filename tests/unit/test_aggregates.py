@@ -11,6 +11,7 @@ from attract.attribution.logic import (
     MODELS,
     TOUCHES,
     Caps,
+    ReportData,
     StoredKeys,
     attribution_report,
     bucket_of,
@@ -135,8 +136,8 @@ class Reader:
     def __init__(self, per_key):
         self.per_key = per_key
 
-    def totals(self, model, start, end, dimension):
-        return self.per_key, sum(c for c, _ in self.per_key.values()), sum(t for _, t in self.per_key.values())
+    def read_report(self, model, start, end, dimension):
+        return ReportData(self.per_key, sum(c for c, _ in self.per_key.values()), sum(t for _, t in self.per_key.values()))
 
 
 def test_report_has_at_most_limit_rows_and_unchanged_totals():

@@ -119,6 +119,9 @@ class Settings:
     google_ads_endpoint: str = variable("GOOGLE_ADS_ENDPOINT", "googleads.googleapis.com:443", min_length=3)
     meta_graph_url: str = variable("META_GRAPH_URL", "https://graph.facebook.com", min_length=8)
 
+    # Ads conversion feedback (issue 8): the joins function enqueues confirmed ad-clicked joins here; empty = none.
+    conversions_queue_url: str = variable("CONVERSIONS_QUEUE_URL", "")
+
     @classmethod
     def load(cls) -> Self:
         """This model from the environment, validated on the first call of the process and cached."""
@@ -215,6 +218,22 @@ class CampaignsSettings(Settings):
 
     REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
     idempotency_table_name: str
+    google_ads_secret_id: str
+    meta_secret_id: str
+
+
+class SpendSyncSettings(Settings):
+    """Hourly ads spend sync (EventBridge schedule). The ads secrets and endpoints: see attract.campaigns.gateways."""
+
+    REQUIRED = ("GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
+    google_ads_secret_id: str
+    meta_secret_id: str
+
+
+class ConversionsSettings(Settings):
+    """SQS -> Google Ads / Meta conversion uploads."""
+
+    REQUIRED = ("GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
     google_ads_secret_id: str
     meta_secret_id: str
 

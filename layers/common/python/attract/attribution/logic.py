@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from attract.attribution.channels import known_source
@@ -23,6 +23,7 @@ from attract.attribution.models import (
     GroupBy,
     ReportRow,
     ReportTotals,
+    Spend,
 )
 from attract.dimensions import Channel
 from attract.errors import InvalidRequestError
@@ -70,8 +71,19 @@ class AggregatePlan:
     admitted_per_day: dict[str, int]
 
 
+@dataclass(frozen=True)
+class ReportData:
+    """A report's inputs, summed over its days: per key (credit, touches) and spend per currency, and the totals."""
+
+    per_key: dict[str, tuple[Decimal, int]]
+    joins: Decimal
+    touches: int
+    spend: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # key -> currency -> amount
+    total_spend: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+
+
 class AggregateReader(Protocol):
-    def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]: ...
+    def read_report(self, model: str, start: date, end: date, dimension: str) -> ReportData: ...
 
 
 def bucket_of(key: str, buckets: int) -> int:
@@ -180,9 +192,37 @@ def attribution_report(model: AttributionModel, group_by: GroupBy, start: date, 
         raise InvalidRequestError("to", "date_order", "to must not be before from")
     if (end - start).days >= MAX_REPORT_DAYS:
         raise InvalidRequestError("to", "range_too_long", f"a report covers at most {MAX_REPORT_DAYS} days")
-    per_key, joins, touches = store.totals(model.value, start, end, group_by.value)
+    data = store.read_report(model.value, start, end, group_by.value)
+    # A campaign that spent without a join is a row too (0 joins, its cost per join null).
+    per_key = {key: data.per_key.get(key, (Decimal(0), 0)) for key in [*data.per_key, *data.spend]}
     capped, folded = capped_rows(per_key, limit)
-    rows = [ReportRow(key=key, joins=round(float(credit), 6), touches=count) for key, credit, count in capped]
+    named = {key for key, _, _ in capped if key != OTHER}
+    rows = [ReportRow(key=key, joins=round(float(credit), 6), touches=count,
+                      spend=spend_entries(_row_spend(key, named, data.spend), credit))
+            for key, credit, count in capped]
+    totals = ReportTotals(joins=round(float(data.joins), 6), touches=data.touches,
+                          spend=spend_entries(data.total_spend, data.joins))
     return AttributionReport(  # type: ignore[call-arg]  # from_ is the field's name; "from" its alias
-        model=model, group_by=group_by, from_=start, to=end, rows=rows,
-        totals=ReportTotals(joins=round(float(joins), 6), touches=touches), limit=limit, folded_rows=folded)
+        model=model, group_by=group_by, from_=start, to=end, rows=rows, totals=totals, limit=limit, folded_rows=folded)
+
+
+CENT = Decimal("0.01")
+
+
+def _row_spend(key: str, named: set[str], spend: dict[str, dict[str, Decimal]]) -> dict[str, Decimal]:
+    """A named row's own spend; the (other) row's is that of every key folded into it."""
+    if key != OTHER:
+        return spend.get(key, {})
+    summed: dict[str, Decimal] = defaultdict(Decimal)
+    for other_key, amounts in spend.items():
+        if other_key not in named:
+            for currency, amount in amounts.items():
+                summed[currency] += amount
+    return summed
+
+
+def spend_entries(amounts: dict[str, Decimal], joins: Decimal) -> list[Spend]:
+    """Per currency (never mixed), with spend / credited joins; no cost per join without a join."""
+    return [Spend(currency=currency, amount=amount.quantize(CENT, ROUND_HALF_UP),
+                  cost_per_join=(amount / joins).quantize(CENT, ROUND_HALF_UP) if joins > 0 else None)
+            for currency, amount in sorted(amounts.items())]

@@ -1,9 +1,11 @@
 """Report contract of GET /reports/attribution (stable: later reports extend it, never break it)."""
 
 from datetime import date
+from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from attract.attribution.credit import AttributionModel
 
@@ -21,15 +23,32 @@ class GroupBy(str, Enum):
     SOURCE = "source"
 
 
+# Money as a plain decimal string ("12.50"): exact, and never in exponent form.
+Amount = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)]
+
+
+class Spend(BaseModel):
+    """Ad spend in one currency (never converted: accounts in two currencies give two entries)."""
+
+    currency: str = Field(description="ISO 4217 code of the ad account")
+    amount: Amount = Field(description="Spend over the days of the report, to the cent")
+    cost_per_join: Amount | None = Field(description="amount / credited joins of the row (or all joins, in totals); "
+                                                     "null when there are none")
+
+
 class ReportRow(BaseModel):
     key: str
     joins: float = Field(description="Credited joins: fractional under multi-touch models")
     touches: int = Field(description="Touches with this key on the paths of the joins counted")
+    spend: list[Spend] = Field(default_factory=list, description=(
+        "Ad spend synced from Google Ads and Meta for campaigns Attract launched, per currency: "
+        "in rows grouped by channel or campaign (and by source when the launch recorded one)"))
 
 
 class ReportTotals(BaseModel):
     joins: float
     touches: int
+    spend: list[Spend] = Field(default_factory=list, description="All synced spend of the range, per currency")
 
 
 class AttributionReport(BaseModel):

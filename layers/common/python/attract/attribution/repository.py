@@ -4,6 +4,9 @@ Key items:  PK=AGG#<dimension>, SK=DAY#<yyyy-mm-dd>#<bucket 00-63>: per key `k|<
             model (logic.MODELS order), touches], and `n_keys` (keys counted against the caps).
 Day counts: PK=AGG#keys, SK=DAY#<yyyy-mm-dd>: `n|<dimension>`, distinct keys admitted that day.
 Totals:     PK=AGG#totals, SK=DAY#<yyyy-mm-dd>#<shard>: `joins`, `touches` (sharded by the member's email hash).
+Spend:      PK=AGG#<dimension> and AGG#totals, SK=DAY#<yyyy-mm-dd>#SPEND#<shard>: `s|<ads channel>|<platform campaign id>`
+            = {key, currency, cost, ...}, written by the spend sync (attract.campaigns.spend_repository), read
+            here in the same Queries.
 Registry:   PK=DIM#<campaign|source>, SK=<value>: names marketers gave a link; public values are reported by
             name only when registered.
 
@@ -22,6 +25,7 @@ from attract.attribution.logic import (
     TOUCHES,
     Caps,
     Key,
+    ReportData,
     StoredKeys,
     bucket_of,
     candidate_keys,
@@ -34,6 +38,7 @@ from attract.aws import Repository, from_item
 from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
+SPEND_PREFIX = "s|"  # a spend item's per-platform-campaign values (attract.campaigns.spend_repository)
 MAX_BATCH_GET = 100
 
 
@@ -171,19 +176,37 @@ class AggregateRepository(Repository):
 
     def totals(self, model: str, start: date, end: date, dimension: str) -> tuple[dict[str, tuple[Decimal, int]], Decimal, int]:
         """Per key (credited joins, touches) and the overall totals, summed over the days in [start, end]."""
+        data = self.read_report(model, start, end, dimension)
+        return data.per_key, data.joins, data.touches
+
+    def read_report(self, model: str, start: date, end: date, dimension: str) -> ReportData:
+        """What a report needs, in the same 2 Queries whatever it holds: the dimension's key items and spend
+        items (attract.campaigns.spend_repository), then the totals and the spend of every channel."""
         position = MODELS.index(model)
         rows: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
+        spend: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for item in self._days(f"AGG#{dimension}", start, end):
+            if item.get("type") == "spend":
+                for entry in _spend_entries(item):
+                    spend[entry["key"]][entry["currency"]] += entry["cost"]
+                continue
             for name, numbers in item.items():
                 if name.startswith(KEY_PREFIX):
                     row = rows[name[len(KEY_PREFIX):]]
                     row[0] += numbers[position]
                     row[1] += int(numbers[TOUCHES])
         joins, touches = Decimal(0), 0
+        total_spend: dict[str, Decimal] = defaultdict(Decimal)
         for item in self._days("AGG#totals", start, end):
+            if item.get("type") == "spend":
+                for entry in _spend_entries(item):
+                    total_spend[entry["currency"]] += entry["cost"]
+                continue
             joins += item.get("joins", 0)
             touches += int(item.get("touches", 0))
-        return {key: (value[0], value[1]) for key, value in rows.items()}, joins, touches
+        return ReportData(per_key={key: (value[0], value[1]) for key, value in rows.items()}, joins=joins,
+                          touches=touches, spend={key: dict(amounts) for key, amounts in spend.items()},
+                          total_spend=dict(total_spend))
 
     def _days(self, partition: str, start: date, end: date):
         pages = self.dynamodb.get_paginator("query").paginate(
@@ -194,6 +217,11 @@ class AggregateRepository(Repository):
         for page in pages:
             for raw in page["Items"]:
                 yield from_item(raw)
+
+
+def _spend_entries(item: dict) -> list[dict]:
+    """The per-platform-campaign values of a day's spend item (attract.campaigns.spend_repository)."""
+    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX)]
 
 
 def stored_keys(item: dict) -> list[Key]:

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from attract.attribution.channels import group_channel
 from attract.attribution.logic import credit_path
+from attract.joins.feedback import conversion_message
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.signing import Signer
 from attract.tracking.logic import clean_referrer
@@ -62,6 +63,13 @@ class MemberStore(Protocol):
 
 class MailSender(Protocol):
     def send(self, to: str, subject: str, text: str) -> None: ...
+
+
+class ConversionQueue(Protocol):
+    def send(self, message: dict) -> None:
+        """Enqueue a confirmed join for the ad platforms (attract.joins.feedback). Never raises: a failure
+        is logged and counted by the adapter, and the join stands."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,7 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
         pending = pending.model_copy(update={
             "email": request.email, "name": request.name, "skills": request.skills, "location": request.location,
             # The version the server shows: the client's consent_text_version is ignored (finding 5).
-            "consent_text_version": policy.consent_text_version,
+            "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
             "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
             "untrusted_ids": captured.untrusted_ids})
@@ -201,8 +209,12 @@ def open_token(token: str, now: datetime, signer: Signer) -> tuple[str, str] | N
     return (fields[0], fields[1]) if fields else None
 
 
-def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, members: MemberStore) -> bool:
-    """Create the member and count the join, once. False for an expired, used, tampered or unknown link."""
+def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, members: MemberStore,
+                 conversions: ConversionQueue | None = None) -> bool:
+    """Create the member and count the join, once. False for an expired, used, tampered or unknown link.
+
+    A join that came from an ad, with the person's ads consent, is then enqueued once for the platforms.
+    """
     opened = open_token(token, now, signer)
     if opened is None:
         return False
@@ -216,14 +228,13 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
         member_id=str(uuid.uuid4()), email=pending.email, email_hash=email_digest, name=pending.name or "",
         skills=pending.skills, location=pending.location, joined_at=now, visitor_id=pending.visitor_id,
         consent={"granted": True, "text_version": pending.consent_text_version or policy.consent_text_version,
-                 "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat()},
+                 "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat(), "ads": pending.ads_consent},
     )
     for _ in range(MAX_SIGNED_CLICKS + 1):  # each retry drops at least one claimed click
         path_touches = captured or ([Touch.model_validate(pending.landing)] if pending.landing else [])
         path = credit_path(path_touches, now, policy.half_life_days)
         try:
             members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids)
-            return True
         except LinkUsedError:
             return False
         except ClickClaimedError as taken:
@@ -231,4 +242,13 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
             lost = {claims.pop(click) for click in taken.clicks if click in claims}
             captured = [t for t in captured if t.visitor_id not in lost]
             claims = {c: v for c, v in claims.items() if v not in lost}
+            continue
+        # After the transaction, once: a redelivered confirmation is refused above and enqueues nothing.
+        # The landing touch counts for its click ids even when other touches were credited: an ad's
+        # auto-tagged click (gclid on the careers page itself) is only there.
+        landing = [Touch.model_validate(pending.landing)] if pending.landing and captured else []
+        message = conversion_message(member.member_id, now, pending.email, path_touches + landing, pending.ads_consent)
+        if conversions is not None and message is not None:
+            conversions.send(message)
+        return True
     return False

@@ -4,7 +4,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from attract.dimensions import VisitorId
 from attract.tracking.models import ClickIdValue  # bounded in UTF-8 bytes, like the redirect's
@@ -33,6 +42,9 @@ class JoinRequest(BaseModel):
     consent: Literal[True] = Field(description="Must be true: the person agrees to join the talent community")
     consent_text_version: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
         None, description="Accepted for compatibility and ignored: the server records the version it shows (CONSENT_TEXT_VERSION)")
+    ads_consent: StrictBool = Field(False, description=(
+        "The person agrees that the ad platform that brought them (Google Ads, Meta) is told about the join, "
+        "with a hash of the email: the platforms' conversion measurement. Optional; without it nothing is sent"))
     skills: Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]],
                       Field(max_length=50)] = Field(default_factory=list)
     location: Text | None = None
@@ -114,6 +126,7 @@ class PendingJoin(BaseModel):
     skills: list[str] = Field(default_factory=list)
     location: str | None = None
     consent_text_version: str | None = None
+    ads_consent: bool = False  # may the ad platform that brought them be told (hashed)? JoinRequest.ads_consent
     visitor_id: str | None = None  # trusted (signed) only
     touches: list[dict] = Field(default_factory=list)  # captured at submission (Touch dumps)
     landing: dict | None = None  # the join's own touch, credited when nothing else is

@@ -78,6 +78,8 @@
       var data = new FormData(form);
       var person = { email: data.get("email") || "", name: data.get("name") || "", consent: data.get("consent") !== null };
       if (data.get("consent_text_version")) { person.consent_text_version = data.get("consent_text_version"); }
+      // Its own checkbox: may the ad platform that brought the person hear of the join (hashed)?
+      if (form.elements.namedItem("ads_consent")) { person.ads_consent = data.get("ads_consent") !== null; }
       if (data.get("location")) { person.location = data.get("location"); }
       if (data.get("skills")) {
         person.skills = String(data.get("skills")).split(",").map(function (s) { return s.trim(); }).filter(Boolean);

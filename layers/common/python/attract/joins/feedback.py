@@ -1,0 +1,46 @@
+"""The message a confirmed join sends to the conversions queue (issue 8), built at confirmation time.
+
+Only with the person's consent to tell the ad platform that brought them (JoinRequest.ads_consent), and
+only when the credited path came from an ad: a Google click id (gclid, gbraid, wbraid) or a Google
+paid-search link (enhanced conversions for leads), a Meta click id (fbclid) or a Meta paid-social link.
+The message never holds the raw email: the platforms' format, SHA-256 of the trimmed lower-case address,
+is computed here because the confirmation is the last place that holds the address. Plain dicts and
+hashlib only: the public joins function stays light.
+"""
+
+import hashlib
+from datetime import datetime
+
+from attract.tracking.models import Touch
+
+GOOGLE_CLICK_IDS = ("gclid", "gbraid", "wbraid")
+META_SOURCES = frozenset({"facebook", "instagram", "meta", "messenger"})
+MESSAGE_VERSION = 1
+
+
+def email_sha256(normalised_email: str) -> str:
+    """Google's and Meta's matching format: SHA-256 hex of the trimmed, lower-case address."""
+    return hashlib.sha256(normalised_email.strip().lower().encode()).hexdigest()
+
+
+def conversion_message(join_id: str, joined_at: datetime, email: str, path: list[Touch], consented: bool) -> dict | None:
+    """The queue message of a confirmed join, or None when nothing may or need be reported."""
+    if not consented:
+        return None
+    latest: dict[str, tuple[str, datetime]] = {}
+    for touch in sorted(path, key=lambda t: (t.occurred_at, t.touch_id)):  # the latest click of each kind wins
+        for kind in (*GOOGLE_CLICK_IDS, "fbclid"):
+            if touch.click_ids.get(kind):
+                latest[kind] = (touch.click_ids[kind], touch.occurred_at)
+    from_google = any(kind in latest for kind in GOOGLE_CLICK_IDS) or any(
+        t.channel == "paid_search" and t.source == "google" for t in path)
+    from_meta = "fbclid" in latest or any(t.channel == "paid_social" and t.source in META_SOURCES for t in path)
+    channels = [name for name, wanted in (("google_search", from_google), ("meta", from_meta)) if wanted]
+    if not channels:
+        return None
+    message: dict = {"v": MESSAGE_VERSION, "join_id": join_id, "joined_at": joined_at.isoformat(), "channels": channels,
+                     "email_sha256": email_sha256(email)}
+    message |= {kind: value for kind, (value, _) in latest.items()}
+    if "fbclid" in latest:
+        message["fbclid_at"] = latest["fbclid"][1].isoformat()
+    return message
