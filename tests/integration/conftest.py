@@ -86,30 +86,20 @@ def queues(local_aws):
 
 # ---- ads (issue 8): both platforms' local sandboxes behind the stack's ads secrets
 
-GOOGLE_CONFIG = {"developer_token": "dev-token", "client_id": "client", "client_secret": "secret",
-                 "refresh_token": "refresh", "login_customer_id": "1234567890", "customer_id": "1234567890",
-                 "conversion_action": "customers/1234567890/conversionActions/1"}
-META_CONFIG = {"app_id": "1", "app_secret": "s", "access_token": "t", "ad_account_id": "act_123", "pixel_id": "9",
-               "page_id": "8"}
-
-
 @pytest.fixture
 def sandboxes(local_aws, monkeypatch):
     """Both platforms' local sandboxes, the stack's ads secrets holding their configs, the endpoints pointed at them.
 
-    importorskip: ads-google, ads-meta and ads-api write these modules in parallel; after the merge the tests
-    using this fixture must run, not skip.
     """
-    pytest.importorskip("attract.campaigns.gateways")
-    google_sandboxes = pytest.importorskip("attract_local.sandboxes.google_ads")
-    meta_sandboxes = pytest.importorskip("attract_local.sandboxes.meta")
+    from attract_local.sandboxes import google_ads as google_sandboxes
+    from attract_local.sandboxes import meta as meta_sandboxes
     from aws_lambda_powertools.utilities import parameters
 
     google, meta = google_sandboxes.GoogleAdsSandbox(), meta_sandboxes.MetaSandbox()
     endpoint, url = google.start(), meta.start()
     secrets = local_aws.client("secretsmanager")
-    secrets.put_secret_value(SecretId=local_aws.refs["GoogleAdsSecret"], SecretString=json.dumps(GOOGLE_CONFIG))
-    secrets.put_secret_value(SecretId=local_aws.refs["MetaSecret"], SecretString=json.dumps(META_CONFIG))
+    secrets.put_secret_value(SecretId=local_aws.refs["GoogleAdsSecret"], SecretString=json.dumps(google.config()))
+    secrets.put_secret_value(SecretId=local_aws.refs["MetaSecret"], SecretString=json.dumps(meta.config()))
     monkeypatch.setenv("GOOGLE_ADS_ENDPOINT", endpoint)
     monkeypatch.setenv("META_GRAPH_URL", url)
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(google.cert_path))

@@ -17,7 +17,7 @@ from attract.campaigns.models import Conversion, ConversionResult
 from attract.identity import email_hash
 from attract.providers.ads import RateLimited
 from attract_local.triggers import failed_message_ids, sqs_event
-from tests.integration.conftest import GOOGLE_CONFIG, MAX_RECEIVES, META_CONFIG, VISIBILITY
+from tests.integration.conftest import MAX_RECEIVES, VISIBILITY
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body
 
 NOW = datetime(2026, 12, 3, 10, tzinfo=timezone.utc)
@@ -301,13 +301,14 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
 
 
 def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch):
-    sandboxes = pytest.importorskip("attract_local.sandboxes.google_ads")  # must run, not skip, after the merge
-    adapter = pytest.importorskip("attract.providers.google_ads")
+    from attract.providers import google_ads as adapter
+    from attract_local.sandboxes import google_ads as sandboxes
+
     sandbox = sandboxes.GoogleAdsSandbox()
     endpoint = sandbox.start()
     try:
         monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(sandbox.cert_path))
-        gateway = adapter.GoogleAdsGateway(GOOGLE_CONFIG, endpoint)
+        gateway = adapter.GoogleAdsGateway(sandbox.config(), endpoint)
         statuses = upload_conversion(message(channels=["google_search"]), {"google_search": gateway}.__getitem__, ledger, NOW)
         assert statuses == {"google_search": "uploaded"}
         [request] = [r for method, r in sandbox.received if "UploadClickConversions" in str(method)]
@@ -317,12 +318,13 @@ def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch
 
 
 def test_meta_conversions_api_lead_through_the_sandbox(ledger):
-    sandboxes = pytest.importorskip("attract_local.sandboxes.meta")  # must run, not skip, after the merge
-    adapter = pytest.importorskip("attract.providers.meta")
+    from attract.providers import meta as adapter
+    from attract_local.sandboxes import meta as sandboxes
+
     sandbox = sandboxes.MetaSandbox()
     url = sandbox.start()
     try:
-        gateway = adapter.MetaGateway(META_CONFIG, url)
+        gateway = adapter.MetaGateway(sandbox.config(), url)
         assert upload_conversion(message(channels=["meta"]), {"meta": gateway}.__getitem__, ledger, NOW) == {"meta": "uploaded"}
         sent = json.dumps(sandbox.received, default=str)
         assert "Lead" in sent and "j-1" in sent and "a" * 64 in sent

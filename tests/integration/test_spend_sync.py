@@ -25,7 +25,6 @@ from attract.joins.repository import MemberRepository
 from attract.providers.ads import RateLimited
 from attract.tracking.models import Touch
 from attract_local.triggers import template_schedules
-from tests.integration.conftest import GOOGLE_CONFIG, META_CONFIG
 from tests.support import FakeLambdaContext, load_event
 
 DAY = date(2026, 10, 14)  # a day of its own in the shared table too
@@ -250,14 +249,14 @@ def _synced_twice(gateway, channel: str, local_aws, table) -> tuple[list[dict], 
 
 
 def test_google_ads_spend_through_searchstream_is_idempotent_per_day(local_aws, table, monkeypatch):
-    # importorskip: ads-google writes these modules in parallel; after the merge this test must run, not skip
-    sandboxes = pytest.importorskip("attract_local.sandboxes.google_ads")
-    adapter = pytest.importorskip("attract.providers.google_ads")
+    from attract.providers import google_ads as adapter
+    from attract_local.sandboxes import google_ads as sandboxes
+
     sandbox = sandboxes.GoogleAdsSandbox()
     endpoint = sandbox.start()
     try:
         monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(sandbox.cert_path))
-        first, second = _synced_twice(adapter.GoogleAdsGateway(GOOGLE_CONFIG, endpoint), "google_search", local_aws, table)
+        first, second = _synced_twice(adapter.GoogleAdsGateway(sandbox.config(), endpoint), "google_search", local_aws, table)
         assert first == second
         queries = [str(getattr(request, "query", "")) for method, request in sandbox.received if "SearchStream" in str(method)]
         assert queries and all(f in queries[-1] for f in ("segments.date", "campaign.id", "metrics.cost_micros"))
@@ -266,12 +265,13 @@ def test_google_ads_spend_through_searchstream_is_idempotent_per_day(local_aws, 
 
 
 def test_meta_insights_spend_is_idempotent_per_day(local_aws, table):
-    sandboxes = pytest.importorskip("attract_local.sandboxes.meta")  # ads-meta's, in parallel: must run after merge
-    adapter = pytest.importorskip("attract.providers.meta")
+    from attract.providers import meta as adapter
+    from attract_local.sandboxes import meta as sandboxes
+
     sandbox = sandboxes.MetaSandbox()
     url = sandbox.start()
     try:
-        first, second = _synced_twice(adapter.MetaGateway(META_CONFIG, url), "meta", local_aws, table)
+        first, second = _synced_twice(adapter.MetaGateway(sandbox.config(), url), "meta", local_aws, table)
         assert first == second
         assert any("insights" in json.dumps(entry, default=str) for entry in sandbox.received)
     finally:
@@ -279,7 +279,7 @@ def test_meta_insights_spend_is_idempotent_per_day(local_aws, table):
 
 
 def test_the_hourly_handler_syncs_both_platforms_through_the_real_adapters(function_env, local_aws, sandboxes):
-    _, _, endpoint, url = sandboxes
+    google, meta, endpoint, url = sandboxes
     from attract.providers.google_ads import GoogleAdsGateway
     from attract.providers.meta import MetaGateway
 
@@ -288,7 +288,7 @@ def test_the_hourly_handler_syncs_both_platforms_through_the_real_adapters(funct
     spend = SpendRepository(table, local_aws.client("dynamodb"))
     plan = LaunchPlan(campaign_id=f"c{uuid.uuid4().hex[:8]}", platform_name=f"{NAME} [attract:h]", draft=DRAFT,
                       final_url="https://go.example/r/abc")
-    for channel, gateway in (("google_search", GoogleAdsGateway(GOOGLE_CONFIG, endpoint)), ("meta", MetaGateway(META_CONFIG, url))):
+    for channel, gateway in (("google_search", GoogleAdsGateway(google.config(), endpoint)), ("meta", MetaGateway(meta.config(), url))):
         ids = gateway.launch(plan, PlatformIds())
         spend.register_platform_campaign(channel, str(ids.campaign), plan.campaign_id, NAME)
     module = function_env("SpendSyncFunction")
