@@ -113,6 +113,8 @@ class Settings:
     invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
     invite_max_send_rate: float = variable("INVITE_MAX_SEND_RATE", 10.0, parse=_number, gt=0, le=10_000)
     ses_configuration_set: str | None = variable("SES_CONFIGURATION_SET", None, min_length=1)
+    # The invitation queues' maxReceiveCount: the last receive of a job or plan message records its failure.
+    invite_max_receives: int = variable("INVITE_MAX_RECEIVES", 3, parse=_integer, ge=1, le=1000)
 
     @classmethod
     def load(cls) -> Self:
@@ -203,6 +205,30 @@ class InviteFeedbackSettings(Settings):
 
 class ReportsSettings(Settings):
     """GET /reports/attribution."""
+
+
+def _boolean(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("Input should be a valid boolean")
+    return text in ("true", "1", "yes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitePlannerSettings(Settings):
+    """SQS (plan queue) -> source -> SQS (invites queue): plans a run of an invite campaign.
+
+    Its own dataclass (not fields of Settings): only the planner pays for the generated methods.
+    """
+
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "INVITES_QUEUE_URL")
+    email_pepper_secret_id: str = variable("EMAIL_PEPPER_SECRET_ID", min_length=1)
+    invites_queue_url: str = variable("INVITES_QUEUE_URL", min_length=1)
+    # sqlite sources: the local stack and the demo only (attract.invites.sources.open_source).
+    invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_boolean)
+    # Rows between two checkpoints of the run item (what a redelivered plan message skips).
+    invite_plan_checkpoint_rows: int = variable("INVITE_PLAN_CHECKPOINT_ROWS", 1000, parse=_integer, ge=1,
+                                                le=1_000_000)
 
 
 @cache
