@@ -416,7 +416,7 @@ def test_a_planner_killed_mid_run_resumes_from_its_checkpoint_and_nobody_gets_tw
 def test_a_scheduled_message_creates_its_run_once_and_a_redelivery_plans_nothing(pipeline, sources, domain,
                                                                                   local_aws):
     # Given a campaign and the message its EventBridge schedule sends, delivered twice
-    planner, _, sqs, plan_url, invites = pipeline
+    planner, _, sqs, plan_url, _ = pipeline
     campaign_id = put_campaign(local_aws, sources.create("sqlite", rows([(1, "ada", True, 1)], domain)), domain)
     body = json.dumps({"campaign_id": campaign_id, "scheduled_at": "2026-11-26T10:00:00Z"})
     sqs.send_message(QueueUrl=plan_url, MessageBody=body)
@@ -434,7 +434,7 @@ def test_a_scheduled_message_creates_its_run_once_and_a_redelivery_plans_nothing
 def test_a_source_error_fails_the_run_with_a_code_and_is_not_retried(pipeline, sources, domain, local_aws,
                                                                      monkeypatch):
     # Given a campaign whose table does not exist, and a sqlite campaign where sqlite is not allowed
-    planner, _, sqs, plan_url, _ = pipeline
+    _, _, sqs, plan_url, _ = pipeline
     require_service("PostgreSQL", "127.0.0.1", 5432)
     missing = {"kind": "postgresql", "secret_id": sources._secret("postgres", 5432, "postgres"),
                "table": "public.no_such_table_" + uuid.uuid4().hex[:6]}
