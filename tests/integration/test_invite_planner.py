@@ -413,6 +413,44 @@ def test_a_planner_killed_mid_run_resumes_from_its_checkpoint_and_nobody_gets_tw
     assert final["status"] == "done" and int(final["sent"]) == 150 and int(final["duplicate"]) == 20
 
 
+def test_a_parallel_scan_killed_mid_run_starts_over_and_counts_each_row_once(pipeline, sources, domain,
+                                                                             local_aws):
+    # Given 60 people in a DynamoDB table read by a 3-segment parallel Scan (no stable order between reads)
+    planner, _, sqs, plan_url, _ = pipeline
+    people = [(i, f"d{i:02d}", True, i) for i in range(1, 61)]
+    campaign_id = put_campaign(local_aws, sources.create("dynamodb", rows(people, domain)), domain)
+    start_run(local_aws, campaign_id)
+    sqs.send_message(QueueUrl=plan_url, MessageBody=json.dumps({"campaign_id": campaign_id, "run_id": "r-1"}))
+    # When the planner dies after its 4th accepted batch (one checkpoint of 25 rows written)
+    from attract import aws
+
+    batches = Counter()
+
+    def die_after_four(**_):
+        batches["sent"] += 1
+        if batches["sent"] == 4:
+            raise HardKill()
+
+    events = aws.client("sqs").meta.events
+    events.register("after-call.sqs.SendMessageBatch", die_after_four, unique_id="hard-kill")
+    try:
+        with pytest.raises(HardKill):
+            poll(planner, sqs, plan_url)
+    finally:
+        events.unregister("after-call.sqs.SendMessageBatch", unique_id="hard-kill")
+    assert int(run_item(local_aws, campaign_id)["checkpoint"]["rows"]) == 25
+    time.sleep(VISIBILITY + 0.2)
+    assert poll(planner, sqs, plan_url) == (1, [])
+    # Then the rewound run counts every row once, and every person receives one invitation
+    assert counts(local_aws, campaign_id) == {"status": "sending", "rows": 60, "planned": 60, "sent": 0,
+                                              "failed": 0, "skipped": {}}
+    jobs = deliver(pipeline)
+    assert set(jobs) == {f"d{i:02d}" for i in range(1, 61)} and sum(jobs.values()) == 60 + 35
+    mail = received(local_aws, domain)
+    assert len(mail) == 60 and set(mail.values()) == {1}
+    assert run_item(local_aws, campaign_id)["status"] == "done"
+
+
 def test_a_scheduled_message_creates_its_run_once_and_a_redelivery_plans_nothing(pipeline, sources, domain,
                                                                                   local_aws):
     # Given a campaign and the message its EventBridge schedule sends, delivered twice

@@ -7,7 +7,8 @@ item gets the rows consumed and the counts (one conditional update). A redeliver
 the same stream (the source's order is deterministic: SQL ORDER BY updated_at, key; files in file order;
 DynamoDB Query by sort key) is read again, its first `checkpoint.rows` rows only rebuild screen()'s
 duplicate digests, and what follows is enqueued again from there. Jobs enqueued between the last
-checkpoint and the crash are enqueued twice: the sender's claim sends each person once.
+checkpoint and the crash are enqueued twice: the sender's claim sends each person once. A parallel
+Scan has no stable order: its run is rewound and read from the start.
 """
 
 import json
@@ -92,6 +93,7 @@ class Runs(Protocol):
                    added: Mapping[str, int]) -> bool: ...
     def finish_planning(self, campaign_id: str, run_id: str, previous_rows: int, rows: int,
                         counts: Mapping[str, int], added: Mapping[str, int], now: datetime) -> bool: ...
+    def rewind(self, campaign_id: str, run_id: str, previous_rows: int, counts: Mapping[str, int]) -> bool: ...
     def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool: ...
 
 
@@ -209,6 +211,12 @@ def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs
     since = as_datetime(since_text) if since_text else None
     resume = int(run["checkpoint"]["rows"])
     counts: Counter[str] = Counter({name: int(value) for name, value in run["checkpoint"]["counts"].items()})
+    if resume and not reads_in_order(campaign.source):
+        # Skipping the first N rows of another order would skip people never planned: start over instead
+        # (the jobs enqueued already are enqueued again; the sender's claims send each person once).
+        if not runs.rewind(campaign.id, run_id, resume, counts):
+            return "superseded"
+        resume, counts = 0, Counter()
     pipeline = _Pipeline(campaign, run_id, lookups, queue, hasher, now, cooldown_days)
     rows = _Tracked(source.rows(since))
     previous = number = resume
@@ -241,6 +249,12 @@ def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs
         return "superseded"
     runs.settle(campaign.id, run_id, now)  # the sender may have finished every job already
     return "planned"
+
+
+def reads_in_order(spec: Any) -> bool:
+    """Whether two reads of the source stream the same rows in the same order (what skipping a checkpoint's
+    rows relies on): SQL (ORDER BY updated_at, key), files, and DynamoDB Queries do; a parallel Scan does not."""
+    return not (spec.kind == "dynamodb" and spec.key is None and spec.segments > 1)
 
 
 def error_code(error: BaseException) -> tuple[str, bool]:

@@ -146,6 +146,12 @@ class RunRepository(Repository):
             return False
         return True
 
+    def rewind(self, campaign_id: str, run_id: str, previous_rows: int, counts: Mapping[str, int]) -> bool:
+        """Back to an empty checkpoint, the counts it had ADDed taken out again: for a source whose order
+        differs between two reads (a parallel Scan), which a resume must read from the start."""
+        return self._advance(campaign_id, run_id, previous_rows, 0, {}, {name: -value for name, value in counts.items()},
+                             {})
+
     def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool:
         """planning -> failed with a short error code (never personal data)."""
         try:
