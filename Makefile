@@ -68,6 +68,7 @@ bench: venv
 	$(PY) bench/local_stack.py
 	$(PY) bench/invite_sender.py
 	$(PY) bench/invite_sources.py
+	$(PY) bench/invite_planner.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
