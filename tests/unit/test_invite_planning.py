@@ -8,10 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from attract.invites.models import InviteSender
-from attract.invites.planning import PlanRequest, error_code, plan, reads_in_order
+from attract.invites.planning import PlanRequest, error_code, parse_request, plan, reads_in_order
 from attract.invites.repository import PlanningLookups
 from attract.invites.sources import ColumnMapping, SourceNotAllowedError, SourceTruncatedError
 from attract.providers.sqs import SqsBatchSender
+from tests.support import load_event
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 
@@ -109,8 +110,9 @@ def run_plan(rows, runs, lookups=None, every=10):
 
 
 def test_a_schedule_message_names_its_run_by_the_scheduled_time_and_one_of_run_or_time_is_required():
-    request = PlanRequest.model_validate({"campaign_id": "c1", "scheduled_at": "2026-11-26T10:00:00Z"})
-    assert request.run() == "s-20261126T100000Z" and request.trigger == "schedule"
+    # events/invites/plan.json: what the plan queue delivers from an EventBridge Scheduler schedule
+    request = parse_request(load_event("invites/plan")["Records"][0]["body"])
+    assert request.run() == "s-20261126T060000Z" and request.trigger == "schedule"
     assert PlanRequest.model_validate({"campaign_id": "c1", "run_id": "r-abc"}).run() == "r-abc"
     for body in ({"campaign_id": "c1"}, {"campaign_id": "c1", "run_id": "r", "scheduled_at": "2026-11-26T10:00:00Z"},
                  {"campaign_id": "a/b", "run_id": "r"}):
