@@ -69,8 +69,8 @@ bench: venv
 	$(PY) bench/invite_sender.py
 	$(PY) bench/invite_sources.py
 	$(PY) bench/ads_layer.py
-
 	$(PY) bench/spend.py
+	$(PY) bench/invite_planner.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

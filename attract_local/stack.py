@@ -216,6 +216,8 @@ class LocalAws:
             AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon locally
+            # sqlite invitation sources (the demo's "ATS" file) are for the local stack only: allowed here.
+            INVITE_ALLOW_LOCAL_SOURCES="true",
             PYTHONPATH=os.pathsep.join([str(spec.code_dir), *(str(path) for path in spec.layers)]),
         )
         return env
@@ -225,5 +227,6 @@ class LocalAws:
         spec = self.functions()[logical_id]
         env = self.function_environment(spec)
         keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", *spec.environment)
+                "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", "INVITE_ALLOW_LOCAL_SOURCES",
+                *spec.environment)
         return {key: env[key] for key in keys}

@@ -9,7 +9,9 @@ here) and fires no schedule at all. So:
   again after the queue's VisibilityTimeout, and moto applies the queue's RedrivePolicy (DLQ).
 - one scheduler thread fires the `Type: Schedule` / `ScheduleV2` events and the EventBridge Scheduler
   schedules created at run time (re-read with list_schedules / get_schedule every few seconds) whose
-  target is a function of the template (`arn:aws:lambda:<region>:<account>:function:<LogicalId>`).
+  target is a function of the template (`arn:aws:lambda:<region>:<account>:function:<LogicalId>`) or
+  one of its SQS queues (the Input, placeholders filled in, is sent as the message body, as Scheduler's
+  universal SQS target does).
 """
 
 import base64
@@ -236,6 +238,7 @@ class Scheduled:
     start: datetime | None = None
     end: datetime | None = None
     next_at: datetime | None = field(default=None)
+    queue_url: str | None = None  # an SQS target: the Input is sent there instead of invoking `function`
 
     def __post_init__(self) -> None:
         if self.start and self.start > self.anchor:
@@ -250,12 +253,16 @@ class Scheduled:
             return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                     "source": "aws.events", "account": ACCOUNT, "time": _iso(scheduled_at), "region": REGION,
                     "resources": [self.arn], "detail": {}}
+        return json.loads(self.text(scheduled_at))
+
+    def text(self, scheduled_at: datetime) -> str:
+        """The Input as sent: Scheduler fills its context attributes into it (EventBridge rules do not)."""
         text = self.input if self.input is not None else "{}"
-        if self.kind != "Schedule":  # Scheduler fills its context attributes into the input
+        if self.kind != "Schedule":
             for placeholder, value in zip(_PLACEHOLDERS, (self.arn, _iso(scheduled_at), str(uuid.uuid4()), "1"),
                                           strict=True):
                 text = text.replace(placeholder, value)
-        return json.loads(text)
+        return text
 
 
 def template_schedules(aws: LocalAws, now: datetime) -> list[Scheduled]:
@@ -302,6 +309,9 @@ class LocalTriggers:
         self.pollers = [SqsPoller(aws, m, pools[m.function], log) for m in self.mappings]
         self.schedules = template_schedules(aws, self.clock())
         self.runtime: dict[tuple[str, str], Scheduled] = {}  # (group, name) -> Scheduler schedule
+        # The stack's queues by ARN: a Scheduler schedule may target one (SendMessage of its Input).
+        self.queues = {arn: str(aws.refs[logical]) for (logical, attribute), arn in aws.attrs.items()
+                       if attribute == "Arn" and str(arn).startswith(f"arn:aws:sqs:{REGION}:{ACCOUNT}:")}
         self._skipped: set[tuple[str, str, str]] = set()  # (group, name, version) already reported as not run
         self._refreshed = 0.0
         self._lock = threading.RLock()
@@ -372,20 +382,23 @@ class LocalTriggers:
         prefix = function_arn("")
         function = arn.removeprefix(prefix).split(":")[0] if arn.startswith(prefix) else ""
         label = f"{key[0]}/{key[1]}"
-        if function not in self.pools:
-            self._report_once(key, version, f"schedule {label}: target {arn} is not a function of this stack: "
-                                            "not fired locally")
+        queue_url = self.queues.get(arn)
+        if function not in self.pools and queue_url is None:
+            self._report_once(key, version, f"schedule {label}: target {arn} is not a function or queue of this "
+                                            "stack: not fired locally")
             return None
         try:
             schedule = parse(str(detail.get("ScheduleExpression")), detail.get("ScheduleExpressionTimezone"))
         except UnsupportedScheduleError as error:
             self._report_once(key, version, f"schedule {label}: {error}: NOT FIRED")
             return None
+        if queue_url is not None:
+            function = arn.rsplit(":", 1)[-1]  # the queue's name, for the log lines
         return Scheduled(name=key[1], kind="Scheduler", function=function, expression=str(detail["ScheduleExpression"]),
                          schedule=schedule, input=target.get("Input"), enabled=detail.get("State") != "DISABLED",
                          anchor=self.clock(), arn=str(detail.get("Arn", "")), group=key[0], version=version,
                          delete_after=detail.get("ActionAfterCompletion") == "DELETE",
-                         start=detail.get("StartDate"), end=detail.get("EndDate"))
+                         start=detail.get("StartDate"), end=detail.get("EndDate"), queue_url=queue_url)
 
     def _report_once(self, key: tuple[str, str], version: str, message: str) -> None:
         if (*key, version) not in self._skipped:
@@ -417,6 +430,8 @@ class LocalTriggers:
 
     def _invoke(self, entry: Scheduled, scheduled_at: datetime) -> dict:
         label = f"{entry.kind} {entry.name} -> {entry.function}"
+        if entry.queue_url is not None:
+            return self._send(entry, scheduled_at, label)
         try:
             event = entry.event(scheduled_at)
         except ValueError:  # AWS refuses a non-JSON Input for a Lambda target at creation; moto does not
@@ -430,6 +445,17 @@ class LocalTriggers:
             return {"schedule": entry.name, "function": entry.function, "ok": False, "error": error.kind}
         print(f"[scheduler] {label}: fired", file=self.log, flush=True)
         return {"schedule": entry.name, "function": entry.function, "ok": True, "result": result}
+
+    def _send(self, entry: Scheduled, scheduled_at: datetime, label: str) -> dict:
+        """An SQS target: the Input as the message body (Scheduler retries a failed send; locally it is logged)."""
+        assert entry.queue_url is not None
+        try:
+            sent = self.aws.client("sqs").send_message(QueueUrl=entry.queue_url, MessageBody=entry.text(scheduled_at))
+        except Exception as error:  # noqa: BLE001 - botocore's errors: logged like a function error
+            print(f"[scheduler] {label}: SendMessage failed ({type(error).__name__})", file=self.log, flush=True)
+            return {"schedule": entry.name, "queue": entry.function, "ok": False, "error": type(error).__name__}
+        print(f"[scheduler] {label}: sent", file=self.log, flush=True)
+        return {"schedule": entry.name, "queue": entry.function, "ok": True, "message_id": sent["MessageId"]}
 
     def names(self) -> list[str]:
         with self._lock:

@@ -274,6 +274,31 @@ def test_a_scheduler_at_schedule_created_at_run_time_fires_once(stack):
     assert "once" not in names and {"kept", "off"} <= names  # ActionAfterCompletion: DELETE
 
 
+def test_a_scheduler_schedule_targeting_a_queue_of_the_stack_sends_its_input_there(stack):
+    # Given a runtime schedule whose target is the stack's work queue (Scheduler's SQS target), as the
+    # invite API creates them for the plan queue, and one whose target is a queue of no stack
+    aws, gateway, clock, out = stack
+    scheduler = aws.client("scheduler")
+    due = (clock.now + timedelta(seconds=30)).astimezone(UTC)
+    for name, arn in (("to-queue", aws.attrs[("WorkQueue", "Arn")]),
+                      ("elsewhere", "arn:aws:sqs:us-east-1:123456789012:not-this-stack")):
+        scheduler.create_schedule(
+            Name=name, ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})", FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                    "Input": json.dumps({"campaign": "c-1", "scheduled_at": "<aws.scheduler.scheduled-time>"})})
+    gateway.triggers.tick(clock.now, refresh=True)
+    # When it is due
+    clock.now = due + timedelta(seconds=1)
+    # Then the worker gets the Input as an SQS message body, the scheduled time filled in, exactly once
+    bodies = _wait(lambda: [r["body"] for r in _records(out, '{"campaign"')])
+    time.sleep(1.0)
+    bodies = [r["body"] for r in _records(out, '{"campaign"')]
+    assert [json.loads(b) for b in bodies] == [{"campaign": "c-1", "scheduled_at": f"{due:%Y-%m-%dT%H:%M:%S}Z"}]
+    assert ("default", "elsewhere") not in gateway.triggers.runtime  # reported, not fired
+    for name in ("to-queue", "elsewhere"):
+        scheduler.delete_schedule(Name=name)
+
+
 def test_fire_a_named_schedule_through_the_admin_path_and_make_fire(stack):
     _, gateway, _, out = stack
     before = len(_lines(out, "ticker"))
@@ -297,7 +322,10 @@ def test_function_and_role_arns_resolve_locally(stack):
     environment = aws.functions()["Ticker"].environment
     assert environment["SELF_ARN"] == "arn:aws:lambda:us-east-1:123456789012:function:Ticker"
     assert environment["SELF_NAME"] == "Ticker"
-    assert environment["ROLE_ARN"] == aws.client("iam").list_roles()["Roles"][0]["Arn"]  # for Scheduler's RoleArn
+    # For Scheduler's RoleArn. moto's IAM is shared by every stack of the process: pick this stack's role.
+    roles = [r["Arn"] for r in aws.client("iam").list_roles()["Roles"]
+             if r["RoleName"].startswith(f"{aws.stack_name}-SchedulerRole-")]
+    assert [environment["ROLE_ARN"]] == roles
 
 
 def test_a_visibility_timeout_shorter_than_the_function_timeout_is_refused(tmp_path):

@@ -92,7 +92,7 @@ def claim(local_aws, campaign: str, address: str) -> dict | None:
 def run_counts(local_aws, campaign: str, run: str = "run-2026-11-26") -> dict:
     item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
         "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": f"RUN#{run}"}}).get("Item")
-    return {k: int(v) for k, v in from_item(item).items() if k not in ("PK", "SK")} if item else {}
+    return {k: int(v) for k, v in from_item(item).items() if not isinstance(v, str)} if item else {}
 
 
 def test_a_duplicate_from_the_producer_sends_once(sender, queues, domain, local_aws):
@@ -108,7 +108,7 @@ def test_a_duplicate_from_the_producer_sends_once(sender, queues, domain, local_
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "ada", campaign)))
     drain(sender, sqs, queue)
     assert received(local_aws, domain) == {"ada": 1, "alan": 1}
-    assert run_counts(local_aws, campaign) == {"sent": 2}
+    assert run_counts(local_aws, campaign) == {"sent": 2, "duplicate": 2}  # every job has one outcome
 
 
 def test_a_failure_before_the_send_releases_the_claim_and_the_retry_sends_once(sender, queues, local_aws):
@@ -124,6 +124,28 @@ def test_a_failure_before_the_send_releases_the_claim_and_the_retry_sends_once(s
     drain(sender, sqs, queue)
     assert received(local_aws, domain) == {"grace": 1}
     assert claim(local_aws, campaign, f"grace@people.{domain}")["status"] == "SENT"
+
+
+def test_a_job_failing_on_its_last_receive_is_counted_failed_and_the_run_settles(sender, queues, local_aws):
+    # Given a run that planned two jobs, one of them to a domain SES never accepts mail from
+    from attract.invites.runs import RunRepository
+
+    sqs, queue, dlq = queues
+    campaign = f"fail-{uuid.uuid4().hex[:6]}"
+    good, bad = f"ok-{uuid.uuid4().hex[:8]}.example", f"never-{uuid.uuid4().hex[:8]}.example"
+    local_aws.client("sesv2").create_email_identity(EmailIdentity=good)
+    table = local_aws.refs["AttractTable"]
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": "RUN#run-2026-11-26"}, "status": {"S": "sending"},
+        "planned": {"N": "2"}})
+    for domain in (good, bad):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "kim", campaign)))
+    # When the sender polls until the queue is empty (the bad job is received three times)
+    drain(sender, sqs, queue)
+    # Then the bad job is in the DLQ and counted failed once, and with both outcomes the run is done
+    assert len(sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])) == 1
+    assert run_counts(local_aws, campaign) == {"sent": 1, "failed": 1, "planned": 2}
+    assert RunRepository(table, local_aws.client("dynamodb")).get(campaign, "run-2026-11-26")["status"] == "done"
 
 
 def test_a_poison_message_lands_in_the_dead_letter_queue(sender, queues, domain, local_aws):

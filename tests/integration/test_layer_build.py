@@ -108,3 +108,63 @@ def test_layer_build_refuses_an_interpreter_of_another_version(tmp_path):
     assert build.returncode != 0
     assert f"the layer targets {other}" in build.stderr
     assert not (tmp_path / "python").exists()
+
+
+# ---- the sources layer (SQL drivers of invitation sources): the planner's and the invite API's only
+
+SOURCES_PLATFORM = {"x86_64": "manylinux_2_28_x86_64 manylinux2014_x86_64",
+                    "aarch64": "manylinux_2_28_aarch64 manylinux2014_aarch64"}.get(platform.machine())
+
+
+def build_sources_layer(target: Path, python: str, version: str, platform_tag: str | None) -> None:
+    build = subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "layers/sources"), "build-SourcesLayer", f"ARTIFACTS_DIR={target}",
+         f"PLATFORM={platform_tag}", f"PYTHON_VERSION={version}", f"PYTHON={python}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+
+
+@pytest.mark.skipif(SOURCES_PLATFORM is None, reason=f"no manylinux wheels for {platform.machine()}")
+def test_sources_layer_imports_the_drivers_from_its_own_python_folder(tmp_path):
+    # Given the sources layer built for this interpreter by the recipe sam build uses
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    build_sources_layer(tmp_path, sys.executable, version, SOURCES_PLATFORM)
+    assert not (tmp_path / "python/python").exists()
+    # When a bare interpreter gets the layer, and typing_extensions (the common layer's) after it
+    import typing_extensions
+
+    probe = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(tmp_path / 'python')!r}]
+        sys.path.append({str(Path(typing_extensions.__file__).parent)!r})
+        import sqlalchemy, psycopg, pymysql
+        from sqlalchemy.dialects import postgresql, mysql
+        layer = {str(tmp_path / 'python')!r}
+        for module in (sqlalchemy, psycopg, pymysql):
+            assert module.__file__.startswith(layer), module.__file__
+        print(psycopg.pq.__impl__)
+    """)
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=60,
+                            check=False)
+    # Then the drivers come from the layer, psycopg with its bundled libpq (no system libpq on Lambda)
+    assert result.returncode == 0 and result.stdout.strip() == "binary", result.stderr
+    assert [p.name for p in (tmp_path / "python").rglob("*.pyc") if f".{sys.implementation.cache_tag}." not in p.name] == []
+
+
+@pytest.mark.slow
+def test_sources_layer_for_the_deployed_runtime_has_arm64_wheels_and_its_pycs(tmp_path):
+    runtime = load_template()["Globals"]["Function"]["Runtime"]
+    version = runtime.removeprefix("python")
+    python = python_for(version)
+    if python is None:
+        pytest.skip(f"no python{version} interpreter here to compile the layer's pycs")
+    build_sources_layer(tmp_path, python, version, "manylinux_2_28_aarch64 manylinux2014_aarch64")
+    layer = tmp_path / "python"
+    tag = f"cpython-{version.replace('.', '')}"
+    extensions = [p.name for p in layer.rglob("*.so")]
+    assert any(name.startswith("_psycopg.") for name in extensions)
+    assert extensions and all(f"{tag}-aarch64-linux-gnu" in name for name in extensions if name.endswith(".so")
+                              and "cpython" in name)
+    assert list((layer / "sqlalchemy/__pycache__").glob(f"__init__.{tag}.pyc"))
+    assert [p.name for p in layer.rglob("*.pyc") if f".{tag}." not in p.name] == []

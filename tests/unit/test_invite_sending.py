@@ -92,7 +92,7 @@ def _send(store, mailer, job=None, now=NOW):
 def test_sent_once_then_duplicates_send_nothing():
     store, mailer = MemoryInvites(), Mailer()
     assert [_send(store, mailer) for _ in range(3)] == ["sent", "duplicate", "duplicate"]
-    assert len(mailer.sent) == 1 and store.counts == {"sent": 1}
+    assert len(mailer.sent) == 1 and store.counts == {"sent": 1, "duplicate": 2}
 
 
 def test_a_rejection_before_the_send_releases_the_claim_and_the_retry_sends_once():

@@ -16,7 +16,8 @@ from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper, normalise_email
 from attract.invites.models import InvitationJob
 from attract.invites.repository import InviteRepository
-from attract.invites.sending import SendPolicy, TokenBucket, send_invitation
+from attract.invites.runs import RunRepository
+from attract.invites.sending import SendPolicy, TokenBucket, send_and_settle
 from attract.observability import logger, metrics, tracer
 from attract.settings import InviteSenderSettings, SettingsError
 from attract.signing import Signer, signing_key
@@ -41,17 +42,20 @@ def _stores():
     policy = SendPolicy(public_base_url=settings.public_base_url, cooldown_days=settings.invite_cooldown_days,
                         invite_token_days=settings.invite_token_days)
     return (policy, InviteRepository(settings.table_name), SesRawMailer(settings.ses_configuration_set),
-            TokenBucket(settings.invite_max_send_rate))
+            TokenBucket(settings.invite_max_send_rate), RunRepository(settings.table_name))
 
 
 def _send(record: SQSRecord) -> str:
     settings = load_settings()
-    policy, store, mailer, bucket = _stores()
+    policy, store, mailer, bucket, runs = _stores()
     job = InvitationJob.model_validate(json.loads(record.body))
     address = normalise_email(job.recipient.email)
     digest = email_hash(address, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
     signer = Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
-    outcome = send_invitation(job, address, digest, utc_now(), policy, signer, store, mailer, bucket)
+    # The last receive before the dead-letter queue: a failure now is counted `failed` for the run.
+    last_attempt = int(record.attributes.approximate_receive_count or 1) >= settings.invite_max_receives
+    outcome = send_and_settle(job, address, digest, utc_now(), policy, signer, store, mailer, bucket, runs,
+                              last_attempt)
     metrics.add_metric(name=METRICS[outcome], unit=MetricUnit.Count, value=1)
     if outcome == "reconcile":
         logger.warning("invitation claimed but not marked sent: not resent", extra={"campaign_id": job.campaign_id})

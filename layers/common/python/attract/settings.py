@@ -118,9 +118,10 @@ class Settings:
     meta_secret_id: str | None = variable("META_SECRET_ID", None, min_length=1)
     google_ads_endpoint: str = variable("GOOGLE_ADS_ENDPOINT", "googleads.googleapis.com:443", min_length=3)
     meta_graph_url: str = variable("META_GRAPH_URL", "https://graph.facebook.com", min_length=8)
-
     # Ads conversion feedback (issue 8): the joins function enqueues confirmed ad-clicked joins here; empty = none.
     conversions_queue_url: str = variable("CONVERSIONS_QUEUE_URL", "")
+    # The invitation queues' maxReceiveCount: the last receive of a job or plan message records its failure.
+    invite_max_receives: int = variable("INVITE_MAX_RECEIVES", 3, parse=_integer, ge=1, le=1000)
 
     @classmethod
     def load(cls) -> Self:
@@ -236,6 +237,30 @@ class ConversionsSettings(Settings):
     REQUIRED = ("GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
     google_ads_secret_id: str
     meta_secret_id: str
+
+
+def _boolean(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("Input should be a valid boolean")
+    return text in ("true", "1", "yes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitePlannerSettings(Settings):
+    """SQS (plan queue) -> source -> SQS (invites queue): plans a run of an invite campaign.
+
+    Its own dataclass (not fields of Settings): only the planner pays for the generated methods.
+    """
+
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "INVITES_QUEUE_URL")
+    email_pepper_secret_id: str = variable("EMAIL_PEPPER_SECRET_ID", min_length=1)
+    invites_queue_url: str = variable("INVITES_QUEUE_URL", min_length=1)
+    # sqlite sources: the local stack and the demo only (attract.invites.sources.open_source).
+    invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_boolean)
+    # Rows between two checkpoints of the run item (what a redelivered plan message skips).
+    invite_plan_checkpoint_rows: int = variable("INVITE_PLAN_CHECKPOINT_ROWS", 1000, parse=_integer, ge=1,
+                                                le=1_000_000)
 
 
 @cache

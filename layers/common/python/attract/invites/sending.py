@@ -89,6 +89,7 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
         return "suppressed"
     claim = store.claim(campaign, email_hash, run, now)
     if claim == "sent":
+        store.count(campaign, run, "duplicate")  # an outcome too: the run is done once every job has one
         return "duplicate"  # the producer's duplicate, or a redelivery after a completed send
     if claim == "sending":
         # A previous attempt died between claiming and marking: SES may have sent it. Never resend.
@@ -116,6 +117,29 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
     store.mark_sent(campaign, email_hash, message_id, now)
     store.count(campaign, run, "sent")
     return "sent"
+
+
+class RunSettler(Protocol):
+    def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool: ...
+
+
+def send_and_settle(job: InvitationJob, email: str, email_hash: str, now: datetime, policy: SendPolicy,
+                    signer: Signer, store: InviteStore, mailer: RawMailer, bucket: TokenBucket, runs: RunSettler,
+                    last_attempt: bool) -> Outcome:
+    """send_invitation, then let the run settle (sending -> done once every planned job has an outcome).
+
+    A job failing on its last receive goes to the dead-letter queue next: it is counted `failed`, an
+    outcome like the others, so the run still gets done.
+    """
+    try:
+        outcome = send_invitation(job, email, email_hash, now, policy, signer, store, mailer, bucket)
+    except Exception:
+        if last_attempt:
+            store.count(job.campaign_id, job.run_id, "failed")
+            runs.settle(job.campaign_id, job.run_id, now)
+        raise
+    runs.settle(job.campaign_id, job.run_id, now)
+    return outcome
 
 
 def letter(job: InvitationJob, email: str, email_hash: str, token: str, now: datetime, policy: SendPolicy,

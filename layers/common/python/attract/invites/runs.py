@@ -1,0 +1,197 @@
+"""Runs of an invite campaign: status, counters and the planner's checkpoint (docs/data-model.md, "Invitations").
+
+Item: PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>
+  status planning|sending|done|failed, trigger api|schedule, started_at, planned_at, since, error (a code)
+  counters (ADD): rows, planned, skipped_<reason> (planner); sent, failed, duplicate, reconcile,
+                  skipped_suppressed, skipped_cooldown (sender; the last two shared with the planner's reasons)
+  checkpoint: {rows, counts}: rows the planner consumed and its counts so far, written in the same update
+              that ADDs them, so a resumed planner neither loses nor doubles a count.
+Transitions: planning -> sending (something planned) | done (nothing planned) | failed; sending -> done by
+`settle` once every planned job has an outcome. Each is a conditional write: a late or duplicate caller
+changes nothing.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from attract.aws import Repository, from_item, to_item
+from attract.clock import iso
+from attract.invites.repository import run_key
+
+RunState = Literal["planning", "sending", "done", "failed"]
+Trigger = Literal["api", "schedule"]
+PLANNER_REASONS = ("invalid_row", "invalid_email", "no_consent", "duplicate", "member", "suppressed", "cooldown",
+                   "already_invited")
+# Every job the sender takes ends in exactly one of these (skips counted under the planner's attribute names).
+SENDER_OUTCOMES = ("sent", "failed", "duplicate", "reconcile", "skipped_suppressed", "skipped_cooldown")
+
+
+class RunCounts(BaseModel):
+    rows: int = 0
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = Field(default_factory=dict)
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    status: RunState
+    trigger: Trigger | None = None
+    started_at: str | None = None
+    counts: RunCounts
+
+
+class RunRepository(Repository):
+    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool:
+        """Create the run as `planning`; False when it exists already (a redelivered schedule, a retried call)."""
+        try:
+            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
+                **run_key(campaign_id, run_id),
+                **to_item({"type": "invite_run", "status": "planning", "trigger": trigger, "started_at": iso(now)})})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def get(self, campaign_id: str, run_id: str) -> dict | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=run_key(campaign_id, run_id),
+                                      ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def latest(self, campaign_id: str) -> dict | None:
+        """The run the campaign names as its latest (set when a run's planning completes)."""
+        campaign = self.dynamodb.get_item(
+            TableName=self.table, Key={"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}},
+            ProjectionExpression="latest_run_id").get("Item")
+        if not campaign or "latest_run_id" not in campaign:
+            return None
+        return self.get(campaign_id, campaign["latest_run_id"]["S"])
+
+    @staticmethod
+    def to_response(item: Mapping) -> RunStatus:
+        skipped = {name.removeprefix("skipped_"): int(value) for name, value in item.items()
+                   if name.startswith("skipped_") and int(value)}
+        return RunStatus(run_id=str(item["SK"]).removeprefix("RUN#"), status=item.get("status", "planning"),
+                         trigger=item.get("trigger"), started_at=item.get("started_at"),
+                         counts=RunCounts(rows=int(item.get("rows", 0)), planned=int(item.get("planned", 0)),
+                                          sent=int(item.get("sent", 0)), failed=int(item.get("failed", 0)),
+                                          skipped=skipped))
+
+    # ---------------------------------------------------------------- the planner's side
+
+    def begin_planning(self, campaign_id: str, run_id: str, since: str | None, now: datetime) -> dict | None:
+        """The run as planning sees it: its checkpoint, created empty (with `since`) the first time.
+
+        A redelivered plan message finds the checkpoint and the `since` of the first attempt, so it resumes
+        the same stream. None when the run is not (or no longer) planning.
+        """
+        values = {":planning": {"S": "planning"}, ":empty": {"M": {"rows": {"N": "0"}, "counts": {"M": {}}}},
+                  ":at": {"S": iso(now)}}
+        expression = "SET #cp = :empty, planning_started_at = :at"
+        if since is not None:
+            values[":since"] = {"S": since}
+            expression += ", since = :since"
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=run_key(campaign_id, run_id), UpdateExpression=expression,
+                ConditionExpression="#s = :planning AND attribute_not_exists(#cp)",
+                ExpressionAttributeNames={"#s": "status", "#cp": "checkpoint"}, ExpressionAttributeValues=values)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+        run = self.get(campaign_id, run_id)
+        return run if run and run.get("status") == "planning" and "checkpoint" in run else None
+
+    def checkpoint(self, campaign_id: str, run_id: str, previous_rows: int, rows: int, counts: Mapping[str, int],
+                   added: Mapping[str, int]) -> bool:
+        """ADD the counts since the last checkpoint and record the new one, if nobody moved it meanwhile.
+
+        False when another planner (a duplicate plan message) got there first, or the run left `planning`.
+        """
+        return self._advance(campaign_id, run_id, previous_rows, rows, counts, added, {})
+
+    def finish_planning(self, campaign_id: str, run_id: str, previous_rows: int, rows: int,
+                        counts: Mapping[str, int], added: Mapping[str, int], now: datetime) -> bool:
+        """The last checkpoint, and planning -> sending (jobs enqueued) or -> done (none)."""
+        status = "sending" if counts.get("planned", 0) > 0 else "done"
+        return self._advance(campaign_id, run_id, previous_rows, rows, counts, added,
+                             {"status": status, "planned_at": iso(now)})
+
+    def _advance(self, campaign_id: str, run_id: str, previous_rows: int, rows: int, counts: Mapping[str, int],
+                 added: Mapping[str, int], sets: dict) -> bool:
+        names = {"#s": "status", "#cp": "checkpoint", "#rows": "rows"}
+        values: dict = {":planning": {"S": "planning"}, ":previous": {"N": str(previous_rows)},
+                        ":cp": {"M": {"rows": {"N": str(rows)},
+                                      "counts": {"M": {k: {"N": str(v)} for k, v in counts.items() if v}}}}}
+        assignments = ["#cp = :cp"]
+        for index, (name, value) in enumerate(sets.items()):
+            names[f"#set{index}"] = name
+            values[f":set{index}"] = {"S": value}
+            assignments.append(f"#set{index} = :set{index}")
+        additions = []
+        for index, (name, value) in enumerate(added.items()):
+            if value:
+                names[f"#add{index}"] = counter_name(name)
+                values[f":add{index}"] = {"N": str(value)}
+                additions.append(f"#add{index} :add{index}")
+        expression = "SET " + ", ".join(assignments) + (" ADD " + ", ".join(additions) if additions else "")
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=run_key(campaign_id, run_id), UpdateExpression=expression,
+                ConditionExpression="#s = :planning AND #cp.#rows = :previous",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def rewind(self, campaign_id: str, run_id: str, previous_rows: int, counts: Mapping[str, int]) -> bool:
+        """Back to an empty checkpoint, the counts it had ADDed taken out again: for a source whose order
+        differs between two reads (a parallel Scan), which a resume must read from the start."""
+        return self._advance(campaign_id, run_id, previous_rows, 0, {}, {name: -value for name, value in counts.items()},
+                             {})
+
+    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool:
+        """planning -> failed with a short error code (never personal data)."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=run_key(campaign_id, run_id),
+                UpdateExpression="SET #s = :failed, #e = :error, failed_at = :at", ConditionExpression="#s = :planning",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={":failed": {"S": "failed"}, ":error": {"S": error[:64]},
+                                           ":planning": {"S": "planning"}, ":at": {"S": iso(now)}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # ---------------------------------------------------------------- the sender's side
+
+    def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool:
+        """sending -> done once every planned job has an outcome; True when this call made it done."""
+        run = self.get(campaign_id, run_id)
+        if not run or run.get("status") != "sending" or outcomes(run) < int(run.get("planned", 0)):
+            return False
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=run_key(campaign_id, run_id),
+                UpdateExpression="SET #s = :done, done_at = :at", ConditionExpression="#s = :sending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":done": {"S": "done"}, ":sending": {"S": "sending"},
+                                           ":at": {"S": iso(now)}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def counter_name(name: str) -> str:
+    """The run item's attribute for a planner count: rows, planned, or skipped_<reason>."""
+    return name if name in ("rows", "planned") else f"skipped_{name}"
+
+
+def outcomes(run: Mapping) -> int:
+    """Jobs the sender finished. skipped_suppressed/skipped_cooldown also hold the planner's own skips
+    (recorded in its checkpoint), which were never jobs: those are taken out."""
+    total = sum(int(run.get(name, 0)) for name in SENDER_OUTCOMES)
+    planner = (run.get("checkpoint") or {}).get("counts") or {}
+    return total - int(planner.get("suppressed", 0)) - int(planner.get("cooldown", 0))
