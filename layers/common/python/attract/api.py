@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
+from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError, UpstreamError
 from attract.observability import logger, metrics
 
 if TYPE_CHECKING:  # a type only: the redirect imports this module and never pydantic
@@ -79,6 +79,11 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     def _rule_broken(error: InvalidRequestError) -> Response:
         errors = [{"field": error.field, "location": error.location, "rule": error.rule, "message": error.message}]
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
+
+    @app.exception_handler(UpstreamError)
+    def _upstream(error: UpstreamError) -> Response:
+        errors = [{"field": error.field, "location": "body", "rule": error.rule, "message": error.message}]
+        return error_response(HTTPStatus.BAD_GATEWAY, "An upstream system failed", errors)
 
     @app.exception_handler(NotFoundError)
     def _not_found(error: NotFoundError) -> Response:

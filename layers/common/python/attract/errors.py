@@ -19,3 +19,11 @@ class InvalidRequestError(AttractError):
     def __init__(self, field: str, rule: str, message: str, location: str = "query"):
         super().__init__(message)
         self.field, self.rule, self.message, self.location = field, rule, message, location
+
+
+class UpstreamError(AttractError):
+    """A system we read on the caller's behalf (an employer's database, bucket or table) failed: answered as 502."""
+
+    def __init__(self, field: str, rule: str, message: str):
+        super().__init__(message)
+        self.field, self.rule, self.message = field, rule, message
