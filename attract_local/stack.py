@@ -20,6 +20,8 @@ from attract_local.emulator import serialise_dynamodb
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK_NAME = "attract-local"
+# sqlite invitation sources (the demo's "ATS" file) are allowed in the local stack only.
+LOCAL_OVERRIDES = {"INVITE_ALLOW_LOCAL_SOURCES": "true"}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -188,6 +190,8 @@ class LocalAws:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
         env.update(FAKE_CREDENTIALS)
         env.update(spec.environment)
+        # What differs locally on purpose, for the functions whose template names the variable.
+        env.update({name: value for name, value in LOCAL_OVERRIDES.items() if name in spec.environment})
         env.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_DEFAULT_REGION=REGION,

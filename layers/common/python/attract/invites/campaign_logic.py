@@ -95,6 +95,7 @@ def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepositor
     """The campaign and its tracked link (channel email, source invitation, medium email). No schedule yet:
     the caller creates it in EventBridge Scheduler first, then records it (`put_schedule`)."""
     request = command.request
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what the item keeps (attract.clock.iso)
     link = create_link(CreateLinkCommand(owner=command.owner, request=CreateLinkRequest(
         destination=request.destination, campaign=request.name, channel="email",  # type: ignore[arg-type]
         source="invitation", medium="email")), links, now)
