@@ -340,3 +340,34 @@ def test_unknown_run_of_a_known_campaign_is_404(api):
     created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
     status, answer = _call(api, _event("GET", f"/invite-campaigns/{created['id']}/runs/r-nope"))
     assert status == 404 and "r-nope" in answer["message"]
+
+
+def test_complete_planning_moves_the_watermark_forward_only(api, local_aws):
+    from datetime import datetime, timezone
+
+    from attract.invites.campaigns import CampaignRepository
+
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    campaigns = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    later, earlier = datetime(2026, 11, 20, 8, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc)
+    # When the planner completes a run, then an older one completes late, then a run with no watermark
+    campaigns.complete_planning(created["id"], "s-20261120T080000Z", later)
+    campaigns.complete_planning(created["id"], "s-20261101T000000Z", earlier)
+    campaign = campaigns.get(created["id"])
+    # Then the watermark stays at the later one, and the latest run is the last recorded
+    assert campaign.watermark == later and campaign.latest_run_id == "s-20261101T000000Z"
+    campaigns.complete_planning(created["id"], "r-none", None)
+    assert campaigns.get(created["id"]).watermark == later
+    # And a campaign that does not exist is not created by it
+    campaigns.complete_planning("nosuchcampaign", "r-x", later)
+    assert campaigns.get("nosuchcampaign") is None
+
+
+def test_destination_hosts_allow_list_applies_to_campaigns(api, monkeypatch):
+    from attract.settings import load_settings
+
+    monkeypatch.setenv("DESTINATION_HOSTS", "careers.acme.example")
+    load_settings.cache_clear()
+    status, body = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping())))
+    assert status == 422
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [("destination", "destination_host_not_allowed")]

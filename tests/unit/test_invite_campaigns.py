@@ -183,3 +183,20 @@ def test_source_failures_are_classified_by_kind():
     assert source_failure(KeyError("host")).rule == "source_secret_invalid"
     error = type("GetParameterError", (Exception,), {})("ResourceNotFoundException arn:...:secret:ats")
     assert isinstance(source_failure(error), UpstreamError) and source_failure(error).field == "source.secret_id"
+
+
+def test_time_zones_resolve_without_the_operating_systems_database():
+    # Lambda's image is not relied on for /usr/share/zoneinfo: the layer ships tzdata (layers/common/requirements.txt)
+    import zoneinfo
+
+    from attract.invites.campaigns import check_timezone
+
+    zoneinfo.reset_tzpath([])
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        assert check_timezone("America/Sao_Paulo") == "America/Sao_Paulo"
+        with pytest.raises(ValueError):
+            check_timezone("Europe/Atlantis")
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
-from attract.errors import AlreadyExistsError
+from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
 from attract.invites.runs import RunStatus
@@ -213,12 +213,20 @@ class CampaignRepository(Repository):
         self._update(campaign_id, "REMOVE #s", {"#s": "schedule"}, None)
 
     def record_run(self, campaign_id: str, run_id: str) -> None:
-        """The run the campaign's GET reports: the one started last."""
-        self._update(campaign_id, "SET latest_run_id = :run", None, {":run": {"S": run_id}})
+        """The run the campaign's GET reports: the one started last. NotFoundError when there is no campaign."""
+        try:
+            self._update(campaign_id, "SET latest_run_id = :run", None, {":run": {"S": run_id}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException as error:
+            raise NotFoundError(f"no invite campaign {campaign_id}") from error
 
     def complete_planning(self, campaign_id: str, run_id: str, watermark: datetime | None) -> None:
-        """After a run's planning: it becomes the latest run, and the watermark moves forward (never back)."""
-        self.record_run(campaign_id, run_id)
+        """After a run's planning: it becomes the latest run, and the watermark moves forward (never back).
+
+        A campaign that is not there is left alone (nothing to record; a redelivery must not fail on it)."""
+        try:
+            self.record_run(campaign_id, run_id)
+        except NotFoundError:
+            return
         if watermark is None:
             return
         try:
