@@ -25,7 +25,6 @@ from attract.invites import campaign_logic as logic
 from attract.invites.campaigns import (
     CampaignPreview,
     CampaignRepository,
-    CampaignResponse,
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
@@ -34,7 +33,7 @@ from attract.invites.campaigns import (
 )
 from attract.invites.models import CampaignId
 from attract.invites.runs import RunRepository, RunStatus
-from attract.links.logic import check_destination_host, tracked_url
+from attract.links.logic import check_destination_host
 from attract.links.models import CreateLinkRequest
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
@@ -75,18 +74,16 @@ def _campaign(campaign_id: str) -> InviteCampaign:
     return logic.get_campaign(campaign_id, _stores()[0])
 
 
-def _response(campaign: InviteCampaign) -> CampaignResponse:
+def _response(campaign: InviteCampaign) -> logic.CampaignResponse:
     runs = _stores()[1]
     item = runs.get(campaign.id, campaign.latest_run_id) if campaign.latest_run_id else None
-    return CampaignResponse.model_validate({
-        **campaign.model_dump(by_alias=True), "link_url": tracked_url(_base_url(), campaign.link_code),
-        "latest_run": runs.to_response(item) if item else None})
+    return logic.campaign_response(campaign, runs.to_response(item) if item else None, _base_url())
 
 
 @app.post("/invite-campaigns", summary="Create an invite campaign (and its schedule, when given)",
           tags=["invite campaigns"],
           responses={201: {"description": "Created (a retried identical request returns the same campaign)"}, **ERRORS})
-def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Response[CampaignResponse]:
+def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Response[logic.CampaignResponse]:
     settings = load_settings()
     logic.check_source_allowed(request, settings.invite_allow_local_sources)
     check_destination_host(CreateLinkRequest(destination=request.destination, campaign=request.name,
@@ -107,7 +104,7 @@ def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Respon
 
 @app.get("/invite-campaigns/<campaign_id>", summary="Read an invite campaign and its latest run's counts",
          tags=["invite campaigns"], responses={200: {"description": "The campaign"}, **NOT_FOUND, **ERRORS})
-def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
+def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignResponse:
     return _response(_campaign(campaign_id))
 
 

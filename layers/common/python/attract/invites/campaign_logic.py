@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from attract.aws import client
 from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
@@ -29,6 +29,7 @@ from attract.invites.campaigns import (
     schedule_name,
 )
 from attract.invites.messages import compose
+from attract.invites.runs import RunStatus
 from attract.invites.sources import (
     LOCAL_ONLY_KINDS,
     Candidate,
@@ -62,6 +63,22 @@ class Schedules(Protocol):
 
 class RunStore(Protocol):  # attract.invites.runs.RunRepository
     def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+
+
+class CampaignResponse(InviteCampaign):
+    """A campaign as the API shows it: the stored campaign (without its creator) and its latest run."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    created_by: str = Field("", exclude=True)
+    link_url: str = Field(description="The campaign's tracked link: every invitation's personal link goes through it")
+    latest_run: RunStatus | None = None
+
+
+def campaign_response(campaign: InviteCampaign, latest_run: RunStatus | None, base_url: str) -> CampaignResponse:
+    return CampaignResponse.model_validate({**campaign.model_dump(by_alias=True),
+                                            "link_url": tracked_url(base_url, campaign.link_code),
+                                            "latest_run": latest_run})
 
 
 class CreateCampaignCommand(BaseModel):

@@ -19,7 +19,6 @@ from attract.clock import iso
 from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
-from attract.invites.runs import RunStatus
 from attract.invites.sources import ColumnMapping, SourceSpec
 from attract.links.models import DestinationUrl
 
@@ -137,16 +136,6 @@ class InviteCampaign(InviteCampaignRequest):
 
 
 # ---- responses ------------------------------------------------------------------------------------------------
-
-
-class CampaignResponse(InviteCampaign):
-    """A campaign as the API shows it: the stored campaign (without its creator) and its latest run."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    created_by: str = Field("", exclude=True)
-    link_url: str = Field(description="The campaign's tracked link: every invitation's personal link goes through it")
-    latest_run: RunStatus | None = None
 
 
 class PreviewMessage(BaseModel):
