@@ -56,3 +56,21 @@ def test_a_marketer_creates_previews_runs_and_schedules_a_campaign(api, aws_endp
     assert json.loads(found["Target"]["Input"])["campaign_id"] == campaign["id"]
     assert requests.delete(f"{base}/schedule", headers=marketer).status_code == 204
     assert requests.get(base, headers=marketer).json()["schedule"] is None
+
+
+def test_fifty_racing_identical_creates_make_one_campaign(api, marketer, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"name": f"E2E race {uuid.uuid4().hex[:6]}", "destination": "https://careers.example.com/community",
+            "source": {"kind": "sqlite", "path": _ats(tmp_path), "table": "candidates"},
+            "mapping": {"email": "email", "consent": "consent"}, "subject": "Join us", "text": "{{invite_url}}",
+            "sender": {"from": "careers@acme.example", "postal_address": "1 Main Street, Springfield"}}
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda _: requests.post(f"{api}/invite-campaigns", json=body, headers=marketer,
+                                                        timeout=60), range(50)))
+    # Every answer is the campaign or "still being processed" (409, retry); never a second campaign or a 5xx
+    assert {a.status_code for a in answers} <= {201, 409}, {a.status_code: a.text for a in answers}
+    created = {(a.json()["id"], a.json()["link_code"]) for a in answers if a.status_code == 201}
+    assert len(created) == 1
+    retried = requests.post(f"{api}/invite-campaigns", json=body, headers=marketer, timeout=60)
+    assert retried.status_code == 201 and (retried.json()["id"], retried.json()["link_code"]) in created
