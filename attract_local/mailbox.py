@@ -46,3 +46,29 @@ def stored_attribution(aws, email: str) -> list[dict]:
     item = aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
         "PK": {"S": f"MEMBER#{email_hash(email.strip().lower(), pepper)}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
     return [{**t, "credits": {m: float(c) for m, c in t["credits"].items()}} for t in from_item(item)["touches"]]
+
+
+INVITE_LINK = re.compile(r"(\S*/r/[A-Za-z0-9_-]+\?tc_inv=[A-Za-z0-9_.-]+)")
+
+
+def sent_invitations(aws_endpoint: str, to: str) -> list:
+    """Invitations SES accepted for `to` (any case), oldest first, parsed (`email.message.EmailMessage`).
+
+    The sender sends raw MIME (SES v2 `Content.Raw`): moto keeps those under `ses` -> `RawMessage`.
+    """
+    from email import policy
+    from email.parser import BytesParser
+
+    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
+    address = to.strip().lower()
+    parsed = [BytesParser(policy=policy.default).parsebytes(m["raw_data"].encode())
+              for m in (data.get("ses") or {}).get("RawMessage", [])]
+    return [m for m in parsed if any(a.addr_spec.lower() == address for a in m["To"].addresses)]
+
+
+def invite_link(aws_endpoint: str, to: str) -> str:
+    """The personal link (`{base}/r/{code}?tc_inv=…`) of the latest invitation sent to `to`."""
+    links = [match.group(1) for m in sent_invitations(aws_endpoint, to)
+             if (match := INVITE_LINK.search(m.get_body(("plain",)).get_content()))]
+    assert links, "no invitation for this address"
+    return links[-1]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from attract_local.auth import LOCAL_CLIENT_ID, LOCAL_USER_POOL_ID
@@ -121,6 +122,14 @@ class LocalAws:
                 self.refs[logical] = LOCAL_USER_POOL_ID
             elif kind == "AWS::Cognito::UserPoolClient":
                 self.refs[logical] = LOCAL_CLIENT_ID
+            elif kind == "AWS::SES::ConfigurationSet":
+                self.refs[logical] = self._create_configuration_set(logical, resource.get("Properties", {}))
+            elif kind == "AWS::SES::ConfigurationSetEventDestination":
+                # moto stores no event destinations for SES v2 and none of EventBridge kind at all, and its
+                # SES never emits events: the feedback function is run with real-shaped events instead
+                # (events/invites/*.json; docs/decisions.md, "SES event destination locally").
+                self.refs[logical] = self.resolve(resource["Properties"]["EventDestination"]["Name"],
+                                                  f"{logical}.EventDestination.Name")
             elif kind == "AWS::Serverless::Function":
                 # Locally a function's name is its logical id; the scheduler and `make fire` resolve
                 # `arn:aws:lambda:<region>:<account>:function:<LogicalId>` targets back to it.
@@ -134,6 +143,18 @@ class LocalAws:
         # SES (and moto) refuse mail from an unverified sender: verify the template's, as an operator would.
         if self.refs.get("MailFromAddress"):
             self.client("sesv2").create_email_identity(EmailIdentity=str(self.refs["MailFromAddress"]))
+
+    def _create_configuration_set(self, logical: str, properties: dict) -> str:
+        """moto's CloudFormation skips SES resources; create the configuration set through SES v2 instead."""
+        name = str(self.resolve(properties["Name"], f"{logical}.Name"))
+        try:
+            self.client("sesv2").create_configuration_set(ConfigurationSetName=name)
+        except ClientError as error:
+            # moto's state is per process: a second stack in this process shares the first one's SES.
+            # (moto answers SES v1's ConfigurationSetAlreadyExistsException, SES v2 AlreadyExistsException.)
+            if "AlreadyExists" not in error.response["Error"]["Code"]:
+                raise
+        return name
 
     def _create_secret(self, logical: str, properties: dict) -> str:
         """moto's CloudFormation does not create secrets; make it as GenerateSecretString would."""

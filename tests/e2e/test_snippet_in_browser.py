@@ -2,6 +2,7 @@
 
 import functools
 import threading
+import time
 import uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.e2e.invitations import send_invitation
 from tests.support import confirm_link, require_binary, stored_attribution
 
 # A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
@@ -98,6 +100,52 @@ def test_attribution_survives_browsing_and_reaches_the_join(api, aws_endpoint, s
     touches = stored_attribution(stack[0], email)
     assert [(t["channel"], t["campaign"]) for t in touches] == [("paid_social", campaign)]
     assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
+
+
+def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoint, stack, marketer, careers_site,
+                                                                 chrome, stack_log):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Given an invitation in the person's inbox
+    email = f"invited-{uuid.uuid4().hex[:8]}@example.com"
+    link = send_invitation(stack[0], api, marketer, f"{careers_site}/landing.html", email)
+    token = parse_qs(urlsplit(link).query)["tc_inv"][0]
+    # When they follow it, browse to the join page (the URL forgets tc_inv) and join
+    chrome.get(link)
+    assert parse_qs(urlsplit(chrome.current_url).query)["tc_inv"] == [token]
+    chrome.find_element(By.LINK_TEXT, "Jobs").click()
+    chrome.find_element(By.LINK_TEXT, "Join our talent community").click()
+    assert urlsplit(chrome.current_url).query == ""
+    kept = chrome.execute_script("return Attract.fields()")
+    assert kept["invite_token"] == token
+    chrome.find_element(By.NAME, "name").send_keys("Katherine")
+    chrome.find_element(By.NAME, "email").send_keys(email)
+    chrome.find_element(By.NAME, "consent").click()
+    chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
+    assert form.get_attribute("data-attract-state") == "pending", chrome.execute_script("return window.joinResult")
+    chrome.get(confirm_link(aws_endpoint, email))
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(chrome, 20).until(lambda _: "You're in" in chrome.page_source)
+    # Then the join credits the invitation (channel email) and the click on its link
+    touches = stored_attribution(stack[0], email)
+    assert sorted((t["origin"], t["channel"]) for t in touches) == [("click", "email"), ("invite", "email")]
+    # And the token, a bearer secret, is in no function's log (the sender, the redirect, the join)
+    time.sleep(0.5)  # let the workers flush their log lines
+    functions_log = "\n".join(line for line in stack_log.read_text().splitlines() if not line.startswith("[gateway]"))
+    assert "click" in functions_log and token not in functions_log and token.rsplit(".", 1)[1] not in functions_log
+
+
+def test_a_malformed_tc_inv_is_neither_kept_nor_sent(careers_site, chrome):
+    # A hand-edited URL (a token the join would refuse with a 422) must not break the person's join
+    chrome.get(f"{careers_site}/landing.html?tc_inv=short")
+    assert "invite_token" not in chrome.execute_script("return Attract.fields()")
+    token = "c." + "a" * 32 + ".1800000000." + "m" * 43
+    chrome.get(f"{careers_site}/landing.html?tc_inv={token}")
+    chrome.get(f"{careers_site}/jobs.html?tc_inv=" + "<script>" * 3)
+    assert chrome.execute_script("return Attract.fields()")["invite_token"] == token  # the well-formed one stays
 
 
 def test_form_without_consent_is_rejected_in_the_browser(api, careers_site, chrome):

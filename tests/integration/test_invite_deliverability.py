@@ -4,7 +4,7 @@ handlers in-process against the local stack. Unsubscribed, bounced and complaine
 
 import json
 import uuid
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -12,7 +12,7 @@ from attract.aws import from_item
 from attract.identity import email_hash
 from attract.tracking.repository import invite_token_key
 from tests.integration.test_invite_sender import drain, job, raw_messages, received, run_counts
-from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event
+from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body
 
 
 def _pepper(local_aws) -> str:
@@ -158,3 +158,93 @@ def test_an_expired_invitation_credits_nothing_before_dynamodb_deletes_it(functi
     item = dynamodb.get_item(TableName=table, Key={
         "PK": {"S": f"MEMBER#{email_hash(address, _pepper(local_aws))}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
     assert [t["origin"] for t in from_item(item)["touches"]] == ["join"]
+
+
+def _invitation_link(function_env, sender, sqs, queue, local_aws, domain, person: str) -> tuple[str, str]:
+    """(link code, tc_inv) of a real invitation: a tracked email link, the sender's job, the mail SES accepted."""
+    links = function_env("LinksFunction")
+    event = load_event("links/create_link")
+    body = {"destination": "https://careers.example.com/community?from=mail", "campaign": f"Alumni {uuid.uuid4().hex[:6]}",
+            "channel": "email", "source": "invitation", "medium": "email"}
+    code = json.loads(links.lambda_handler(with_body(event, body), FakeLambdaContext())["body"])["code"]
+    _reload_sender(sender)
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, person, f"attr-{uuid.uuid4().hex[:6]}",
+                                                                link_code=code)))
+    drain(sender, sqs, queue)
+    (message,) = raw_messages(local_aws, f"{person}@people.{domain}")
+    link = next(word for word in message.get_body(("plain",)).get_content().split() if "/r/" in word)
+    assert urlsplit(link).path == f"/r/{code}"
+    return code, parse_qs(urlsplit(link).query)["tc_inv"][0]
+
+
+def _follow(tracking, code: str, query: str) -> str:
+    """The redirect's Location for a browser following `/r/<code>?<query>`."""
+    event = load_event("tracking/click")
+    event["pathParameters"]["code"] = code
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/r/{code}"
+    event["rawQueryString"] = query
+    event["queryStringParameters"] = {key: values[-1] for key, values in parse_qs(query).items()}
+    response = tracking.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 302
+    return response["headers"]["Location"]
+
+
+def test_the_redirect_passes_tc_inv_to_the_careers_site_and_the_join_credits_it(function_env, sender, queues, domain,
+                                                                              local_aws):
+    sqs, queue, _ = queues
+    code, token = _invitation_link(function_env, sender, sqs, queue, local_aws, domain, "katherine")
+    # When the person follows the invitation link
+    tracking = function_env("TrackingFunction")
+    location = _follow(tracking, code, urlencode({"tc_inv": token}))
+    # Then the careers site receives the token unchanged, next to the destination's own query and our ids
+    landed = parse_qs(urlsplit(location).query)
+    assert landed["tc_inv"] == [token] and landed["from"] == ["mail"] and landed["tc_vid"]
+    # And the join the snippet sends with it (invite_token, tc_vid, tc_click) credits the invitation and the click
+    address = f"katherine@people.{domain}"
+    joins = function_env("JoinsFunction")
+    body = {"email": address, "name": "Katherine Johnson", "consent": True, "invite_token": landed["tc_inv"][0],
+            "visitor_id": landed["tc_vid"][0], "click_ids": {"tc_click": landed["tc_click"]}}
+    assert join_and_confirm_in_process(joins, local_aws.endpoint, body)["statusCode"] == 200
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"MEMBER#{email_hash(address, _pepper(local_aws))}"}, "SK": {"S": "ATTRIBUTION"}})["Item"]
+    assert sorted(t["origin"] for t in from_item(item)["touches"]) == ["click", "invite"]
+    # A malformed token never reaches the careers site (the join would refuse it with a 422)
+    assert "tc_inv" not in parse_qs(urlsplit(_follow(tracking, code, "tc_inv=short")).query)
+
+
+def test_a_tampered_or_expired_invitation_token_credits_nothing_and_changes_nothing_in_the_answer(
+        function_env, sender, queues, domain, local_aws):
+    sqs, queue, _ = queues
+    _, token = _invitation_link(function_env, sender, sqs, queue, local_aws, domain, "dorothy")
+    _, expired = _invitation_link(function_env, sender, sqs, queue, local_aws, domain, "mae")
+    dynamodb, table = local_aws.client("dynamodb"), local_aws.refs["AttractTable"]
+    dynamodb.update_item(TableName=table, Key={"PK": {"S": f"INVITE#{invite_token_key(expired)}"}, "SK": {"S": "INVITE"}},
+                         UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
+    body, mac = token.rsplit(".", 1)
+    campaign, recipient, expires_at = body.split(".")
+    variants = {
+        "genuine": token,
+        "expired": expired,
+        "tampered mac": f"{body}.{mac[:-2]}{'AA' if not mac.endswith('AA') else 'BB'}",
+        "extended expiry": f"{campaign}.{recipient}.{int(expires_at) + 86400}.{mac}",
+        "other recipient": f"{campaign}.{'0' * len(recipient)}.{expires_at}.{mac}",
+        "none": None,
+    }
+    joins = function_env("JoinsFunction")
+    answers, credited = {}, {}
+    for name, variant in variants.items():
+        address = f"join-{uuid.uuid4().hex[:8]}@people.{domain}"
+        request = {"email": address, "name": "Someone", "consent": True}
+        if variant:
+            request["invite_token"] = variant
+        response = joins.lambda_handler(with_body(load_event("joins/join"), request), FakeLambdaContext())
+        answers[name] = (response["statusCode"], response["body"], response.get("headers"), response.get("cookies"),
+                         response.get("multiValueHeaders"), response.get("isBase64Encoded"))
+        pending = from_item(dynamodb.get_item(TableName=table, Key={
+            "PK": {"S": f"MEMBER#{email_hash(address, _pepper(local_aws))}"}, "SK": {"S": "PENDING"}})["Item"])
+        credited[name] = [t["origin"] for t in pending["touches"]]
+    # Then only the genuine token credits the invitation
+    assert credited == {name: (["invite"] if name == "genuine" else []) for name in variants}
+    # And the answer is byte for byte the same whatever the token was: it tells the caller nothing
+    assert len(set(map(repr, answers.values()))) == 1, answers
+    assert answers["genuine"][:2] == (202, '{"status":"pending"}')

@@ -67,3 +67,13 @@ def test_redirect_imports_no_pydantic():
     # attract.tracking.records) and checks its settings by hand. The contract models stay for the APIs.
     imported = _imported_by("functions/tracking/", ("pydantic", "pydantic_core", "annotated_types"))
     assert imported == [], f"the redirect imports {imported[:5]}"
+
+
+def test_unsubscribe_loads_no_mime_builder():
+    # The unsubscribe page only opens a signed token (attract.invites.tokens): building invitations
+    # (attract.invites.messages and the stdlib's email.mime) is the sender's cold start, not a candidate's.
+    imported = _imported_by("functions/invites/unsubscribe/",
+                            ("attract.invites.messages", "attract.invites.sending", "email.mime"))
+    assert imported == [], f"the unsubscribe function imports {imported[:5]}"
+    # Without the module split this test would see the builder: the sender does import it
+    assert "attract.invites.messages" in _imported_by("functions/invites/sender/", ("attract.invites.messages",))

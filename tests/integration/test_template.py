@@ -168,3 +168,65 @@ def test_click_path_grants_are_least_privilege(raw_template):
     assert _grants(raw_template, "LinksFunction") == {
         "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"}, "DIM#*": {"dynamodb:PutItem"},
         "VISITOR#*": {"dynamodb:BatchWriteItem"}, "EMAIL#*": {"dynamodb:BatchWriteItem"}}
+
+
+def _ses_event(name: str, address: str, **changes) -> dict:
+    from tests.support import load_event
+
+    event = load_event(f"invites/{name}")
+    recipients = event["detail"]["bounce"]["bouncedRecipients"] if name == "bounce" else \
+        event["detail"]["complaint"]["complainedRecipients"]
+    recipients[0]["emailAddress"] = address
+    event.update(changes)
+    return event
+
+
+def test_ses_bounces_and_complaints_reach_the_feedback_function_through_the_default_bus(raw_template, local_aws,
+                                                                                         function_env):
+    import time
+    import uuid
+
+    from tests.support import FakeLambdaContext
+
+    resolve = local_aws.resolve
+    # Given the configuration set's event destination: bounces and complaints to the default event bus
+    destination = raw_template["Resources"]["InviteFeedbackEventDestination"]["Properties"]
+    assert destination["ConfigurationSetName"] == {"Ref": "InviteConfigurationSet"}
+    assert destination["EventDestination"]["Enabled"] is True
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert resolve(destination["EventDestination"]["EventBridgeDestination"]["EventBusArn"]) == \
+        "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    # And the feedback function's rule as SAM deploys it, on the default bus, for the sender's configuration set
+    rules = [r["Properties"] for r in _translate(raw_template)["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+             and any(t["Arn"] == {"Fn::GetAtt": ["InviteFeedbackFunction", "Arn"]} for t in r["Properties"]["Targets"])]
+    (rule,) = rules
+    assert "EventBusName" not in rule
+    pattern = resolve(rule["EventPattern"])
+    sender_set = local_aws.functions()["InviteSenderFunction"].environment["SES_CONFIGURATION_SET"]
+    assert pattern["detail"]["mail"]["tags"]["ses:configuration-set"] == [sender_set]
+    # When SES publishes events to the bus (moto's EventBridge matches the pattern; a queue stands in for the function)
+    events, sqs = local_aws.client("events"), local_aws.client("sqs")
+    name = f"feedback-{uuid.uuid4().hex[:8]}"
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, Targets=[{"Id": "feedback", "Arn": queue_arn}])
+    bounced, complained = f"b-{name}@example.com", f"c-{name}@example.com"
+    foreign = _ses_event("bounce", f"f-{name}@example.com")
+    foreign["detail"]["mail"]["tags"]["ses:configuration-set"] = ["another-application"]
+    delivered = _ses_event("bounce", f"d-{name}@example.com", **{"detail-type": "Email Delivered"})
+    for event in (_ses_event("bounce", bounced), _ses_event("complaint", complained), foreign, delivered):
+        answer = events.put_events(Entries=[{"Source": event["source"], "DetailType": event["detail-type"],
+                                             "Detail": json.dumps(event["detail"]), "Resources": event["resources"]}])
+        assert answer["FailedEntryCount"] == 0
+    received: list[dict] = []
+    deadline = time.monotonic() + 10
+    while len(received) < 2 and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        received += [json.loads(m["Body"]) for m in messages]
+    events.remove_targets(Rule=name, Ids=["feedback"])
+    events.delete_rule(Name=name)
+    # Then only our bounce and complaint match, and the function suppresses each address from the delivered event
+    assert sorted(e["detail-type"] for e in received) == ["Email Bounced", "Email Complaint Received"]
+    feedback = function_env("InviteFeedbackFunction")
+    assert [feedback.lambda_handler(e, FakeLambdaContext()) for e in received] == [{"suppressed": 1}] * 2

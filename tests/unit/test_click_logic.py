@@ -50,6 +50,55 @@ def test_touch_carries_link_dimensions_click_ids_utm_and_clean_referrer():
     assert expires_at == int(NOW.timestamp()) + 30 * 86400
 
 
+# An invitation's token as the sender signs it: "<campaign>.<recipient key>.<expires_at>.<mac>"
+INVITE_TOKEN = "berlin-alumni.3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c.1800000000.Zm9vYmFyYmF6cXV4cXV1eGZvb2JhcmJhenF1eHF1dXg"
+
+
+def test_an_invitation_token_is_passed_on_to_the_destination_but_never_stored():
+    # Given an invitation's link, followed by a person
+    links, touches = MemoryLinks(LINK), MemoryTouches()
+    outcome = handle_click(_click(query={"tc_inv": INVITE_TOKEN, "utm_source": "newsletter"}), links, touches, NOW, 30)
+    # Then the careers site receives the token next to our ids, for the snippet to keep
+    query = _query(outcome.location)
+    assert query["tc_inv"] == [INVITE_TOKEN] and query["tc_vid"] == [outcome.visitor_id]
+    # And the touch (readable by every report) holds no trace of the bearer token
+    touch, _ = touches.clicks[0]
+    assert INVITE_TOKEN not in repr(touch.stored()) and "tc_inv" not in repr(touch.stored())
+
+
+def test_an_invitation_token_is_passed_on_for_mail_scanners_too():
+    # A scanner's request gets the same destination (no ids, no touch): what it fetches is what the person gets
+    outcome = handle_click(_click(user_agent="python-requests/2.32"), MemoryLinks(LINK), MemoryTouches(), NOW, 30)
+    scanned = handle_click(_click(user_agent="python-requests/2.32", query={"tc_inv": INVITE_TOKEN}),
+                           MemoryLinks(LINK), MemoryTouches(), NOW, 30)
+    assert not scanned.recorded and _query(scanned.location)["tc_inv"] == [INVITE_TOKEN]
+    assert "tc_inv" not in _query(outcome.location)
+
+
+@pytest.mark.parametrize("token", [
+    "short.token",  # under 16 characters
+    "x" * 513,  # over the join's 512
+    INVITE_TOKEN + "/../admin",  # characters no signed token has
+    INVITE_TOKEN + "<script>",
+    INVITE_TOKEN.replace(".", " ", 1),
+    "é" * 20,
+    "",
+])
+def test_a_malformed_invitation_token_is_not_passed_on(token):
+    # Whatever the query holds, the destination gets nothing the join would refuse (422) or the page could misuse
+    outcome = handle_click(_click(query={"tc_inv": token}), MemoryLinks(LINK), MemoryTouches(), NOW, 30)
+    assert "tc_inv" not in _query(outcome.location)
+
+
+def test_a_destination_cannot_hard_wire_an_invitation():
+    # A link whose destination carries someone's tc_inv would credit every join to that invitation
+    location = redirect_location("https://x.example/?tc_inv=" + INVITE_TOKEN + "&a=1", None, None, {})
+    assert _query(location) == {"a": ["1"]}
+    location = redirect_location("https://x.example/?tc_inv=stale-token-from-a-mail&a=1", None, None,
+                                 {"tc_inv": INVITE_TOKEN})
+    assert _query(location) == {"a": ["1"], "tc_inv": [INVITE_TOKEN]}
+
+
 def test_visitor_id_from_cookie_is_kept():
     outcome = handle_click(_click(visitor_cookie=VISITOR), MemoryLinks(LINK), MemoryTouches(), NOW, 400)
     assert outcome.visitor_id == VISITOR
@@ -215,7 +264,7 @@ def test_head_gets_the_redirect_without_a_touch():
 # ---------------------------------------------------------------- redirect URL round trip (property)
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-_KEYS = _TEXT.filter(lambda key: key not in ("tc_vid", "tc_click"))
+_KEYS = _TEXT.filter(lambda key: key not in ("tc_vid", "tc_click", "tc_inv"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -251,3 +300,17 @@ def test_redirect_location_round_trips_for_any_query(own, passthrough, stale_ids
         assert (name, value) in pairs if name not in own_names else names.count(name) == 1
     # Scheme, host, path and fragment are untouched
     assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == ("https", "careers.example.com", path, fragment)
+
+
+def test_the_snippet_keeps_tc_inv_by_the_same_rule_the_redirect_and_the_join_use():
+    # t.js cannot import the Python constant: a drift would make the join refuse (422) what the snippet kept
+    import re
+    from pathlib import Path
+
+    import attract.tracking
+    from attract.tracking.records import INVITE_TOKEN_PATTERN
+
+    snippet = (Path(attract.tracking.__file__).parent / "snippet.js").read_text()
+    (kept,) = re.findall(r"var INVITE = /(.+?)/;", snippet)
+    assert kept == INVITE_TOKEN_PATTERN
+    assert 'query.get("tc_inv")' in snippet and "out.invite_token = state.invite_token" in snippet

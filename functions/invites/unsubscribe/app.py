@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from attract.api import register_error_handlers
 from attract.clock import utc_now
 from attract.invites.repository import InviteRepository
-from attract.invites.sending import open_unsubscribe_token
+from attract.invites.tokens import open_unsubscribe_token
 from attract.observability import logger, metrics, tracer
 from attract.pages import html_response, page
 from attract.settings import UnsubscribeSettings

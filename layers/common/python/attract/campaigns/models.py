@@ -176,6 +176,7 @@ class Conversion(BaseModel):
     fbclid_at: datetime | None = None  # when the click happened, for Meta's fbc
     email_sha256: str | None = None  # lower-case trimmed email, SHA-256 hex (both platforms' format)
     event_source_url: str | None = None
+    client_user_agent: str | None = None  # Meta wants it with website events (Conversions API)
 
 
 class ConversionResult(BaseModel):

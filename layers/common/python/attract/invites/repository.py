@@ -7,12 +7,18 @@ Invite touch: PK=INVITE#sha256(token), SK=INVITE                  the touch a jo
 Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained
 """
 
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from attract.aws import Repository, to_item
 from attract.clock import iso
 from attract.invites.models import InvitationJob
-from attract.invites.sending import Claim, recipient_key, token_key
+from attract.invites.tokens import recipient_key, token_key
+
+if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder
+    from attract.invites.sending import Claim
 
 SENDING, SENT = "SENDING", "SENT"
 

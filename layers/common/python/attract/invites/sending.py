@@ -11,7 +11,6 @@ the COMPLETED record, the in-progress record expires and a redelivery sends agai
 The suppression list and the per-person cooldown are re-checked here: planning was hours ago.
 """
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,17 @@ from typing import Literal, Protocol
 
 from attract.invites.messages import compose, mime
 from attract.invites.models import InvitationJob
+from attract.invites.tokens import (  # noqa: F401 - re-exported: callers imported them from here before
+    INVITE,
+    UNSUBSCRIBE,
+    UNSUBSCRIBE_TOKEN_DAYS,
+    invite_token,
+    open_unsubscribe_token,
+    recipient_key,
+    token_key,
+    unsubscribe_token,
+)
 from attract.signing import Signer
-
-INVITE = "invite"  # signing purposes
-UNSUBSCRIBE = "unsubscribe"
-UNSUBSCRIBE_TOKEN_DAYS = 3650  # an unsubscribe link must work as long as the mail sits in an inbox
 
 Outcome = Literal["sent", "duplicate", "reconcile", "suppressed", "cooldown"]
 Claim = Literal["claimed", "sent", "sending"]
@@ -73,27 +78,6 @@ class SendPolicy:
     public_base_url: str
     cooldown_days: int
     invite_token_days: int
-
-
-def recipient_key(email_hash: str) -> str:
-    """The recipient's part of tokens and Message-IDs: a prefix of the peppered hash, never the address."""
-    return email_hash[:32]
-
-
-def invite_token(signer: Signer, job: InvitationJob, email_hash: str, expires_at: int) -> str:
-    return signer.token(INVITE, [job.campaign_id, recipient_key(email_hash)], expires_at)
-
-
-def unsubscribe_token(signer: Signer, campaign_id: str, email_hash: str, now: datetime) -> str:
-    return signer.token(UNSUBSCRIBE, [email_hash, campaign_id], int(now.timestamp()) + UNSUBSCRIBE_TOKEN_DAYS * 86400)
-
-
-def open_unsubscribe_token(signer: Signer, token: str | None, now: datetime) -> tuple[str, str] | None:
-    """(email hash, campaign id) of a token this key signed for unsubscribing; None for anything else."""
-    fields = signer.open(UNSUBSCRIBE, token, int(now.timestamp()), 2)
-    if not fields or len(fields[0]) != 64:
-        return None
-    return fields[0], fields[1]
 
 
 def send_invitation(job: InvitationJob, email: str, email_hash: str, now: datetime, policy: SendPolicy,
@@ -146,7 +130,3 @@ def letter(job: InvitationJob, email: str, email_hash: str, token: str, now: dat
         invite_url=f"{base}/r/{job.link_code}?tc_inv={token}",
         unsubscribe_url=f"{base}/u/{unsubscribe_token(signer, job.campaign_id, email_hash, now)}",
         message_key=f"{job.campaign_id}/{recipient_key(email_hash)}")
-
-
-def token_key(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from attract.dimensions import VisitorId
 from attract.tracking.models import ClickIdValue  # bounded in UTF-8 bytes, like the redirect's
+from attract.tracking.records import INVITE_TOKEN_PATTERN
 
 ClickKind = Literal["tc_click", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -38,7 +39,7 @@ class JoinRequest(BaseModel):
     visitor_id: VisitorId | None = None
     click_ids: dict[ClickKind, Annotated[list[ClickIdValue], BeforeValidator(_as_list), Field(max_length=MAX_CLICK_IDS)]] = Field(
         default_factory=dict, description="Click ids the snippet kept: tc_click values and ad click ids")
-    invite_token: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{16,512}$")] = None
+    invite_token: Annotated[str | None, Field(pattern=INVITE_TOKEN_PATTERN)] = None  # tc_inv, kept by the snippet
     utm_source: UtmText | None = None
     utm_medium: UtmText | None = None
     utm_campaign: UtmText | None = None

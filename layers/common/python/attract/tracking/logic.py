@@ -19,6 +19,8 @@ from attract.signing import Signer
 from attract.tracking.bots import is_automated
 from attract.tracking.records import (
     CLICK_ID_PARAMS,
+    INVITE_PARAM,
+    INVITE_TOKEN_PATTERN,
     MAX_CLICK_ID_BYTES,
     MAX_UTM_BYTES,
     UTM_PARAMS,
@@ -30,6 +32,7 @@ VISITOR_PARAM = "tc_vid"
 CLICK_PARAM = "tc_click"
 _VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 _LINK_CODE = re.compile(LINK_CODE_PATTERN)
+_INVITE_TOKEN = re.compile(INVITE_TOKEN_PATTERN)
 
 
 class LinkUnavailableError(AttractError):
@@ -123,10 +126,23 @@ def _picked(query: dict[str, str], names: tuple[str, ...], max_bytes: int) -> di
     return picked
 
 
+def invite_passthrough(query: dict[str, str]) -> dict[str, str]:
+    """The invitation token to pass on, if the click carries one of the right shape (never stored or logged here).
+
+    The redirect does not check its signature: the join credits only a token whose hash the sender stored.
+    """
+    token = query.get(INVITE_PARAM, "").strip()
+    return {INVITE_PARAM: token} if _INVITE_TOKEN.fullmatch(token) else {}
+
+
 def redirect_location(destination: str, visitor_id: str | None, click_id: str | None, passthrough: dict[str, str]) -> str:
-    """Destination with its own query kept, incoming campaign parameters passed on, and our ids added."""
+    """Destination with its own query kept, incoming campaign parameters passed on, and our ids added.
+
+    A destination's own tc_vid, tc_click and tc_inv are dropped: they are the person's, never the link's.
+    """
     parts = urlsplit(destination)
-    pairs = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in (VISITOR_PARAM, CLICK_PARAM)]
+    pairs = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+             if key not in (VISITOR_PARAM, CLICK_PARAM, INVITE_PARAM)]
     present = {key for key, _ in pairs}
     pairs += [(key, value) for key, value in passthrough.items() if key not in present]
     if visitor_id:
@@ -159,7 +175,7 @@ def handle_click(
         return None
     click_ids = _picked(click.query, CLICK_ID_PARAMS, MAX_CLICK_ID_BYTES)
     utm = _picked(click.query, UTM_PARAMS, MAX_UTM_BYTES)
-    passthrough = {**utm, **click_ids}
+    passthrough = {**utm, **click_ids, **invite_passthrough(click.query)}
 
     if is_automated(click.user_agent, click.method):
         return ClickOutcome(redirect_location(link.destination, None, None, passthrough), None, None, False)

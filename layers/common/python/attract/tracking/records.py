@@ -19,6 +19,11 @@ MAX_UTM_BYTES = 200
 # The visitor id (tc_vid) format, for the redirect and for the models that accept one from a caller.
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
+# An invitation's token (tc_inv, attract.invites.tokens): the redirect forwards only what has this shape and
+# the join accepts only this shape as `invite_token`. Whether it is genuine is the join's lookup to decide.
+INVITE_PARAM = "tc_inv"
+INVITE_TOKEN_PATTERN = r"^[A-Za-z0-9_.-]{16,512}$"
+
 
 @dataclass(frozen=True)
 class ClickTouch:

@@ -1,7 +1,7 @@
 /* Attract careers-site snippet (GET /t.js). No dependencies, no cookies of its own.
- * Keeps tc_vid, tc_click, ad click ids, the latest utm_* and the first external referrer in
- * first-party localStorage, so attribution survives browsing several pages before joining, and
- * sends them with the join. Forms marked data-attract-join are submitted as JSON to POST /joins;
+ * Keeps tc_vid, tc_click, ad click ids, the latest utm_*, the latest invitation token (tc_inv, sent as
+ * invite_token) and the first external referrer in first-party localStorage, so attribution survives
+ * browsing several pages before joining, and sends them with the join. Forms marked data-attract-join are submitted as JSON to POST /joins;
  * other pages can call Attract.join({email, name, consent, ...}) or read Attract.fields().
  * A join answers 202 {"status": "pending"} for every address: the form's data-attract-state becomes
  * "pending" (tell the person to check their email), "rejected" on a 4xx (the body names each field),
@@ -13,6 +13,7 @@
   var CLICK_PARAMS = ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id"];
   var UTM_PARAMS = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"];
   var VISITOR = /^[A-Za-z0-9_-]{16,64}$/;
+  var INVITE = /^[A-Za-z0-9_.-]{16,512}$/;  // the join's invite_token rule: anything else would make it a 422
   var script = document.currentScript;
   var api = script && script.src ? script.src.replace(/\/t\.js(\?.*)?$/, "") : "";
 
@@ -38,6 +39,8 @@
   var query = new URLSearchParams(window.location.search);
   var vid = query.get("tc_vid");
   if (vid && VISITOR.test(vid)) { state.visitor_id = vid; }
+  var invite = query.get("tc_inv");
+  if (invite && INVITE.test(invite)) { state.invite_token = invite; }
   remember(state, "tc_click", query.get("tc_click"));
   CLICK_PARAMS.forEach(function (name) { remember(state, name, query.get(name)); });
   var utm = {};
@@ -55,6 +58,7 @@
     if (state.visitor_id) { out.visitor_id = state.visitor_id; }
     if (Object.keys(state.click_ids).length) { out.click_ids = state.click_ids; }
     if (state.referrer) { out.referrer = state.referrer; }
+    if (state.invite_token) { out.invite_token = state.invite_token; }
     Object.keys(state.utm || {}).forEach(function (name) { out[name] = state.utm[name]; });
     return out;
   }

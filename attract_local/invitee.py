@@ -1,0 +1,45 @@
+"""A person who received an invitation, as the demo and the tests play them over HTTP.
+
+They open the personal link from the mail (the click redirect), land on the careers site with
+`tc_vid`, `tc_click` and `tc_inv` in the URL, and join there: the body is what t.js sends (its
+`Attract.fields()` plus the form), then they press the button in the confirmation email.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from attract_local.mailbox import confirm_link, invite_link
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def landing_fields(location: str) -> dict:
+    """What t.js keeps from the landing URL and sends with the join."""
+    query = parse_qs(urlsplit(location).query)
+    fields: dict = {}
+    if "tc_vid" in query:
+        fields["visitor_id"] = query["tc_vid"][0]
+    if "tc_click" in query:
+        fields["click_ids"] = {"tc_click": query["tc_click"]}
+    if "tc_inv" in query:
+        fields["invite_token"] = query["tc_inv"][0]
+    fields.update({name: values[0][:100] for name, values in query.items() if name.startswith("utm_")})
+    return fields
+
+
+def follow_invitation(api: str, aws_endpoint: str, email: str, name: str,
+                      session: requests.Session | None = None) -> requests.Response:
+    """Open the latest invitation sent to `email`, join from the landing page, confirm; the confirmation's answer."""
+    http = session
+    if http is None:  # a browser's user agent: the redirect rightly records no touch for python-requests
+        http = requests.Session()
+        http.headers["User-Agent"] = BROWSER
+    clicked = http.get(invite_link(aws_endpoint, email), allow_redirects=False, timeout=30)
+    clicked.raise_for_status()
+    body = {**landing_fields(clicked.headers["Location"]), "email": email, "name": name, "consent": True}
+    submitted = http.post(f"{api}/joins", json=body, timeout=30)
+    if submitted.status_code != 202:
+        raise RuntimeError(f"the join was refused: {submitted.status_code} {submitted.text}")
+    return http.post(confirm_link(aws_endpoint, email), timeout=30,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -1,0 +1,507 @@
+"""A local Meta sandbox (not Meta): an HTTP server speaking the Graph API JSON the facebook-business SDK sends and reads.
+
+Development and tests only. The SDK is pointed at it through `FacebookSession.GRAPH` (META_GRAPH_URL), so
+the real SDK code runs end to end: its form encoding (JSON-encoded values in form fields), its cursors,
+its error parsing. What it serves:
+
+- `POST|GET /vNN.N/act_<id>/campaigns|adsets|adcreatives|ads` create / list (with `filtering`, `fields`,
+  cursor paging), `GET /vNN.N/act_<id>/insights` (campaign level, daily),
+- `GET|POST|DELETE /vNN.N/<id>` read / update / delete,
+- `POST /vNN.N/<pixel id>/events` the Conversions API.
+
+It checks the access token (and appsecret_proof), keeps objects in memory, enforces the rules Meta applies
+to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >= 15 miles) and the
+Conversions API's (hashed emails, fbc format, recent event times), and records every request in
+`.received` as (method, path, params) with the JSON-encoded values decoded and the credentials removed.
+`fail_next` makes the next matching request fail with a Graph error, before or after applying it, or drop
+the connection without an answer (a timeout after Meta did the work).
+"""
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+log = logging.getLogger(__name__)
+
+EDGES = {"campaigns": "campaign", "adsets": "adset", "adcreatives": "adcreative", "ads": "ad"}
+STATUSES = {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED"}
+MIN_EMPLOYMENT_RADIUS_MILES = Decimal(15)
+KM_PER_MILE = Decimal("1.609344")
+_VERSIONED = re.compile(r"^/v\d+\.\d+/(?P<rest>.+)$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_FBC = re.compile(r"^fb\.\d\.\d{13}\.[A-Za-z0-9_-]+$")
+_MESSAGES = {
+    1: "An unknown error occurred", 2: "An unexpected error has occurred. Please retry your request later.",
+    4: "Application request limit reached", 17: "User request limit reached",
+    32: "Page request limit reached", 100: "Invalid parameter", 190: "Invalid OAuth access token.",
+    613: "Calls to this api have exceeded the rate limit.",
+    80004: "There have been too many calls to this ad-account. Wait a bit and try again.",
+}
+
+
+class GraphError(Exception):
+    def __init__(self, code: int, message: str | None = None, subcode: int | None = None, status: int | None = None):
+        super().__init__(message or _MESSAGES.get(code, "Invalid parameter"))
+        self.code, self.subcode = code, subcode
+        self.status = status or (500 if code in (1, 2) else 400)
+        self.kind = "OAuthException" if code in (4, 17, 32, 100, 190, 613) else "FacebookApiException"
+
+
+@dataclass
+class _Failure:
+    suffix: str
+    code: int | None
+    subcode: int | None
+    after_apply: bool
+    drop: bool
+    method: str | None
+    times: int
+    stall_s: float
+
+
+@dataclass
+class _Spend:
+    spend: Decimal
+    clicks: int
+    impressions: int
+
+
+@dataclass
+class MetaSandbox:
+    """`start()` -> the Graph base URL (META_GRAPH_URL); `config()` -> a Meta secret JSON that fits it."""
+
+    access_token: str = "local-meta-sandbox-token"
+    app_id: str = "100000000000001"
+    app_secret: str = "local-meta-sandbox-secret"
+    ad_account_id: str = "act_1000000000001"
+    pixel_id: str = "2000000000001"
+    page_id: str = "3000000000001"
+    currency: str = "EUR"
+    simulate_delivery: bool = True  # ACTIVE campaigns spend 90% of their ad sets' daily budgets each day
+    today: Callable[[], date] = field(default=lambda: datetime.now(timezone.utc).date())
+    received: list[tuple[str, str, dict]] = field(default_factory=list)
+    objects: dict[str, dict] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)  # Conversions API events, decoded
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(120210000000000001)
+        self._failures: list[_Failure] = []
+        self._spend: dict[tuple[str, date], _Spend] = {}
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    # ---- lifecycle and test controls -----------------------------------------------------------------
+
+    def start(self) -> str:
+        sandbox = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.sandbox = sandbox
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, name="meta-sandbox", daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        log.warning("local Meta sandbox (not Meta) at %s", self.url)
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def config(self) -> dict:
+        """The Meta secret's JSON (app, token, account, pixel, page) for this sandbox."""
+        return {"app_id": self.app_id, "app_secret": self.app_secret, "access_token": self.access_token,
+                "ad_account_id": self.ad_account_id, "pixel_id": self.pixel_id, "page_id": self.page_id}
+
+    def fail_next(self, path_suffix: str, code: int | None = None, subcode: int | None = None, *,
+                  after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1,
+                  stall_s: float = 0) -> None:
+        """The next `times` requests whose path ends with `path_suffix` fail with Graph error `code`.
+
+        after_apply: the request takes effect first (an object is created, a status set), then fails.
+        drop: no answer at all, the connection is closed (a lost answer, as the client sees it).
+        stall_s: the request is applied, and answered only after that many seconds (a client timeout).
+        """
+        if code is None and not drop and not stall_s:
+            raise ValueError("give an error code, drop=True or stall_s")
+        with self._lock:
+            self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times, stall_s))
+
+    def record_spend(self, campaign_id: str, day: date, spend: Decimal | str, clicks: int, impressions: int) -> None:
+        """What insights report for that campaign and day (instead of simulated delivery)."""
+        with self._lock:
+            self._spend[(campaign_id, day)] = _Spend(Decimal(str(spend)), clicks, impressions)
+
+    def of_kind(self, kind: str) -> list[dict]:
+        """Objects of one kind ("campaign", "adset", "adcreative", "ad"), oldest first."""
+        with self._lock:
+            return [dict(o) for o in self.objects.values() if o["_kind"] == kind]
+
+    def requests_to(self, method: str, suffix: str) -> list[dict]:
+        """The params of every request `method` whose path ends with `suffix`."""
+        return [params for m, path, params in list(self.received) if m == method and path.endswith(suffix)]
+
+    # ---- request handling ---------------------------------------------------------------------------
+
+    def _take_failure(self, method: str, path: str) -> _Failure | None:
+        with self._lock:
+            for failure in self._failures:
+                if path.endswith(failure.suffix) and failure.method in (None, method):
+                    failure.times -= 1
+                    if failure.times <= 0:
+                        self._failures.remove(failure)
+                    return failure
+        return None
+
+    def _check_token(self, params: dict) -> None:
+        token = params.pop("access_token", None)
+        proof = params.pop("appsecret_proof", None)
+        if not token or not hmac.compare_digest(str(token), self.access_token):
+            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+        if self.app_secret:
+            expected = hmac.new(self.app_secret.encode(), self.access_token.encode(), hashlib.sha256).hexdigest()
+            if not proof or not hmac.compare_digest(str(proof), expected):
+                raise GraphError(100, "Invalid appsecret_proof provided in the API argument")
+
+    def handle(self, method: str, path: str, params: dict) -> dict:
+        match = _VERSIONED.match(path)
+        if not match:
+            raise GraphError(2500, "Unknown path components: " + path)
+        parts = match.group("rest").strip("/").split("/")
+        with self._lock:
+            if len(parts) == 2 and parts[0] == self._account and parts[1] in EDGES:
+                if method == "POST":
+                    return self._create(EDGES[parts[1]], params)
+                if method == "GET":
+                    return self._list(EDGES[parts[1]], params)
+            if parts == [self._account, "insights"] and method == "GET":
+                return self._insights(params)
+            if len(parts) == 2 and parts[1] == "events" and method == "POST":
+                return self._conversions(parts[0], params)
+            if len(parts) == 1 and parts[0] in self.objects:
+                return self._node(method, parts[0], params)
+        raise GraphError(100, f"Unsupported {method.lower()} request. Object with ID '{parts[0]}' does not exist, "
+                              "cannot be loaded due to missing permissions, or does not support this operation",
+                         subcode=33)
+
+    @property
+    def _account(self) -> str:
+        return "act_" + self.ad_account_id.removeprefix("act_")
+
+    def _new(self, kind: str, params: dict) -> dict:
+        object_id = str(next(self._ids))
+        fields = {key: value for key, value in params.items() if key not in ("fields", "summary")}
+        item = {"_kind": kind, "_created": self.today().isoformat(), "id": object_id, **fields}
+        self.objects[object_id] = item
+        return {"id": object_id}
+
+    def _create(self, kind: str, params: dict) -> dict:
+        if not params.get("name"):
+            raise GraphError(100, "The parameter name is required")
+        status = params.get("status", "ACTIVE")
+        if status not in ("ACTIVE", "PAUSED"):
+            raise GraphError(100, "Invalid parameter: status")
+        if kind == "campaign":
+            categories = params.get("special_ad_categories")
+            if not isinstance(categories, list) or not params.get("objective"):
+                raise GraphError(100, "special_ad_categories and objective are required", subcode=1885827)
+            if "EMPLOYMENT" in categories and not params.get("special_ad_category_country"):
+                raise GraphError(100, "special_ad_category_country is required with a special ad category")
+        elif kind == "adset":
+            campaign = self.objects.get(str(params.get("campaign_id")))
+            if campaign is None or campaign["_kind"] != "campaign":
+                raise GraphError(100, "Invalid parameter: campaign_id", subcode=1487076)
+            budget = str(params.get("daily_budget", ""))
+            if not budget.isdigit() or int(budget) <= 0:
+                raise GraphError(100, "daily_budget must be a positive integer in the currency's minor unit")
+            if not isinstance(params.get("targeting"), dict) or not params["targeting"].get("geo_locations"):
+                raise GraphError(100, "targeting with geo_locations is required", subcode=1487079)
+            if "EMPLOYMENT" in (campaign.get("special_ad_categories") or []):
+                self._employment_targeting(params["targeting"])
+        elif kind == "adcreative":
+            spec = params.get("object_story_spec")
+            if not isinstance(spec, dict) or not spec.get("page_id") or not (spec.get("link_data") or {}).get("link"):
+                raise GraphError(100, "object_story_spec needs page_id and link_data.link", subcode=1443048)
+        elif kind == "ad":
+            adset = self.objects.get(str(params.get("adset_id")))
+            creative = params["creative"] if isinstance(params.get("creative"), dict) else {}
+            if adset is None or adset["_kind"] != "adset" or str(creative.get("creative_id")) not in self.objects:
+                raise GraphError(100, "adset_id and creative.creative_id must name existing objects", subcode=1487390)
+        return self._new(kind, params)
+
+    @staticmethod
+    def _employment_targeting(targeting: dict) -> None:
+        """Meta's rules for the EMPLOYMENT special ad category, as Graph errors."""
+        if int(targeting.get("age_min", 18)) != 18 or int(targeting.get("age_max", 65)) != 65:
+            raise GraphError(100, "Special ad category EMPLOYMENT: age must be 18-65+", subcode=1870194)
+        if targeting.get("genders"):
+            raise GraphError(100, "Special ad category EMPLOYMENT: gender targeting is not allowed", subcode=1870194)
+        geo = targeting["geo_locations"]
+        if geo.get("zips"):
+            raise GraphError(100, "Special ad category EMPLOYMENT: postcode targeting is not allowed", subcode=1870194)
+        for location in geo.get("custom_locations") or []:
+            radius = Decimal(str(location.get("radius", 0)))
+            miles = radius if location.get("distance_unit", "mile") == "mile" else radius / KM_PER_MILE
+            if miles < MIN_EMPLOYMENT_RADIUS_MILES:
+                raise GraphError(100, "Special ad category EMPLOYMENT: radius must be at least 15 miles",
+                                 subcode=1870194)
+
+    @staticmethod
+    def _public(item: dict, fields: list[str] | None) -> dict:
+        visible = {key: value for key, value in item.items() if not key.startswith("_")}
+        if fields:
+            return {"id": item["id"], **{name: visible[name] for name in fields if name in visible}}
+        return {"id": item["id"], "name": item.get("name")} if "name" in item else {"id": item["id"]}
+
+    def _list(self, kind: str, params: dict) -> dict:
+        rules = params.get("filtering") or []
+        if not isinstance(rules, list):
+            raise GraphError(100, "filtering must be a list")
+        found = [o for o in self.objects.values()
+                 if o["_kind"] == kind and o.get("status") != "DELETED" and all(_matches(o, rule) for rule in rules)]
+        fields = _fields(params)
+        limit = int(params.get("limit", 25))
+        start = int(base64.b64decode(params["after"]).decode()) if params.get("after") else 0
+        page = found[start:start + limit]
+        paging: dict[str, Any] = {"cursors": {"before": base64.b64encode(str(start).encode()).decode(),
+                                              "after": base64.b64encode(str(start + len(page)).encode()).decode()}}
+        if start + limit < len(found):
+            paging["next"] = "next-page"  # the SDK only checks that it is there, then sends `after`
+        return {"data": [self._public(o, fields) for o in page], "paging": paging}
+
+    def _node(self, method: str, object_id: str, params: dict) -> dict:
+        item = self.objects[object_id]
+        if method == "GET":
+            return self._public(item, _fields(params) or [k for k in item if not k.startswith("_")])
+        if method == "DELETE":
+            item["status"] = "DELETED"
+            return {"success": True}
+        status = params.get("status")
+        if status is not None and status not in STATUSES:
+            raise GraphError(100, "Invalid parameter: status")
+        if status == "ACTIVE" and item["_kind"] == "campaign" and "_activated" not in item:
+            item["_activated"] = self.today().isoformat()
+        item.update({k: v for k, v in params.items() if k not in ("fields", "summary", "id")})
+        return {"success": True}
+
+    def _insights(self, params: dict) -> dict:
+        if params.get("level") != "campaign" or str(params.get("time_increment")) != "1":
+            raise GraphError(100, "this sandbox serves level=campaign, time_increment=1 only")
+        time_range = params.get("time_range") or {}
+        since, until = date.fromisoformat(time_range["since"]), date.fromisoformat(time_range["until"])
+        wanted = _fields(params) or ["spend"]
+        rows = []
+        for campaign in (o for o in self.objects.values() if o["_kind"] == "campaign"):
+            day = since
+            while day <= until:
+                figures = self._spend.get((campaign["id"], day)) or self._simulated(campaign, day)
+                if figures is not None:
+                    row = {"campaign_id": campaign["id"], "campaign_name": campaign["name"],
+                           "spend": f"{figures.spend:.2f}", "clicks": str(figures.clicks),
+                           "impressions": str(figures.impressions), "account_currency": self.currency}
+                    rows.append({**{k: v for k, v in row.items() if k in wanted},
+                                 "date_start": day.isoformat(), "date_stop": day.isoformat()})
+                day += timedelta(days=1)
+        return {"data": rows, "paging": {"cursors": {"before": "MA==", "after": "MA=="}}}
+
+    def _simulated(self, campaign: dict, day: date) -> _Spend | None:
+        if not self.simulate_delivery or campaign.get("status") != "ACTIVE" or "_activated" not in campaign:
+            return None
+        if not date.fromisoformat(campaign["_activated"]) <= day <= self.today():
+            return None
+        budget = sum(int(o["daily_budget"]) for o in self.objects.values()
+                     if o["_kind"] == "adset" and o.get("campaign_id") == campaign["id"] and o.get("status") == "ACTIVE")
+        if not budget:
+            return None
+        spend = (Decimal(budget) * Decimal("0.9") / 100).quantize(Decimal("0.01"))
+        impressions = int(spend * 100)
+        return _Spend(spend, max(1, impressions // 50), impressions)
+
+    def _conversions(self, pixel: str, params: dict) -> dict:
+        if pixel != self.pixel_id:
+            raise GraphError(100, f"Unsupported post request. Object with ID '{pixel}' does not exist", subcode=33)
+        data = params.get("data")
+        if not isinstance(data, list) or not data:
+            raise GraphError(100, "The parameter data is required")
+        events = [json.loads(item) if isinstance(item, str) else item for item in data]
+        now = datetime.now(timezone.utc).timestamp()
+        for event in events:  # all or nothing, like Meta: one bad event refuses the request
+            if not event.get("event_name") or not event.get("action_source"):
+                raise GraphError(100, "event_name and action_source are required", subcode=2804008)
+            if not isinstance(event.get("event_time"), int) or not now - 7 * 86400 <= event["event_time"] <= now + 60:
+                raise GraphError(100, "event_time must be within the last 7 days", subcode=2804003)
+            user = event.get("user_data") or {}
+            if any(not _SHA256_HEX.fullmatch(str(value)) for value in user.get("em") or []):
+                raise GraphError(100, "user_data.em must be SHA-256 hashed", subcode=2804019)
+            if user.get("fbc") is not None and not _FBC.fullmatch(str(user["fbc"])):
+                raise GraphError(100, "user_data.fbc is not in the format fb.1.<ms>.<fbclid>", subcode=2804050)
+            if not any(user.get(key) for key in ("em", "ph", "fbc", "fbp", "external_id", "client_ip_address")):
+                raise GraphError(100, "user_data has no customer information parameter", subcode=2804050)
+        self.events.extend(events)
+        return {"events_received": len(events), "messages": [], "fbtrace_id": _trace_id()}
+
+
+def _trace_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes[:8]).decode().rstrip("=")
+
+
+def _fields(params: dict) -> list[str]:
+    value = params.get("fields") or ""
+    return [name.strip() for name in (value if isinstance(value, list) else str(value).split(",")) if name.strip()]
+
+
+def _matches(item: dict, rule: dict) -> bool:
+    value, wanted, operator = item.get(rule.get("field", "")), rule.get("value"), rule.get("operator", "EQUAL")
+    if operator == "EQUAL":
+        return value == wanted
+    if operator == "NOT_EQUAL":
+        return value != wanted
+    if operator == "IN":
+        return value in (wanted or [])
+    if operator == "NOT_IN":
+        return value not in (wanted or [])
+    if operator == "CONTAIN":
+        return str(wanted) in str(value or "")
+    raise GraphError(100, f"filtering operator {operator} is not supported by this sandbox")
+
+
+def _decoded(value: str) -> Any:
+    """The SDK JSON-encodes lists, dicts and booleans inside form fields; everything else stays a string."""
+    if value[:1] in ("{", "[") or value in ("true", "false"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a test's timeout, a dropped answer) is expected here, not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: MetaSandbox
+    server_version = "LocalMetaSandbox/1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines carry the access token in their query string."""
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _params(self) -> tuple[str, dict]:
+        parts = urlsplit(self.path)
+        params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if body and content_type == "application/json":
+            params.update(json.loads(body))
+        elif body:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return parts.path, {key: _decoded(value) if isinstance(value, str) else value for key, value in params.items()}
+
+    def _serve(self, method: str) -> None:
+        sandbox = self.sandbox
+        try:
+            path, params = self._params()
+            path = path.rstrip("/")
+        except (ValueError, UnicodeDecodeError):
+            self._answer(400, {"error": {"message": "malformed request", "type": "OAuthException", "code": 100}})
+            return
+        try:
+            sandbox._check_token(params)
+        except GraphError as error:
+            self._error(error)
+            return
+        sandbox.received.append((method, path, params))
+        failure = sandbox._take_failure(method, path)
+        try:
+            if failure is not None and not failure.after_apply and not failure.stall_s:
+                if failure.drop:
+                    self.close_connection = True
+                    return
+                raise GraphError(failure.code or 2, subcode=failure.subcode)
+            body = sandbox.handle(method, path, json.loads(json.dumps(params)))
+            if failure is not None:  # applied: now the answer is late, lost or an error
+                time.sleep(failure.stall_s)
+                if failure.drop:
+                    self.close_connection = True
+                    return
+                if failure.code is not None:
+                    raise GraphError(failure.code, subcode=failure.subcode)
+        except GraphError as error:
+            self._error(error)
+            return
+        except (KeyError, TypeError, ValueError) as error:
+            self._error(GraphError(100, f"Invalid parameter ({type(error).__name__})"))
+            return
+        self._answer(200, body)
+
+    def _error(self, error: GraphError) -> None:
+        body: dict[str, Any] = {"message": str(error), "type": error.kind, "code": error.code,
+                                "is_transient": error.code in (1, 2, 4, 17, 613), "fbtrace_id": _trace_id()}
+        if error.subcode is not None:
+            body["error_subcode"] = error.subcode
+        self._answer(error.status, {"error": body}, trace=body["fbtrace_id"])
+
+    def _answer(self, status: int, body: dict, trace: str | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-fb-trace-id", trace or _trace_id())
+        self.send_header("x-fb-request-id", uuid.uuid4().hex)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def main() -> None:
+    """`python -m attract_local.sandboxes.meta`: the sandbox on its own, its URL and a matching secret printed."""
+    import time as time_module
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sandbox = MetaSandbox()
+    url = sandbox.start()
+    print(f"META_GRAPH_URL={url}")
+    print(f"Meta secret (sandbox credentials, not Meta's): {json.dumps(sandbox.config())}", flush=True)
+    try:
+        while True:
+            time_module.sleep(3600)
+    except KeyboardInterrupt:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""Google Ads through the official `google-ads` SDK (gRPC). The only module that knows Google Ads.
+
+Imported lazily by `attract.campaigns.gateways` (campaigns functions only): loading it loads the SDK.
+One API version (`API_VERSION`) everywhere: the ads layer ships only that version, and the local
+sandbox (`attract_local.sandboxes.google_ads`) speaks the same one.
+
+- Launch: one atomic `GoogleAdsService.Mutate` with temporary resource names (budget, Search campaign,
+  proximity criteria, ad group, keywords, responsive search ad), everything PAUSED; then a second
+  mutate enables campaign, ad group and ad. Before creating, the campaign is looked up by its stored id
+  or by its name (`LaunchPlan.platform_name` carries our campaign id), so a retry after a lost response
+  enables what exists instead of creating a second campaign.
+- Click ids: the ads' final URL is our `/r/` link; the campaign's final URL suffix `gclid={gclid}` puts
+  Google's click id on it even where auto-tagging is off (with auto-tagging on Google appends the same
+  value), and `/r/` records it with the click.
+- Errors: `GoogleAdsException` becomes `PlatformError` with codes like `campaign_error:DUPLICATE_CAMPAIGN_NAME`
+  and the request id; RESOURCE_EXHAUSTED becomes `RateLimited`, retried with `with_backoff`.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import grpc
+from google.ads.googleads.client import GoogleAdsClient
+from google.ads.googleads.errors import GoogleAdsException
+from google.api_core import exceptions as core_exceptions
+from google.protobuf.field_mask_pb2 import FieldMask
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from attract.campaigns.models import GOOGLE_SEARCH, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
+from attract.providers.ads import PlatformError, PlatformStatus, RateLimited, with_backoff
+
+API_VERSION = "v26"  # the one Google Ads API version we use (layer, adapter and sandbox)
+PLATFORM = "google_ads"
+DEFAULT_ENDPOINT = "googleads.googleapis.com:443"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
+FINAL_URL_SUFFIX = "gclid={gclid}"
+MAX_CONVERSIONS_PER_REQUEST = 2000  # the API's limit per UploadClickConversions
+
+# Per-item conversion errors: Google already has it (a redelivery), or it asks to come back later.
+ALREADY_RECORDED = frozenset({"conversion_upload_error:ORDER_ID_ALREADY_IN_USE",
+                              "conversion_upload_error:CLICK_CONVERSION_ALREADY_EXISTS"})
+RETRY_LATER = frozenset({"conversion_upload_error:TOO_RECENT_EVENT",
+                         "conversion_upload_error:TOO_RECENT_CONVERSION_ACTION"})
+TRANSIENT_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                              grpc.StatusCode.INTERNAL, grpc.StatusCode.ABORTED})
+
+# Temporary ids of one launch mutate: negative, unique within the request.
+BUDGET_TEMP_ID, CAMPAIGN_TEMP_ID, AD_GROUP_TEMP_ID = -1, -2, -3
+
+# The SDK logs whole requests (hashed emails, click ids) at INFO on a failure; keep it to its summaries.
+logging.getLogger("google.ads.googleads.client").setLevel(logging.WARNING)
+
+T = TypeVar("T")
+
+
+class GoogleAdsConfig(BaseModel):
+    """The Secrets Manager secret's JSON. Secrets are SecretStr: a repr or a log line never shows them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    developer_token: SecretStr
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+    login_customer_id: str | None = None
+    customer_id: str
+    conversion_action: str | None = None  # resource name or id, for UploadClickConversions
+    token_uri: str = GOOGLE_TOKEN_URI
+
+    @field_validator("login_customer_id", "customer_id")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        # Google's UI shows 123-456-7890; the API wants 1234567890.
+        if value is None or value == "":
+            return None
+        digits = value.replace("-", "").strip()
+        if not digits.isdigit():
+            raise ValueError("must be a customer id: 10 digits, dashes allowed")
+        return digits
+
+
+def build_client(config: GoogleAdsConfig, endpoint: str = DEFAULT_ENDPOINT, credentials=None) -> GoogleAdsClient:
+    """A proto-plus GoogleAdsClient on `endpoint` (host:port).
+
+    The OAuth credentials refresh lazily on the first call, against `config.token_uri` (the SDK's own
+    config loaders would refresh eagerly at construction). TLS trusts the system roots, or the file in
+    GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: gRPC reads that variable once per process, at its first TLS channel.
+    """
+    from google.oauth2.credentials import Credentials
+
+    if credentials is None:
+        credentials = Credentials(token=None, refresh_token=config.refresh_token.get_secret_value(),
+                                  client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
+                                  token_uri=config.token_uri)
+    return GoogleAdsClient(credentials=credentials, developer_token=config.developer_token.get_secret_value(),
+                           login_customer_id=config.login_customer_id, endpoint=endpoint, version=API_VERSION,
+                           use_proto_plus=True)
+
+
+class GoogleAdsGateway:
+    """`AdsGateway` for Google Search campaigns of one customer (ad account)."""
+
+    channel = GOOGLE_SEARCH
+
+    def __init__(self, config: dict, endpoint: str = DEFAULT_ENDPOINT, *, client: GoogleAdsClient | None = None,
+                 timeout_s: float = 60.0, attempts: int = 5, sleep: Callable[[float], None] = time.sleep):
+        self.config = GoogleAdsConfig.model_validate(config)
+        self.customer_id: str = self.config.customer_id
+        self.endpoint = endpoint
+        self.timeout_s, self.attempts, self._sleep = timeout_s, attempts, sleep
+        self._client = client
+        self._services: dict[str, Any] = {}
+
+    # ---- plumbing ----------------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> GoogleAdsClient:
+        if self._client is None:
+            self._client = build_client(self.config, self.endpoint)
+        return self._client
+
+    def _service(self, name: str):
+        # Each get_service opens a gRPC channel: one per service and gateway.
+        if name not in self._services:
+            self._services[name] = self.client.get_service(name)
+        return self._services[name]
+
+    def _new(self, type_name: str, **fields):
+        return type(self.client.get_type(type_name))(**fields)
+
+    def _enum(self, name: str):
+        return getattr(self.client.enums, name)
+
+    def _path(self, collection: str, resource_id: str | int) -> str:
+        return f"customers/{self.customer_id}/{collection}/{resource_id}"
+
+    def _call(self, call: Callable[[], T]) -> T:
+        """`call()` with platform errors mapped; rate limits retried with backoff (rejected calls: safe to repeat)."""
+        return with_backoff(lambda: _mapped(call), attempts=self.attempts, sleep=self._sleep)
+
+    def _search(self, query: str) -> list:
+        service = self._service("GoogleAdsService")
+        return self._call(lambda: list(service.search(customer_id=self.customer_id, query=query,
+                                                      timeout=self.timeout_s)))
+
+    def _mutate(self, operations: list) -> list:
+        service = self._service("GoogleAdsService")
+        response = self._call(lambda: service.mutate(customer_id=self.customer_id, mutate_operations=operations,
+                                                     timeout=self.timeout_s))
+        return list(response.mutate_operation_responses)
+
+    # ---- launch ------------------------------------------------------------------------------------------
+
+    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+        found = self._find_launch(plan, done)
+        if found is None:
+            self._check_currency(plan)
+            found = self._create(plan, None)
+        elif found.ad_group is None or found.ad is None:
+            # Not left by our atomic create (someone removed parts): add what is missing under it.
+            found = self._create(plan, found)
+        self._mutate(self._status_operations(found, "ENABLED", children=True))
+        return found.model_copy(update={"status": "ENABLED"})
+
+    def _find_launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds | None:
+        """The campaign a previous attempt created: by its stored id, else by its name; with its children."""
+        select = "SELECT campaign.id, campaign.status, campaign.campaign_budget FROM campaign WHERE "
+        if done.campaign:
+            rows = self._search(select + f"campaign.resource_name = '{self._path('campaigns', done.campaign)}'")
+            if not rows or _status_name(rows[0].campaign.status) == "REMOVED":
+                # Ours, ended or removed in Google's UI: a launch never brings up a second one silently.
+                raise PlatformError(PLATFORM, "the Google campaign of this launch was removed",
+                                    ["attract:CAMPAIGN_REMOVED"])
+        else:
+            rows = self._search(select + f"campaign.name = '{gaql_string(plan.platform_name)}' "
+                                         "AND campaign.status != 'REMOVED'")
+        if not rows:
+            return None
+        campaign = rows[0].campaign
+        campaign_path = self._path("campaigns", campaign.id)
+        ad_groups = self._search("SELECT ad_group.id FROM ad_group WHERE "
+                                 f"campaign.resource_name = '{campaign_path}' AND ad_group.status != 'REMOVED'")
+        ads = self._search("SELECT ad_group.id, ad_group_ad.ad.id FROM ad_group_ad WHERE "
+                           f"campaign.resource_name = '{campaign_path}' AND ad_group_ad.status != 'REMOVED'")
+        ad_group = str(ad_groups[0].ad_group.id) if ad_groups else None
+        ad = next((str(row.ad_group_ad.ad.id) for row in ads if str(row.ad_group.id) == ad_group), None)
+        return PlatformIds(campaign=str(campaign.id), budget=_last_segment(campaign.campaign_budget),
+                           ad_group=ad_group, ad=ad, status=_status_name(campaign.status))
+
+    def _check_currency(self, plan: LaunchPlan) -> None:
+        # Budget micros are in the account's currency: a EUR budget on a JPY account would be 1/150 of it.
+        rows = self._search("SELECT customer.currency_code FROM customer")
+        account_currency = rows[0].customer.currency_code if rows else None
+        if account_currency and account_currency != plan.draft.daily_budget.currency:
+            raise PlatformError(PLATFORM, f"the ad account bills in {account_currency}, the budget is in "
+                                          f"{plan.draft.daily_budget.currency}", ["attract:CURRENCY_MISMATCH"])
+
+    def _create(self, plan: LaunchPlan, existing: PlatformIds | None) -> PlatformIds:
+        operations = self._launch_operations(plan, existing)
+        responses = self._mutate(operations)
+        ids = existing.model_dump() if existing else {}
+        for response in responses:
+            for field, key in (("campaign_budget_result", "budget"), ("campaign_result", "campaign"),
+                               ("ad_group_result", "ad_group"), ("ad_group_ad_result", "ad")):
+                if field in response:
+                    # adGroupAds/{ad_group_id}~{ad_id}: we keep the ad id.
+                    ids[key] = getattr(response, field).resource_name.rsplit("/", 1)[-1].split("~")[-1]
+        ids["status"] = "PAUSED"
+        return PlatformIds(**ids)
+
+    def _launch_operations(self, plan: LaunchPlan, existing: PlatformIds | None) -> list:
+        """The operations of one atomic mutate: all of a launch, or the children `existing` lacks."""
+        draft, assets = plan.draft, plan.draft.google
+        if assets is None:
+            raise PlatformError(PLATFORM, "the draft has no Google assets", ["attract:NO_GOOGLE_ASSETS"])
+        enums = self.client.enums
+        operations = []
+        if existing is None:
+            budget_path = self._path("campaignBudgets", BUDGET_TEMP_ID)
+            campaign_path = self._path("campaigns", CAMPAIGN_TEMP_ID)
+            # Not explicitly shared: the budget takes the campaign's name, so it needs none of its own.
+            budget = self._new("CampaignBudget", resource_name=budget_path, amount_micros=draft.daily_budget.micros,
+                               delivery_method=enums.BudgetDeliveryMethodEnum.STANDARD, explicitly_shared=False)
+            operations.append(self._new("MutateOperation", campaign_budget_operation={"create": budget}))
+            campaign = self._new(
+                "Campaign", resource_name=campaign_path, name=plan.platform_name,
+                status=enums.CampaignStatusEnum.PAUSED,
+                advertising_channel_type=enums.AdvertisingChannelTypeEnum.SEARCH,
+                campaign_budget=budget_path,
+                target_spend=self._new("TargetSpend"),  # Maximize clicks: no bids to manage
+                network_settings={"target_google_search": True, "target_search_network": False,
+                                  "target_content_network": False, "target_partner_search_network": False},
+                geo_target_type_setting={
+                    "positive_geo_target_type": enums.PositiveGeoTargetTypeEnum.PRESENCE},
+                start_date_time=f"{draft.start_date.isoformat()} 00:00:00",
+                final_url_suffix=FINAL_URL_SUFFIX,
+                contains_eu_political_advertising=(
+                    enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING),
+            )
+            if draft.end_date is not None:
+                campaign.end_date_time = f"{draft.end_date.isoformat()} 23:59:59"
+            operations.append(self._new("MutateOperation", campaign_operation={"create": campaign}))
+            for location in draft.locations:
+                # Radius targeting only: no age, gender, parental or marital status, no postcodes
+                # (employment ads; attract.campaigns.policy refuses them before this point).
+                units = (enums.ProximityRadiusUnitsEnum.MILES if location.radius_unit == "mile"
+                         else enums.ProximityRadiusUnitsEnum.KILOMETERS)
+                criterion = self._new("CampaignCriterion", campaign=campaign_path, proximity={
+                    "geo_point": {"latitude_in_micro_degrees": round(location.latitude * 1_000_000),
+                                  "longitude_in_micro_degrees": round(location.longitude * 1_000_000)},
+                    "radius": float(location.radius), "radius_units": units})
+                operations.append(self._new("MutateOperation", campaign_criterion_operation={"create": criterion}))
+        else:
+            campaign_path = self._path("campaigns", existing.campaign or "")
+        if existing is None or existing.ad_group is None:
+            ad_group_path = self._path("adGroups", AD_GROUP_TEMP_ID)
+            ad_group = self._new("AdGroup", resource_name=ad_group_path, name=plan.platform_name,
+                                 campaign=campaign_path, status=enums.AdGroupStatusEnum.PAUSED,
+                                 type_=enums.AdGroupTypeEnum.SEARCH_STANDARD)
+            operations.append(self._new("MutateOperation", ad_group_operation={"create": ad_group}))
+            for keyword in assets.keywords:
+                criterion = self._new("AdGroupCriterion", ad_group=ad_group_path,
+                                      status=enums.AdGroupCriterionStatusEnum.ENABLED,
+                                      keyword={"text": keyword.text,
+                                               "match_type": getattr(enums.KeywordMatchTypeEnum, keyword.match_type)})
+                operations.append(self._new("MutateOperation", ad_group_criterion_operation={"create": criterion}))
+        else:
+            ad_group_path = self._path("adGroups", existing.ad_group)
+        ad = self._new("AdGroupAd", ad_group=ad_group_path, status=enums.AdGroupAdStatusEnum.PAUSED, ad={
+            "final_urls": [plan.final_url],
+            "responsive_search_ad": {"headlines": [{"text": text} for text in assets.headlines],
+                                     "descriptions": [{"text": text} for text in assets.descriptions]}})
+        operations.append(self._new("MutateOperation", ad_group_ad_operation={"create": ad}))
+        return operations
+
+    # ---- status ------------------------------------------------------------------------------------------
+
+    def set_status(self, ids: PlatformIds, status: PlatformStatus) -> PlatformIds:
+        if not ids.campaign:
+            raise PlatformError(PLATFORM, "no Google campaign to change", ["attract:NOT_LAUNCHED"])
+        # Read first: a repeated request (a retry after a lost response) changes nothing and succeeds.
+        rows = self._search("SELECT campaign.status FROM campaign WHERE "
+                            f"campaign.resource_name = '{self._path('campaigns', ids.campaign)}'")
+        current = _status_name(rows[0].campaign.status) if rows else "REMOVED"
+        if current != status and current != "REMOVED":
+            self._mutate(self._status_operations(ids, status, children=False))
+        elif current == "REMOVED" and status != "REMOVED":
+            raise PlatformError(PLATFORM, "the Google campaign was removed", ["attract:CAMPAIGN_REMOVED"])
+        return ids.model_copy(update={"status": status})
+
+    def _status_operations(self, ids: PlatformIds, status: str, *, children: bool) -> list:
+        """Operations setting the campaign's status (and, on launch, its ad group's and ad's)."""
+        campaign_path = self._path("campaigns", ids.campaign or "")
+        if status == "REMOVED":  # the API removes with a remove operation, not a status update
+            return [self._new("MutateOperation", campaign_operation={"remove": campaign_path})]
+        mask = FieldMask(paths=["status"])
+        operations = [self._new("MutateOperation", campaign_operation={"update": self._new(
+            "Campaign", resource_name=campaign_path, status=getattr(self._enum("CampaignStatusEnum"), status)),
+            "update_mask": mask})]
+        if children and ids.ad_group:
+            operations.append(self._new("MutateOperation", ad_group_operation={"update": self._new(
+                "AdGroup", resource_name=self._path("adGroups", ids.ad_group),
+                status=getattr(self._enum("AdGroupStatusEnum"), status)), "update_mask": mask}))
+            if ids.ad:
+                operations.append(self._new("MutateOperation", ad_group_ad_operation={"update": self._new(
+                    "AdGroupAd", resource_name=self._path("adGroupAds", f"{ids.ad_group}~{ids.ad}"),
+                    status=getattr(self._enum("AdGroupAdStatusEnum"), status)), "update_mask": mask}))
+        return operations
+
+    # ---- spend -------------------------------------------------------------------------------------------
+
+    def spend(self, start: date, end: date) -> list[SpendRow]:
+        query = ("SELECT segments.date, campaign.id, metrics.cost_micros, metrics.clicks, metrics.impressions, "
+                 "customer.currency_code FROM campaign "
+                 f"WHERE segments.date BETWEEN '{start.isoformat()}' AND '{end.isoformat()}'")
+        service = self._service("GoogleAdsService")
+
+        def stream() -> list:
+            # Errors surface while iterating: the whole read is the retried unit.
+            batches = service.search_stream(customer_id=self.customer_id, query=query, timeout=self.timeout_s)
+            return [row for batch in batches for row in batch.results]
+
+        return [SpendRow(channel="google_search", platform_campaign_id=str(row.campaign.id),
+                         day=date.fromisoformat(row.segments.date),
+                         cost=Decimal(row.metrics.cost_micros) / Decimal(1_000_000),
+                         currency=row.customer.currency_code, clicks=row.metrics.clicks,
+                         impressions=row.metrics.impressions)
+                for row in self._call(stream)]
+
+    # ---- conversions -------------------------------------------------------------------------------------
+
+    def upload_conversions(self, conversions: Sequence[Conversion]) -> list[ConversionResult]:
+        """Click conversions (gclid, gbraid or wbraid), or enhanced conversions for leads (hashed email).
+
+        `partial_failure=True`: one bad item does not fail the others. A failure of the whole request
+        raises PlatformError (after backoff for rate limits), so the queue redelivers the batch.
+        """
+        if not self.config.conversion_action:
+            raise PlatformError(PLATFORM, "no conversion_action in the Google Ads secret", ["attract:NO_CONVERSION_ACTION"])
+        results: dict[int, ConversionResult] = {}
+        sendable: list[tuple[int, Conversion]] = []
+        for index, conversion in enumerate(conversions):
+            if conversion.gclid or conversion.gbraid or conversion.wbraid or conversion.email_sha256:
+                sendable.append((index, conversion))
+            else:
+                results[index] = ConversionResult(join_id=conversion.join_id, ok=False,
+                                                  error="attract:NO_CLICK_ID_OR_EMAIL")
+        for chunk_start in range(0, len(sendable), MAX_CONVERSIONS_PER_REQUEST):
+            chunk = sendable[chunk_start:chunk_start + MAX_CONVERSIONS_PER_REQUEST]
+            failures = self._upload([conversion for _, conversion in chunk])
+            for position, (index, conversion) in enumerate(chunk):
+                codes = failures.get(position, [])
+                if not codes or all(code in ALREADY_RECORDED for code in codes):
+                    results[index] = ConversionResult(join_id=conversion.join_id, ok=True)
+                else:
+                    results[index] = ConversionResult(
+                        join_id=conversion.join_id, ok=False, error=",".join(codes),
+                        retryable=all(code in RETRY_LATER or code.startswith("internal_error:") for code in codes))
+        return [results[index] for index in range(len(conversions))]
+
+    def _conversion_action_path(self) -> str:
+        action = self.config.conversion_action or ""
+        return action if action.startswith("customers/") else self._path("conversionActions", action)
+
+    def _click_conversion(self, conversion: Conversion):
+        enums = self.client.enums
+        joined_at = conversion.joined_at.astimezone(timezone.utc)
+        click = self._new("ClickConversion", conversion_action=self._conversion_action_path(),
+                          conversion_date_time=joined_at.strftime("%Y-%m-%d %H:%M:%S+00:00"),
+                          order_id=conversion.join_id,
+                          # Only consented joins are queued for upload (attract.joins).
+                          consent={"ad_user_data": enums.ConsentStatusEnum.GRANTED})
+        # One click id per conversion (the API refuses gbraid with wbraid): the most precise one.
+        if conversion.gclid:
+            click.gclid = conversion.gclid
+        elif conversion.gbraid:
+            click.gbraid = conversion.gbraid
+        elif conversion.wbraid:
+            click.wbraid = conversion.wbraid
+        if conversion.email_sha256:
+            click.user_identifiers.append(self._new(
+                "UserIdentifier", hashed_email=conversion.email_sha256,
+                user_identifier_source=enums.UserIdentifierSourceEnum.FIRST_PARTY))
+        return click
+
+    def _upload(self, conversions: list[Conversion]) -> dict[int, list[str]]:
+        """Uploads one request; returns the error codes of the items that failed, by their position."""
+        service = self._service("ConversionUploadService")
+        request = self._new("UploadClickConversionsRequest", customer_id=self.customer_id, partial_failure=True,
+                            conversions=[self._click_conversion(conversion) for conversion in conversions])
+        response = self._call(lambda: service.upload_click_conversions(request=request, timeout=self.timeout_s))
+        return partial_failures(response.partial_failure_error, "conversions")
+
+
+# ---- errors --------------------------------------------------------------------------------------------------
+
+def _mapped(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except GoogleAdsException as error:
+        raise ads_exception_error(error) from None
+    except core_exceptions.GoogleAPICallError as error:
+        # The GAPIC layer wraps what the SDK's interceptor leaves as gRPC errors: RESOURCE_EXHAUSTED and
+        # INTERNAL (with or without a GoogleAdsFailure), transport failures, timeouts.
+        rpc_error = error.response if isinstance(error.response, grpc.RpcError) else None
+        raise rpc_error_to_platform(error.grpc_status_code, rpc_error, str(error.message)) from None
+    except grpc.RpcError as error:
+        raise rpc_error_to_platform(_code_of(error), error, str(error)) from None
+
+
+def ads_exception_error(error: GoogleAdsException) -> PlatformError:
+    codes = [error_code_name(item) for item in error.failure.errors]
+    message = "; ".join(item.message for item in error.failure.errors) or "Google Ads refused the request"
+    status = _code_of(error.error)
+    if status == grpc.StatusCode.RESOURCE_EXHAUSTED or any(code.startswith("quota_error:") for code in codes):
+        return RateLimited(PLATFORM, message, codes, error.request_id)
+    retryable = status in TRANSIENT_STATUS or any(code.startswith("internal_error:") for code in codes)
+    return PlatformError(PLATFORM, message, codes, error.request_id, retryable=retryable)
+
+
+def rpc_error_to_platform(status: grpc.StatusCode | None, rpc_error: grpc.RpcError | None,
+                          message: str) -> PlatformError:
+    metadata = _trailing_metadata(rpc_error)
+    failure = decode_failure(next((value for key, value in metadata if key == FAILURE_METADATA_KEY), None))
+    codes = [error_code_name(item) for item in failure.errors] if failure is not None else []
+    codes = codes or [f"grpc:{status.name if status else 'UNKNOWN'}"]
+    request_id = next((str(value) for key, value in metadata if key == "request-id"), None)
+    if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return RateLimited(PLATFORM, message, codes, request_id)
+    return PlatformError(PLATFORM, message, codes, request_id, retryable=status in TRANSIENT_STATUS)
+
+
+def error_code_name(error) -> str:
+    """`campaign_budget_error:DUPLICATE_NAME` from a GoogleAdsError: the set field of its error_code oneof."""
+    code_pb = type(error.error_code).pb(error.error_code)
+    field = code_pb.WhichOneof("error_code")
+    if field is None:
+        return "unknown"
+    value = getattr(code_pb, field)
+    name = code_pb.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[value].name
+    return f"{field}:{name}"
+
+
+def decode_failure(blob: bytes | None):
+    if not blob:
+        return None
+    from importlib import import_module
+
+    errors = import_module(f"google.ads.googleads.{API_VERSION}.errors.types.errors")
+    try:
+        return errors.GoogleAdsFailure.deserialize(blob)
+    except Exception:  # noqa: BLE001 - an undecodable detail is reported as a bare status
+        return None
+
+
+def partial_failures(status, field_name: str) -> dict[int, list[str]]:
+    """Error codes per item index from a `partial_failure_error` (google.rpc.Status with GoogleAdsFailure details)."""
+    by_index: dict[int, list[str]] = {}
+    if status is None or not getattr(status, "code", 0):
+        return by_index
+    for detail in status.details:
+        failure = decode_failure(detail.value)
+        if failure is None:
+            continue
+        for error in failure.errors:
+            elements = list(error.location.field_path_elements)
+            index = next((element.index for element in elements if element.field_name == field_name), None)
+            if index is not None:
+                by_index.setdefault(int(index), []).append(error_code_name(error))
+    return by_index
+
+
+def _trailing_metadata(rpc_error) -> Iterable[tuple[str, Any]]:
+    try:
+        return tuple(rpc_error.trailing_metadata() or ()) if rpc_error is not None else ()
+    except Exception:  # noqa: BLE001 - a failed call without metadata
+        return ()
+
+
+def _code_of(rpc_error) -> grpc.StatusCode | None:
+    try:
+        return rpc_error.code()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# ---- small helpers -------------------------------------------------------------------------------------------
+
+def gaql_string(value: str) -> str:
+    """A value inside a single-quoted GAQL string literal."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _last_segment(resource_name: str) -> str | None:
+    return resource_name.rsplit("/", 1)[-1] if resource_name else None
+
+
+def _status_name(status) -> PlatformStatus | None:
+    name = getattr(status, "name", None)
+    return name if name in ("ENABLED", "PAUSED", "REMOVED") else None  # type: ignore[return-value]

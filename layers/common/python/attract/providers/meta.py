@@ -1,0 +1,324 @@
+"""Meta (Facebook/Instagram) ads through the official `facebook_business` SDK: the only module that knows the Graph API.
+
+Imported only by the campaigns functions (lazily, through `attract.campaigns.gateways`): the SDK is large
+and the public functions must not load it. Every Meta rule for employment ads that this adapter can set,
+it always sets (special ad category EMPLOYMENT with its countries, age 18-65, no genders, radius
+targeting); `attract.campaigns.policy` refuses drafts that ask for anything else before we get here.
+
+Launch is resumable: before creating anything it looks the object up by its name (ours, derived from
+the plan's `platform_name`, which carries our campaign id), so a retry after a timeout that Meta did
+apply never makes a second campaign, ad set, creative or ad.
+
+Nothing here logs. Errors carry Meta's codes and trace id, never the request (the SDK puts the access
+token in the URL and the hashed email in the body) and never the SDK exception as a cause.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from facebook_business.adobjects.ad import Ad
+from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.adspixel import AdsPixel
+from facebook_business.adobjects.campaign import Campaign
+from facebook_business.adobjects.serverside.action_source import ActionSource
+from facebook_business.adobjects.serverside.event import Event
+from facebook_business.adobjects.serverside.event_request import EventRequest
+from facebook_business.adobjects.serverside.user_data import UserData
+from facebook_business.api import FacebookAdsApi
+from facebook_business.exceptions import FacebookError, FacebookRequestError
+from facebook_business.session import FacebookSession
+
+from attract.campaigns.models import META, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
+from attract.providers.ads import PlatformError, PlatformStatus, RateLimited, with_backoff
+
+T = TypeVar("T")
+
+# Meta's throttling codes: 4 app, 17 user, 32 page, 613 calls within a time window, 800xx business use case
+# (80000 insights, 80003 custom audiences, 80004 ads management, 80005 lead ads, 80014 catalog batch).
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80000, 80003, 80004, 80005, 80014})
+TRANSIENT_CODES = frozenset({1, 2})  # "unknown error", "service temporarily unavailable"
+STATUS_TO_META = {"ENABLED": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "DELETED"}
+AGE_MIN, AGE_MAX = 18, 65  # Meta's only age range for special ad category EMPLOYMENT
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_TRACE_HEADERS = ("x-fb-trace-id", "x-fb-request-id")
+
+
+def account_id(value: str) -> str:
+    """"act_123" or "123" -> "act_123" (the SDK wants the prefix)."""
+    digits = value.strip().removeprefix("act_")
+    if not digits.isdigit():
+        raise ValueError("ad_account_id must be digits, optionally prefixed with act_")
+    return f"act_{digits}"
+
+
+def child_name(platform_name: str, kind: str) -> str:
+    """The ad set / creative / ad name: the campaign's name (which carries our id) plus its kind."""
+    return f"{platform_name} · {kind}"
+
+
+def url_tags(campaign_name: str) -> str:
+    """Campaign parameters Meta appends to the ad's link, i.e. to our `/r/` tracked link.
+
+    The redirect records utm_* as the click's own labels and passes them on to the destination, so
+    they must agree with the tracked link (channel paid_social, campaign = the draft's name) and with
+    channel grouping (`meta` + `paid_social` groups as paid_social). Our own parameters (tc_vid,
+    tc_click) are never set here: the redirect adds them.
+    """
+    return f"utm_source=meta&utm_medium=paid_social&utm_campaign={quote(campaign_name, safe='')}"
+
+
+def fbc(fbclid: str, clicked_at: datetime) -> str:
+    """Meta's click cookie format, built server-side: fb.<subdomain index>.<creation ms>.<fbclid>."""
+    return f"fb.1.{int(clicked_at.timestamp() * 1000)}.{fbclid}"
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _day_start(day: date) -> str:
+    return datetime.combine(day, time(0), tzinfo=timezone.utc).isoformat()
+
+
+def platform_error(error: FacebookRequestError) -> PlatformError:
+    """A Graph API refusal as our error: codes "<code>" and "<code>/<subcode>", Meta's message and trace id."""
+    code, subcode = error.api_error_code(), error.api_error_subcode()
+    codes = [str(code)] if code is not None else [f"http_{error.http_status()}"]
+    if code is not None and subcode is not None:
+        codes.append(f"{code}/{subcode}")
+    headers = error.http_headers() or {}
+    body = error.body() if isinstance(error.body(), dict) else {}
+    request_id = next((headers[name] for name in _TRACE_HEADERS if headers.get(name)), None) \
+        or (body.get("error") or {}).get("fbtrace_id")
+    message = f"Meta: {error.api_error_message() or 'request failed'}"
+    if code in RATE_LIMIT_CODES:
+        return RateLimited(META, message, codes, request_id)
+    transient = code in TRANSIENT_CODES or bool(error.api_transient_error()) or (error.http_status() or 0) >= 500
+    return PlatformError(META, message, codes, request_id, retryable=transient)
+
+
+class MetaGateway:
+    """AdsGateway for channel "meta". `config` is the Meta secret's JSON (see CONTRACT: app id/secret, token,
+    ad account, pixel, page); `graph_url` the Graph API base URL (META_GRAPH_URL; a local sandbox in tests)."""
+
+    channel = META
+
+    def __init__(self, config: dict, graph_url: str, *, timeout_s: float = 10,
+                 sleep: Callable[[float], None] | None = None, attempts: int = 5,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        import time as time_module
+
+        if not graph_url.startswith(("https://", "http://")):
+            raise ValueError("graph_url must be an http(s) URL")
+        self.account = account_id(str(config["ad_account_id"]))
+        self.pixel_id = str(config.get("pixel_id") or "") or None
+        self.page_id = str(config["page_id"])
+        # Process-wide on purpose: the Conversions API and the SDK's crash reporter build their own
+        # sessions from the class attribute, and neither may ever reach another host than ours.
+        FacebookSession.GRAPH = graph_url.rstrip("/")
+        self.api = FacebookAdsApi.init(
+            app_id=str(config["app_id"]), app_secret=str(config["app_secret"]),
+            access_token=str(config["access_token"]), crash_log=False, timeout=timeout_s,
+        )
+        # This gateway's own requests keep its URL even if another gateway later moves the class attribute.
+        self.api._session.GRAPH = FacebookSession.GRAPH  # type: ignore[attr-defined]
+        self.test_event_code = str(config.get("test_event_code") or "") or None  # Events Manager's test tool
+        self._sleep = sleep or time_module.sleep
+        self._clock = clock
+        self._attempts = attempts
+
+    # ---- plumbing --------------------------------------------------------------------------------------
+
+    def _call(self, call: Callable[[], T]) -> T:
+        """One SDK call: rate limits retried with backoff, everything else as a PlatformError."""
+        return with_backoff(lambda: self._once(call), attempts=self._attempts, sleep=self._sleep)
+
+    @staticmethod
+    def _once(call: Callable[[], T]) -> T:
+        import requests
+
+        try:
+            return call()
+        except FacebookRequestError as error:
+            raise platform_error(error) from None  # the SDK error holds the request: never chain it
+        except requests.Timeout:
+            # Meta may have applied the call: the caller's retry finds the object by name.
+            raise PlatformError(META, "Meta: request timed out", ["timeout"], retryable=True) from None
+        except requests.RequestException as error:
+            # Its text holds the URL, and with it the access token: only the type is kept.
+            raise PlatformError(META, f"Meta: connection failed ({type(error).__name__})", ["connection"],
+                                retryable=True) from None
+        except FacebookError as error:
+            raise PlatformError(META, f"Meta SDK refused the call ({type(error).__name__})", ["sdk"]) from None
+
+    def _ad_account(self) -> AdAccount:
+        return AdAccount(self.account, api=self.api)
+
+    def _find(self, edge: Callable[..., Any], name: str) -> str | None:
+        """The id of the account's object with exactly this name (edges: get_campaigns, get_ad_sets, ...)."""
+        def lookup() -> str | None:
+            found = edge(fields=["id", "name"], params={
+                "filtering": [{"field": "name", "operator": "EQUAL", "value": name}], "limit": 50})
+            return next((str(item["id"]) for item in found if item.get("name") == name), None)
+        return self._call(lookup)
+
+    def _find_or_create(self, edge: Callable[..., Any], create: Callable[..., Any], params: dict) -> str:
+        existing = self._find(edge, params["name"])
+        if existing is not None:
+            return existing
+        return str(self._call(lambda: create(params=params))["id"])
+
+    def _update_status(self, object_id: str, kind: type, status: str) -> None:
+        self._call(lambda: kind(object_id, api=self.api).api_update(params={"status": status}))
+
+    # ---- AdsGateway -----------------------------------------------------------------------------------
+
+    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+        draft, creative = plan.draft, plan.draft.meta
+        if creative is None:
+            raise PlatformError(META, "the draft has no `meta` creative", ["draft_without_meta"])
+        account, ids = self._ad_account(), done.model_copy()
+        countries = sorted({location.country for location in draft.locations})
+
+        if ids.campaign is None:
+            campaign: dict[str, Any] = {
+                "name": plan.platform_name,
+                "objective": Campaign.Objective.outcome_leads if self.pixel_id else Campaign.Objective.outcome_traffic,
+                "status": Campaign.Status.paused,
+                "special_ad_categories": [Campaign.SpecialAdCategories.employment],
+                "special_ad_category_country": countries,
+                "is_adset_budget_sharing_enabled": False,  # the budget is the ad set's
+                "buying_type": "AUCTION",
+            }
+            ids = ids.model_copy(update={"campaign": self._find_or_create(
+                account.get_campaigns, account.create_campaign, campaign)})
+
+        if ids.ad_group is None:
+            ad_set: dict[str, Any] = {
+                "name": child_name(plan.platform_name, "ad set"),
+                "campaign_id": ids.campaign,
+                "status": AdSet.Status.paused,
+                "daily_budget": draft.daily_budget.minor_units,
+                "billing_event": AdSet.BillingEvent.impressions,
+                "bid_strategy": AdSet.BidStrategy.lowest_cost_without_cap,
+                "targeting": self._targeting(plan),
+            }
+            if draft.start_date > self._clock().date():  # otherwise Meta starts it now
+                ad_set["start_time"] = _day_start(draft.start_date)
+            if draft.end_date is not None:  # inclusive: delivery stops when the day after begins
+                ad_set["end_time"] = _day_start(draft.end_date + timedelta(days=1))
+            if self.pixel_id:
+                ad_set["optimization_goal"] = AdSet.OptimizationGoal.offsite_conversions
+                ad_set["promoted_object"] = {"pixel_id": self.pixel_id, "custom_event_type": "LEAD"}
+            else:
+                ad_set["optimization_goal"] = AdSet.OptimizationGoal.link_clicks
+            ids = ids.model_copy(update={"ad_group": self._find_or_create(
+                account.get_ad_sets, account.create_ad_set, ad_set)})
+
+        if ids.creative is None:
+            spec = {
+                "name": child_name(plan.platform_name, "creative"),
+                "object_story_spec": {"page_id": self.page_id, "link_data": {
+                    "link": plan.final_url, "message": creative.primary_text, "name": creative.headline,
+                    "picture": creative.image_url,
+                    "call_to_action": {"type": creative.call_to_action, "value": {"link": plan.final_url}},
+                }},
+                "url_tags": url_tags(draft.name),
+            }
+            ids = ids.model_copy(update={"creative": self._find_or_create(
+                account.get_ad_creatives, account.create_ad_creative, spec)})
+
+        if ids.ad is None:
+            ad = {"name": child_name(plan.platform_name, "ad"), "adset_id": ids.ad_group,
+                  "creative": {"creative_id": ids.creative}, "status": Ad.Status.paused}
+            ids = ids.model_copy(update={"ad": self._find_or_create(account.get_ads, account.create_ad, ad)})
+
+        # Children first, the campaign last: delivery starts only once everything under it is active.
+        assert ids.ad and ids.ad_group and ids.campaign
+        self._update_status(ids.ad, Ad, Ad.Status.active)
+        self._update_status(ids.ad_group, AdSet, AdSet.Status.active)
+        self._update_status(ids.campaign, Campaign, Campaign.Status.active)
+        return ids.model_copy(update={"status": "ENABLED"})
+
+    @staticmethod
+    def _targeting(plan: LaunchPlan) -> dict:
+        """Radius targeting only; the employment category's fixed age range and no genders, postcodes or audiences."""
+        return {
+            "geo_locations": {
+                "custom_locations": [
+                    {"latitude": location.latitude, "longitude": location.longitude,
+                     "radius": _number(location.radius), "distance_unit": location.radius_unit}
+                    for location in plan.draft.locations
+                ],
+                "location_types": ["home", "recent"],
+            },
+            "age_min": AGE_MIN,
+            "age_max": AGE_MAX,
+            "targeting_automation": {"advantage_audience": 0},  # no audience expansion beyond the above
+        }
+
+    def set_status(self, ids: PlatformIds, status: PlatformStatus) -> PlatformIds:
+        """The campaign's status decides delivery; its ad set and ad stay ACTIVE underneath it."""
+        if ids.campaign is None:
+            raise PlatformError(META, "no Meta campaign to change", ["not_launched"])
+        self._update_status(ids.campaign, Campaign, STATUS_TO_META[status])
+        return ids.model_copy(update={"status": status})
+
+    def spend(self, start: date, end: date) -> list[SpendRow]:
+        def rows() -> list[dict]:
+            insights = self._ad_account().get_insights(
+                fields=["campaign_id", "spend", "clicks", "impressions", "account_currency"],
+                params={"level": "campaign", "time_increment": 1,
+                        "time_range": {"since": start.isoformat(), "until": end.isoformat()}},
+            )
+            return [dict(row) for row in insights]
+
+        result = []
+        for row in self._call(rows):
+            try:
+                cost = Decimal(str(row.get("spend") or "0"))
+            except InvalidOperation:
+                raise PlatformError(META, "Meta returned a spend that is not a number", ["bad_spend"]) from None
+            result.append(SpendRow(
+                channel="meta", platform_campaign_id=str(row["campaign_id"]), day=date.fromisoformat(row["date_start"]),
+                cost=cost, currency=str(row["account_currency"]).upper(),
+                clicks=int(row.get("clicks") or 0), impressions=int(row.get("impressions") or 0),
+            ))
+        return result
+
+    def upload_conversions(self, conversions: Sequence[Conversion]) -> list[ConversionResult]:
+        """One Conversions API request per join: Meta takes or refuses a request's events all together."""
+        return [self._upload(conversion) for conversion in conversions]
+
+    def _upload(self, conversion: Conversion) -> ConversionResult:
+        if self.pixel_id is None:
+            return ConversionResult(join_id=conversion.join_id, ok=False, error="no_pixel_configured")
+        user = UserData()
+        email = (conversion.email_sha256 or "").strip().lower()
+        if email and _SHA256_HEX.fullmatch(email):
+            user.emails = [email]  # already SHA-256: the SDK passes 64-hex values on unhashed
+        if conversion.fbclid:
+            user.fbc = fbc(conversion.fbclid, conversion.fbclid_at or conversion.joined_at)
+        if conversion.client_user_agent:
+            user.client_user_agent = conversion.client_user_agent
+        if not user.emails and not user.fbc:
+            return ConversionResult(join_id=conversion.join_id, ok=False, error="no_user_data")
+        event = Event(
+            event_name="Lead", event_time=int(conversion.joined_at.timestamp()), event_id=conversion.join_id,
+            action_source=ActionSource.WEBSITE, user_data=user, event_source_url=conversion.event_source_url,
+        )
+        request = EventRequest(pixel_id=self.pixel_id, events=[event], test_event_code=self.test_event_code)
+        # EventRequest.execute() would send through the SDK's process-wide default api: ours is explicit.
+        pixel = AdsPixel(self.pixel_id, api=self.api)
+        try:
+            self._call(lambda: pixel.create_event(fields=[], params=request.get_params()))
+        except PlatformError as error:
+            return ConversionResult(join_id=conversion.join_id, ok=False, retryable=error.retryable,
+                                    error=",".join(error.codes) or "unknown")
+        return ConversionResult(join_id=conversion.join_id, ok=True)
+

@@ -1,0 +1,391 @@
+"""The Google Ads adapter through the real SDK (gRPC, TLS, OAuth refresh) against the local wire sandbox.
+
+Assertions are on what the sandbox received and stored, decoded from the wire with the SDK's own types.
+"""
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
+from attract.providers.ads import PlatformError, RateLimited
+from attract.providers.google_ads import API_VERSION, FINAL_URL_SUFFIX, GoogleAdsConfig, GoogleAdsGateway, build_client
+from attract_local.sandboxes.google_ads import GoogleAdsSandbox
+
+TARGETING_CRITERIA = ("age_range", "gender", "parental_status", "income_range", "user_list", "location",
+                      "user_interest")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = GoogleAdsSandbox(customer_id="1234567890", currency="EUR")
+    box.start()
+    # gRPC reads this once per process, at its first TLS channel; the sandbox's certificate is per process too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", box.cert_path)
+        yield box
+    box.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(sandbox):
+    yield
+    sandbox.clear_faults()
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def gateway(sandbox, sleeps):
+    return GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, timeout_s=10)
+
+
+def a_plan(currency: str = "EUR", name: str = "Data engineers Berlin") -> LaunchPlan:
+    campaign_id = uuid.uuid4().hex[:12]
+    draft = CampaignDraft.model_validate({
+        "name": name, "channels": ["google_search"],
+        "daily_budget": {"amount": "50.25", "currency": currency},
+        "start_date": "2026-12-01", "end_date": "2026-12-31",
+        "locations": [{"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"},
+                      {"latitude": 48.137, "longitude": 11.575, "radius": 30, "radius_unit": "kilometer",
+                       "country": "DE"}],
+        "destination": "https://careers.example.com/data",
+        "google": {"keywords": [{"text": "data engineer jobs", "match_type": "PHRASE"},
+                                {"text": "data engineer berlin", "match_type": "EXACT"}],
+                   "headlines": ["Data engineers wanted", "Join our data team", "Berlin data jobs"],
+                   "descriptions": ["Build pipelines that matter.", "Apply in two minutes."]},
+    })
+    return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]",
+                      draft=draft, final_url=f"https://go.acme.example/r/g{campaign_id[:8]}")
+
+
+def mutates_since(sandbox, mark: int) -> list:
+    return [request for method, request in sandbox.received[mark:] if method == "Mutate"]
+
+
+def operations_of(request, field: str) -> list:
+    return [getattr(op, field) for op in request.mutate_operations if type(op).pb(op).WhichOneof("operation") == field]
+
+
+def stored_campaign(sandbox, platform_id: str):
+    return sandbox.resources["campaigns"][f"customers/{sandbox.customer_id}/campaigns/{platform_id}"]
+
+
+def campaigns_named(sandbox, name: str) -> list:
+    return [c for c in sandbox.resources["campaigns"].values() if c.name == name]
+
+
+# ---- launch ----------------------------------------------------------------------------------------------
+
+def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sandbox, gateway):
+    plan, mark, tokens = a_plan(), len(sandbox.received), sandbox.token_requests
+
+    ids = gateway.launch(plan, PlatformIds())
+
+    create, enable = mutates_since(sandbox, mark)
+    assert create.customer_id == "1234567890" and not create.partial_failure
+    fields = [type(op).pb(op).WhichOneof("operation") for op in create.mutate_operations]
+    assert fields == (["campaign_budget_operation", "campaign_operation"] + ["campaign_criterion_operation"] * 2
+                      + ["ad_group_operation"] + ["ad_group_criterion_operation"] * 2 + ["ad_group_ad_operation"])
+    budget = operations_of(create, "campaign_budget_operation")[0].create
+    assert budget.amount_micros == 50_250_000 and budget.explicitly_shared is False
+    assert budget.resource_name == "customers/1234567890/campaignBudgets/-1"
+    campaign = operations_of(create, "campaign_operation")[0].create
+    assert campaign.resource_name == "customers/1234567890/campaigns/-2"
+    assert campaign.campaign_budget == budget.resource_name
+    assert campaign.name == plan.platform_name and campaign.status.name == "PAUSED"
+    assert campaign.advertising_channel_type.name == "SEARCH"
+    assert type(campaign).pb(campaign).WhichOneof("campaign_bidding_strategy") == "target_spend"
+    assert campaign.network_settings.target_google_search is True
+    assert campaign.network_settings.target_content_network is False
+    assert campaign.network_settings.target_search_network is False
+    assert campaign.start_date_time == "2026-12-01 00:00:00" and campaign.end_date_time == "2026-12-31 23:59:59"
+    assert campaign.final_url_suffix == FINAL_URL_SUFFIX and "{gclid}" in campaign.final_url_suffix
+    assert campaign.contains_eu_political_advertising.name == "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"
+    criteria = [op.create for op in operations_of(create, "campaign_criterion_operation")]
+    assert [c.campaign for c in criteria] == [campaign.resource_name] * 2
+    assert [(c.proximity.geo_point.latitude_in_micro_degrees, c.proximity.geo_point.longitude_in_micro_degrees,
+             c.proximity.radius, c.proximity.radius_units.name) for c in criteria] == [
+        (52_520_000, 13_405_000, 20.0, "MILES"), (48_137_000, 11_575_000, 30.0, "KILOMETERS")]
+    # Employment ads: radius targeting only, no age, gender, parental status, income, audiences.
+    for criterion in criteria:
+        assert type(criterion).pb(criterion).WhichOneof("criterion") == "proximity"
+        assert not any(field in criterion for field in TARGETING_CRITERIA)
+    ad_group = operations_of(create, "ad_group_operation")[0].create
+    assert ad_group.resource_name == "customers/1234567890/adGroups/-3"
+    assert ad_group.campaign == campaign.resource_name and ad_group.status.name == "PAUSED"
+    keywords = [op.create for op in operations_of(create, "ad_group_criterion_operation")]
+    assert [(k.ad_group, k.keyword.text, k.keyword.match_type.name) for k in keywords] == [
+        (ad_group.resource_name, "data engineer jobs", "PHRASE"),
+        (ad_group.resource_name, "data engineer berlin", "EXACT")]
+    ad = operations_of(create, "ad_group_ad_operation")[0].create
+    assert ad.ad_group == ad_group.resource_name and ad.status.name == "PAUSED"
+    assert list(ad.ad.final_urls) == [plan.final_url]
+    assert [a.text for a in ad.ad.responsive_search_ad.headlines] == plan.draft.google.headlines
+    assert [a.text for a in ad.ad.responsive_search_ad.descriptions] == plan.draft.google.descriptions
+
+    # Then one mutate enables campaign, ad group and ad, by their real resource names.
+    updates = [(type(op).pb(op).WhichOneof("operation"), getattr(op, type(op).pb(op).WhichOneof("operation")))
+               for op in enable.mutate_operations]
+    assert [(field, op.update.resource_name, op.update.status.name, list(op.update_mask.paths))
+            for field, op in updates] == [
+        ("campaign_operation", f"customers/1234567890/campaigns/{ids.campaign}", "ENABLED", ["status"]),
+        ("ad_group_operation", f"customers/1234567890/adGroups/{ids.ad_group}", "ENABLED", ["status"]),
+        ("ad_group_ad_operation", f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}", "ENABLED", ["status"])]
+    stored = stored_campaign(sandbox, ids.campaign)
+    assert stored.status.name == "ENABLED" and stored.name == plan.platform_name
+    assert ids.status == "ENABLED"
+    assert stored.campaign_budget == f"customers/1234567890/campaignBudgets/{ids.budget}"
+    assert sandbox.resources["adGroupAds"][f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"].status.name \
+        == "ENABLED"
+    # The real OAuth refresh happened (once, then cached) and the SDK's headers reached the wire.
+    landing, gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: our /r/ link with the gclid
+    assert landing == f"{plan.final_url}?gclid={gclid}"
+    assert sandbox.token_requests == tokens + 1
+    assert sandbox.headers[-1]["developer-token"] == "sandbox-developer-token"
+    assert sandbox.headers[-1]["login-customer-id"] == "1234567890"
+
+
+def test_a_lost_response_then_a_retry_creates_nothing_twice(sandbox, gateway):
+    plan, mark = a_plan(name="O'Reilly \\ data engineers"), len(sandbox.received)  # GAQL quoting on the lookup
+    sandbox.lose_next_response("Mutate")
+
+    with pytest.raises(PlatformError) as lost:
+        gateway.launch(plan, PlatformIds())
+    assert lost.value.retryable and lost.value.codes == ["grpc:UNAVAILABLE"]
+    [half_made] = campaigns_named(sandbox, plan.platform_name)  # Google applied it; we never heard back
+    assert half_made.status.name == "PAUSED"
+
+    ids = gateway.launch(plan, PlatformIds())  # nothing was stored: found by its name
+
+    create, enable = mutates_since(sandbox, mark)
+    assert operations_of(create, "campaign_operation")[0].create.name == plan.platform_name
+    assert all(type(op).pb(op).WhichOneof("operation") in ("campaign_operation", "ad_group_operation",
+                                                            "ad_group_ad_operation") for op in enable.mutate_operations)
+    assert not any("create" in getattr(op, type(op).pb(op).WhichOneof("operation")) for op in enable.mutate_operations)
+    [campaign] = campaigns_named(sandbox, plan.platform_name)
+    assert campaign.status.name == "ENABLED" and ids.campaign == str(campaign.id) and ids.status == "ENABLED"
+    assert len([g for g in sandbox.resources["adGroups"].values() if g.campaign == campaign.resource_name]) == 1
+    assert ids.ad_group and ids.ad and ids.budget
+
+
+def test_a_failed_enable_is_resumed_from_the_stored_ids(sandbox, gateway):
+    plan, mark = a_plan(), len(sandbox.received)
+    sandbox.fail_next("Mutate", "campaign_error", "INVALID_STATUS_CHANGE", after=1)
+
+    with pytest.raises(PlatformError) as failed:
+        gateway.launch(plan, PlatformIds())
+    assert failed.value.codes == ["campaign_error:INVALID_STATUS_CHANGE"]
+    [campaign] = campaigns_named(sandbox, plan.platform_name)
+    assert campaign.status.name == "PAUSED"
+
+    # The orchestrator stored what it knew; renamed in Google's UI meanwhile, the id still finds it.
+    sandbox.resources["campaigns"][campaign.resource_name].name = "renamed by a marketer"
+    ids = gateway.launch(plan, PlatformIds(campaign=str(campaign.id)))
+
+    searches = [request.query for method, request in sandbox.received[mark:] if method == "Search"]
+    assert any(f"campaign.resource_name = '{campaign.resource_name}'" in query for query in searches)
+    assert len(mutates_since(sandbox, mark)) == 3  # create, the failed enable, the enable
+    assert stored_campaign(sandbox, ids.campaign).status.name == "ENABLED"
+    assert not campaigns_named(sandbox, plan.platform_name)
+
+
+def test_a_google_ads_exception_becomes_a_platform_error_with_codes_and_request_id(sandbox, gateway):
+    plan, mark = a_plan(), len(sandbox.received)
+    sandbox.fail_next("Mutate", "campaign_budget_error", "DUPLICATE_NAME")
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(plan, PlatformIds())
+
+    assert type(refused.value) is PlatformError and not refused.value.retryable
+    assert refused.value.codes == ["campaign_budget_error:DUPLICATE_NAME"]
+    assert refused.value.request_id == sandbox.failure_request_ids[-1]
+    assert refused.value.as_json()["platform"] == "google_ads"
+    assert len(mutates_since(sandbox, mark)) == 1 and not campaigns_named(sandbox, plan.platform_name)
+
+
+def test_a_budget_in_another_currency_than_the_account_never_reaches_mutate(sandbox, gateway):
+    plan, mark = a_plan(currency="USD"), len(sandbox.received)
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(plan, PlatformIds())
+
+    assert refused.value.codes == ["attract:CURRENCY_MISMATCH"]
+    assert mutates_since(sandbox, mark) == []
+
+
+def test_pause_resume_and_remove_are_idempotent(sandbox, gateway):
+    ids = gateway.launch(a_plan(), PlatformIds())
+    mark = len(sandbox.received)
+
+    paused = gateway.set_status(ids, "PAUSED")
+    gateway.set_status(paused, "PAUSED")  # a redelivered request: read, nothing to change
+    assert stored_campaign(sandbox, ids.campaign).status.name == "PAUSED" and paused.status == "PAUSED"
+    gateway.set_status(paused, "ENABLED")
+    assert stored_campaign(sandbox, ids.campaign).status.name == "ENABLED"
+    removed = gateway.set_status(ids, "REMOVED")
+    gateway.set_status(ids, "REMOVED")
+
+    mutates = mutates_since(sandbox, mark)
+    assert len(mutates) == 3
+    assert mutates[-1].mutate_operations[0].campaign_operation.remove == f"customers/1234567890/campaigns/{ids.campaign}"
+    assert removed.status == "REMOVED" and stored_campaign(sandbox, ids.campaign).status.name == "REMOVED"
+    with pytest.raises(PlatformError) as gone:
+        gateway.set_status(ids, "ENABLED")
+    assert gone.value.codes == ["attract:CAMPAIGN_REMOVED"]
+    with pytest.raises(PlatformError) as relaunch:
+        gateway.launch(a_plan(), ids)
+    assert relaunch.value.codes == ["attract:CAMPAIGN_REMOVED"] and len(mutates_since(sandbox, mark)) == 3
+
+
+# ---- spend -----------------------------------------------------------------------------------------------
+
+def test_spend_reads_daily_rows_through_search_stream(sandbox, gateway):
+    ids = gateway.launch(a_plan(), PlatformIds())
+    days = [dt.date(2026, 1, 10), dt.date(2026, 1, 11), dt.date(2026, 1, 12)]
+    sandbox.set_spend(ids.campaign, days[0], 12_345_678, 31, 700)
+    sandbox.set_spend(ids.campaign, days[1], 990_000, 2, 41)
+    sandbox.set_spend(ids.campaign, days[2], 5_000_000, 9, 100)  # outside the range asked for
+    mark = len(sandbox.received)
+
+    rows = gateway.spend(days[0], days[1])
+
+    [(method, request)] = sandbox.received[mark:]
+    assert method == "SearchStream" and request.customer_id == "1234567890"
+    for field in ("segments.date", "campaign.id", "metrics.cost_micros", "metrics.clicks", "metrics.impressions"):
+        assert field in request.query
+    assert "segments.date BETWEEN '2026-01-10' AND '2026-01-11'" in request.query
+    assert [(r.channel, r.platform_campaign_id, r.day, r.cost, r.currency, r.clicks, r.impressions) for r in rows] == [
+        ("google_search", ids.campaign, days[0], Decimal("12.345678"), "EUR", 31, 700),
+        ("google_search", ids.campaign, days[1], Decimal("0.99"), "EUR", 2, 41)]
+
+
+def test_a_rate_limit_is_retried_with_backoff_then_succeeds(sandbox, gateway, sleeps):
+    sandbox.rate_limit_next("SearchStream", times=2)
+    mark = len(sandbox.received)
+
+    gateway.spend(dt.date(2025, 1, 1), dt.date(2025, 1, 2))
+
+    assert [method for method, _ in sandbox.received[mark:]] == ["SearchStream"] * 3
+    assert len(sleeps) == 2
+
+
+def test_a_lasting_rate_limit_surfaces_as_rate_limited(sandbox, sleeps):
+    gateway = GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, attempts=3)
+    sandbox.rate_limit_next("SearchStream", times=3)
+
+    with pytest.raises(RateLimited) as limited:
+        gateway.spend(dt.date(2025, 1, 1), dt.date(2025, 1, 2))
+
+    assert limited.value.codes == ["quota_error:RESOURCE_EXHAUSTED"] and limited.value.retryable
+    assert limited.value.request_id == sandbox.failure_request_ids[-1]
+    assert len(sleeps) == 2
+
+
+# ---- conversions -----------------------------------------------------------------------------------------
+
+def test_conversions_upload_with_partial_failure_order_id_consent_and_hashed_email(sandbox, gateway):
+    joined = dt.datetime(2026, 12, 3, 10, 15, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    email_hash = hashlib.sha256(b"ada@example.com").hexdigest()
+    bad_gclid = f"bad-{uuid.uuid4().hex}"
+    sandbox.bad_click_ids.add(bad_gclid)
+    run = uuid.uuid4().hex[:8]
+    conversions = [
+        Conversion(join_id=f"j1-{run}", joined_at=joined, gclid="Cj0KCQ-good", email_sha256=email_hash),
+        Conversion(join_id=f"j2-{run}", joined_at=joined, gclid=bad_gclid),
+        Conversion(join_id=f"j3-{run}", joined_at=joined, email_sha256=email_hash),  # enhanced conversions for leads
+        Conversion(join_id=f"j4-{run}", joined_at=joined),  # nothing to match on: never sent
+        Conversion(join_id=f"j5-{run}", joined_at=joined, gbraid="gb-1", wbraid="wb-1"),
+    ]
+    mark = len(sandbox.received)
+
+    results = gateway.upload_conversions(conversions)
+
+    [(method, request)] = sandbox.received[mark:]
+    assert method == "UploadClickConversions" and request.partial_failure is True
+    assert [c.order_id for c in request.conversions] == [f"j1-{run}", f"j2-{run}", f"j3-{run}", f"j5-{run}"]
+    assert {c.conversion_date_time for c in request.conversions} == {"2026-12-03 09:15:30+00:00"}
+    assert {c.conversion_action for c in request.conversions} == {"customers/1234567890/conversionActions/555000111"}
+    assert {c.consent.ad_user_data.name for c in request.conversions} == {"GRANTED"}
+    first, _, lead, braid = request.conversions
+    assert first.gclid == "Cj0KCQ-good" and [u.hashed_email for u in first.user_identifiers] == [email_hash]
+    assert not lead.gclid and [(u.hashed_email, u.user_identifier_source.name) for u in lead.user_identifiers] == [
+        (email_hash, "FIRST_PARTY")]
+    assert braid.gbraid == "gb-1" and not braid.wbraid  # the API refuses both on one conversion
+    assert [(r.join_id, r.ok, r.error) for r in results] == [
+        (f"j1-{run}", True, None), (f"j2-{run}", False, "conversion_upload_error:UNPARSEABLE_GCLID"),
+        (f"j3-{run}", True, None), (f"j4-{run}", False, "attract:NO_CLICK_ID_OR_EMAIL"), (f"j5-{run}", True, None)]
+    assert not any(r.retryable for r in results)
+
+    # A redelivered batch: Google already has those order ids, which counts as done.
+    again = gateway.upload_conversions(conversions[:1])
+    assert [(r.ok, r.error) for r in again] == [(True, None)]
+
+
+# ---- wiring ----------------------------------------------------------------------------------------------
+
+def test_an_injected_client_with_a_ready_token_skips_the_refresh(sandbox):
+    from google.oauth2.credentials import Credentials
+
+    config = GoogleAdsConfig.model_validate(sandbox.config())
+    tokens = sandbox.token_requests
+    client = build_client(config, sandbox.endpoint, Credentials(token=sandbox.access_token))
+    gateway = GoogleAdsGateway(sandbox.config(), sandbox.endpoint, client=client)
+
+    assert gateway.spend(dt.date(2025, 2, 1), dt.date(2025, 2, 1)) == []
+    assert sandbox.token_requests == tokens and client.version == API_VERSION
+
+
+def test_secrets_never_show_in_the_config_repr_and_customer_ids_lose_their_dashes(sandbox):
+    config = GoogleAdsConfig.model_validate(sandbox.config(customer_id="123-456-7890", login_customer_id=""))
+    assert "sandbox-secret" not in repr(config) and "sandbox-refresh-token" not in repr(config)
+    assert "sandbox-developer-token" not in str(config.model_dump())
+    assert config.customer_id == "1234567890" and config.login_customer_id is None
+    assert os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] == sandbox.cert_path
+
+
+def test_the_sandbox_refuses_gaql_it_does_not_understand_rather_than_ignoring_a_filter(sandbox, gateway):
+    service = gateway._service("GoogleAdsService")
+    with pytest.raises(Exception, match="beyond the local sandbox"):
+        list(service.search(customer_id="1234567890",
+                            query="SELECT campaign.id FROM campaign WHERE campaign.name LIKE '%x%'"))
+
+
+def test_a_relaunch_adds_only_the_children_someone_removed(sandbox, gateway):
+    plan = a_plan()
+    ids = gateway.launch(plan, PlatformIds())
+    ad_path = f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"
+    sandbox.resources["adGroupAds"][ad_path].status = "REMOVED"  # removed by hand in Google's UI
+    mark = len(sandbox.received)
+
+    again = gateway.launch(plan, ids)
+
+    create, enable = mutates_since(sandbox, mark)
+    assert [type(op).pb(op).WhichOneof("operation") for op in create.mutate_operations] == ["ad_group_ad_operation"]
+    assert create.mutate_operations[0].ad_group_ad_operation.create.ad_group == \
+        f"customers/1234567890/adGroups/{ids.ad_group}"
+    assert (again.campaign, again.budget, again.ad_group) == (ids.campaign, ids.budget, ids.ad_group)
+    assert again.ad != ids.ad and len(enable.mutate_operations) == 3
+    assert len(campaigns_named(sandbox, plan.platform_name)) == 1
+
+
+def test_one_refused_operation_creates_nothing_at_all(sandbox, gateway):
+    # The RSA limits are policy rules checked before any call (attract.campaigns.policy); here the fake's own
+    # check stands in for Google's, to show the launch mutate is all or nothing.
+    plan = a_plan()
+    draft = plan.draft.model_copy(update={"google": plan.draft.google.model_copy(update={"headlines": ["Only one"]})})
+    plan = plan.model_copy(update={"draft": draft})
+    before = {collection: len(items) for collection, items in sandbox.resources.items()}
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(plan, PlatformIds())
+
+    assert refused.value.codes == ["collection_size_error:TOO_FEW"]
+    assert {collection: len(items) for collection, items in sandbox.resources.items()} == before

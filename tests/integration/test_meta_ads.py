@@ -1,0 +1,402 @@
+"""The Meta adapter through the real facebook-business SDK against the local Meta sandbox, at the wire.
+
+Every assertion reads what the sandbox received (the SDK's own form encoding, decoded) or what it holds.
+A guard refuses any connection that is not to 127.0.0.1, so an SDK call to graph.facebook.com (or its
+crash reporter) fails the test loudly instead of reaching the internet.
+"""
+
+import hashlib
+import json
+import socket
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
+from attract.providers.ads import PlatformError, RateLimited
+from attract.providers.meta import MetaGateway
+from attract_local.sandboxes.meta import MetaSandbox
+
+# The SDK warns (UserWarning) when a parameter does not fit its own type table: here that is a failure.
+pytestmark = pytest.mark.filterwarnings("error::UserWarning")
+
+RAW_EMAIL = "Ada.Lovelace@Example.com"
+EMAIL_SHA256 = hashlib.sha256(RAW_EMAIL.strip().lower().encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = MetaSandbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Only loopback may be resolved; anything else is recorded and refused, and fails the test."""
+    attempts: list[str] = []  # a test that expects an attempt empties it
+    real = socket.getaddrinfo
+
+    def loopback_only(host, *args, **kwargs):
+        if str(host) not in ("127.0.0.1", "localhost", "::1"):
+            attempts.append(str(host))
+            raise OSError(f"test guard: no connections to {host}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+    yield attempts
+    assert not attempts, f"the SDK tried to reach {attempts}"
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)  # the launches' clock: before the drafts' start
+
+
+@pytest.fixture
+def gateway(sandbox, sleeps):
+    return MetaGateway(sandbox.config(), sandbox.url, timeout_s=5, sleep=sleeps.append, clock=lambda: NOW)
+
+
+def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", start: str = "2026-12-01",
+         end: str | None = "2026-12-31") -> LaunchPlan:
+    campaign_id = uuid.uuid4().hex[:12]
+    name = name or f"Data engineers {campaign_id}"
+    draft = CampaignDraft.model_validate({
+        "name": name, "channels": ["meta"], "daily_budget": {"amount": "50.00", "currency": "EUR"},
+        "start_date": start, "end_date": end,
+        "locations": [
+            {"latitude": 52.52, "longitude": 13.405, "radius": radius, "radius_unit": unit, "country": "DE"},
+            {"latitude": 48.2082, "longitude": 16.3738, "radius": 30, "radius_unit": "kilometer", "country": "AT"},
+        ],
+        "destination": "https://careers.example.com/data",
+        "meta": {"primary_text": "Build our data platform", "headline": "Data engineers wanted",
+                 "image_url": "https://images.example.com/team.png", "call_to_action": "APPLY_NOW"},
+    })
+    return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]", draft=draft,
+                      final_url=f"https://go.example.com/r/{campaign_id[:8]}")
+
+
+def named(sandbox: MetaSandbox, kind: str, launch: LaunchPlan) -> list[dict]:
+    return [o for o in sandbox.of_kind(kind) if o["name"].startswith(launch.platform_name)]
+
+
+def posts(sandbox: MetaSandbox, launch: LaunchPlan) -> list[tuple[str, dict]]:
+    """(path, params) of every POST this launch made, in order."""
+    ids = {o["id"] for kind in ("campaign", "adset", "adcreative", "ad") for o in named(sandbox, kind, launch)}
+    return [(path, params) for method, path, params in list(sandbox.received) if method == "POST" and (
+        str(params.get("name", "")).startswith(launch.platform_name) or path.rsplit("/", 1)[-1] in ids)]
+
+
+# ---- launch ------------------------------------------------------------------------------------------
+
+def test_launch_sets_employment_rules_creates_paused_then_activates(sandbox, gateway):
+    launch = plan()
+    attempted = gateway.api.get_num_requests_attempted()
+    received = len(sandbox.received)
+
+    ids = gateway.launch(launch, PlatformIds())
+
+    sent = posts(sandbox, launch)
+    creates = {path.rsplit("/", 1)[-1]: params for path, params in sent if "name" in params}
+    campaign, ad_set = creates["campaigns"], creates["adsets"]
+    creative, ad = creates["adcreatives"], creates["ads"]
+    assert campaign["special_ad_categories"] == ["EMPLOYMENT"]
+    assert campaign["special_ad_category_country"] == ["AT", "DE"]
+    assert campaign["name"] == launch.platform_name and campaign["objective"] == "OUTCOME_LEADS"
+    assert {campaign["status"], ad_set["status"], ad["status"]} == {"PAUSED"}
+
+    targeting = ad_set["targeting"]
+    assert (targeting["age_min"], targeting["age_max"]) == (18, 65)
+    assert "genders" not in targeting and "zips" not in targeting["geo_locations"]
+    assert targeting["geo_locations"]["custom_locations"] == [
+        {"latitude": 52.52, "longitude": 13.405, "radius": 20, "distance_unit": "mile"},
+        {"latitude": 48.2082, "longitude": 16.3738, "radius": 30, "distance_unit": "kilometer"},
+    ]
+    assert ad_set["daily_budget"] == "5000"  # EUR 50.00 in cents, as Meta wants it
+    assert ad_set["campaign_id"] == ids.campaign and ad_set["billing_event"] == "IMPRESSIONS"
+    assert ad_set["promoted_object"] == {"pixel_id": sandbox.pixel_id, "custom_event_type": "LEAD"}
+    assert (ad_set["start_time"], ad_set["end_time"]) == ("2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
+
+    link = creative["object_story_spec"]["link_data"]
+    assert link["link"] == launch.final_url and link["call_to_action"]["type"] == "APPLY_NOW"
+    assert (link["message"], link["name"]) == ("Build our data platform", "Data engineers wanted")
+    assert creative["object_story_spec"]["page_id"] == sandbox.page_id
+    name = launch.draft.name.replace(" ", "%20")
+    assert creative["url_tags"] == f"utm_source=meta&utm_medium=paid_social&utm_campaign={name}"
+    assert ad["adset_id"] == ids.ad_group and ad["creative"] == {"creative_id": ids.creative}
+
+    # Paused while being built; activated children first, the campaign last.
+    activations = [(path.rsplit("/", 1)[-1], params) for path, params in sent if "name" not in params]
+    assert activations == [(ids.ad, {"status": "ACTIVE"}), (ids.ad_group, {"status": "ACTIVE"}),
+                           (ids.campaign, {"status": "ACTIVE"})]
+    assert ids.status == "ENABLED"
+    assert {o["status"] for kind in ("campaign", "adset", "ad") for o in named(sandbox, kind, launch)} == {"ACTIVE"}
+    # Every request the SDK attempted is one the sandbox received: nothing went anywhere else.
+    assert gateway.api.get_num_requests_attempted() - attempted == len(sandbox.received) - received
+
+
+def test_a_launch_without_pixel_optimises_for_link_clicks(sandbox, sleeps):
+    gateway = MetaGateway({**sandbox.config(), "pixel_id": ""}, sandbox.url, sleep=sleeps.append)
+    launch = plan(end=None)
+    gateway.launch(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    (campaign,) = named(sandbox, "campaign", launch)
+    assert campaign["objective"] == "OUTCOME_TRAFFIC" and ad_set["optimization_goal"] == "LINK_CLICKS"
+    assert "promoted_object" not in ad_set and "end_time" not in ad_set
+
+
+def test_a_draft_that_already_started_starts_now(sandbox, gateway):
+    launch = plan(start="2026-11-01")
+    gateway.launch(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    assert "start_time" not in ad_set and ad_set["end_time"] == "2027-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("step", ["/campaigns", "/adsets", "/adcreatives", "/ads"])
+def test_answer_lost_after_create_then_resume_creates_nothing_twice(sandbox, gateway, step):
+    launch = plan()
+    sandbox.fail_next(step, drop=True, after_apply=True, method="POST")  # Meta did it; we never heard back
+
+    with pytest.raises(PlatformError) as failed:
+        gateway.launch(launch, PlatformIds())
+    assert failed.value.retryable and failed.value.codes == ["connection"]
+    assert sandbox.access_token not in str(failed.value) and failed.value.__cause__ is None
+
+    ids = gateway.launch(launch, PlatformIds())  # nothing was stored: the names find what exists
+
+    for kind in ("campaign", "adset", "adcreative", "ad"):
+        assert len(named(sandbox, kind, launch)) == 1, kind
+    assert ids.campaign == named(sandbox, "campaign", launch)[0]["id"]
+    assert ids.ad == named(sandbox, "ad", launch)[0]["id"] and ids.status == "ENABLED"
+
+
+def test_server_error_after_create_then_resume_with_stored_ids(sandbox, gateway):
+    launch = plan()
+    sandbox.fail_next("/ads", 2, after_apply=True, method="POST")
+
+    with pytest.raises(PlatformError) as failed:
+        gateway.launch(launch, PlatformIds())
+    assert failed.value.codes == ["2"] and failed.value.retryable and failed.value.request_id
+    assert not isinstance(failed.value, RateLimited)
+    stored = PlatformIds(campaign=named(sandbox, "campaign", launch)[0]["id"],
+                         ad_group=named(sandbox, "adset", launch)[0]["id"])  # what the domain had saved
+
+    received = len(sandbox.received)
+    ids = gateway.launch(launch, stored)
+
+    assert len(named(sandbox, "ad", launch)) == 1 and ids.ad == named(sandbox, "ad", launch)[0]["id"]
+    later = [path for method, path, _ in sandbox.received[received:] if method == "GET"]
+    assert not any(path.endswith(("/campaigns", "/adsets")) for path in later)  # stored ids are not looked up
+
+
+def test_rate_limit_is_retried_with_backoff_then_succeeds(sandbox, gateway, sleeps):
+    launch = plan()
+    sandbox.fail_next("/adsets", 613, subcode=1487742, method="POST", times=2)
+
+    ids = gateway.launch(launch, PlatformIds())
+
+    assert len(sleeps) == 2 and ids.status == "ENABLED"
+    assert len(named(sandbox, "adset", launch)) == 1
+    assert len([p for p in sandbox.requests_to("POST", "/adsets") if p["name"].startswith(launch.platform_name)]) == 3
+
+
+@pytest.mark.parametrize("code", [17, 80004])
+def test_rate_limit_that_persists_surfaces_as_rate_limited(sandbox, sleeps, code):
+    gateway = MetaGateway(sandbox.config(), sandbox.url, sleep=sleeps.append, attempts=3)
+    sandbox.fail_next("/campaigns", code, method="POST", times=3)
+
+    with pytest.raises(RateLimited) as limited:
+        gateway.launch(plan(), PlatformIds())
+
+    assert limited.value.codes == [str(code)] and limited.value.retryable and limited.value.request_id
+    assert len(sleeps) == 2
+
+
+def test_meta_refusal_keeps_codes_and_trace_id_and_nothing_else(sandbox, gateway, sleeps):
+    launch = plan()
+    sandbox.fail_next("/adsets", 100, subcode=1487079, method="POST")
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(launch, PlatformIds())
+
+    error = refused.value
+    assert error.codes == ["100", "100/1487079"] and not error.retryable and not sleeps
+    assert error.as_json()["platform"] == "meta" and error.request_id
+    assert error.__cause__ is None and error.__suppress_context__  # the SDK error holds the whole request
+    assert named(sandbox, "adset", launch) == [] and len(named(sandbox, "campaign", launch)) == 1
+
+
+def test_meta_employment_rules_are_enforced_by_the_sandbox_too(sandbox, gateway):
+    """A 10 km radius passes the draft's shape; Meta (and so the sandbox) refuses it for EMPLOYMENT."""
+    launch = plan(radius=10, unit="kilometer")
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(launch, PlatformIds())
+    assert refused.value.codes == ["100", "100/1870194"]
+
+
+def test_wrong_token_is_refused_and_not_echoed(sandbox, sleeps):
+    gateway = MetaGateway({**sandbox.config(), "access_token": "not-the-token"}, sandbox.url, sleep=sleeps.append)
+    received = len(sandbox.received)
+    with pytest.raises(PlatformError) as refused:
+        gateway.launch(plan(), PlatformIds())
+    assert refused.value.codes == ["190"] and "not-the-token" not in str(refused.value)
+    assert len(sandbox.received) == received  # refused before anything was recorded or done
+
+
+def test_the_guard_catches_a_call_to_the_real_graph(sandbox, no_internet, sleeps):
+    gateway = MetaGateway(sandbox.config(), "https://graph.facebook.com", sleep=sleeps.append)
+    try:
+        with pytest.raises(PlatformError) as failed:
+            gateway.spend(date(2026, 11, 1), date(2026, 11, 1))
+        assert failed.value.codes == ["connection"] and sandbox.access_token not in str(failed.value)
+        assert no_internet == ["graph.facebook.com"]
+        no_internet.clear()
+    finally:
+        MetaGateway(sandbox.config(), sandbox.url)  # back to the sandbox for the tests that follow
+
+
+def test_no_credentials_in_what_the_sandbox_recorded(sandbox, gateway):
+    gateway.launch(plan(), PlatformIds())
+    recorded = json.dumps(sandbox.received)
+    assert sandbox.access_token not in recorded and sandbox.app_secret not in recorded
+
+
+# ---- status ------------------------------------------------------------------------------------------
+
+def test_set_status_maps_to_meta_statuses(sandbox, gateway):
+    launch = plan()
+    ids = gateway.launch(launch, PlatformIds())
+
+    seen = []
+    for status in ("PAUSED", "ENABLED", "REMOVED"):
+        ids = gateway.set_status(ids, status)
+        seen.append(sandbox.objects[ids.campaign]["status"])
+        assert ids.status == status
+
+    assert seen == ["PAUSED", "ACTIVE", "DELETED"]
+    with pytest.raises(PlatformError):
+        gateway.set_status(PlatformIds(), "PAUSED")
+
+
+# ---- spend -------------------------------------------------------------------------------------------
+
+def test_spend_rows_per_campaign_and_day(sandbox, gateway):
+    launch = plan()
+    ids = gateway.launch(launch, PlatformIds())
+    sandbox.record_spend(ids.campaign, date(2026, 11, 2), "12.34", clicks=7, impressions=900)
+    sandbox.record_spend(ids.campaign, date(2026, 11, 3), "0.99", clicks=1, impressions=80)
+    sandbox.record_spend(ids.campaign, date(2026, 11, 9), "5.00", clicks=1, impressions=80)  # outside the range
+
+    rows = [row for row in gateway.spend(date(2026, 11, 1), date(2026, 11, 3)) if row.platform_campaign_id == ids.campaign]
+
+    assert [(r.day, r.cost, r.currency, r.clicks, r.impressions, r.channel) for r in rows] == [
+        (date(2026, 11, 2), Decimal("12.34"), "EUR", 7, 900, "meta"),
+        (date(2026, 11, 3), Decimal("0.99"), "EUR", 1, 80, "meta"),
+    ]
+    query = sandbox.requests_to("GET", "/insights")[-1]
+    assert query["level"] == "campaign" and query["time_increment"] == "1"
+    assert query["time_range"] == {"since": "2026-11-01", "until": "2026-11-03"}
+    assert set(query["fields"].split(",")) >= {"spend", "clicks", "impressions", "campaign_id", "account_currency"}
+
+
+def test_spend_of_a_running_campaign_is_simulated_from_its_budget(sandbox, gateway):
+    ids = gateway.launch(plan(), PlatformIds())
+    today = sandbox.today()
+    (row,) = [r for r in gateway.spend(today, today) if r.platform_campaign_id == ids.campaign]
+    assert row.cost == Decimal("45.00") and row.day == today  # 90% of EUR 50.00
+
+
+def test_spend_rate_limited_then_served(sandbox, gateway, sleeps):
+    sandbox.fail_next("/insights", 80000)
+    assert gateway.spend(date(2020, 1, 1), date(2020, 1, 2)) == []
+    assert len(sleeps) == 1
+
+
+# ---- conversions -------------------------------------------------------------------------------------
+
+def conversion(**changes) -> Conversion:
+    now = datetime.now(timezone.utc)
+    values = {"join_id": uuid.uuid4().hex, "joined_at": now, "fbclid": "IwAR0abc_DEF-123", "fbclid_at": now - timedelta(hours=2),
+              "email_sha256": EMAIL_SHA256, "event_source_url": "https://careers.example.com/data",
+              "client_user_agent": "Mozilla/5.0"}
+    return Conversion(**{**values, **changes})
+
+
+def test_conversions_go_to_the_conversions_api_as_hashed_leads(sandbox, gateway):
+    join = conversion()
+
+    (result,) = gateway.upload_conversions([join])
+
+    assert result.ok and result.join_id == join.join_id
+    (event,) = [e for e in sandbox.events if e.get("event_id") == join.join_id]
+    assert event["event_name"] == "Lead" and event["action_source"] == "website"
+    assert event["event_time"] == int(join.joined_at.timestamp())
+    assert event["user_data"]["em"] == [EMAIL_SHA256]
+    clicked_ms = int(join.fbclid_at.timestamp() * 1000)
+    assert event["user_data"]["fbc"] == f"fb.1.{clicked_ms}.IwAR0abc_DEF-123"
+    assert event["user_data"]["client_user_agent"] == "Mozilla/5.0"
+    assert event["event_source_url"] == "https://careers.example.com/data"
+    assert sandbox.requests_to("POST", f"/{sandbox.pixel_id}/events")
+
+
+def test_a_raw_email_never_leaves(sandbox, gateway):
+    """A value that is not a SHA-256 (a raw email by mistake) is dropped, not sent (the SDK would hash it)."""
+    join = conversion(email_sha256=RAW_EMAIL)
+    (result,) = gateway.upload_conversions([join])
+    assert result.ok
+    (event,) = [e for e in sandbox.events if e.get("event_id") == join.join_id]
+    assert "em" not in event["user_data"] and event["user_data"]["fbc"]
+    recorded = json.dumps(sandbox.received).lower()
+    assert RAW_EMAIL.lower() not in recorded and "ada.lovelace" not in recorded
+    assert all(len(h) == 64 for e in sandbox.events for h in e["user_data"].get("em", []))
+
+
+def test_conversion_results_per_item(sandbox, gateway, sleeps):
+    fine, too_old, nothing_to_match = (
+        conversion(), conversion(joined_at=datetime.now(timezone.utc) - timedelta(days=8)),
+        conversion(fbclid=None, email_sha256=None))
+    sandbox.fail_next(f"/{sandbox.pixel_id}/events", 17, method="POST")  # throttled once, then served
+
+    results = gateway.upload_conversions([fine, too_old, nothing_to_match])
+
+    assert [r.join_id for r in results] == [fine.join_id, too_old.join_id, nothing_to_match.join_id]
+    assert results[0].ok and len(sleeps) == 1
+    assert (results[1].ok, results[1].retryable, results[1].error) == (False, False, "100,100/2804003")
+    assert (results[2].ok, results[2].error) == (False, "no_user_data")
+    ids = {e.get("event_id") for e in sandbox.events}
+    assert fine.join_id in ids and too_old.join_id not in ids and nothing_to_match.join_id not in ids
+
+
+def test_conversions_rate_limited_throughout_are_retryable(sandbox, sleeps):
+    gateway = MetaGateway(sandbox.config(), sandbox.url, sleep=sleeps.append, attempts=2)
+    sandbox.fail_next(f"/{sandbox.pixel_id}/events", 613, method="POST", times=2)
+    (result,) = gateway.upload_conversions([conversion()])
+    assert (result.ok, result.retryable, result.error) == (False, True, "613")
+
+
+def test_test_event_code_is_passed_on_when_configured(sandbox, sleeps):
+    gateway = MetaGateway({**sandbox.config(), "test_event_code": "TEST4242"}, sandbox.url, sleep=sleeps.append)
+    join = conversion()
+    assert gateway.upload_conversions([join])[0].ok
+    (sent,) = [p for p in sandbox.requests_to("POST", "/events") if join.join_id in json.dumps(p)]
+    assert sent["test_event_code"] == "TEST4242"
+
+
+def test_timeout_after_meta_applied_then_resume(sandbox, sleeps):
+    gateway = MetaGateway(sandbox.config(), sandbox.url, timeout_s=0.3, sleep=sleeps.append)
+    launch = plan()
+    sandbox.fail_next("/adcreatives", stall_s=1.0, method="POST")
+
+    with pytest.raises(PlatformError) as failed:
+        gateway.launch(launch, PlatformIds())
+    assert failed.value.codes == ["timeout"] and failed.value.retryable and failed.value.__cause__ is None
+
+    gateway.launch(launch, PlatformIds())
+    assert [len(named(sandbox, kind, launch)) for kind in ("campaign", "adset", "adcreative", "ad")] == [1, 1, 1, 1]
