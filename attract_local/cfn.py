@@ -116,7 +116,22 @@ def offline_environment(template: dict, logical_id: str) -> dict[str, str]:
     function_globals = (template.get("Globals") or {}).get("Function") or {}
     variables = {**((function_globals.get("Environment") or {}).get("Variables") or {}),
                  **((template["Resources"][logical_id]["Properties"].get("Environment") or {}).get("Variables") or {})}
-    return {name: str(value) for name, value in Resolver(refs, {})(variables).items()}
+    return {name: str(value) for name, value in Resolver(refs, _OfflineAttributes(template["Resources"]))(variables).items()}
+
+
+class _OfflineAttributes(dict):
+    """Any attribute of a template resource as `<Logical>.<Attr>` (a queue's Arn, a role's Arn): offline, a
+    value only has to be there; a resource the template lacks still fails."""
+
+    def __init__(self, resources: dict):
+        super().__init__()
+        self.resources = resources
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and key[0] in self.resources
+
+    def __getitem__(self, key: tuple[str, str]) -> str:
+        return f"{key[0]}.{key[1]}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from attract_local.emulator import serialise_dynamodb
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK_NAME = "attract-local"
+# sqlite invitation sources (the demo's "ATS" file) are allowed in the local stack only.
+LOCAL_OVERRIDES = {"INVITE_ALLOW_LOCAL_SOURCES": "true"}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -168,13 +170,13 @@ class LocalAws:
     def resolve(self) -> Resolver:
         return Resolver(self.refs, self.attrs)
 
-    def functions(self) -> dict[str, FunctionSpec]:
-        """Every AWS::Serverless::Function with Globals merged and its environment resolved."""
+    def functions(self, only: str | None = None) -> dict[str, FunctionSpec]:
+        """Every AWS::Serverless::Function (or just `only`) with Globals merged and its environment resolved."""
         globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
         global_env = (globals_fn.get("Environment") or {}).get("Variables") or {}
         specs = {}
         for logical, resource in self.template["Resources"].items():
-            if resource["Type"] != "AWS::Serverless::Function":
+            if resource["Type"] != "AWS::Serverless::Function" or only not in (None, logical):
                 continue
             props = resource["Properties"]
             env = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
@@ -209,6 +211,8 @@ class LocalAws:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
         env.update(FAKE_CREDENTIALS)
         env.update(spec.environment)
+        # What differs locally on purpose, for the functions whose template names the variable.
+        env.update({name: value for name, value in LOCAL_OVERRIDES.items() if name in spec.environment})
         env.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_DEFAULT_REGION=REGION,
@@ -224,7 +228,7 @@ class LocalAws:
 
     def handler_environment(self, logical_id: str) -> dict[str, str]:
         """What os.environ needs for an in-process handler (tests, bench) to act as `logical_id` here."""
-        spec = self.functions()[logical_id]
+        spec = self.functions(only=logical_id)[logical_id]  # another function's environment is not needed here
         env = self.function_environment(spec)
         keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                 "AWS_DEFAULT_REGION", "AWS_REGION", "POWERTOOLS_TRACE_DISABLED", "INVITE_ALLOW_LOCAL_SOURCES",

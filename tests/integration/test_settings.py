@@ -22,7 +22,7 @@ def test_template_environment_satisfies_the_function_settings(local_aws, functio
     model = function_env(logical_id).load_settings.__self__
     assert issubclass(model, Settings) and model is not Settings, f"{logical_id} declares no settings of its own"
     # When its model reads exactly what template.yaml gives it (Globals merged with its own variables)
-    environment = local_aws.functions()[logical_id].environment
+    environment = local_aws.functions(only=logical_id)[logical_id].environment
     missing = [name for name in _required(model) if name not in environment]
     # Then every required variable is there, and every value passes its rule
     assert missing == [], f"template.yaml does not give {logical_id}: {missing}"

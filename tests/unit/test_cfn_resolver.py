@@ -44,10 +44,12 @@ def test_unresolvable_intrinsics_are_errors_naming_what_and_where(value, intrins
 def _offline_stack(template: dict) -> LocalAws:
     """LocalAws with the template's parameters as refs, without starting the emulator."""
     refs = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AttractTable": "t", "IdempotencyTable": "i",
-            "EmailPepperSecret": "arn:secret", "SigningKeySecret": "arn:signing", "HttpApi": "api", "UserPool": "pool", "UserPoolClient": "client"}
+            "EmailPepperSecret": "arn:secret", "SigningKeySecret": "arn:signing", "HttpApi": "api", "UserPool": "pool", "UserPoolClient": "client",
+            "InvitePlanQueue": "https://sqs/plan"}
     refs.update({name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()})
     refs.update({name: name for name in template["Resources"] if name not in refs})  # queues, later secrets: by name
-    return LocalAws(template=template, refs=refs, attrs={("AttractTable", "Arn"): "arn:t"})
+    return LocalAws(template=template, refs=refs, attrs={("AttractTable", "Arn"): "arn:t", ("InvitePlanQueue", "Arn"): "arn:plan",
+                                                         ("InviteSchedulerRole", "Arn"): "arn:role"})
 
 
 def test_function_environment_with_an_unsupported_intrinsic_names_the_function():
@@ -68,8 +70,9 @@ def test_timeout_memory_and_layers_come_from_the_template():
     assert {spec.timeout_s for name, spec in specs.items()
             if "Timeout" not in template["Resources"][name]["Properties"]} == {globals_fn["Timeout"]}
     assert specs["InviteSenderFunction"].timeout_s == template["Resources"]["InviteSenderFunction"]["Properties"]["Timeout"]
-    # Globals' CommonLayer comes first in the template, so last on the path: a function's own layers override it.
+    # Globals' common layer first, a function's own after it (and so before it on sys.path)
     assert all(spec.layers and spec.layers[-1].parts[-2:] == ("common", "python") for spec in specs.values())
+    assert specs["InviteApiFunction"].layers[0].parts[-2:] == ("sources", "python")
     template["Resources"]["JoinsFunction"]["Properties"]["Timeout"] = 4
     template["Resources"]["JoinsFunction"]["Properties"]["Layers"] = ["arn:aws:lambda:us-east-1:1:layer:x:1"]
     with pytest.raises(UnresolvableIntrinsicError, match=r"JoinsFunction\.Layers\[1\]"):

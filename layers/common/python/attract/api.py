@@ -14,7 +14,14 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError, RulesBrokenError
+from attract.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    RulesBrokenError,
+    UpstreamError,
+)
 from attract.observability import logger, metrics
 
 if TYPE_CHECKING:  # a type only: the redirect imports this module and never pydantic
@@ -88,6 +95,11 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(ConflictError)
     def _busy(error: ConflictError) -> Response:
         return error_response(HTTPStatus.CONFLICT, str(error) or "Conflict")
+
+    @app.exception_handler(UpstreamError)
+    def _upstream(error: UpstreamError) -> Response:
+        errors = [{"field": error.field, "location": "body", "rule": error.rule, "message": error.message}]
+        return error_response(HTTPStatus.BAD_GATEWAY, "An upstream system failed", errors)
 
     @app.exception_handler(NotFoundError)
     def _not_found(error: NotFoundError) -> Response:

@@ -31,3 +31,11 @@ class RulesBrokenError(AttractError):
 
 class ConflictError(AttractError):
     """The item changed under us, or is busy (a launch in progress): 409, retry later."""
+
+
+class UpstreamError(AttractError):
+    """A system we read on the caller's behalf (an employer's database, bucket or table) failed: answered as 502."""
+
+    def __init__(self, field: str, rule: str, message: str):
+        super().__init__(message)
+        self.field, self.rule, self.message = field, rule, message

@@ -61,6 +61,16 @@ def _number(value: str) -> float:
     return number
 
 
+def _flag(value: str) -> bool:
+    """"true"/"false" (any case; also 1/0, yes/no), as template parameters spell booleans."""
+    text = value.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise ValueError("Input should be true or false")
+
+
 def _checked(value: str, rules: Mapping[str, Any]) -> Any:
     """The converted value, or ValueError saying which rule it breaks (never quoting the value)."""
     converted = rules["parse"](value)
@@ -108,6 +118,12 @@ class Settings:
     aggregate_shards: int = variable("AGGREGATE_SHARDS", 4, parse=_integer, ge=1, le=64)
     # Hosts tracked links may send people to (`*.example.com` for subdomains); empty means any host.
     destination_hosts: tuple[str, ...] = variable("DESTINATION_HOSTS", (), parse=_host_list)
+    # Invite campaign API: where runs are queued for the planner and what schedules send there.
+    invite_plan_queue_url: str | None = variable("INVITE_PLAN_QUEUE_URL", None, min_length=1)
+    invite_plan_queue_arn: str | None = variable("INVITE_PLAN_QUEUE_ARN", None, min_length=1)
+    invite_scheduler_role_arn: str | None = variable("INVITE_SCHEDULER_ROLE_ARN", None, min_length=1)
+    # sqlite sources read local files: the local stack and the demo only.
+    invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_flag)
     # Invitations: at most one from any campaign per person within the cooldown (attract.invites).
     invite_cooldown_days: int = variable("INVITE_COOLDOWN_DAYS", 30, parse=_integer, ge=0, le=3650)
     invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
@@ -266,3 +282,13 @@ class InvitePlannerSettings(Settings):
 @cache
 def load_settings(model: type[Settings] = Settings) -> Settings:
     return model.from_environment(os.environ)
+
+
+class InviteApiSettings(Settings):
+    """POST/GET /invite-campaigns…: campaigns, previews, runs and schedules (marketers)."""
+
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "INVITE_PLAN_QUEUE_URL", "INVITE_PLAN_QUEUE_ARN", "INVITE_SCHEDULER_ROLE_ARN")
+    idempotency_table_name: str
+    invite_plan_queue_url: str
+    invite_plan_queue_arn: str
+    invite_scheduler_role_arn: str

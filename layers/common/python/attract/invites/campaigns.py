@@ -1,80 +1,235 @@
-"""Invite campaigns (STUB for inv-plan's tests: inv-api owns this module; its version wins on merge).
+"""Invite campaigns: the marketer's request (the API contract), the stored campaign, and its repository.
 
-Item: PK=INVITE_CAMPAIGN#<campaign_id>, SK=CAMPAIGN; `spec` = the InviteCampaignRequest as JSON, name,
-link_code, created_at, created_by, latest_run_id, watermark (ISO UTC), schedule.
+Campaign item: PK=INVITE_CAMPAIGN#<id>, SK=CAMPAIGN (docs/data-model.md, "Invite campaigns"):
+`spec` = the request as JSON, `name`, `link_code`, `created_at`, `created_by`, `latest_run_id`,
+`watermark` (ISO UTC, set once a run's planning completed), `schedule` (map: expression, timezone, name).
 """
 
+import json
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from attract.aws import Repository, from_item, to_item
+from attract.clock import iso
+from attract.errors import AlreadyExistsError, NotFoundError
+from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
 from attract.invites.sources import ColumnMapping, SourceSpec
+from attract.links.models import DestinationUrl
+
+SK_CAMPAIGN = "CAMPAIGN"
+
+# ---- schedules (EventBridge Scheduler's expression grammar) --------------------------------------------------
+
+_AT = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
+_RATE = re.compile(r"^rate\((?P<value>[1-9]\d{0,5}) (?P<unit>minutes?|hours?|days?)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#-]{1,64}$")
+
+
+def check_expression(expression: str) -> str:
+    """`at(yyyy-mm-ddThh:mm:ss)`, `rate(n unit)` or a six-field `cron(...)`, as EventBridge Scheduler takes them."""
+    if expression.startswith("at("):
+        if not _AT.fullmatch(expression):
+            raise PydanticCustomError("schedule_at", "at(...) takes a local date-time: at(yyyy-mm-ddThh:mm:ss)")
+        try:
+            datetime.fromisoformat(expression[3:-1])
+        except ValueError:
+            raise PydanticCustomError("schedule_at", "at(...) names a date-time that does not exist") from None
+        return expression
+    if expression.startswith("rate("):
+        match = _RATE.fullmatch(expression)
+        # AWS wants the singular unit for 1 and the plural otherwise ("rate(1 day)", "rate(2 days)").
+        if not match or (match["value"] == "1") != (not match["unit"].endswith("s")):
+            raise PydanticCustomError("schedule_rate", "rate(...) is rate(1 minute|hour|day) or rate(n minutes|hours|days)")
+        return expression
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split(" ")
+        if len(fields) != 6 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
+            raise PydanticCustomError(
+                "schedule_cron", "cron(...) has six space-separated fields: minutes hours day-of-month month "
+                "day-of-week year")
+        if "?" not in (fields[2], fields[4]):
+            raise PydanticCustomError("schedule_cron", "cron(...) needs ? in day-of-month or day-of-week")
+        return expression
+    raise PydanticCustomError("schedule_expression", "expression must be cron(...), rate(...) or at(...)")
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (Europe/Berlin, UTC)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError("timezone", "timezone must be an IANA time zone name, e.g. Europe/Berlin") from None
+    return name
+
+
+class CampaignSchedule(BaseModel):
+    """When to run: an EventBridge Scheduler expression in a time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expression: Annotated[str, StringConstraints(min_length=6, max_length=256), AfterValidator(check_expression)] = (
+        Field(description="cron(m h dom mon dow year), rate(n unit) or at(yyyy-mm-ddThh:mm:ss)",
+              examples=["cron(0 9 ? * MON *)"]))
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_timezone)] = Field(
+        "UTC", description="IANA time zone of the expression")
+
+
+class StoredSchedule(CampaignSchedule):
+    name: str = Field(description="EventBridge Scheduler schedule name (group default)")
+
+
+def schedule_name(campaign_id: str) -> str:
+    return f"invite-{campaign_id}"
+
+
+# ---- the request ----------------------------------------------------------------------------------------------
+
+
+def _known_placeholders_only(template: str | None) -> str | None:
+    if template is not None and (unknown := unknown_placeholders(template)):
+        raise PydanticCustomError(
+            "unknown_placeholder", "unknown placeholder {names}: use {known}",
+            {"names": ", ".join(f"{{{{{name}}}}}" for name in unknown),
+             "known": ", ".join(f"{{{{{name}}}}}" for name in sorted(PLACEHOLDERS))})
+    return template
+
+
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_known_placeholders_only)]
+TextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_known_placeholders_only)]
+HtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), AfterValidator(_known_placeholders_only)]
+CampaignName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class InviteCampaignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """POST /invite-campaigns. Placeholders: {{first_name}} {{last_name}} {{location}} {{skills}}, and the
+    {{invite_url}} {{unsubscribe_url}} {{postal_address}} the sender fills per message (HTML-escaped in html)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    destination: str
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: CampaignName = Field(description="Also the campaign of the tracked link and of every credited join")
+    destination: DestinationUrl
     source: SourceSpec
     mapping: ColumnMapping
-    subject: str
-    text: str
-    html: str | None = None
+    subject: Subject
+    text: TextTemplate
+    html: HtmlTemplate = None
     sender: InviteSender
-    schedule: dict | None = None
+    schedule: CampaignSchedule | None = None
 
 
 class InviteCampaign(InviteCampaignRequest):
+    """A stored campaign: the request plus what the system added. `schedule` is the one in force."""
+
     id: CampaignId
     link_code: str
-    created_at: str | None = None
-    watermark: str | None = None
+    created_at: datetime
+    created_by: str = ""
+    watermark: datetime | None = None
     latest_run_id: str | None = None
+    schedule: StoredSchedule | None = None  # type: ignore[assignment]  # the request's, plus its name
+
+
+# ---- responses ------------------------------------------------------------------------------------------------
+
+
+class PreviewMessage(BaseModel):
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class CampaignPreview(BaseModel):
+    """The first candidates of the source, rendered; nothing is sent or stored."""
+
+    rows_read: int = Field(description="Rows read from the source to find these candidates")
+    skipped: dict[str, int] = Field(description="Rows read but not candidates, by reason (member, suppressed and "
+                                                "cooldown are checked when a run plans)")
+    messages: list[PreviewMessage]
+
+
+class RunStarted(BaseModel):
+    run_id: str
+
+
+# ---- DynamoDB -------------------------------------------------------------------------------------------------
 
 
 def campaign_key(campaign_id: str) -> dict:
-    return {"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}}
+    return {"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": SK_CAMPAIGN}}
 
 
 class CampaignRepository(Repository):
-    def create(self, campaign_id: str, request: InviteCampaignRequest, link_code: str, now: datetime,
-               created_by: str = "test") -> InviteCampaign:
-        self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
-            **campaign_key(campaign_id), **to_item({
-                "type": "invite_campaign", "spec": request.model_dump_json(by_alias=True), "name": request.name,
-                "link_code": link_code, "created_at": now.isoformat(), "created_by": created_by})})
-        found = self.get(campaign_id)
-        assert found is not None
-        return found
+    def create(self, campaign: InviteCampaign) -> None:
+        """Put the campaign unless its id is taken (AlreadyExistsError)."""
+        spec = campaign.model_dump(mode="json", by_alias=True, include=set(InviteCampaignRequest.model_fields))
+        if campaign.schedule is not None:
+            spec["schedule"] = CampaignSchedule.model_validate(campaign.schedule.model_dump(exclude={"name"})).model_dump()
+        values: dict[str, Any] = {
+            "type": "invite_campaign", "spec": json.dumps(spec), "name": campaign.name,
+            "link_code": campaign.link_code, "created_at": iso(campaign.created_at), "created_by": campaign.created_by,
+            "latest_run_id": campaign.latest_run_id,
+            "watermark": iso(campaign.watermark) if campaign.watermark else None,
+            "schedule": campaign.schedule.model_dump() if campaign.schedule else None}
+        try:
+            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)",
+                                   Item={**campaign_key(campaign.id), **to_item(values)})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException as error:
+            raise AlreadyExistsError(f"invite campaign {campaign.id} exists") from error
 
     def get(self, campaign_id: str) -> InviteCampaign | None:
-        item = self.dynamodb.get_item(TableName=self.table, Key=campaign_key(campaign_id),
-                                      ConsistentRead=True).get("Item")
+        item = self.dynamodb.get_item(TableName=self.table, Key=campaign_key(campaign_id), ConsistentRead=True).get("Item")
         if item is None:
             return None
         values = from_item(item)
-        spec = InviteCampaignRequest.model_validate_json(values["spec"])
-        return InviteCampaign(**spec.model_dump(by_alias=True), id=campaign_id, link_code=values["link_code"],
-                              created_at=values.get("created_at"), watermark=values.get("watermark"),
-                              latest_run_id=values.get("latest_run_id"))
+        spec = json.loads(values["spec"])
+        spec.pop("schedule", None)  # the item's `schedule` is the one in force (PUT/DELETE change it)
+        return InviteCampaign.model_validate({
+            **spec, "id": campaign_id, "link_code": values["link_code"], "created_at": values["created_at"],
+            "created_by": values.get("created_by", ""), "watermark": values.get("watermark"),
+            "latest_run_id": values.get("latest_run_id"), "schedule": values.get("schedule")})
 
-    def complete_planning(self, campaign_id: str, run_id: str, watermark: str | None) -> None:
-        """Record the run whose planning completed; the watermark only moves forward."""
-        names, values = {"#w": "watermark"}, {":run": {"S": run_id}}
-        expression = "SET latest_run_id = :run"
-        if watermark is not None:
-            values[":w"] = {"S": watermark}
-            expression += ", #w = if_not_exists(#w, :w)"
-        self.dynamodb.update_item(TableName=self.table, Key=campaign_key(campaign_id), UpdateExpression=expression,
-                                  ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        if watermark is not None:  # then move it forward only
-            try:
-                self.dynamodb.update_item(TableName=self.table, Key=campaign_key(campaign_id),
-                                          UpdateExpression="SET #w = :w", ConditionExpression="#w < :w",
-                                          ExpressionAttributeNames=names, ExpressionAttributeValues={":w": values[":w"]})
-            except self.dynamodb.exceptions.ConditionalCheckFailedException:
-                pass
+    def set_schedule(self, campaign_id: str, schedule: StoredSchedule) -> None:
+        self._update(campaign_id, "SET #s = :s", {"#s": "schedule"}, {":s": to_item({"s": schedule.model_dump()})["s"]})
+
+    def clear_schedule(self, campaign_id: str) -> None:
+        self._update(campaign_id, "REMOVE #s", {"#s": "schedule"}, None)
+
+    def record_run(self, campaign_id: str, run_id: str) -> None:
+        """The run the campaign's GET reports: the one started last. NotFoundError when there is no campaign."""
+        try:
+            self._update(campaign_id, "SET latest_run_id = :run", None, {":run": {"S": run_id}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException as error:
+            raise NotFoundError(f"no invite campaign {campaign_id}") from error
+
+    def complete_planning(self, campaign_id: str, run_id: str, watermark: datetime | None) -> None:
+        """After a run's planning: it becomes the latest run, and the watermark moves forward (never back).
+
+        A campaign that is not there is left alone (nothing to record; a redelivery must not fail on it)."""
+        try:
+            self.record_run(campaign_id, run_id)
+        except NotFoundError:
+            return
+        if watermark is None:
+            return
+        try:
+            self._update(campaign_id, "SET watermark = :w", None, {":w": {"S": iso(watermark)}},
+                         condition="attribute_exists(PK) AND (attribute_not_exists(watermark) OR watermark < :w)")
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # a later watermark is already there (a redelivered or overtaken run)
+
+    def _update(self, campaign_id: str, expression: str, names: dict | None, values: dict | None,
+                condition: str = "attribute_exists(PK)") -> None:
+        arguments: dict[str, Any] = {"TableName": self.table, "Key": campaign_key(campaign_id),
+                                     "UpdateExpression": expression, "ConditionExpression": condition}
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        if values:
+            arguments["ExpressionAttributeValues"] = values
+        self.dynamodb.update_item(**arguments)

@@ -1,0 +1,168 @@
+"""Marketer API for invite campaigns: create, read, preview, runs and schedules (group `marketers`)."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import StringConstraints
+
+from attract.api import (
+    caller_id,
+    json_response,
+    register_error_handlers,
+    register_idempotency_errors,
+    reject_non_json,
+    reject_unless_group,
+)
+from attract.clock import utc_now
+from attract.errors import NotFoundError
+from attract.invites import campaign_logic as logic
+from attract.invites.campaigns import (
+    CampaignPreview,
+    CampaignRepository,
+    CampaignSchedule,
+    InviteCampaign,
+    InviteCampaignRequest,
+    RunStarted,
+    StoredSchedule,
+)
+from attract.invites.models import CampaignId
+from attract.invites.runs import RunRepository, RunStatus
+from attract.links.logic import check_destination_host
+from attract.links.models import CreateLinkRequest
+from attract.links.repository import LinkRepository
+from attract.observability import logger, metrics, tracer
+from attract.providers.planning_triggers import SchedulerSchedules, SqsPlanQueue
+from attract.settings import InviteApiSettings
+
+load_settings = InviteApiSettings.load
+load_settings()
+
+app = APIGatewayHttpResolver(enable_validation=True)
+register_error_handlers(app)
+register_idempotency_errors(app)
+
+RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ERRORS: dict[int, OpenAPIResponse] = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
+                                      422: {"description": "Invalid input: each bad field named with its rule"}}
+NOT_FOUND: dict[int, OpenAPIResponse] = {404: {"description": "Unknown campaign"}}
+
+
+@lru_cache(maxsize=1)
+def _stores() -> tuple[CampaignRepository, RunRepository, LinkRepository]:
+    table = load_settings().table_name
+    return CampaignRepository(table), RunRepository(table), LinkRepository(table)
+
+
+@lru_cache(maxsize=1)
+def _triggers() -> tuple[SqsPlanQueue, SchedulerSchedules]:
+    settings = load_settings()
+    return (SqsPlanQueue(settings.invite_plan_queue_url),
+            SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn))
+
+
+def _base_url() -> str:
+    return load_settings().public_base_url or f"https://{app.current_event.request_context.domain_name}"
+
+
+def _campaign(campaign_id: str) -> InviteCampaign:
+    return logic.get_campaign(campaign_id, _stores()[0])
+
+
+def _response(campaign: InviteCampaign) -> logic.CampaignResponse:
+    runs = _stores()[1]
+    item = runs.get(campaign.id, campaign.latest_run_id) if campaign.latest_run_id else None
+    return logic.campaign_response(campaign, runs.to_response(item) if item else None, _base_url())
+
+
+@app.post("/invite-campaigns", summary="Create an invite campaign (and its schedule, when given)",
+          tags=["invite campaigns"],
+          responses={201: {"description": "Created (a retried identical request returns the same campaign)"}, **ERRORS})
+def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Response[logic.CampaignResponse]:
+    settings = load_settings()
+    logic.check_source_allowed(request, settings.invite_allow_local_sources)
+    check_destination_host(CreateLinkRequest(destination=request.destination, campaign=request.name,
+                                             channel="email", source="invitation", medium="email"),  # type: ignore[arg-type]
+                           settings.destination_hosts)
+    campaigns, _, links = _stores()
+    create_once = logic.idempotent_create_campaign(settings.idempotency_table_name, settings.idempotency_seconds)
+    create_once.config.register_lambda_context(app.lambda_context)
+    campaign = create_once(command=logic.CreateCampaignCommand(owner=caller_id(app), request=request),
+                           campaigns=campaigns, links=links, now=utc_now())
+    if request.schedule is not None:  # create-or-update: a retried request lands on the same schedule
+        stored = logic.put_schedule(campaign, request.schedule, _triggers()[1], campaigns)
+        campaign = campaign.model_copy(update={"schedule": stored})
+    metrics.add_metric(name="InviteCampaignsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("invite campaign created", extra={"campaign_id": campaign.id, "source_kind": request.source.kind})
+    return json_response(201, _response(campaign))
+
+
+@app.get("/invite-campaigns/<campaign_id>", summary="Read an invite campaign and its latest run's counts",
+         tags=["invite campaigns"], responses={200: {"description": "The campaign"}, **NOT_FOUND, **ERRORS})
+def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignResponse:
+    return _response(_campaign(campaign_id))
+
+
+@app.post("/invite-campaigns/<campaign_id>/preview", summary="Render the first three candidates; sends nothing",
+          tags=["invite campaigns"],
+          responses={200: {"description": "Rendered messages and the skip counts of the rows read"}, **NOT_FOUND,
+                     502: {"description": "The source could not be read (reason named)"}, **ERRORS})
+def preview_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignPreview:
+    from attract.invites.sources import open_source  # drivers are imported by kind, on first use
+
+    campaign = _campaign(campaign_id)
+    allow_local = load_settings().invite_allow_local_sources
+    source = logic.open_preview_source(campaign, allow_local, open_source)
+    return logic.preview(campaign, source, _base_url())
+
+
+@app.post("/invite-campaigns/<campaign_id>/runs", summary="Start a run now (planning happens asynchronously)",
+          tags=["invite campaigns"], responses={202: {"description": "Accepted: the run's id"}, **NOT_FOUND, **ERRORS})
+def start_run(campaign_id: Annotated[CampaignId, Path()]) -> Response[RunStarted]:
+    campaigns, runs, _ = _stores()
+    campaign = _campaign(campaign_id)
+    run_id = logic.start_run(campaign, runs, campaigns, _triggers()[0], utc_now())
+    metrics.add_metric(name="InviteRunsStarted", unit=MetricUnit.Count, value=1)
+    logger.info("invite run started", extra={"campaign_id": campaign.id, "run_id": run_id})
+    return json_response(202, RunStarted(run_id=run_id))
+
+
+@app.get("/invite-campaigns/<campaign_id>/runs/<run_id>", summary="A run's status and counts",
+         tags=["invite campaigns"], responses={200: {"description": "The run"}, 404: {"description": "Unknown run"},
+                                               **ERRORS})
+def read_run(campaign_id: Annotated[CampaignId, Path()], run_id: Annotated[RunId, Path()]) -> RunStatus:
+    runs = _stores()[1]
+    item = runs.get(campaign_id, run_id)
+    if item is None:
+        raise NotFoundError(f"no run {run_id} of invite campaign {campaign_id}")
+    return runs.to_response(item)
+
+
+@app.put("/invite-campaigns/<campaign_id>/schedule", summary="Create or replace the campaign's schedule",
+         tags=["invite campaigns"], responses={200: {"description": "The schedule in force"}, **NOT_FOUND, **ERRORS})
+def put_schedule(campaign_id: Annotated[CampaignId, Path()],
+                 schedule: Annotated[CampaignSchedule, Body()]) -> StoredSchedule:
+    campaigns = _stores()[0]
+    stored = logic.put_schedule(_campaign(campaign_id), schedule, _triggers()[1], campaigns)
+    logger.info("invite schedule set", extra={"campaign_id": campaign_id})
+    return stored
+
+
+@app.delete("/invite-campaigns/<campaign_id>/schedule", summary="Remove the campaign's schedule (idempotent)",
+            tags=["invite campaigns"], responses={204: {"description": "No schedule any more"}, **NOT_FOUND, **ERRORS})
+def delete_schedule(campaign_id: Annotated[CampaignId, Path()]) -> Response[None]:
+    logic.delete_schedule(_campaign(campaign_id), _triggers()[1], _stores()[0])
+    logger.info("invite schedule removed", extra={"campaign_id": campaign_id})
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return reject_unless_group(event, "marketers") or reject_non_json(event) or app.resolve(event, context)

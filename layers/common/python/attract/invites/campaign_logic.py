@@ -1,0 +1,267 @@
+"""What the invite-campaign API does: create, preview, start a run, schedule. HTTP-free; adapters passed in."""
+
+import itertools
+import json
+import uuid
+from collections import Counter
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, ConfigDict, Field
+
+from attract.aws import client
+from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
+from attract.invites.campaigns import (
+    CampaignPreview,
+    CampaignRepository,
+    CampaignSchedule,
+    InviteCampaign,
+    InviteCampaignRequest,
+    PreviewMessage,
+    StoredSchedule,
+    schedule_name,
+)
+from attract.invites.messages import compose
+from attract.invites.runs import RunStatus
+from attract.invites.sources import (
+    LOCAL_ONLY_KINDS,
+    Candidate,
+    CandidateSource,
+    SourceError,
+    SourceNotAllowedError,
+    screen,
+)
+from attract.links.logic import CreateLinkCommand, LinkStore, create_link, tracked_url
+from attract.links.models import CreateLinkRequest
+
+PREVIEW_MESSAGES = 3
+PREVIEW_MAX_ROWS = 1_000  # a source of skips only still answers quickly
+SQL_KINDS = frozenset({"postgresql", "mysql", "sqlite"})
+PREVIEW_TOKEN = "PREVIEW"  # stands in for the signed per-person tokens, which a preview never makes
+
+
+class PlanQueue(Protocol):
+    def send(self, body: dict) -> None: ...
+
+
+class Schedules(Protocol):
+    def put(self, name: str, expression: str, timezone: str, payload: str) -> None:
+        """Create the schedule, or update it when it exists."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove the schedule; nothing when there is none."""
+        ...
+
+
+class RunStore(Protocol):  # attract.invites.runs.RunRepository
+    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+
+
+class CampaignResponse(InviteCampaign):
+    """A campaign as the API shows it: the stored campaign (without its creator) and its latest run."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    created_by: str = Field("", exclude=True)
+    link_url: str = Field(description="The campaign's tracked link: every invitation's personal link goes through it")
+    latest_run: RunStatus | None = None
+
+
+def campaign_response(campaign: InviteCampaign, latest_run: RunStatus | None, base_url: str) -> CampaignResponse:
+    return CampaignResponse.model_validate({**campaign.model_dump(by_alias=True),
+                                            "link_url": tracked_url(base_url, campaign.link_code),
+                                            "latest_run": latest_run})
+
+
+class CreateCampaignCommand(BaseModel):
+    """What makes two create requests "the same" for idempotency: who asked, and for what."""
+
+    owner: str
+    request: InviteCampaignRequest
+
+
+def new_campaign_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+def new_run_id() -> str:
+    return f"r-{uuid.uuid4().hex[:20]}"
+
+
+def check_source_allowed(request: InviteCampaignRequest, allow_local: bool) -> None:
+    """422 on `source.kind` for a local-only source (sqlite) outside the local stack."""
+    if request.source.kind in LOCAL_ONLY_KINDS and not allow_local:
+        raise _local_only()
+
+
+def _local_only() -> InvalidRequestError:
+    return InvalidRequestError("source.kind", "source_kind_local_only",
+                               "sqlite sources are for the local stack and the demo only", location="body")
+
+
+def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
+                    now: datetime) -> InviteCampaign:
+    """The campaign and its tracked link (channel email, source invitation, medium email). No schedule yet:
+    the caller creates it in EventBridge Scheduler first, then records it (`put_schedule`)."""
+    request = command.request
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what the item keeps (attract.clock.iso)
+    link = create_link(CreateLinkCommand(owner=command.owner, request=CreateLinkRequest(
+        destination=request.destination, campaign=request.name, channel="email",  # type: ignore[arg-type]
+        source="invitation", medium="email")), links, now)
+    campaign = InviteCampaign.model_validate({
+        **request.model_dump(by_alias=True, exclude={"schedule"}), "id": new_campaign_id(), "link_code": link.code,
+        "created_at": now, "created_by": command.owner})
+    campaigns.create(campaign)
+    return campaign
+
+
+class IdempotentCreateCampaign(Protocol):
+    config: IdempotencyConfig
+
+    def __call__(self, *, command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
+                 now: datetime) -> InviteCampaign: ...
+
+
+@lru_cache(maxsize=4)
+def idempotent_create_campaign(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateCampaign:
+    """`create_campaign` once per (owner, request) within the window: a retry gets the same campaign and link."""
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
+    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
+
+    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
+                         output_serializer=PydanticSerializer, key_prefix="create_invite_campaign")
+    def run(*, command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
+            now: datetime) -> InviteCampaign:
+        return create_campaign(command, campaigns, links, now)
+
+    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
+    return run  # type: ignore[return-value]
+
+
+def get_campaign(campaign_id: str, campaigns: CampaignRepository) -> InviteCampaign:
+    campaign = campaigns.get(campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"no invite campaign {campaign_id}")
+    return campaign
+
+
+# ---- preview --------------------------------------------------------------------------------------------------
+
+
+def preview(campaign: InviteCampaign, source: CandidateSource, base_url: str, *, messages: int = PREVIEW_MESSAGES,
+            max_rows: int = PREVIEW_MAX_ROWS) -> CampaignPreview:
+    """The first `messages` candidates rendered as the sender would, reading at most `max_rows` rows.
+
+    The row iterator is closed as soon as enough are found: a SQL source then ends its transaction and
+    connection rather than streaming the rest of the table.
+    """
+    counts: Counter[str] = Counter()
+    letters: list[PreviewMessage] = []
+    rows = source.rows()
+    try:
+        for outcome in screen(itertools.islice(rows, max_rows), counts=counts):
+            if isinstance(outcome, Candidate):
+                letters.append(render_preview(campaign, outcome, base_url))
+                if len(letters) >= messages:
+                    break
+    except AttractError:
+        raise
+    except Exception as error:  # the source's driver failed: told apart by kind, never by its message
+        raise source_failure(error) from error
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return CampaignPreview(rows_read=len(letters) + sum(counts.values()), skipped=dict(sorted(counts.items())),
+                           messages=letters)
+
+
+def render_preview(campaign: InviteCampaign, person: Candidate, base_url: str) -> PreviewMessage:
+    base = base_url.rstrip("/")
+    fields = {"first_name": person.first_name or "", "last_name": person.last_name or "",
+              "location": person.location or "", "skills": ", ".join(person.skills)}
+    letter = compose(fields, campaign.subject, campaign.text, campaign.html, campaign.sender.from_,
+                     campaign.sender.reply_to, person.email, campaign.sender.postal_address,
+                     invite_url=f"{tracked_url(base, campaign.link_code)}?tc_inv={PREVIEW_TOKEN}",
+                     unsubscribe_url=f"{base}/u/{PREVIEW_TOKEN}", message_key=f"{campaign.id}/preview")
+    return PreviewMessage(to=letter.to, subject=letter.subject, text=letter.text, html=letter.html)
+
+
+def source_failure(error: BaseException) -> AttractError:
+    """A source failure as a 422 (the campaign names something unusable) or a 502 (the source is unavailable).
+
+    Only the error's kind is used: driver messages can quote hosts, SQL and credentials.
+    """
+    if isinstance(error, SourceNotAllowedError):
+        return _local_only()
+    if isinstance(error, SourceError):  # our adapters' own messages, written to be shown
+        return InvalidRequestError("source", "source_invalid", str(error), location="body")
+    kind = type(error).__name__
+    if kind in ("GetParameterError", "GetSecretValueError"):
+        return UpstreamError("source.secret_id", "source_secret_unavailable", "the source's secret could not be read")
+    if kind == "TransformParameterError" or isinstance(error, KeyError | TypeError):
+        return InvalidRequestError("source.secret_id", "source_secret_invalid",
+                                   "the secret is not JSON in the RDS format (engine, host, port, username, password, "
+                                   "dbname)", location="body")
+    if type(error).__module__.startswith("sqlalchemy"):
+        original = str(getattr(error, "orig", "")).lower()
+        if kind == "ProgrammingError" or original.startswith(("no such table", "no such column")):
+            return InvalidRequestError("mapping", "source_schema",
+                                       "the table or a mapped column does not exist, or may not be read", location="body")
+        return UpstreamError("source", "source_unavailable", f"the database could not be read ({kind})")
+    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+    if code:
+        return UpstreamError("source", "source_unavailable", f"the source answered {code}")
+    return UpstreamError("source", "source_unavailable", f"the source could not be read ({kind})")
+
+
+def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any) -> CandidateSource:
+    """`opener(spec, mapping, allow_local=...)` (attract.invites.sources.open_source), failures mapped."""
+    # Small partitions for SQL: the stream stops after a few rows, and MariaDB drains an open partition on close.
+    options = {"batch_size": 50} if campaign.source.kind in SQL_KINDS else {}
+    try:
+        return opener(campaign.source, campaign.mapping, allow_local=allow_local, **options)
+    except AttractError:
+        raise
+    except Exception as error:
+        raise source_failure(error) from error
+
+
+# ---- runs and schedules ---------------------------------------------------------------------------------------
+
+
+def start_run(campaign: InviteCampaign, runs: RunStore, campaigns: CampaignRepository, queue: PlanQueue,
+              now: datetime) -> str:
+    """A run now: its item (planning), the campaign's latest run, then the planner's message."""
+    run_id = new_run_id()
+    runs.start(campaign.id, run_id, "api", now)
+    campaigns.record_run(campaign.id, run_id)
+    queue.send({"campaign_id": campaign.id, "run_id": run_id})
+    return run_id
+
+
+def schedule_payload(campaign_id: str) -> str:
+    """The plan queue message EventBridge Scheduler sends; it substitutes the scheduled time (the run id)."""
+    return json.dumps({"campaign_id": campaign_id, "scheduled_at": "<aws.scheduler.scheduled-time>"})
+
+
+def put_schedule(campaign: InviteCampaign, schedule: CampaignSchedule, schedules: Schedules,
+                 campaigns: CampaignRepository) -> StoredSchedule:
+    stored = StoredSchedule(expression=schedule.expression, timezone=schedule.timezone,
+                            name=schedule_name(campaign.id))
+    schedules.put(stored.name, stored.expression, stored.timezone, schedule_payload(campaign.id))
+    campaigns.set_schedule(campaign.id, stored)
+    return stored
+
+
+def delete_schedule(campaign: InviteCampaign, schedules: Schedules, campaigns: CampaignRepository) -> None:
+    schedules.delete(schedule_name(campaign.id))
+    campaigns.clear_schedule(campaign.id)

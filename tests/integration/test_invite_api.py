@@ -1,0 +1,409 @@
+"""The invite campaign API in-process with API Gateway v2 events, against the moto server and the real PostgreSQL.
+
+The function's environment is template.yaml's own (Globals merged, intrinsics resolved); the plan queue and the
+scheduler role are made by each test's fixture, so every test reads exactly its own messages and schedules.
+"""
+
+import importlib
+import json
+import sqlite3
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+from botocore.exceptions import ClientError
+
+from attract.aws import from_item
+from attract_local.cfn import Resolver
+from attract_local.stack import FAKE_CREDENTIALS, REGION
+from tests.support import FakeLambdaContext, load_event, require_service, with_body
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# id, email, first, last, skills, city, consent: two skips (bad email, no consent) and a duplicate before the 3rd
+PEOPLE = [
+    (1, "ada@example.com", "Ada", "Lovelace", "python;maths", "London", True),
+    (2, "not-an-email", "Bad", "Email", "", "Nowhere", True),
+    (3, "linus@example.com", "Linus", "T", "c", "Portland", False),
+    (4, " ADA@example.com", "Ada", "Again", "", "London", True),
+    (5, "grace@example.com", "Grace", "<Hopper>", "cobol", "Arlington", True),
+    (6, "margaret@example.com", "Margaret", "Hamilton", "apollo", "Boston", True),
+    (7, "never-read@example.com", "Never", "Read", "", "Nowhere", True),
+]
+
+
+def _call(module, event) -> tuple[int, dict | None]:
+    response = module.lambda_handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def _event(method: str, path: str, body: dict | None = None, groups: str = "[marketers]") -> dict:
+    event = load_event("invites/create_campaign")
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = groups
+    event["body"] = None
+    return with_body(event, body) if body is not None else event
+
+
+def _body(**changes) -> dict:
+    body = json.loads(load_event("invites/create_campaign")["body"])
+    body.pop("schedule")
+    return {**body, **changes}
+
+
+@pytest.fixture
+def plan(local_aws):
+    """The plan queue and the scheduler role inv-plan's template resources stand for, made for this test."""
+    name = uuid.uuid4().hex[:10]
+    sqs = local_aws.client("sqs")
+    url = sqs.create_queue(QueueName=f"invite-plan-{name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    role = local_aws.client("iam").create_role(RoleName=f"invite-scheduler-{name}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                                               "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    return {"url": url, "arn": arn, "role": role, "sqs": sqs}
+
+
+@pytest.fixture
+def api(local_aws, plan, monkeypatch):
+    """functions/invites/api/app.py with InviteApiFunction's template environment in place."""
+    from attract import aws, settings
+    from attract.invites import campaign_logic
+    from attract.links import logic
+
+    template = local_aws.template
+    variables = {**template["Globals"]["Function"]["Environment"]["Variables"],
+                 **template["Resources"]["InviteApiFunction"]["Properties"]["Environment"]["Variables"]}
+    resolve = Resolver({**local_aws.refs, "InvitePlanQueue": plan["url"]},
+                       {**local_aws.attrs, ("InvitePlanQueue", "Arn"): plan["arn"],
+                        ("InviteSchedulerRole", "Arn"): plan["role"]})
+    environment = {name: str(value) for name, value in resolve(variables, "InviteApiFunction").items()}
+    environment |= {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": local_aws.endpoint, "AWS_REGION": REGION,
+                    "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",
+                    "PUBLIC_BASE_URL": "https://go.acme.example", "INVITE_ALLOW_LOCAL_SOURCES": "true"}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    def reset() -> None:
+        settings.load_settings.cache_clear()
+        aws.client.cache_clear()
+        logic.idempotent_create_link.cache_clear()
+        campaign_logic.idempotent_create_campaign.cache_clear()
+
+    reset()
+    module = importlib.import_module("functions.invites.api.app")
+    module._stores.cache_clear()
+    module._triggers.cache_clear()
+    yield module
+    reset()
+    module._stores.cache_clear()
+    module._triggers.cache_clear()
+
+
+def _secret(local_aws, **credentials) -> str:
+    name = f"attract/sources/ats-{uuid.uuid4().hex[:8]}"
+    local_aws.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(credentials))
+    return name
+
+
+@pytest.fixture
+def pg_table(local_aws):
+    """A real PostgreSQL table of PEOPLE and an RDS-format secret for it; (secret id, table)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    engine = sa.create_engine(PG_URL)
+    table = "cand_" + uuid.uuid4().hex[:10]
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE public.{table} (id int PRIMARY KEY, email text, first_name text, "
+                                   "last_name text, skills text, city text, marketing_consent boolean)")
+        for person in PEOPLE:
+            connection.execute(sa.text(f"INSERT INTO public.{table} VALUES (:i, :e, :f, :l, :s, :c, :k)"),
+                               dict(zip(["i", "e", "f", "l", "s", "c", "k"], person, strict=True)))
+    secret = _secret(local_aws, engine="postgres", host="127.0.0.1", port=5432, username="postgres", password="",
+                     dbname="test")
+    yield secret, f"public.{table}"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE public.{table}")
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_file(tmp_path):
+    path = tmp_path / "ats.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE candidates (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT, "
+                           "last_name TEXT, skills TEXT, city TEXT, marketing_consent INTEGER)")
+        connection.executemany("INSERT INTO candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               [(*person[:6], int(person[6])) for person in PEOPLE])
+    return str(path)
+
+
+def _mapping() -> dict:
+    return {"email": "email", "first_name": "first_name", "last_name": "last_name", "skills": "skills",
+            "location": "city", "consent": "marketing_consent", "external_id": "id"}
+
+
+def _create(api, **changes) -> dict:
+    status, created = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping(), **changes)))
+    assert status == 201, created
+    return created
+
+
+def _item(local_aws, pk: str, sk: str) -> dict | None:
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"],
+                                                 Key={"PK": {"S": pk}, "SK": {"S": sk}}).get("Item")
+    return from_item(item) if item else None
+
+
+def test_create_read_and_preview_a_postgresql_campaign(api, local_aws, pg_table):
+    secret, table = pg_table
+    # When a marketer creates a campaign over a PostgreSQL table
+    created = _create(api, source={"kind": "postgresql", "secret_id": secret, "table": table})
+    # Then it has an id and a tracked link: channel email, the campaign's name, source invitation, medium email
+    assert created["id"] and created["link_url"] == f"https://go.acme.example/r/{created['link_code']}"
+    link = _item(local_aws, f"LINK#{created['link_code']}", "LINK")
+    assert (link["channel"], link["campaign"], link["source"], link["medium"], link["destination"]) == (
+        "email", "Berlin data alumni", "invitation", "email", "https://careers.example.com/community")
+    stored = _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")
+    assert stored["type"] == "invite_campaign" and json.loads(stored["spec"])["sender"]["from"].startswith("Acme")
+    # And reading it back gives the same campaign, with no run yet
+    status, read = _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))
+    assert status == 200 and read == created and read["latest_run"] is None and "created_by" not in read
+    # When it is previewed
+    status, preview = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))
+    # Then three real rows are rendered, and the rows read before them are counted by skip reason
+    assert status == 200, preview
+    assert [m["to"] for m in preview["messages"]] == ["ada@example.com", "grace@example.com", "margaret@example.com"]
+    assert preview["skipped"] == {"invalid_email": 1, "no_consent": 1, "duplicate": 1} and preview["rows_read"] == 6
+    assert preview["messages"][0]["subject"] == "Ada, join our talent community"
+    assert "join us: https://go.acme.example/r/" in preview["messages"][0]["text"]
+    assert "1 Main Street, Springfield" in preview["messages"][0]["text"]
+
+
+def _ses_messages(local_aws) -> int:
+    """Every message moto's SES accepted so far (simple and raw)."""
+    ses = requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=60).json().get("ses") or {}
+    return sum(len(ses.get(kind) or []) for kind in ("Message", "RawMessage"))
+
+
+def test_preview_sends_nothing_and_queues_nothing(api, local_aws, plan, pg_table):
+    secret, table = pg_table
+    created = _create(api, source={"kind": "postgresql", "secret_id": secret, "table": table})
+    sent_before = _ses_messages(local_aws)
+    assert _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))[0] == 200
+    assert _ses_messages(local_aws) == sent_before
+    assert "Messages" not in plan["sqs"].receive_message(QueueUrl=plan["url"], WaitTimeSeconds=0)
+    assert _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN").get("latest_run_id") is None
+
+
+def test_a_retried_create_returns_the_same_campaign(api):
+    first = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    second = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    assert (first["id"], first["link_code"]) == (second["id"], second["link_code"])
+
+
+def test_preview_of_a_sqlite_file_in_the_local_stack(api, sqlite_file):
+    created = _create(api, name="Local ATS", source={"kind": "sqlite", "path": sqlite_file, "table": "candidates"},
+                      html="<p>Hi {{first_name}} {{last_name}}</p>")
+    status, preview = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))
+    assert status == 200, preview
+    assert [m["to"] for m in preview["messages"]] == ["ada@example.com", "grace@example.com", "margaret@example.com"]
+    assert "Grace &lt;Hopper&gt;" in preview["messages"][1]["html"]  # escaped in HTML
+
+
+def test_sqlite_is_refused_where_local_sources_are_not_allowed(api, monkeypatch, sqlite_file):
+    from attract.settings import load_settings
+
+    monkeypatch.setenv("INVITE_ALLOW_LOCAL_SOURCES", "false")  # the template's value
+    load_settings.cache_clear()
+    status, body = _call(api, _event("POST", "/invite-campaigns", _body(
+        mapping=_mapping(), source={"kind": "sqlite", "path": sqlite_file, "table": "candidates"})))
+    assert status == 422
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [("source.kind", "source_kind_local_only")]
+
+
+def test_preview_of_an_unusable_source_is_a_named_error_not_a_500(api, local_aws, pg_table):
+    secret, _ = pg_table
+    # A table that does not exist: 422 naming the mapping
+    missing = _create(api, name="Missing table", source={"kind": "postgresql", "secret_id": secret, "table": "nope"})
+    status, body = _call(api, _event("POST", f"/invite-campaigns/{missing['id']}/preview"))
+    assert status == 422 and body["errors"][0]["rule"] == "source_schema"
+    # A secret that does not exist: 502 naming the secret
+    no_secret = _create(api, name="No secret", source={"kind": "postgresql", "secret_id": "attract/sources/none",
+                                                         "table": "candidates"})
+    status, body = _call(api, _event("POST", f"/invite-campaigns/{no_secret['id']}/preview"))
+    assert status == 502 and (body["errors"][0]["field"], body["errors"][0]["rule"]) == (
+        "source.secret_id", "source_secret_unavailable")
+    # A database that refuses the connection: 502, the host never echoed
+    closed = _secret(local_aws, engine="postgres", host="127.0.0.1", port=1, username="postgres", password="pw",
+                     dbname="test")
+    down = _create(api, name="Down", source={"kind": "postgresql", "secret_id": closed, "table": "candidates"})
+    status, body = _call(api, _event("POST", f"/invite-campaigns/{down['id']}/preview"))
+    assert status == 502 and body["errors"][0]["rule"] == "source_unavailable"
+    assert "127.0.0.1" not in json.dumps(body) and "pw" not in json.dumps(body)
+
+
+def test_starting_a_run_records_it_and_queues_the_planner(api, local_aws, plan):
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    # When a marketer starts a run
+    status, started = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/runs"))
+    # Then it is accepted with a run id, the run exists as planning, and the planner's message is on the queue
+    assert status == 202 and started["run_id"].startswith("r-")
+    messages = plan["sqs"].receive_message(QueueUrl=plan["url"], MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [{"campaign_id": created["id"], "run_id": started["run_id"]}]
+    status, run = _call(api, _event("GET", f"/invite-campaigns/{created['id']}/runs/{started['run_id']}"))
+    assert status == 200 and (run["run_id"], run["status"], run["trigger"]) == (started["run_id"], "planning", "api")
+    assert run["counts"] == {"rows": 0, "planned": 0, "sent": 0, "failed": 0, "skipped": {}}
+    # And the campaign reports it as its latest run, with the counts the pipeline adds
+    local_aws.client("dynamodb").update_item(
+        TableName=local_aws.refs["AttractTable"],
+        Key={"PK": {"S": f"INVITE_RUN#{created['id']}"}, "SK": {"S": f"RUN#{started['run_id']}"}},
+        UpdateExpression="ADD #r :r, skipped_no_consent :n", ExpressionAttributeNames={"#r": "rows"},
+        ExpressionAttributeValues={":r": {"N": "7"}, ":n": {"N": "2"}})
+    status, read = _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))
+    assert read["latest_run_id"] == started["run_id"]
+    assert read["latest_run"]["counts"]["rows"] == 7 and read["latest_run"]["counts"]["skipped"] == {"no_consent": 2}
+
+
+def _schedule(local_aws, campaign_id: str) -> dict:
+    return local_aws.client("scheduler").get_schedule(Name=f"invite-{campaign_id}", GroupName="default")
+
+
+def test_schedule_is_created_updated_and_deleted_in_eventbridge_scheduler(api, local_aws, plan):
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    path = f"/invite-campaigns/{created['id']}/schedule"
+    # When a marketer schedules the campaign
+    status, schedule = _call(api, _event("PUT", path, {"expression": "cron(0 9 ? * MON *)", "timezone": "Europe/Berlin"}))
+    assert status == 200 and schedule["name"] == f"invite-{created['id']}"
+    # Then Scheduler holds it: the plan queue as target, the scheduler role, the run's message as input
+    found = _schedule(local_aws, created["id"])
+    assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"]) == ("cron(0 9 ? * MON *)", "Europe/Berlin")
+    assert (found["Target"]["Arn"], found["Target"]["RoleArn"]) == (plan["arn"], plan["role"])
+    assert json.loads(found["Target"]["Input"]) == {"campaign_id": created["id"],
+                                                    "scheduled_at": "<aws.scheduler.scheduled-time>"}
+    assert found["FlexibleTimeWindow"] == {"Mode": "OFF"} and found["State"] == "ENABLED"
+    # When it is put again: updated in place
+    status, _ = _call(api, _event("PUT", path, {"expression": "rate(1 day)"}))
+    assert status == 200
+    found = _schedule(local_aws, created["id"])
+    assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"]) == ("rate(1 day)", "UTC")
+    assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["schedule"] == {
+        "expression": "rate(1 day)", "timezone": "UTC", "name": f"invite-{created['id']}"}
+    # When it is deleted: gone from Scheduler and from the campaign, and a second DELETE is fine
+    assert _call(api, _event("DELETE", path)) == (204, None)
+    with pytest.raises(ClientError) as raised:
+        _schedule(local_aws, created["id"])
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["schedule"] is None
+    assert _call(api, _event("DELETE", path)) == (204, None)
+
+
+def test_a_schedule_in_the_create_request_is_created_too(api, local_aws, plan):
+    body = json.loads(load_event("invites/create_campaign")["body"])
+    status, created = _call(api, with_body(load_event("invites/create_campaign"), {**body, "name": "Scheduled"}))
+    assert status == 201 and created["schedule"]["name"] == f"invite-{created['id']}"
+    found = _schedule(local_aws, created["id"])
+    assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"], found["Target"]["Arn"]) == (
+        "cron(0 9 ? * MON *)", "Europe/Berlin", plan["arn"])
+
+
+def test_a_bad_schedule_is_422_naming_the_field(api):
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    path = f"/invite-campaigns/{created['id']}/schedule"
+    status, body = _call(api, _event("PUT", path, {"expression": "every monday", "timezone": "Mars/Base"}))
+    assert status == 422
+    assert {(e["field"], e["rule"]) for e in body["errors"]} == {("expression", "schedule_expression"),
+                                                                  ("timezone", "timezone")}
+
+
+ROUTES = [("GET", "/invite-campaigns/{id}"), ("POST", "/invite-campaigns/{id}/preview"),
+          ("POST", "/invite-campaigns/{id}/runs"), ("GET", "/invite-campaigns/{id}/runs/r-unknown"),
+          ("PUT", "/invite-campaigns/{id}/schedule"), ("DELETE", "/invite-campaigns/{id}/schedule")]
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/invite-campaigns"), *ROUTES])
+def test_only_marketers_may_call_it(api, method, path):
+    body = {"expression": "rate(1 day)"} if method == "PUT" else _body() if path == "/invite-campaigns" else None
+    status, answer = _call(api, _event(method, path.format(id="c1"), body, groups="[recruiters]"))
+    assert status == 403 and answer == {"message": "Requires group: marketers"}
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_unknown_campaign_or_run_is_404(api, method, path):
+    body = {"expression": "rate(1 day)"} if method == "PUT" else None
+    status, answer = _call(api, _event(method, path.format(id="nosuchcampaign"), body))
+    assert status == 404 and "nosuchcampaign" in answer["message"]
+
+
+def test_unknown_run_of_a_known_campaign_is_404(api):
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    status, answer = _call(api, _event("GET", f"/invite-campaigns/{created['id']}/runs/r-nope"))
+    assert status == 404 and "r-nope" in answer["message"]
+
+
+def test_complete_planning_moves_the_watermark_forward_only(api, local_aws):
+    from datetime import datetime, timezone
+
+    from attract.invites.campaigns import CampaignRepository
+
+    created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    campaigns = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    later, earlier = datetime(2026, 11, 20, 8, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc)
+    # When the planner completes a run, then an older one completes late, then a run with no watermark
+    campaigns.complete_planning(created["id"], "s-20261120T080000Z", later)
+    campaigns.complete_planning(created["id"], "s-20261101T000000Z", earlier)
+    campaign = campaigns.get(created["id"])
+    # Then the watermark stays at the later one, and the latest run is the last recorded
+    assert campaign.watermark == later and campaign.latest_run_id == "s-20261101T000000Z"
+    campaigns.complete_planning(created["id"], "r-none", None)
+    assert campaigns.get(created["id"]).watermark == later
+    # And a campaign that does not exist is not created by it
+    campaigns.complete_planning("nosuchcampaign", "r-x", later)
+    assert campaigns.get("nosuchcampaign") is None
+
+
+def test_destination_hosts_allow_list_applies_to_campaigns(api, monkeypatch):
+    from attract.settings import load_settings
+
+    monkeypatch.setenv("DESTINATION_HOSTS", "careers.acme.example")
+    load_settings.cache_clear()
+    status, body = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping())))
+    assert status == 422
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [("destination", "destination_host_not_allowed")]
+
+
+def test_preview_of_a_large_mariadb_table_reads_a_few_rows_and_lets_go(api, local_aws):
+    import time
+
+    require_service("MariaDB", "127.0.0.1", 3306)
+    engine = sa.create_engine("mysql+pymysql://root:@127.0.0.1:3306/test")
+    table = "cand_" + uuid.uuid4().hex[:10]
+    rows = 20_000
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {table} (id int PRIMARY KEY, email varchar(320), first_name text, "
+                                   "last_name text, skills text, city text, marketing_consent tinyint)")
+        connection.execute(sa.text(f"INSERT INTO {table} VALUES (:i, :e, :f, '', '', 'Berlin', :k)"),
+                           [{"i": n, "e": f"person{n}@example.com", "f": f"P{n}", "k": int(n % 2 == 0)}
+                            for n in range(1, rows + 1)])
+    try:
+        secret = _secret(local_aws, engine="mariadb", host="127.0.0.1", port=3306, username="root", password="",
+                         dbname="test")
+        created = _create(api, name="MariaDB", source={"kind": "mysql", "secret_id": secret, "table": table})
+        started = time.perf_counter()
+        status, preview = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))
+        elapsed = time.perf_counter() - started
+        # Then: the first three consenting rows in key order, the odd ids before them skipped, the rest never read
+        assert status == 200, preview
+        assert [m["to"] for m in preview["messages"]] == [f"person{n}@example.com" for n in (2, 4, 6)]
+        assert preview["skipped"] == {"no_consent": 3} and preview["rows_read"] == 6
+        assert elapsed < 10, elapsed
+        # And the connection was let go: the table can be dropped at once (no metadata lock held by a stream)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT COUNT(*) FROM information_schema.processlist WHERE db = 'test' AND command = 'Query' "
+                "AND info LIKE :pattern AND id <> CONNECTION_ID()"), {"pattern": f"%{table}%"}).scalar_one() == 0
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
