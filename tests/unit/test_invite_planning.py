@@ -130,7 +130,7 @@ def test_rows_are_counted_by_reason_looked_up_25_at_a_time_and_enqueued_10_at_a_
     assert runs.added == Counter({"rows": 60, "planned": 55, "invalid_email": 1, "no_consent": 1, "duplicate": 1,
                                   "member": 1, "already_invited": 1})
     assert all(len(batch) <= 10 for batch in queue.batches) and len(queue.recipients()) == 55
-    assert watermarks.completed == [("r-1", "2026-11-26T10:00:00.000000Z")]  # no updated_at mapped: the run's time
+    assert watermarks.completed == [("r-1", NOW)]  # no updated_at mapped: the run's time
 
 
 def test_a_resumed_run_skips_the_checkpointed_rows_and_counts_each_row_once():

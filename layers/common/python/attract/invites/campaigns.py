@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from attract.aws import Repository, from_item, to_item
-from attract.clock import iso
+from attract.clock import iso, iso_micro
 from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
@@ -219,7 +219,7 @@ class CampaignRepository(Repository):
         if watermark is None:
             return
         try:
-            self._update(campaign_id, "SET watermark = :w", None, {":w": {"S": iso(watermark)}},
+            self._update(campaign_id, "SET watermark = :w", None, {":w": {"S": iso_micro(watermark)}},
                          condition="attribute_exists(PK) AND (attribute_not_exists(watermark) OR watermark < :w)")
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             pass  # a later watermark is already there (a redelivered or overtaken run)

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from attract.clock import iso_micro
 from attract.invites.models import CampaignId, InvitationJob, InviteTemplates, Recipient
 from attract.invites.sources import (
     Candidate,
@@ -77,7 +78,7 @@ class Campaign(Protocol):
     subject: str
     text: str
     html: str | None
-    watermark: str | None
+    watermark: datetime | None
 
     @property
     def source(self) -> Any: ...
@@ -107,7 +108,7 @@ class JobQueue(Protocol):
 
 
 class Watermarks(Protocol):
-    def complete_planning(self, campaign_id: str, run_id: str, watermark: str | None) -> None: ...
+    def complete_planning(self, campaign_id: str, run_id: str, watermark: datetime | None) -> None: ...
 
 
 class PlanningError(Exception):
@@ -116,11 +117,6 @@ class PlanningError(Exception):
     def __init__(self, code: str):
         super().__init__(code)
         self.code = code
-
-
-def watermark_text(moment: datetime) -> str:
-    """Fixed-width ISO UTC with microseconds: compares as text in the campaign item's conditional update."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -204,7 +200,8 @@ def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs
     when a concurrent planner of the same run moved the checkpoint first. Source errors propagate.
     """
     incremental = campaign.mapping.updated_at is not None  # without updated_at every run reads everything
-    run = runs.begin_planning(campaign.id, run_id, campaign.watermark if incremental else None, now)
+    since_first = iso_micro(campaign.watermark) if incremental and campaign.watermark else None
+    run = runs.begin_planning(campaign.id, run_id, since_first, now)
     if run is None:
         return "not_planning"
     since_text = run.get("since")
@@ -239,11 +236,11 @@ def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs
     pipeline.flush()
     counts.update(pipeline.added)
     if rows.latest is not None:
-        watermark: str | None = watermark_text(rows.latest)
+        watermark: datetime | None = rows.latest
     elif not incremental:
-        watermark = watermark_text(now)
+        watermark = now
     else:
-        watermark = since_text  # nothing new: the watermark stays
+        watermark = since  # nothing new: the watermark stays
     campaigns.complete_planning(campaign.id, run_id, watermark)
     if not runs.finish_planning(campaign.id, run_id, previous, number, counts, pipeline.added, now):
         return "superseded"
