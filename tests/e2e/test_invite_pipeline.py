@@ -60,7 +60,8 @@ def test_a_scheduled_campaign_runs_through_planner_and_sender_to_done(stack, tmp
     table = aws.refs["AttractTable"]
     aws.client("dynamodb").put_item(TableName=table, Item={
         "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}, "type": {"S": "invite_campaign"},
-        "spec": {"S": json.dumps(spec)}, "name": {"S": "Pipeline"}, "link_code": {"S": "pipe01"}})
+        "spec": {"S": json.dumps(spec)}, "name": {"S": "Pipeline"}, "link_code": {"S": "pipe01"},
+        "created_at": {"S": "2026-11-01T00:00:00.000Z"}})
     due = datetime.now(UTC) + timedelta(seconds=2)
     aws.client("scheduler").create_schedule(
         Name=f"invite-{campaign_id}", GroupName="default", ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",

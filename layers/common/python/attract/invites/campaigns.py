@@ -175,7 +175,7 @@ class CampaignRepository(Repository):
             "type": "invite_campaign", "spec": json.dumps(spec), "name": campaign.name,
             "link_code": campaign.link_code, "created_at": iso(campaign.created_at), "created_by": campaign.created_by,
             "latest_run_id": campaign.latest_run_id,
-            "watermark": iso(campaign.watermark) if campaign.watermark else None,
+            "watermark": iso_micro(campaign.watermark) if campaign.watermark else None,
             "schedule": campaign.schedule.model_dump() if campaign.schedule else None}
         try:
             self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)",
