@@ -1,6 +1,7 @@
 """`make demo`: the local stack, a short scripted campaign over HTTP, and what Attract recorded."""
 
 import random
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,9 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from attract.tracking.repository import TouchRepository
+from attract_local import demo_invites
 from attract_local.ad_sandboxes import AdSandboxes, start_ad_sandboxes
 from attract_local.auth import STATE_DIR, mint_token
 from attract_local.gateway import start_local
+from attract_local.invitee import landing_fields
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
 
 BROWSERS = [
@@ -101,9 +104,11 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
 
     if ads is not None and set(ads.started) == {"google", "meta"}:
-        run_ads(api, aws, marketer)
+        run_ads(api, aws, marketer, ads)
     elif ads is not None:
         print("\n== 5. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
+
+    demo_invites.run(api, aws)
 
     print("\n== What Attract recorded\n")
     print(_row("link", "channel", "source", "code", "clicks"))
@@ -119,6 +124,8 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
         print(f"   person {person} ({len(touches)} touches): {path}")
     print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
     print_attribution(api)
+    if ads is not None and set(ads.started) == {"google", "meta"}:
+        print_costs(api)
 
 
 AD_DRAFT: dict[str, Any] = {
@@ -134,8 +141,8 @@ AD_DRAFT: dict[str, Any] = {
 }
 
 
-def run_ads(api: str, aws, marketer: dict[str, str]) -> None:
-    """Launch a Google and a Meta campaign on the local sandboxes, click each ad's link, join from the clicks."""
+def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
+    """Launch a Google and a Meta campaign on the local sandboxes, click the ads, join, sync spend, cost per join."""
     print("\n== 5. A marketer launches a search + social campaign (LOCAL SANDBOXES, not Google or Meta)")
     refused = requests.post(f"{api}/campaigns", json={**AD_DRAFT, "targeting": {"age_max": 35}}, headers=marketer,
                             timeout=30)
@@ -148,19 +155,63 @@ def run_ads(api: str, aws, marketer: dict[str, str]) -> None:
         print(f"     {channel:<14} campaign {ids['campaign']}, ad {ids['ad']} ({ids['status']}) -> {campaign['links'][channel]['url']}")
     again = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60).json()
     print(f"   launched again (a client retry): same ids: {again.get('platform_ids') == campaign.get('platform_ids')}")
-    for channel, click_id in (("google_search", "gclid=Cj0KCQ-demo-google"), ("meta", "fbclid=IwAR-demo-meta")):
-        if channel not in campaign.get("links", {}):
-            continue
+    google, meta = ads.started["google"], ads.started["meta"]
+    ids = campaign.get("platform_ids", {})
+    clicks: list[tuple[str, str]] = []
+    if "google_search" in ids:  # Google serves the final URL with the campaign's suffix, {gclid} filled in
+        clicks += [("google_search", google.ad_click(ids["google_search"]["campaign"])[0]) for _ in range(2)]
+    if "meta" in ids:  # Meta appends fbclid by itself
+        clicks += [("meta", f"{campaign['links']['meta']['url']}?fbclid=IwAR-demo-{n}") for n in range(3)]
+    for number, (channel, url) in enumerate(clicks, 1):
         session = requests.Session()
-        session.headers["User-Agent"] = BROWSERS[0]
-        landing = session.get(f"{campaign['links'][channel]['url']}?{click_id}", allow_redirects=False, timeout=30)
-        visitor = parse_qs(urlsplit(landing.headers["Location"]).query)["tc_vid"][0]
-        email = f"ad-{channel}@example.com"
-        requests.post(f"{api}/joins", json={"email": email, "name": "Ad clicker", "consent": True, "visitor_id": visitor},
-                      timeout=30)
-        requests.post(confirm_link(aws.endpoint, email), timeout=30)
+        session.headers["User-Agent"] = BROWSERS[number % len(BROWSERS)]
+        landing = session.get(url, allow_redirects=False, timeout=30)
+        fields = landing_fields(landing.headers["Location"])
+        email = f"ad-{channel}-{number}@example.com"
+        # The careers form's optional second box: "the ad platform that brought me may be told (hashed)".
+        body = {**fields, "email": email, "name": "Ad clicker", "consent": True, "ads_consent": number % 2 == 1}
+        session.post(f"{api}/joins", json=body, timeout=30)
+        session.post(confirm_link(aws.endpoint, email), timeout=30)
         path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
-        print(f"   someone clicks the {channel} ad ({click_id.split('=')[0]}) and joins: credited path {path}")
+        print(f"   click {number} on the {channel} ad, joins (ads consent: {body['ads_consent']}): credited {path}")
+
+    today = datetime.now(timezone.utc).date()
+    if "google_search" in ids:
+        google.set_spend(ids["google_search"]["campaign"], today, cost_micros=41_370_000, clicks=57, impressions=1_980)
+    if "meta" in ids:
+        meta.record_spend(ids["meta"]["campaign"], today, "38.90", clicks=112, impressions=14_200)
+    synced = requests.post(f"{api}/_local/fire/SpendSyncFunction.Hourly", timeout=120).json()
+    channels = (synced.get("result") or {}).get("channels", {})
+    print("   the hourly spend sync runs (make fire SCHEDULE=SpendSyncFunction.Hourly): "
+          + ", ".join(f"{c} {'ok' if o.get('ok') else 'FAILED'}" for c, o in channels.items()))
+    _wait_for_conversions(google, meta)
+    google_uploads = [r for method, r in google.received if "UploadClickConversions" in str(method)]
+    meta_events = [p for method, path, p in meta.received if path.endswith("/events")]
+    print(f"   conversions fed back off the join's path (only with ads consent): Google {len(google_uploads)} "
+          f"upload(s) with order_id = join id, Meta {len(meta_events)} Lead event(s) with event_id = join id")
+
+
+def _wait_for_conversions(google: Any, meta: Any, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any("UploadClickConversions" in str(m) for m, _ in google.received) and \
+                any(path.endswith("/events") for _, path, _ in meta.received):
+            return
+        time.sleep(0.5)
+
+
+def print_costs(api: str) -> None:
+    recruiter = {"Authorization": "Bearer " + mint_token(["recruiters"])}
+    today = datetime.now(timezone.utc).date().isoformat()
+    report = requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30, params={
+        "from": today, "to": today, "model": "last_touch", "group_by": "campaign"}).json()
+    print(f"\n== Cost per join (GET /reports/attribution?group_by=campaign&model=last_touch, {today})\n")
+    print(f"   {'campaign':<28}{'joins':>8}{'spend':>14}{'cost per join':>16}")
+    for row in report["rows"]:
+        for spend in row.get("spend") or [None]:
+            amount = f"{spend['amount']} {spend['currency']}" if spend else "-"
+            cost = f"{spend['cost_per_join']} {spend['currency']}" if spend and spend.get("cost_per_join") else "-"
+            print(f"   {row['key'][:27]:<28}{row['joins']:>8.2f}{amount:>14}{cost:>16}")
 
 
 def print_attribution(api: str) -> None:

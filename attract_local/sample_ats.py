@@ -13,6 +13,7 @@ The flaws, each counted under the planner's skip reason:
 """
 
 import random
+import re
 import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,7 @@ SKILLS = ("python", "sql", "go", "kubernetes", "react", "typescript", "java", "t
 BAD_EMAILS = ("{first}.{last}", "{first}.{last}@", "@{domain}", "{first}@@{domain}", "{first} {last}@{domain}",
               "{first}.{last}@{domain}.", "{first}..{last}@{domain}", "{first}.{last}@localhost", "{first}<{last}>@{domain}",
               None)
+CANONICAL = re.compile(r"[a-z]+\.[a-z]+[0-9]+@example\.(com|org|net)")
 UPDATED_FROM = datetime(2026, 1, 5, tzinfo=timezone.utc)
 UPDATED_SPAN_DAYS = 300
 
@@ -128,6 +130,25 @@ def build(path: str | Path, *, seed: int = 7, people: int = 300) -> dict:
                     "location": "city", "consent": "marketing_consent", "updated_at": "updated_at",
                     "external_id": "id"},
     }
+
+
+def change(connection: sqlite3.Connection, now: datetime | None = None) -> str:
+    """What happens in an ATS between two runs: one new candidate, and an already-invited person's row edited.
+
+    Both rows get `updated_at` = now, after every stamp `build` wrote: an incremental run reads exactly these
+    two, invites the new person and sends nothing to the edited one (this campaign invited them already).
+    """
+    stamp = (now or datetime.now(timezone.utc)).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    rows = connection.execute(f"SELECT id, email FROM {TABLE} WHERE marketing_consent = 1 ORDER BY id").fetchall()
+    # A canonical, valid address (not a typed variant, not a planted bad one), past the first rows (the member).
+    edited = [number for number, email in rows if email and CANONICAL.fullmatch(email)][5]
+    connection.execute(f"UPDATE {TABLE} SET city = 'Remote', updated_at = ? WHERE id = ?", (stamp, edited))
+    next_id = connection.execute(f"SELECT max(id) + 1 FROM {TABLE}").fetchone()[0]
+    connection.execute(
+        f"INSERT INTO {TABLE} VALUES (?, ?, 'Barbara', 'Newcomer', 'python, sql', 'Berlin', 1, ?)",
+        (next_id, f"barbara.newcomer{next_id}@example.org", stamp))
+    connection.commit()
+    return "1 new candidate, 1 edited row of someone invited already"
 
 
 if __name__ == "__main__":  # python -m attract_local.sample_ats [path]

@@ -1,0 +1,138 @@
+"""The invitations part of `make demo`: a synthetic SQLite "ATS", an invite campaign, joins it brings."""
+
+import sqlite3
+import time
+from collections.abc import Callable
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+import requests
+
+from attract_local import sample_ats
+from attract_local.auth import STATE_DIR, mint_token
+from attract_local.invitee import follow_invitation
+from attract_local.mailbox import confirm_link, stored_attribution
+
+CAMPAIGN = "Alumni invitations 2027"
+SKIP_REASONS = ("invalid_row", "invalid_email", "no_consent", "duplicate", "member", "suppressed", "cooldown",
+                "already_invited")
+
+
+def raw_invitations(aws_endpoint: str) -> list[EmailMessage]:
+    """Every raw message SES accepted (invitations are sent as Content.Raw), parsed with `email`."""
+    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
+    return [BytesParser(policy=policy.default).parsebytes(m["raw_data"].encode())  # type: ignore[misc]
+            for m in (data.get("ses") or {}).get("RawMessage", [])]
+
+
+def _wait(read: Callable[[], dict], until: Callable[[dict], bool], timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = read()
+        if until(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
+def _join(api: str, aws, email: str, extra: dict[str, Any]) -> int:
+    body = {"email": email, "name": "Demo person", "consent": True, **extra}
+    status = requests.post(f"{api}/joins", json=body, timeout=30).status_code
+    requests.post(confirm_link(aws.endpoint, email), timeout=30)
+    return status
+
+
+def _run(api: str, headers: dict, campaign_id: str) -> dict:
+    started = requests.post(f"{api}/invite-campaigns/{campaign_id}/runs", headers=headers, timeout=30)
+    run_id = started.json()["run_id"]
+    print(f"   POST /runs -> {started.status_code} run {run_id}; the planner and sender work through their queues")
+    return _wait(lambda: requests.get(f"{api}/invite-campaigns/{campaign_id}/runs/{run_id}", headers=headers,
+                                      timeout=30).json(), lambda run: run.get("status") in ("done", "failed"))
+
+
+def _print_counts(run: dict) -> None:
+    counts = run["counts"]
+    print(f"   status {run['status']}: rows {counts['rows']}, planned {counts['planned']}, sent {counts['sent']}, "
+          f"failed {counts['failed']}")
+    skipped = counts.get("skipped") or {}
+    print("   skipped: " + (", ".join(f"{reason} {skipped[reason]}" for reason in SKIP_REASONS if skipped.get(reason))
+                           or "none"))
+
+
+def run(api: str, aws) -> None:
+    marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
+    ats_path = STATE_DIR / "demo-ats.sqlite"
+    stats = sample_ats.build(ats_path)
+    print(f"\n== 6. Invitations: the employer's ATS (SQLite here; PostgreSQL, MySQL, S3 or DynamoDB in production) "
+          f"holds {stats['rows']} candidates")
+    print("   planted: " + ", ".join(f"{reason} {n}" for reason, n in stats["skipped"].items())
+          + f"; {stats['planned']} should be invited")
+    member = stats["member_email"]
+    _join(api, aws, member, {})
+    print("   one of them joined the community last month (an existing member)")
+
+    body = {
+        "name": CAMPAIGN, "destination": "https://careers.example.com/community",
+        "source": {"kind": "sqlite", "path": str(ats_path), "table": "candidates"},
+        "mapping": stats["mapping"],
+        "subject": "{{first_name}}, join our talent community",
+        "text": "Hello {{first_name}},\n\nwe are building a community of people who like what we do in "
+                "{{location}}. Join here: {{invite_url}}\n",
+        "html": "<p>Hello {{first_name}},</p><p>join our talent community in {{location}}: "
+                "<a href=\"{{invite_url}}\">join</a></p>",
+        "sender": {"from": "Acme Careers <community@attract.example>", "reply_to": "community@attract.example",
+                   "postal_address": "1 Main Street, Springfield"},
+    }
+    created = requests.post(f"{api}/invite-campaigns", json=body, headers=marketer, timeout=30)
+    campaign = created.json()
+    print(f"   POST /invite-campaigns -> {created.status_code} id {campaign.get('id')}")
+    preview = requests.post(f"{api}/invite-campaigns/{campaign['id']}/preview", headers=marketer, timeout=60).json()
+    first = (preview.get("messages") or [{}])[0]
+    print(f"   preview (3 real rows, nothing sent): \"{first.get('subject')}\" ...")
+
+    before = len(raw_invitations(aws.endpoint))
+    run_state = _run(api, marketer, campaign["id"])
+    _print_counts(run_state)
+
+    messages = raw_invitations(aws.endpoint)[before:]
+    if messages:
+        sample = messages[0]
+        print(f"\n   a captured invitation (raw MIME, {len(messages)} sent):")
+        for header in ("From", "To", "Subject", "List-Unsubscribe-Post"):
+            print(f"     {header}: {sample[header]}")
+        print(f"     List-Unsubscribe: {str(sample['List-Unsubscribe'])[:60]}...")
+        text = sample.get_body(preferencelist=("plain",))
+        lines = [line for line in (text.get_content() if text else "").splitlines() if line.strip()]
+        print("     " + "\n     ".join(line[:100] for line in lines[:6]))
+
+    print("\n   three invited people follow their link and join; one unsubscribes instead")
+    for message in messages[:3]:
+        address = message["To"].addresses[0].addr_spec
+        follow_invitation(api, aws.endpoint, address, "Invited person")
+        path = " -> ".join(f"{t['channel']}/{t['campaign']}" for t in stored_attribution(aws, address))
+        print(f"     {address.split('@')[0][:14]}...@...: clicked, joined, confirmed; credited path {path}")
+    if len(messages) > 3:
+        unsubscribe = _link(messages[3], "/u/")
+        answer = requests.post(unsubscribe, data="List-Unsubscribe=One-Click", timeout=30)
+        print(f"     one-click unsubscribe (RFC 8058 POST) -> {answer.status_code}")
+
+    with sqlite3.connect(ats_path) as db:  # the ATS changes: one new candidate, one edited already-invited row
+        changed = sample_ats.change(db)
+    print(f"\n   the ATS changes ({changed}); the next scheduled run is incremental:")
+    _print_counts(_run(api, marketer, campaign["id"]))
+    print(f"   every invitation SES accepted, per recipient: at most {_most_per_recipient(aws.endpoint)}")
+
+
+def _link(message: EmailMessage, marker: str) -> str:
+    text = message.get_body(preferencelist=("plain",))
+    content = text.get_content() if text else ""
+    return next(word.strip("<>()") for word in content.split() if marker in word)
+
+
+def _most_per_recipient(aws_endpoint: str) -> int:
+    counts: dict[str, int] = {}
+    for message in raw_invitations(aws_endpoint):
+        address = str(message["To"])
+        counts[address] = counts.get(address, 0) + 1
+    return max(counts.values(), default=0)
