@@ -83,6 +83,26 @@ def test_signed_ids_are_stitched_from_visitor_click_and_email_deduplicated_and_w
     assert captured.claims == {CLICK: OTHER_DEVICE} and captured.visitor_id == VISITOR and captured.untrusted_ids == {}
 
 
+def test_an_invitation_and_the_click_on_its_link_are_one_touch():
+    # Given an invitation sent 2 days ago (its touch under the token) and the person's click on its link
+    invitation = Touch(touch_id="inv-c1-ab", occurred_at=NOW - timedelta(days=2), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv01")
+    source = MemoryTouchSource()
+    source.invites["token-1234567890abcdef"] = invitation
+    clicked = MemoryTouchSource()
+    clicked.invites = source.invites
+    clicked.add(f"VISITOR#{VISITOR}", touch("t-click", 1, channel="email", campaign="Alumni", source="invitation",
+                                            link_code="inv01", visitor_id=VISITOR))
+    clicked.add(f"VISITOR#{VISITOR}", touch("t-ad", 1.5, visitor_id=VISITOR, link_code="ad01"))
+    joined = request(visitor_id=VISITOR, invite_token="token-1234567890abcdef")
+    # When the join carries the token along with the visitor whose click came through that link
+    with_click = gather_touches(joined, DIGEST, NOW, 30, clicked, SIGNER)
+    # Then the click stands for the invitation (one email touch, not two); without a click the invitation credits
+    assert [t.touch_id for t in with_click.touches] == ["t-ad", "t-click"]
+    alone = gather_touches(request(invite_token="token-1234567890abcdef"), DIGEST, NOW, 30, source, SIGNER)
+    assert [t.touch_id for t in alone.touches] == ["inv-c1-ab"]
+
+
 def test_unsigned_or_forged_ids_and_ad_click_ids_credit_nothing_but_are_recorded():
     # Finding 2: a join could claim any visitor's path by naming its id or one of its clicks.
     victim, forged_click = "Ky6CYO0h4UJ06YCLle1L_A", CLICK[:-2] + ("AA" if not CLICK.endswith("AA") else "BB")

@@ -124,7 +124,11 @@ def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookb
         found.setdefault(touch.touch_id, touch)
     if request.invite_token:
         invite = source.invite_touch(request.invite_token)
-        if invite is not None:
+        # An invitation and the click on its link are one touch: the click (it says when) stands for it.
+        clicked = invite is not None and any(
+            t.link_code == invite.link_code and t.origin != "invite" and t.occurred_at >= invite.occurred_at
+            for t in found.values())
+        if invite is not None and not clicked:
             found.setdefault(invite.touch_id, invite)
     in_window = [t for t in found.values() if since <= t.occurred_at <= now + CLOCK_SKEW]
     in_window.sort(key=lambda t: (t.occurred_at, t.touch_id))
