@@ -91,9 +91,10 @@ def sandboxes(local_aws, monkeypatch):
     """Both platforms' local sandboxes, the stack's ads secrets holding their configs, the endpoints pointed at them.
 
     """
+    from aws_lambda_powertools.utilities import parameters
+
     from attract_local.sandboxes import google_ads as google_sandboxes
     from attract_local.sandboxes import meta as meta_sandboxes
-    from aws_lambda_powertools.utilities import parameters
 
     google, meta = google_sandboxes.GoogleAdsSandbox(), meta_sandboxes.MetaSandbox()
     endpoint, url = google.start(), meta.start()
