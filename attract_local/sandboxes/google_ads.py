@@ -115,6 +115,12 @@ def sandbox_certificate() -> tuple[bytes, bytes, str]:
     return key_pem, cert_pem, str(path)
 
 
+# Google never reuses an id. The stack's DynamoDB (moto) lives as long as the process, and the spend
+# registry refuses a platform id already registered to another campaign: a restarted sandbox must not
+# hand out its predecessor's ids again.
+_IDS = itertools.count(700_000_001)
+
+
 class GoogleAdsSandbox:
     """A local stand-in for googleads.googleapis.com: `start()` -> "127.0.0.1:<port>"."""
 
@@ -130,7 +136,7 @@ class GoogleAdsSandbox:
         self.conversions: dict[str, Any] = {}  # order_id -> ClickConversion accepted
         self.failure_request_ids: list[str] = []  # request ids of the GoogleAdsFailures sent
         self._faults: dict[str, list[_Fault]] = {}
-        self._ids = itertools.count(700_000_001)
+        self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
         self._lock = threading.RLock()
         self._server: grpc.Server | None = None
         self._token_server: ThreadingHTTPServer | None = None

@@ -11,7 +11,7 @@ its error parsing. What it serves:
 
 It checks the access token (and appsecret_proof), keeps objects in memory, enforces the rules Meta applies
 to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >= 15 miles) and the
-Conversions API's (hashed emails, fbc format, recent event times), and records every request in
+Conversions API's (hashed emails, fbc format, recent event times, a website event's user agent and page), and records every request in
 `.received` as (method, path, params) with the JSON-encoded values decoded and the credentials removed.
 `fail_next` makes the next matching request fail with a Graph error, before or after applying it, or drop
 the connection without an answer (a timeout after Meta did the work).
@@ -51,6 +51,10 @@ _MESSAGES = {
     613: "Calls to this api have exceeded the rate limit.",
     80004: "There have been too many calls to this ad-account. Wait a bit and try again.",
 }
+
+
+# Meta never reuses an id; see attract_local.sandboxes.google_ads._IDS (the registry refuses a reused one).
+_IDS = itertools.count(120210000000000001)
 
 
 class GraphError(Exception):
@@ -98,7 +102,7 @@ class MetaSandbox:
     events: list[dict] = field(default_factory=list)  # Conversions API events, decoded
 
     def __post_init__(self) -> None:
-        self._ids = itertools.count(120210000000000001)
+        self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
         self._failures: list[_Failure] = []
         self._spend: dict[tuple[str, date], _Spend] = {}
         self._lock = threading.RLock()
@@ -349,6 +353,9 @@ class MetaSandbox:
             if not isinstance(event.get("event_time"), int) or not now - 7 * 86400 <= event["event_time"] <= now + 60:
                 raise GraphError(100, "event_time must be within the last 7 days", subcode=2804003)
             user = event.get("user_data") or {}
+            if event["action_source"] == "website" and not (user.get("client_user_agent") and event.get("event_source_url")):
+                # Meta: "Website events ... require the client_user_agent, action_source, and event_source_url"
+                raise GraphError(100, "website events require user_data.client_user_agent and event_source_url")
             if any(not _SHA256_HEX.fullmatch(str(value)) for value in user.get("em") or []):
                 raise GraphError(100, "user_data.em must be SHA-256 hashed", subcode=2804019)
             if user.get("fbc") is not None and not _FBC.fullmatch(str(user["fbc"])):

@@ -16,6 +16,7 @@ from attract.api import json_response, register_error_handlers, reject_non_json
 from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
+from attract.joins.feedback import browser_context
 from attract.joins.logic import ConversionQueue, JoinPolicy, MailSender, confirm_join, open_token, submit_join
 from attract.joins.models import JoinAccepted, JoinRequest
 from attract.joins.repository import MemberRepository
@@ -89,7 +90,8 @@ def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     settings = load_settings()
     touches, members, policy = _stores()
     digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
-    outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail())
+    outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail(),
+                          browser_context(dict(app.current_event.headers or {})))
     metrics.add_metric(name="JoinsSubmitted", unit=MetricUnit.Count, value=1)
     if outcome in ("rate_limited", "mail_failed"):
         metrics.add_metric(name="JoinMailRateLimited" if outcome == "rate_limited" else "JoinMailFailed",

@@ -216,6 +216,23 @@ def test_a_partial_failure_is_502_with_codes_and_a_relaunch_finishes_without_rep
     assert finished["links"] == failed["links"]
 
 
+def test_a_platform_campaign_registered_to_another_campaign_is_409_and_a_failed_launch(api, local_aws, platforms):
+    from attract.campaigns.spend_repository import SpendRepository
+
+    created = _create(api, channels=["google_search"], meta=None)
+    # Given the platform id this launch will get already belongs to another of our campaigns
+    registry = SpendRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    registry.register_platform_campaign(GOOGLE_SEARCH, f"g-campaign-{created['id']}", "another-campaign", "Other")
+    # When it is launched
+    status, body, _ = _invoke(api, _event("launch", created["id"], "launch"))
+    # Then the caller gets a 409, not a 500, and the campaign is failed with our code (its spend is not mixed up)
+    assert status == 409 and "belongs to another campaign" in body["message"], body
+    _, failed, _ = _invoke(api, _event("get", created["id"]))
+    assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["attract:platform_campaign_conflict"]
+    assert registry.platform_campaigns(GOOGLE_SEARCH, [f"g-campaign-{created['id']}"])[
+        f"g-campaign-{created['id']}"].campaign_id == "another-campaign"
+
+
 def test_a_rate_limit_after_retries_is_503_with_retry_after(api, platforms):
     created = _create(api, channels=["google_search"], meta=None)
     platforms[GOOGLE_SEARCH].fail_next = RateLimited("google_ads", "Too many requests", ["RESOURCE_EXHAUSTED"], "req-9")

@@ -2,7 +2,7 @@
 
 What `make local` wires up (attract_local.ad_sandboxes): the stack's platform secrets hold the
 sandboxes' credentials, GOOGLE_ADS_ENDPOINT / META_GRAPH_URL / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH point at
-them, and gateway_for builds the adapters from those. Skipped where the sandboxes are not installed.
+them, and gateway_for builds the adapters from those.
 """
 
 import json
@@ -14,9 +14,6 @@ from attract.campaigns import gateways, policy
 from attract.campaigns.models import CampaignDraft
 from attract_local.ad_sandboxes import GRPC_ROOTS, AdSandboxes, start_ad_sandboxes
 from tests.support import FakeLambdaContext, load_event, with_body
-
-pytest.importorskip("attract_local.sandboxes.google_ads")
-pytest.importorskip("attract_local.sandboxes.meta")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +98,6 @@ def test_a_policy_violation_reaches_neither_sandbox(api, sandboxes):
 
 
 def test_a_launched_campaign_is_registered_for_the_spend_sync(api, local_aws, sandboxes):
-    pytest.importorskip("attract.campaigns.spend_repository")
     created = _create(api, "Registered for spend")
     status, launched = _invoke(api, _action(created["id"], "launch"))
     assert status == 200, launched

@@ -86,6 +86,9 @@ def test_a_consented_join_from_a_meta_ad_is_for_meta_with_its_click_time(joins, 
     [message] = messages(sqs, queue)
     body = json.loads(message["Body"])
     assert (body["channels"], body["fbclid"]) == (["meta"], "IwAR-test-fbclid") and body["fbclid_at"]
+    # And the join form's browser, which Meta requires with website events, from the submission's headers
+    headers = load_event("joins/join")["headers"]
+    assert (body["client_user_agent"], body["event_source_url"]) == (headers["user-agent"], headers["referer"])
 
 
 def test_a_click_on_the_campaigns_tracked_link_carries_its_gclid_to_the_message(joins, function_env, local_aws):
@@ -184,9 +187,10 @@ def record(ledger: ConversionRepository, join_id: str, channel: str) -> dict:
     return from_item(item)
 
 
-def message(join_id: str = "j-1", channels=("google_search", "meta")) -> ConversionMessage:
-    return ConversionMessage(join_id=join_id, joined_at=NOW, channels=list(channels), gclid="G", fbclid="F",
-                             fbclid_at=NOW, email_sha256="a" * 64)
+def message(join_id: str = "j-1", channels=("google_search", "meta"), joined_at: datetime = NOW) -> ConversionMessage:
+    return ConversionMessage(join_id=join_id, joined_at=joined_at, channels=list(channels), gclid="G", fbclid="F",
+                             fbclid_at=joined_at, email_sha256="a" * 64, client_user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+                             event_source_url="https://careers.example.com/join")
 
 
 def test_each_platform_is_uploaded_once_and_a_redelivery_uploads_nothing(ledger):
@@ -325,9 +329,14 @@ def test_meta_conversions_api_lead_through_the_sandbox(ledger):
     url = sandbox.start()
     try:
         gateway = adapter.MetaGateway(sandbox.config(), url)
-        assert upload_conversion(message(channels=["meta"]), {"meta": gateway}.__getitem__, ledger, NOW) == {"meta": "uploaded"}
-        sent = json.dumps(sandbox.received, default=str)
-        assert "Lead" in sent and "j-1" in sent and "a" * 64 in sent
+        # The sandbox holds event_time to Meta's window against the wall clock: a join of a moment ago
+        joined_at = datetime.now(timezone.utc)
+        sent_message = message(channels=["meta"], joined_at=joined_at)
+        assert upload_conversion(sent_message, {"meta": gateway}.__getitem__, ledger, joined_at) == {"meta": "uploaded"}
+        [event] = sandbox.events
+        assert (event["event_name"], event["event_id"], event["user_data"]["em"]) == ("Lead", "j-1", ["a" * 64])
+        assert event["user_data"]["client_user_agent"] == "Mozilla/5.0 (X11; Linux x86_64)"
+        assert event["event_source_url"] == "https://careers.example.com/join"
     finally:
         sandbox.stop()
 
@@ -336,7 +345,9 @@ def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(uploade
     google, meta, _, _ = sandboxes  # ads-api's gateway_for with ads-google's and ads-meta's sandboxes, after the merge
     event = load_event("campaigns/conversion")
     join_id = f"j-{uuid.uuid4()}"
-    body = json.loads(event["Records"][0]["body"]) | {"join_id": join_id}
+    joined_at = datetime.now(timezone.utc)  # Meta (and its sandbox) take events of the last 7 days only
+    body = json.loads(event["Records"][0]["body"]) | {"join_id": join_id, "joined_at": joined_at.isoformat(),
+                                                       "fbclid_at": joined_at.isoformat()}
     event["Records"][0]["body"] = json.dumps(body)
     assert uploader.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
     store = ConversionRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
@@ -345,3 +356,5 @@ def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(uploade
     assert upload.partial_failure and upload.conversions[0].order_id == join_id
     sent_to_meta = json.dumps(meta.received, default=str)
     assert join_id in sent_to_meta and body["email_sha256"] in sent_to_meta
+    [lead] = [e for e in meta.events if e["event_id"] == join_id]
+    assert (lead["user_data"]["client_user_agent"], lead["event_source_url"]) == (body["client_user_agent"], body["event_source_url"])

@@ -400,3 +400,28 @@ def test_timeout_after_meta_applied_then_resume(sandbox, sleeps):
 
     gateway.launch(launch, PlatformIds())
     assert [len(named(sandbox, kind, launch)) for kind in ("campaign", "adset", "adcreative", "ad")] == [1, 1, 1, 1]
+
+
+def test_a_website_lead_without_the_form_s_browser_is_refused_here_and_by_meta(sandbox, gateway):
+    """Meta requires client_user_agent and event_source_url with website events: the adapter sends none without."""
+    no_agent, no_page = conversion(client_user_agent=None), conversion(event_source_url=None)
+    sent_before = len(sandbox.requests_to("POST", f"/{sandbox.pixel_id}/events"))
+    assert [(r.ok, r.retryable, r.error) for r in gateway.upload_conversions([no_agent, no_page])] == [
+        (False, False, "no_browser_context")] * 2
+    assert len(sandbox.requests_to("POST", f"/{sandbox.pixel_id}/events")) == sent_before
+    # And the sandbox, like Meta, refuses such an event when it is sent anyway (through the SDK's own request)
+    from facebook_business.adobjects.adspixel import AdsPixel
+    from facebook_business.adobjects.serverside.action_source import ActionSource
+    from facebook_business.adobjects.serverside.event import Event
+    from facebook_business.adobjects.serverside.event_request import EventRequest
+    from facebook_business.adobjects.serverside.user_data import UserData
+    from facebook_business.exceptions import FacebookRequestError
+
+    event = Event(event_name="Lead", event_time=int(datetime.now(timezone.utc).timestamp()), event_id="no-agent",
+                  action_source=ActionSource.WEBSITE, user_data=UserData(emails=[EMAIL_SHA256]),
+                  event_source_url="https://careers.example.com/join")
+    request = EventRequest(pixel_id=sandbox.pixel_id, events=[event])
+    with pytest.raises(FacebookRequestError) as refused:
+        AdsPixel(sandbox.pixel_id, api=gateway.api).create_event(fields=[], params=request.get_params())
+    assert refused.value.api_error_code() == 100 and "client_user_agent" in refused.value.api_error_message()
+    assert "no-agent" not in {e.get("event_id") for e in sandbox.events}

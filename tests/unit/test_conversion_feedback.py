@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from attract.campaigns.conversions import ConversionMessage
-from attract.joins.feedback import conversion_message, email_sha256
+from attract.joins.feedback import MAX_USER_AGENT, browser_context, conversion_message, email_sha256
 from attract.tracking.models import Touch
 
 JOINED = datetime(2026, 12, 3, 10, tzinfo=timezone.utc)
@@ -65,3 +65,25 @@ def test_a_path_from_both_platforms_names_both_and_the_consumer_reads_it_back():
     conversion = ConversionMessage.model_validate(json.loads(json.dumps(message))).conversion()
     assert (conversion.join_id, conversion.gclid, conversion.fbclid, conversion.joined_at) == ("j1", "G", "F", JOINED)
     assert conversion.email_sha256 == hashlib.sha256(EMAIL.encode()).hexdigest()
+
+
+BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64)", "referer": "https://careers.example.com/join?email=ada%40example.com#f"}
+
+
+def test_the_form_s_browser_for_meta_s_website_events_without_the_page_s_query():
+    context = browser_context(BROWSER)
+    assert context == {"client_user_agent": "Mozilla/5.0 (X11; Linux x86_64)", "event_source_url": "https://careers.example.com/join"}
+    path = [touch(2, channel="paid_social", source="facebook", fbclid="F")]
+    message = conversion_message("j1", JOINED, EMAIL, path, consented=True, browser=context)
+    conversion = ConversionMessage.model_validate(json.loads(json.dumps(message))).conversion()
+    assert (conversion.client_user_agent, conversion.event_source_url) == (context["client_user_agent"], context["event_source_url"])
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ({"origin": "https://careers.example.com"}, {"event_source_url": "https://careers.example.com/"}),
+    ({"referer": "android-app://com.example", "origin": "null"}, {}),
+    ({"user-agent": "  "}, {}),
+    ({"user-agent": "A" * 2000}, {"client_user_agent": "A" * MAX_USER_AGENT}),
+])
+def test_a_missing_or_odd_browser_header_is_left_out_or_cut(headers, expected):
+    assert browser_context(headers) == expected

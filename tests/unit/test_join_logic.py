@@ -254,3 +254,22 @@ def test_join_click_ids_are_bounded_in_bytes_like_the_redirects():
         JoinRequest.model_validate({**base, "gclid": "😀" * 512})
     assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(("gclid",), "string_too_long")]
     assert JoinRequest.model_validate({**base, "gclid": "😀" * 128}).gclid == "😀" * 128  # exactly 512 bytes
+
+
+class Queue:
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize("ads_consent", [True, False])
+def test_the_form_s_browser_is_kept_with_the_ads_consent_only_and_reaches_the_conversion(ads_consent):
+    members, outbox, queue = MemoryMembers(), Outbox(), Queue()
+    browser = {"client_user_agent": "Mozilla/5.0 (X11)", "event_source_url": "https://careers.example.com/join"}
+    assert submit_join(request(ads_consent=ads_consent, fbclid="IwAR-1"), DIGEST, NOW, POLICY, SIGNER, BASE,
+                       MemoryTouchSource(), members, outbox, browser) == "mailed"
+    assert members.pendings[DIGEST].browser == (browser if ads_consent else {})
+    assert confirm_join(link_token(outbox), NOW + timedelta(hours=1), POLICY, SIGNER, members, queue)
+    assert [{k: m[k] for k in browser} for m in queue.sent] == ([browser] if ads_consent else [])

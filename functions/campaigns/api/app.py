@@ -4,8 +4,6 @@ The ads SDKs are loaded on the first launch, pause, resume or end (attract.campa
 for creating or reading a draft.
 """
 
-import importlib
-import importlib.util
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -37,6 +35,7 @@ from attract.campaigns.launch import (
 from attract.campaigns.models import CampaignDraft, CampaignId
 from attract.campaigns.records import Campaign, CampaignResponse
 from attract.campaigns.repository import CampaignRepository
+from attract.campaigns.spend_repository import SpendRepository
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
@@ -72,19 +71,14 @@ def _links() -> LinkRepository:
 
 
 @lru_cache(maxsize=1)
-def _spend_records() -> Any:
-    """The spend sync's repository: the platform-campaign registry the launch fills and each channel's last sync.
-
-    None where attract.campaigns.spend_repository is not part of the build (a branch without the spend sync).
-    """
-    if importlib.util.find_spec("attract.campaigns.spend_repository") is None:
-        return None
-    return importlib.import_module("attract.campaigns.spend_repository").SpendRepository(load_settings().table_name)
+def _spend_records() -> SpendRepository:
+    """The spend sync's repository: the platform-campaign registry the launch fills and each channel's last sync."""
+    return SpendRepository(load_settings().table_name)
 
 
 def _response(campaign: Campaign) -> CampaignResponse:
     records = _spend_records()
-    sync: dict[str, Any] = {channel: records.last_sync(channel) for channel in campaign.draft.channels} if records else {}
+    sync: dict[str, Any] = {channel: records.last_sync(channel) for channel in campaign.draft.channels}
     return campaign_response(campaign, _base_url(), sync)
 
 

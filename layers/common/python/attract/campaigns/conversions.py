@@ -37,11 +37,15 @@ class ConversionMessage(BaseModel):
     fbclid: str | None = None
     fbclid_at: AwareDatetime | None = None
     email_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    # The join form's browser (attract.joins.feedback.browser_context): Meta requires both with website events
+    client_user_agent: str | None = Field(None, max_length=512)
+    event_source_url: str | None = Field(None, max_length=2048)
 
     def conversion(self) -> Conversion:
         return Conversion(join_id=self.join_id, joined_at=self.joined_at, gclid=self.gclid, gbraid=self.gbraid,
                           wbraid=self.wbraid, fbclid=self.fbclid, fbclid_at=self.fbclid_at,
-                          email_sha256=self.email_sha256)
+                          email_sha256=self.email_sha256, client_user_agent=self.client_user_agent,
+                          event_source_url=self.event_source_url)
 
 
 class RetryableUploadError(Exception):

@@ -134,7 +134,7 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
         campaign, code = _tracked_link(campaign, channel, store, links, now, owner)
         done = campaign.platform_ids.get(channel) or PlatformIds()
         if done.status == "ENABLED" and done.ad:
-            _register(registry, channel, done, campaign)  # finished by an earlier attempt, maybe unregistered
+            _register(registry, channel, done, campaign, store, now)  # finished by an earlier attempt, maybe unregistered
             continue
         plan = LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, campaign.draft),
                           draft=campaign.draft, final_url=tracked_url(base_url, code))
@@ -145,14 +145,23 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
                                 last_error=_platform_error(channel, error, now)))
             raise
         campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: ids}))
-        _register(registry, channel, ids, campaign)
+        _register(registry, channel, ids, campaign, store, now)
     return store.save(_changed(campaign, now, status="active", launch_started_at=None, last_error=None))
 
 
-def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: PlatformIds, campaign: Campaign) -> None:
-    if registry is not None and ids.campaign:
+def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: PlatformIds, campaign: Campaign,
+              store: CampaignStore, now: datetime) -> None:
+    if registry is None or not ids.campaign:
+        return
+    try:
         registry.register_platform_campaign(channel, ids.campaign, campaign.id, campaign.draft.name,
                                             LINK_DIMENSIONS[channel][1])
+    except ConflictError as error:  # the platform id is another campaign's: never report its spend as ours
+        store.save(_changed(campaign, now, status="failed", launch_started_at=None, last_error={
+            "channel": channel, "platform": channel, "message": str(error),
+            "codes": ["attract:platform_campaign_conflict"], "request_id": None, "retryable": False,
+            "at": now.isoformat()}))
+        raise
 
 
 # Which status each action needs, the platform status it sets and the campaign status it leaves.

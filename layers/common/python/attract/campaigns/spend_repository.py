@@ -20,6 +20,7 @@ from attract.attribution.repository import SPEND_PREFIX
 from attract.aws import Repository, from_item, to_item
 from attract.campaigns.models import SpendRow
 from attract.campaigns.spend import PlatformCampaign, SyncOutcome
+from attract.errors import ConflictError
 
 SPEND_MARK = "SPEND"
 # ~250 bytes per campaign with a 100-character name: 4 items of 400 KB hold ~6,000 campaigns spending on one day.
@@ -28,8 +29,8 @@ MAX_BATCH_GET = 100
 SETS_PER_UPDATE = 50  # keeps an UpdateExpression far below DynamoDB's 4 KB
 
 
-class PlatformCampaignConflictError(Exception):
-    """A platform campaign id is already registered to another of our campaigns."""
+class PlatformCampaignConflictError(ConflictError):
+    """A platform campaign id is already registered to another of our campaigns (409, the launch is `failed`)."""
 
 
 def registry_key(channel: str, platform_campaign_id: str) -> dict:

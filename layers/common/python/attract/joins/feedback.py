@@ -6,14 +6,20 @@ paid-search link (enhanced conversions for leads), a Meta click id (fbclid) or a
 The message never holds the raw email: the platforms' format, SHA-256 of the trimmed lower-case address,
 is computed here because the confirmation is the last place that holds the address. Plain dicts and
 hashlib only: the public joins function stays light.
+
+Meta's Conversions API requires `client_user_agent` and `event_source_url` with website events: the join
+form's browser user agent and page (the submission's User-Agent and Referer/Origin headers), kept on the
+pending join with the ads consent only (`browser_context`).
 """
 
 import hashlib
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from attract.tracking.models import Touch
 
 GOOGLE_CLICK_IDS = ("gclid", "gbraid", "wbraid")
+MAX_USER_AGENT = 512  # real browsers' are far shorter; a longer header is cut, not refused
 META_SOURCES = frozenset({"facebook", "instagram", "meta", "messenger"})
 MESSAGE_VERSION = 1
 
@@ -23,8 +29,26 @@ def email_sha256(normalised_email: str) -> str:
     return hashlib.sha256(normalised_email.strip().lower().encode()).hexdigest()
 
 
-def conversion_message(join_id: str, joined_at: datetime, email: str, path: list[Touch], consented: bool) -> dict | None:
-    """The queue message of a confirmed join, or None when nothing may or need be reported."""
+def browser_context(headers: dict[str, str]) -> dict[str, str]:
+    """The join form's user agent and page (scheme, host and path: a query string can hold personal data)."""
+    context: dict[str, str] = {}
+    user_agent = (headers.get("user-agent") or "").strip()
+    if user_agent:
+        context["client_user_agent"] = user_agent[:MAX_USER_AGENT]
+    for header in ("referer", "origin"):  # a cross-origin form's Referer is often its origin only
+        page = urlsplit((headers.get(header) or "").strip())
+        if page.scheme in ("http", "https") and page.hostname:
+            context["event_source_url"] = f"{page.scheme}://{page.netloc}{page.path or '/'}"[:2048]
+            break
+    return context
+
+
+def conversion_message(join_id: str, joined_at: datetime, email: str, path: list[Touch], consented: bool,
+                       browser: dict[str, str] | None = None) -> dict | None:
+    """The queue message of a confirmed join, or None when nothing may or need be reported.
+
+    `browser` is the form's `browser_context` (Meta's website events need it).
+    """
     if not consented:
         return None
     latest: dict[str, tuple[str, datetime]] = {}
@@ -43,4 +67,5 @@ def conversion_message(join_id: str, joined_at: datetime, email: str, path: list
     message |= {kind: value for kind, (value, _) in latest.items()}
     if "fbclid" in latest:
         message["fbclid_at"] = latest["fbclid"][1].isoformat()
+    message |= {key: value for key, value in (browser or {}).items() if key in ("client_user_agent", "event_source_url")}
     return message

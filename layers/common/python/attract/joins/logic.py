@@ -171,11 +171,13 @@ MEMBER_TEXT = (
 
 
 def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: JoinPolicy, signer: Signer,
-                base_url: str, touches: TouchSource, members: MemberStore, mail: MailSender) -> Submitted:
+                base_url: str, touches: TouchSource, members: MemberStore, mail: MailSender,
+                browser: dict[str, str] | None = None) -> Submitted:
     """Hold the join and mail its confirmation (or a member's note), at most once an hour per address.
 
     Every email does the same reads and one conditional write whether it is new, pending or a member's,
     so neither the answer nor its timing class tells them apart (the caller always answers 202).
+    `browser` (feedback.browser_context of the request) is kept only with the ads consent.
     """
     member = members.is_member(email_digest)
     captured = gather_touches(request, email_digest, now, policy.lookback_days, touches, signer)
@@ -191,7 +193,7 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
             "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
-            "untrusted_ids": captured.untrusted_ids})
+            "untrusted_ids": captured.untrusted_ids, "browser": dict(browser or {}) if request.ads_consent else {}})
     if not members.hold(pending, stamp - int(policy.mail_interval.total_seconds())):
         return "rate_limited"
     try:
@@ -251,7 +253,8 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
         # The landing touch counts for its click ids even when other touches were credited: an ad's
         # auto-tagged click (gclid on the careers page itself) is only there.
         landing = [Touch.model_validate(pending.landing)] if pending.landing and captured else []
-        message = conversion_message(member.member_id, now, pending.email, path_touches + landing, pending.ads_consent)
+        message = conversion_message(member.member_id, now, pending.email, path_touches + landing, pending.ads_consent,
+                                     pending.browser)
         if conversions is not None and message is not None:
             conversions.send(message)
         return True

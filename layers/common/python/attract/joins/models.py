@@ -132,6 +132,7 @@ class PendingJoin(BaseModel):
     landing: dict | None = None  # the join's own touch, credited when nothing else is
     claims: dict[str, str] = Field(default_factory=dict)  # signed tc_click -> the visitor it stands for
     untrusted_ids: dict = Field(default_factory=dict)  # ids that did not verify: recorded, never credited
+    browser: dict[str, str] = Field(default_factory=dict)  # ads consent only: feedback.browser_context, for Meta
 
 
 class Member(BaseModel):

@@ -308,6 +308,9 @@ class MetaGateway:
             user.client_user_agent = conversion.client_user_agent
         if not user.emails and not user.fbc:
             return ConversionResult(join_id=conversion.join_id, ok=False, error="no_user_data")
+        if not conversion.client_user_agent or not conversion.event_source_url:
+            # Meta requires both with website events (the join form): refused for good here, not by Meta
+            return ConversionResult(join_id=conversion.join_id, ok=False, error="no_browser_context")
         event = Event(
             event_name="Lead", event_time=int(conversion.joined_at.timestamp()), event_id=conversion.join_id,
             action_source=ActionSource.WEBSITE, user_data=user, event_source_url=conversion.event_source_url,
