@@ -170,7 +170,9 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
         email = f"ad-{channel}-{number}@example.com"
         # The careers form's optional second box: "the ad platform that brought me may be told (hashed)".
         body = {**fields, "email": email, "name": "Ad clicker", "consent": True, "ads_consent": number % 2 == 1}
-        session.post(f"{api}/joins", json=body, timeout=30)
+        # Sent from the careers page the ad landed on, as a browser sends it (Meta wants the page and agent).
+        session.post(f"{api}/joins", json=body, timeout=30, headers={"Origin": "https://careers.example.com",
+                                                                     "Referer": landing.headers["Location"]})
         session.post(confirm_link(aws.endpoint, email), timeout=30)
         path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
         print(f"   click {number} on the {channel} ad, joins (ads consent: {body['ads_consent']}): credited {path}")
