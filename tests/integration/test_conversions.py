@@ -301,7 +301,7 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
                        "Resource": {"Fn::GetAtt": ["ConversionsQueue", "Arn"]}}]
 
 
-# ---- the real adapters against their local sandboxes (written by ads-google / ads-meta in parallel)
+# ---- the real adapters against their local sandboxes
 
 
 def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch):
@@ -342,7 +342,7 @@ def test_meta_conversions_api_lead_through_the_sandbox(ledger):
 
 
 def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(uploader, local_aws, sandboxes):
-    google, meta, _, _ = sandboxes  # ads-api's gateway_for with ads-google's and ads-meta's sandboxes, after the merge
+    google, meta, _, _ = sandboxes  # gateway_for builds the real adapters from the stack's secrets
     event = load_event("campaigns/conversion")
     join_id = f"j-{uuid.uuid4()}"
     joined_at = datetime.now(timezone.utc)  # Meta (and its sandbox) take events of the last 7 days only

@@ -216,7 +216,7 @@ def test_the_template_schedules_the_sync_hourly(local_aws):
     assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 hour)")
 
 
-# ---- the real adapters against their local sandboxes (written by the ads-google / ads-meta helpers)
+# ---- the real adapters against their local sandboxes
 
 DRAFT = CampaignDraft.model_validate({
     "name": NAME, "channels": ["google_search", "meta"], "daily_budget": {"amount": "50.00", "currency": "EUR"},
