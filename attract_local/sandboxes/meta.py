@@ -14,7 +14,8 @@ to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >=
 Conversions API's (hashed emails, fbc format, recent event times, a website event's user agent and page), and records every request in
 `.received` as (method, path, params) with the JSON-encoded values decoded and the credentials removed.
 `fail_next` makes the next matching request fail with a Graph error, before or after applying it, or drop
-the connection without an answer (a timeout after Meta did the work).
+the connection without an answer (a timeout after Meta did the work); `clear_faults` drops the unused
+ones. `error_trace_ids` are the trace ids of the errors it answered (what the adapter reports as request id).
 """
 
 import base64
@@ -100,6 +101,7 @@ class MetaSandbox:
     received: list[tuple[str, str, dict]] = field(default_factory=list)
     objects: dict[str, dict] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)  # Conversions API events, decoded
+    error_trace_ids: list[str] = field(default_factory=list)  # fbtrace_id of every Graph error answered, in order
 
     def __post_init__(self) -> None:
         self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
@@ -148,6 +150,11 @@ class MetaSandbox:
             raise ValueError("give an error code, drop=True or stall_s")
         with self._lock:
             self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times, stall_s))
+
+    def clear_faults(self) -> None:
+        """Drops injected failures not consumed yet (between tests sharing one sandbox)."""
+        with self._lock:
+            self._failures.clear()
 
     def record_spend(self, campaign_id: str, day: date, spend: Decimal | str, clicks: int, impressions: int) -> None:
         """What insights report for that campaign and day (instead of simulated delivery)."""
@@ -481,6 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
                                 "is_transient": error.code in (1, 2, 4, 17, 613), "fbtrace_id": _trace_id()}
         if error.subcode is not None:
             body["error_subcode"] = error.subcode
+        self.sandbox.error_trace_ids.append(body["fbtrace_id"])
         self._answer(error.status, {"error": body}, trace=body["fbtrace_id"])
 
     def _answer(self, status: int, body: dict, trace: str | None = None) -> None:

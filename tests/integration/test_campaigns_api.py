@@ -1,81 +1,67 @@
-"""The campaigns API handler over moto: drafts, launch orchestration, pause/resume/end.
+"""The campaigns API handler through the real adapters and SDKs, against the local Google Ads and Meta sandboxes.
 
-The platforms are stood in for by a recording AdsGateway defined here: these tests are about the
-orchestration (policy first, tracked links, stored ids, resumable and idempotent launch, error
-answers). The real adapters' wire behaviour is tested against the local gRPC / Graph sandboxes in
-their own test modules.
+Wired as `make local` does it (attract_local.ad_sandboxes): the stack's platform secrets hold the
+sandboxes' credentials, GOOGLE_ADS_ENDPOINT / META_GRAPH_URL / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH point at
+them, and `gateway_for` builds the adapters from those. The tests assert on what the sandboxes received
+and hold: policy first (nothing reaches a platform), tracked links, stored ids, a resumable launch that
+never creates anything twice, and the platforms' errors as API answers. One pair of sandboxes serves the
+module; each test clears the faults it did not use and names its campaigns by their own ids.
 """
 
 import json
+import os
+import threading
+import time
 import uuid
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from attract.aws import from_item, to_item
-from attract.campaigns.gateways import use_gateways
-from attract.campaigns.models import (
-    GOOGLE_SEARCH,
-    META,
-    Conversion,
-    ConversionResult,
-    LaunchPlan,
-    PlatformIds,
-    SpendRow,
-)
-from attract.providers.ads import PlatformError, PlatformStatus, RateLimited
-from attract_local.ad_sandboxes import AdSandboxes
+from attract.campaigns import policy
+from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft
+from attract_local.ad_sandboxes import GRPC_ROOTS, AdSandboxes, start_ad_sandboxes
+from attract_local.sandboxes.google_ads import GoogleAdsSandbox
+from attract_local.sandboxes.meta import MetaSandbox
 from tests.support import FakeLambdaContext, load_event, with_body
 
+RETRY_ATTEMPTS = 3  # ADS_RETRY_ATTEMPTS for this module: a rate limit outlasts them quickly
 
-class RecordingGateway:
-    """An AdsGateway that records every call; `fail_next` raises once, before doing anything."""
 
-    def __init__(self, channel: str):
-        self.channel = channel
-        self.launches: list[tuple[LaunchPlan, PlatformIds]] = []
-        self.statuses: list[tuple[PlatformIds, PlatformStatus]] = []
-        self.fail_next: PlatformError | None = None
-        self.during_launch = None  # called inside launch(): lets a test race a second request
-
-    def _maybe_fail(self) -> None:
-        if self.fail_next is not None:
-            error, self.fail_next = self.fail_next, None
-            raise error
-
-    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
-        self.launches.append((plan, done))
-        if self.during_launch is not None:
-            self.during_launch()
-        self._maybe_fail()
-        prefix = "g" if self.channel == GOOGLE_SEARCH else "m"
-        return PlatformIds(campaign=done.campaign or f"{prefix}-campaign-{plan.campaign_id}",
-                           budget=done.budget or f"{prefix}-budget", ad_group=f"{prefix}-group",
-                           creative=f"{prefix}-creative" if self.channel == META else None, ad=f"{prefix}-ad",
-                           status="ENABLED")
-
-    def set_status(self, ids: PlatformIds, status: PlatformStatus) -> PlatformIds:
-        self.statuses.append((ids, status))
-        self._maybe_fail()
-        return ids.model_copy(update={"status": status})
-
-    def spend(self, start: date, end: date) -> list[SpendRow]:
-        return []
-
-    def upload_conversions(self, conversions) -> list[ConversionResult]:
-        return [ConversionResult(join_id=c.join_id, ok=True) for c in conversions if isinstance(c, Conversion)]
+@pytest.fixture(scope="module")
+def started():
+    # As `make local` does it: the process's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, if any, is kept and extended
+    environ = {name: os.environ[name] for name in (GRPC_ROOTS,) if name in os.environ}
+    sandboxes = start_ad_sandboxes(environ)
+    assert set(sandboxes.started) == {"google", "meta"}
+    yield sandboxes, environ
+    sandboxes.stop()
 
 
 @pytest.fixture
-def platforms():
-    gateways = {GOOGLE_SEARCH: RecordingGateway(GOOGLE_SEARCH), META: RecordingGateway(META)}
-    with use_gateways(gateways):
-        yield gateways
+def google(started) -> GoogleAdsSandbox:
+    return started[0].started["google"]
 
 
 @pytest.fixture
-def api(function_env):
-    return function_env("CampaignsApiFunction")
+def meta(started) -> MetaSandbox:
+    return started[0].started["meta"]
+
+
+@pytest.fixture
+def api(function_env, local_aws, started, monkeypatch):
+    from aws_lambda_powertools.utilities import parameters
+
+    sandboxes, environ = started
+    for name, value in {**environ, "ADS_RETRY_ATTEMPTS": str(RETRY_ATTEMPTS), "ADS_RETRY_BASE_SECONDS": "0.001"}.items():
+        monkeypatch.setenv(name, value)
+    sandboxes.fill_secrets(local_aws)
+    parameters.clear_caches()  # secrets another test read (the template's placeholders)
+    for sandbox in sandboxes.started.values():
+        sandbox.clear_faults()
+    yield function_env("CampaignsApiFunction")
+    for sandbox in sandboxes.started.values():
+        sandbox.clear_faults()
 
 
 def _invoke(module, event):
@@ -94,6 +80,10 @@ def _event(name: str, campaign_id: str | None = None, action: str | None = None)
     return event
 
 
+def _action(campaign_id: str, action: str) -> dict:
+    return _event("launch", campaign_id, action)
+
+
 def _create(api, **changes) -> dict:
     # A name of its own: an identical draft from the same marketer within the hour is the same campaign.
     event = load_event("campaigns/create")
@@ -101,6 +91,41 @@ def _create(api, **changes) -> dict:
     status, created, _ = _invoke(api, with_body(event, body))
     assert status == 201, created
     return created
+
+
+def _platform_name(created: dict) -> str:
+    return f"{created['draft']['name']} [attract:{created['id']}]"
+
+
+def _received(google: GoogleAdsSandbox, meta: MetaSandbox) -> tuple[int, int]:
+    return len(google.received), len(meta.received)
+
+
+def _google_campaigns(google: GoogleAdsSandbox, name: str) -> list:
+    return [c for c in google.resources["campaigns"].values() if c.name == name]
+
+
+def _google_creates(google: GoogleAdsSandbox, name: str) -> int:
+    """Mutate requests that created a campaign of this name (applied or not)."""
+    return sum(1 for request in google.calls("Mutate") for operation in request.mutate_operations
+               if operation.campaign_operation.create.name == name)
+
+
+def _meta_objects(meta: MetaSandbox, name: str) -> dict[str, list[dict]]:
+    """kind -> the Meta objects of one launch: the campaign by its name, its children by theirs (name · kind)."""
+    return {kind: [o for o in meta.of_kind(kind) if o["name"] == name or o["name"].startswith(f"{name} · ")]
+            for kind in ("campaign", "adset", "adcreative", "ad")}
+
+
+def _one_of_each(google: GoogleAdsSandbox, meta: MetaSandbox, name: str) -> None:
+    """Exactly one campaign (and one of each child) per platform under this launch's name."""
+    (campaign,) = _google_campaigns(google, name)
+    path = campaign.resource_name
+    assert len([g for g in google.resources["adGroups"].values() if g.campaign == path]) == 1
+    ad_groups = {g.resource_name for g in google.resources["adGroups"].values() if g.campaign == path}
+    assert len([a for a in google.resources["adGroupAds"].values() if a.ad_group in ad_groups]) == 1
+    assert {kind: len(found) for kind, found in _meta_objects(meta, name).items()} == {
+        "campaign": 1, "adset": 1, "adcreative": 1, "ad": 1}
 
 
 def _item(local_aws, campaign_id: str) -> dict:
@@ -115,10 +140,20 @@ def _link(local_aws, code: str) -> dict:
     return from_item(item)
 
 
-def test_create_then_read_a_draft(api, local_aws, platforms):
+def _registered(local_aws, channel: str, platform_campaign_id: str) -> dict | None:
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"PLATFORM_CAMPAIGN#{channel}#{platform_campaign_id}"}, "SK": {"S": "PLATFORM_CAMPAIGN"}})
+    return from_item(item["Item"]) if "Item" in item else None
+
+
+# ---- drafts: nothing reaches a platform
+
+
+def test_create_then_read_a_draft(api, local_aws, google, meta):
+    before = _received(google, meta)
     # When a marketer creates a draft
     created = _create(api)
-    # Then it is stored as a draft with an id, no platform ids and no links yet, and no platform was called
+    # Then it is stored as a draft with an id, no platform ids and no links yet
     assert created["status"] == "draft" and created["platform_ids"] == {} and created["links"] == {}
     assert created["draft"]["daily_budget"] == {"amount": "50.00", "currency": "EUR"}
     item = _item(local_aws, created["id"])
@@ -126,7 +161,8 @@ def test_create_then_read_a_draft(api, local_aws, platforms):
     assert item["created_by"] == "6f1c8a52-3a4e-4d57-9a36-2f7d7c1e0a11"
     status, read, _ = _invoke(api, _event("get", created["id"]))
     assert status == 200 and read["draft"] == created["draft"] and read["last_sync"] is None
-    assert platforms[GOOGLE_SEARCH].launches == platforms[META].launches == []
+    # And neither platform heard of it
+    assert _received(google, meta) == before
 
 
 def test_a_retried_create_returns_the_same_campaign(api, local_aws):
@@ -139,16 +175,18 @@ def test_a_retried_create_returns_the_same_campaign(api, local_aws):
     assert other[1]["id"] != first[1]["id"]
 
 
-def test_a_draft_breaking_employment_rules_is_422_naming_each_rule(api, platforms):
+def test_a_draft_breaking_employment_rules_is_422_naming_each_rule(api, google, meta):
+    before = _received(google, meta)
     status, body, _ = _invoke(api, load_event("campaigns/create_with_age_targeting"))
     assert status == 422
     assert {(e["field"], e["rule"]) for e in body["errors"]} == {
         ("targeting.age_min", "meta.age_fixed_18_65"), ("targeting.age_min", "google.no_age"),
         ("targeting.genders", "meta.no_gender"), ("targeting.genders", "google.no_gender")}
-    assert platforms[GOOGLE_SEARCH].launches == platforms[META].launches == []
+    assert _received(google, meta) == before
 
 
-def test_an_invalid_draft_is_422_naming_the_field(api):
+def test_an_invalid_draft_is_422_naming_the_field(api, google, meta):
+    before = _received(google, meta)
     event = load_event("campaigns/create")
     body = json.loads(event["body"])
     body["channels"] = ["tiktok"]
@@ -156,105 +194,10 @@ def test_an_invalid_draft_is_422_naming_the_field(api):
     status, answer, _ = _invoke(api, with_body(event, body))
     assert status == 422
     assert {e["field"] for e in answer["errors"]} >= {"channels[0]", "targeting.shoe_size"}
+    assert _received(google, meta) == before
 
 
-def test_launch_creates_one_tracked_link_per_channel_and_stores_the_platform_ids(api, local_aws, platforms):
-    created = _create(api, name="Launch once")
-    # When the campaign is launched
-    status, launched, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then each platform got one plan: the tagged name, and the channel's own tracked link as final URL
-    assert status == 200 and launched["status"] == "active"
-    [(google_plan, google_done)] = platforms[GOOGLE_SEARCH].launches
-    [(meta_plan, _)] = platforms[META].launches
-    assert google_done == PlatformIds()
-    assert google_plan.platform_name == f"Launch once [attract:{created['id']}]" == meta_plan.platform_name
-    codes = {channel: link["code"] for channel, link in launched["links"].items()}
-    assert google_plan.final_url == f"https://abc123.execute-api.us-east-1.amazonaws.com/r/{codes['google_search']}"
-    assert meta_plan.final_url.endswith(f"/r/{codes['meta']}") and codes["meta"] != codes["google_search"]
-    # And the links carry the channel, the campaign's name, the source and the medium reports group by
-    google_link, meta_link = _link(local_aws, codes["google_search"]), _link(local_aws, codes["meta"])
-    assert (google_link["channel"], google_link["campaign"], google_link["source"], google_link["medium"]) == (
-        "paid_search", "Launch once", "google", "cpc")
-    assert (meta_link["channel"], meta_link["source"], meta_link["medium"]) == ("paid_social", "meta", "paid_social")
-    assert google_link["destination"] == "https://careers.example.com/data"
-    # And the ids are on the campaign item
-    item = _item(local_aws, created["id"])
-    assert item["platform_ids"]["google_search"]["campaign"] == f"g-campaign-{created['id']}"
-    assert item["platform_ids"]["meta"]["creative"] == "m-creative" and item["status"] == "active"
-
-
-def test_a_retried_launch_answers_the_same_and_calls_no_platform(api, platforms):
-    created = _create(api)
-    first = _invoke(api, _event("launch", created["id"], "launch"))[1]
-    # When the client retries (a timeout on its side)
-    status, second, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then the same campaign comes back, and nothing was created twice
-    assert status == 200 and second["links"] == first["links"] and second["platform_ids"] == first["platform_ids"]
-    assert len(platforms[GOOGLE_SEARCH].launches) == len(platforms[META].launches) == 1
-
-
-def test_a_partial_failure_is_502_with_codes_and_a_relaunch_finishes_without_repeating(api, local_aws, platforms):
-    created = _create(api)
-    platforms[META].fail_next = PlatformError("meta", "Invalid parameter", ["100", "1885183"], "AbCdEf123")
-    # When Meta refuses after Google succeeded
-    status, body, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then the caller gets a 502 naming the platform's codes and request id, and the campaign records it
-    assert status == 502
-    assert body["platform_error"] == {"platform": "meta", "message": "Invalid parameter",
-                                      "codes": ["100", "1885183"], "request_id": "AbCdEf123"}
-    _, failed, _ = _invoke(api, _event("get", created["id"]))
-    assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["100", "1885183"]
-    assert failed["last_error"]["request_id"] == "AbCdEf123" and failed["last_error"]["channel"] == "meta"
-    assert failed["platform_ids"]["google_search"]["status"] == "ENABLED" and "meta" not in failed["platform_ids"]
-    # When it is launched again
-    status, finished, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then only Meta is asked again, with the same tracked link; Google is not touched a second time
-    assert status == 200 and finished["status"] == "active" and finished["last_error"] is None
-    assert len(platforms[GOOGLE_SEARCH].launches) == 1
-    first_meta, second_meta = platforms[META].launches
-    assert first_meta[0].final_url == second_meta[0].final_url
-    assert finished["links"] == failed["links"]
-
-
-def test_a_platform_campaign_registered_to_another_campaign_is_409_and_a_failed_launch(api, local_aws, platforms):
-    from attract.campaigns.spend_repository import SpendRepository
-
-    created = _create(api, channels=["google_search"], meta=None)
-    # Given the platform id this launch will get already belongs to another of our campaigns
-    registry = SpendRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
-    registry.register_platform_campaign(GOOGLE_SEARCH, f"g-campaign-{created['id']}", "another-campaign", "Other")
-    # When it is launched
-    status, body, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then the caller gets a 409, not a 500, and the campaign is failed with our code (its spend is not mixed up)
-    assert status == 409 and "belongs to another campaign" in body["message"], body
-    _, failed, _ = _invoke(api, _event("get", created["id"]))
-    assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["attract:platform_campaign_conflict"]
-    assert registry.platform_campaigns(GOOGLE_SEARCH, [f"g-campaign-{created['id']}"])[
-        f"g-campaign-{created['id']}"].campaign_id == "another-campaign"
-
-
-def test_a_rate_limit_after_retries_is_503_with_retry_after(api, platforms):
-    created = _create(api, channels=["google_search"], meta=None)
-    platforms[GOOGLE_SEARCH].fail_next = RateLimited("google_ads", "Too many requests", ["RESOURCE_EXHAUSTED"], "req-9")
-    status, body, response = _invoke(api, _event("launch", created["id"], "launch"))
-    assert status == 503 and int(response["headers"]["Retry-After"]) > 0
-    assert body["platform_error"]["codes"] == ["RESOURCE_EXHAUSTED"]
-    assert platforms[META].launches == []  # a Google-only campaign never touches Meta
-
-
-def test_a_concurrent_launch_gets_409_and_creates_nothing(api, platforms):
-    created = _create(api)
-    answers = []
-    # When a second launch request arrives while the first is talking to Google
-    platforms[GOOGLE_SEARCH].during_launch = lambda: answers.append(_invoke(api, _event("launch", created["id"], "launch")))
-    status, launched, _ = _invoke(api, _event("launch", created["id"], "launch"))
-    # Then the second is refused with 409 and only the first launched
-    assert status == 200 and launched["status"] == "active"
-    assert answers[0][0] == 409 and "in progress" in answers[0][1]["message"]
-    assert len(platforms[GOOGLE_SEARCH].launches) == 1 and len(platforms[META].launches) == 1
-
-
-def test_a_stored_draft_that_breaks_a_rule_never_reaches_a_platform(api, local_aws, platforms):
+def test_a_stored_draft_that_breaks_a_rule_never_reaches_a_platform(api, local_aws, google, meta):
     # Given a campaign stored before a rule existed (written directly: the API would refuse it today)
     created = _create(api)
     item = _item(local_aws, created["id"])
@@ -262,138 +205,343 @@ def test_a_stored_draft_that_breaks_a_rule_never_reaches_a_platform(api, local_a
     draft["targeting"] = {"postal_codes": ["10115"]}
     item["draft"] = json.dumps(draft)
     local_aws.client("dynamodb").put_item(TableName=local_aws.refs["AttractTable"], Item=to_item(item))
+    before = _received(google, meta)
     # When it is launched
-    status, body, _ = _invoke(api, _event("launch", created["id"], "launch"))
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
     # Then the policy refuses it by name, and no platform and no link was touched
     assert status == 422 and {e["rule"] for e in body["errors"]} == {"meta.no_postal_codes", "google.no_postal_codes"}
-    assert platforms[GOOGLE_SEARCH].launches == platforms[META].launches == []
+    assert _received(google, meta) == before
     after = _item(local_aws, created["id"])
     assert after["status"] == "draft" and after["link_codes"] == {}
 
 
-def test_pause_resume_and_end_reach_every_platform_once(api, platforms):
+# ---- launch
+
+
+def test_launch_creates_one_tracked_link_per_channel_and_stores_the_platform_ids(api, local_aws, google, meta):
+    created = _create(api, name=f"Launch once {uuid.uuid4().hex[:6]}")
+    name = _platform_name(created)
+    # When the campaign is launched
+    status, launched, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 200 and launched["status"] == "active", launched
+    links = {channel: link["url"] for channel, link in launched["links"].items()}
+    codes = {channel: link["code"] for channel, link in launched["links"].items()}
+    assert links["google_search"] == f"https://abc123.execute-api.us-east-1.amazonaws.com/r/{codes['google_search']}"
+    assert links["meta"].endswith(f"/r/{codes['meta']}") and codes["meta"] != codes["google_search"]
+    # Then Google got one atomic create with temporary resource names: budget in micros, the ad's final
+    # URL the Google channel's tracked link, gclid through the final URL suffix; then it was enabled
+    (create,) = [r for r in google.calls("Mutate") if any(o.campaign_operation.create.name == name
+                                                           for o in r.mutate_operations)]
+    operations = list(create.mutate_operations)
+    budget = operations[0].campaign_budget_operation.create
+    assert budget.resource_name == f"customers/{google.customer_id}/campaignBudgets/-1"
+    assert budget.amount_micros == 50_000_000
+    campaign = operations[1].campaign_operation.create
+    assert campaign.campaign_budget == budget.resource_name and campaign.status.name == "PAUSED"
+    assert campaign.final_url_suffix == "gclid={gclid}"
+    (ad,) = [o.ad_group_ad_operation.create for o in operations if o.ad_group_ad_operation.create.ad_group]
+    assert list(ad.ad.final_urls) == [links["google_search"]]
+    (stored_campaign,) = _google_campaigns(google, name)
+    assert stored_campaign.status.name == "ENABLED"
+    # And Meta got the campaign, ad set, creative and ad within the employment rules, then activated them
+    draft = CampaignDraft.model_validate(created["draft"])
+    objects = _meta_objects(meta, name)
+    (meta_campaign,), (ad_set,), (creative,), (meta_ad,) = (objects[kind] for kind in ("campaign", "adset",
+                                                                                       "adcreative", "ad"))
+    assert meta_campaign["special_ad_categories"] == ["EMPLOYMENT"] and meta_campaign["special_ad_category_country"] == ["DE"]
+    assert policy.meta_campaign_violations(meta_campaign, draft) == []
+    assert policy.meta_targeting_violations(ad_set["targeting"]) == []
+    assert int(ad_set["daily_budget"]) == 5000
+    assert creative["object_story_spec"]["link_data"]["link"] == links["meta"]
+    assert {o["status"] for o in (meta_campaign, ad_set, meta_ad)} == {"ACTIVE"}
+    # And the links carry the channel, the campaign's name, the source and the medium reports group by
+    google_link, meta_link = _link(local_aws, codes["google_search"]), _link(local_aws, codes["meta"])
+    assert (google_link["channel"], google_link["campaign"], google_link["source"], google_link["medium"]) == (
+        "paid_search", draft.name, "google", "cpc")
+    assert (meta_link["channel"], meta_link["source"], meta_link["medium"]) == ("paid_social", "meta", "paid_social")
+    assert google_link["destination"] == "https://careers.example.com/data"
+    # And the platforms' ids are on the campaign item
+    ids = _item(local_aws, created["id"])["platform_ids"]
+    assert ids["google_search"]["campaign"] == str(stored_campaign.id) and ids["google_search"]["status"] == "ENABLED"
+    assert (ids["meta"]["campaign"], ids["meta"]["ad_group"], ids["meta"]["creative"], ids["meta"]["ad"]) == (
+        meta_campaign["id"], ad_set["id"], creative["id"], meta_ad["id"])
+    _one_of_each(google, meta, name)
+
+
+def test_a_retried_launch_answers_the_same_and_calls_no_platform(api, google, meta):
     created = _create(api)
-    _invoke(api, _event("launch", created["id"], "launch"))
-    for action, platform_status, campaign_status in (("pause", "PAUSED", "paused"), ("resume", "ENABLED", "active"),
-                                                     ("end", "REMOVED", "ended")):
-        status, body, _ = _invoke(api, _event("launch", created["id"], action))
+    first = _invoke(api, _action(created["id"], "launch"))[1]
+    before = _received(google, meta)
+    # When the client retries (a timeout on its side)
+    status, second, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then the same campaign comes back, and neither platform was called
+    assert status == 200 and second["links"] == first["links"] and second["platform_ids"] == first["platform_ids"]
+    assert _received(google, meta) == before
+    _one_of_each(google, meta, _platform_name(created))
+
+
+def test_a_partial_failure_is_502_with_codes_and_a_relaunch_finishes_without_repeating(api, local_aws, google, meta):
+    created = _create(api)
+    name = _platform_name(created)
+    # Given Meta refuses the ad set after Google's launch succeeded (and Meta's campaign was made)
+    meta.fail_next("/adsets", 100, 1885183, method="POST")
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then the caller gets a 502 naming Meta's codes and its trace id, and the campaign records it
+    assert status == 502, body
+    assert body["platform_error"] == {"platform": "meta", "message": "Meta: Invalid parameter",
+                                      "codes": ["100", "100/1885183"], "request_id": meta.error_trace_ids[-1]}
+    _, failed, _ = _invoke(api, _event("get", created["id"]))
+    assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["100", "100/1885183"]
+    assert failed["last_error"]["request_id"] == meta.error_trace_ids[-1] and failed["last_error"]["channel"] == "meta"
+    assert failed["platform_ids"]["google_search"]["status"] == "ENABLED" and "meta" not in failed["platform_ids"]
+    assert len(_meta_objects(meta, name)["campaign"]) == 1 and _meta_objects(meta, name)["adset"] == []
+    google_calls = len(google.received)
+    # When it is launched again
+    status, finished, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then Meta's launch is finished under the campaign it had made, with the same tracked link; Google is not called
+    assert status == 200 and finished["status"] == "active" and finished["last_error"] is None
+    assert finished["links"] == failed["links"]
+    assert len(google.received) == google_calls and _google_creates(google, name) == 1
+    _one_of_each(google, meta, name)
+    (creative,) = _meta_objects(meta, name)["adcreative"]
+    assert creative["object_story_spec"]["link_data"]["link"] == finished["links"]["meta"]["url"]
+    assert finished["platform_ids"]["meta"]["campaign"] == _meta_objects(meta, name)["campaign"][0]["id"]
+
+
+def test_a_google_refusal_is_502_with_its_error_code_and_request_id(api, google, meta):
+    created = _create(api, channels=["google_search"], meta=None)
+    google.fail_next("Mutate", "campaign_error", "DUPLICATE_CAMPAIGN_NAME", message="name taken")
+    meta_calls = len(meta.received)
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 502
+    assert body["platform_error"] == {"platform": "google_ads", "message": "name taken",
+                                      "codes": ["campaign_error:DUPLICATE_CAMPAIGN_NAME"],
+                                      "request_id": google.failure_request_ids[-1]}
+    assert _google_campaigns(google, _platform_name(created)) == [] and len(meta.received) == meta_calls
+
+
+def test_a_lost_answer_then_a_relaunch_finds_what_the_platforms_made(api, local_aws, google, meta):
+    created = _create(api)
+    name = _platform_name(created)
+    # Given Google applied the launch's create but the answer was lost, then the relaunch's Meta ad
+    # was created but its answer never came (a timeout after Meta did the work)
+    google.lose_next_response("Mutate")
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 502 and body["platform_error"]["codes"] == ["grpc:UNAVAILABLE"], body
+    assert len(_google_campaigns(google, name)) == 1
+    meta.fail_next("/ads", method="POST", after_apply=True, drop=True)
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 502 and body["platform_error"]["codes"] == ["connection"], body
+    assert len(_meta_objects(meta, name)["ad"]) == 1
+    # When it is launched once more
+    status, finished, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then it is active, and each platform holds one campaign, ad group / ad set, creative and ad
+    assert status == 200 and finished["status"] == "active", finished
+    assert _google_creates(google, name) == 1
+    _one_of_each(google, meta, name)
+
+
+def test_launch_registers_each_platform_campaign_for_the_spend_sync_again_when_resumed(api, local_aws, google, meta):
+    created = _create(api, name=f"Registered campaign {uuid.uuid4().hex[:6]}")
+    name = _platform_name(created)
+    # Given Google launched and registered, then Meta was temporarily unavailable
+    meta.fail_next("/campaigns", 2, method="POST")
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 502 and body["platform_error"]["codes"] == ["2"]
+    google_id = str(_google_campaigns(google, name)[0].id)
+    assert _registered(local_aws, GOOGLE_SEARCH, google_id) == {
+        "PK": f"PLATFORM_CAMPAIGN#google_search#{google_id}", "SK": "PLATFORM_CAMPAIGN", "type": "platform_campaign",
+        "campaign_id": created["id"], "name": created["draft"]["name"], "source": "google", "channel": "google_search",
+        "platform_campaign_id": google_id}
+    # When the launch is resumed
+    status, finished, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then Meta's campaign is registered too, and Google's still points at this campaign
+    assert status == 200, finished
+    (meta_campaign,) = _meta_objects(meta, name)["campaign"]
+    assert finished["platform_ids"]["meta"]["campaign"] == meta_campaign["id"]
+    registered = _registered(local_aws, META, meta_campaign["id"]) or {}
+    assert (registered.get("campaign_id"), registered.get("name"), registered.get("source")) == (
+        created["id"], created["draft"]["name"], "meta")
+    assert (_registered(local_aws, GOOGLE_SEARCH, google_id) or {}).get("campaign_id") == created["id"]
+
+
+def test_a_platform_campaign_registered_to_another_campaign_is_409_and_a_failed_launch(api, local_aws, google, meta):
+    from attract.campaigns.spend_repository import SpendRepository, registry_key
+
+    created = _create(api)
+    name = _platform_name(created)
+    meta.fail_next("/campaigns", 2, method="POST")
+    assert _invoke(api, _action(created["id"], "launch"))[0] == 502
+    google_id = str(_google_campaigns(google, name)[0].id)
+    # Given Google's campaign of this launch is registered to another of our campaigns by now
+    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
+    dynamodb.delete_item(TableName=table, Key=registry_key(GOOGLE_SEARCH, google_id))
+    registry = SpendRepository(table, dynamodb)
+    registry.register_platform_campaign(GOOGLE_SEARCH, google_id, "another-campaign", "Other")
+    # When the launch is resumed
+    status, body, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then the caller gets a 409, not a 500, and the campaign is failed with our code (its spend is not mixed up)
+    assert status == 409 and "belongs to another campaign" in body["message"], body
+    _, failed, _ = _invoke(api, _event("get", created["id"]))
+    assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["attract:platform_campaign_conflict"]
+    assert registry.platform_campaigns(GOOGLE_SEARCH, [google_id])[google_id].campaign_id == "another-campaign"
+
+
+def test_a_rate_limit_after_retries_is_503_with_retry_after_then_a_relaunch_succeeds(api, google, meta):
+    created = _create(api, channels=["google_search"], meta=None)
+    name = _platform_name(created)
+    searches, meta_calls = len(google.calls("Search")), len(meta.received)
+    # Given Google answers RESOURCE_EXHAUSTED to every attempt
+    google.rate_limit_next("Search", times=RETRY_ATTEMPTS)
+    status, body, response = _invoke(api, _action(created["id"], "launch"))
+    # Then the adapter tried ADS_RETRY_ATTEMPTS times, and the caller gets 503 with Retry-After
+    assert status == 503 and int(response["headers"]["Retry-After"]) > 0
+    assert body["platform_error"]["codes"] == ["quota_error:RESOURCE_EXHAUSTED"]
+    assert body["platform_error"]["request_id"] == google.failure_request_ids[-1]
+    assert len(google.calls("Search")) - searches == RETRY_ATTEMPTS
+    assert _google_campaigns(google, name) == [] and len(meta.received) == meta_calls  # Google-only: no Meta
+    # When the create is rate limited once in the next launch
+    google.rate_limit_next("Mutate")
+    status, launched, _ = _invoke(api, _action(created["id"], "launch"))
+    # Then the backoff retried it, and one campaign was created
+    assert status == 200 and launched["status"] == "active", launched
+    assert _google_creates(google, name) == 2 and len(_google_campaigns(google, name)) == 1
+
+
+def test_a_concurrent_launch_gets_409_and_creates_nothing(api, google, meta):
+    created = _create(api)
+    name = _platform_name(created)
+    # Given a launch whose Meta campaign create takes a while to answer
+    meta.fail_next("/campaigns", method="POST", stall_s=1.5)
+    first: list = []
+    launching = threading.Thread(target=lambda: first.append(_invoke(api, _action(created["id"], "launch"))))
+    launching.start()
+    deadline = time.monotonic() + 10
+    while not [p for p in meta.requests_to("POST", "/campaigns") if p.get("name") == name]:
+        assert time.monotonic() < deadline, "the first launch never reached Meta"
+        time.sleep(0.01)
+    # When a second launch request arrives meanwhile
+    status, second, _ = _invoke(api, _action(created["id"], "launch"))
+    launching.join()
+    # Then the second is refused with 409, the first finishes, and each platform campaign exists once
+    assert status == 409 and "in progress" in second["message"]
+    assert first[0][0] == 200 and first[0][1]["status"] == "active", first
+    assert _google_creates(google, name) == 1
+    _one_of_each(google, meta, name)
+
+
+def test_twenty_racing_launches_create_each_platform_campaign_once(api, local_aws, google, meta):
+    created = _create(api)
+    name = _platform_name(created)
+    # When 20 clients launch the same campaign at once (real conditional writes, both SDKs, both sandboxes)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: _invoke(api, _action(created["id"], "launch")), range(20)))
+    # Then one launch reached each platform; the others were refused or found it active
+    statuses = [status for status, _, _ in answers]
+    assert set(statuses) <= {200, 409} and 200 in statuses, [body for _, body, _ in answers]
+    assert _google_creates(google, name) == 1
+    assert len([p for p in meta.requests_to("POST", "/campaigns") if p.get("name") == name]) == 1
+    _one_of_each(google, meta, name)
+    item = _item(local_aws, created["id"])
+    assert item["status"] == "active" and len(item["link_codes"]) == 2
+
+
+# ---- pause, resume, end
+
+
+def test_pause_resume_and_end_reach_every_platform_once(api, google, meta):
+    created = _create(api)
+    _, launched, _ = _invoke(api, _action(created["id"], "launch"))
+    google_path = f"customers/{google.customer_id}/campaigns/{launched['platform_ids']['google_search']['campaign']}"
+    meta_id = launched["platform_ids"]["meta"]["campaign"]
+    for action, platform_status, google_status, meta_status, campaign_status in (
+            ("pause", "PAUSED", "PAUSED", "PAUSED", "paused"), ("resume", "ENABLED", "ENABLED", "ACTIVE", "active"),
+            ("end", "REMOVED", "REMOVED", "DELETED", "ended")):
+        mutates, meta_updates = len(google.calls("Mutate")), len(meta.requests_to("POST", f"/{meta_id}"))
+        status, body, _ = _invoke(api, _action(created["id"], action))
         assert status == 200 and body["status"] == campaign_status
-        assert {ids.status for ids in body_ids(body)} == {platform_status}
-        assert [s for _, s in platforms[GOOGLE_SEARCH].statuses][-1] == platform_status
-        # a retried action changes nothing and calls nothing
-        calls = len(platforms[META].statuses)
-        assert _invoke(api, _event("launch", created["id"], action))[0] == 200
-        assert len(platforms[META].statuses) == calls
-    assert [s for _, s in platforms[META].statuses] == ["PAUSED", "ENABLED", "REMOVED"]
-    # an ended campaign cannot be resumed or launched again
-    assert _invoke(api, _event("launch", created["id"], "resume"))[0] == 409
-    assert _invoke(api, _event("launch", created["id"], "launch"))[0] == 409
+        assert {ids["status"] for ids in body["platform_ids"].values()} == {platform_status}
+        # Each platform got one change, and holds the new status
+        assert len(google.calls("Mutate")) - mutates == 1
+        assert google.resources["campaigns"][google_path].status.name == google_status
+        assert meta.requests_to("POST", f"/{meta_id}")[meta_updates:] == [{"status": meta_status}]
+        assert meta.objects[meta_id]["status"] == meta_status
+        # A retried action changes nothing and calls nothing
+        before = _received(google, meta)
+        assert _invoke(api, _action(created["id"], action))[0] == 200
+        assert _received(google, meta) == before
+    # An ended campaign cannot be resumed or launched again
+    before = _received(google, meta)
+    assert _invoke(api, _action(created["id"], "resume"))[0] == 409
+    assert _invoke(api, _action(created["id"], "launch"))[0] == 409
+    assert _received(google, meta) == before
 
 
-def body_ids(body: dict) -> list[PlatformIds]:
-    return [PlatformIds.model_validate(ids) for ids in body["platform_ids"].values()]
-
-
-def test_a_draft_cannot_be_paused(api, platforms):
+def test_a_draft_cannot_be_paused(api, google, meta):
     created = _create(api)
-    status, body, _ = _invoke(api, _event("launch", created["id"], "pause"))
+    before = _received(google, meta)
+    status, body, _ = _invoke(api, _action(created["id"], "pause"))
     assert status == 409 and "draft" in body["message"]
+    assert _received(google, meta) == before
 
 
-def test_unknown_campaign_is_404_and_recruiters_are_refused(api, platforms):
+def test_unknown_campaign_is_404_and_recruiters_are_refused(api, google, meta):
+    before = _received(google, meta)
     status, body, _ = _invoke(api, _event("get", "NoSuchCampaign"))
+    assert status == 404
+    status, body, _ = _invoke(api, _action("NoSuchCampaign", "launch"))
     assert status == 404
     event = load_event("campaigns/create")
     event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[recruiters]"
     status, body, _ = _invoke(api, event)
     assert status == 403 and body == {"message": "Requires group: marketers"}
+    assert _received(google, meta) == before
 
 
-def test_local_sandboxes_fill_the_stack_platform_secrets(local_aws):
+# ---- credentials
+
+
+def test_local_sandboxes_fill_the_stack_platform_secrets(api, local_aws, started, google, meta):
     # make local: the template's placeholder secrets get the started sandboxes' credentials
-    class Sandbox:
-        def config(self) -> dict:
-            return {"app_id": "sandbox-app", "access_token": "sandbox-token"}
-
-    placeholder = json.loads(local_aws.template["Resources"]["MetaSecret"]["Properties"]["SecretString"])
-    assert set(placeholder.values()) == {"FILL-ME"}  # what the operator fills in when deploying
-    AdSandboxes(started={"meta": Sandbox()}).fill_secrets(local_aws)
-    filled = local_aws.client("secretsmanager").get_secret_value(SecretId=local_aws.refs["MetaSecret"])["SecretString"]
-    assert json.loads(filled) == {"app_id": "sandbox-app", "access_token": "sandbox-token"}
-
-
-def test_twenty_racing_launches_create_each_platform_campaign_once(api, local_aws, platforms):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from attract.campaigns.launch import launch
-    from attract.campaigns.repository import CampaignRepository
-    from attract.clock import utc_now
-    from attract.errors import ConflictError
-    from attract.links.repository import LinkRepository
-
-    created = _create(api)
-    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
-    store, links = CampaignRepository(table, dynamodb), LinkRepository(table, dynamodb)
-
-    def attempt(_: int) -> str:
-        try:
-            return launch(created["id"], store=store, links=links, gateways=platforms.__getitem__, now=utc_now(),
-                          base_url="https://go.example", owner="marketer").status
-        except ConflictError:
-            return "409"
-
-    # When 20 clients launch the same campaign at once (real conditional writes against the table)
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        outcomes = list(pool.map(attempt, range(20)))
-    # Then one launch reached each platform; the others were refused or found it active
-    assert len(platforms[GOOGLE_SEARCH].launches) == 1 and len(platforms[META].launches) == 1
-    assert set(outcomes) <= {"active", "409"} and "active" in outcomes
-    item = _item(local_aws, created["id"])
-    assert item["status"] == "active" and len(item["link_codes"]) == 2
+    secrets = local_aws.client("secretsmanager")
+    for logical_id in ("GoogleAdsSecret", "MetaSecret"):
+        placeholder = local_aws.template["Resources"][logical_id]["Properties"]["SecretString"]
+        assert set(json.loads(placeholder).values()) == {"FILL-ME"}  # what the operator fills in when deploying
+        secrets.put_secret_value(SecretId=local_aws.refs[logical_id], SecretString=placeholder)
+    AdSandboxes(started=started[0].started).fill_secrets(local_aws)
+    for logical_id, sandbox in (("GoogleAdsSecret", google), ("MetaSecret", meta)):
+        filled = secrets.get_secret_value(SecretId=local_aws.refs[logical_id])["SecretString"]
+        assert json.loads(filled) == sandbox.config()
 
 
-class RecordingRegistry:
-    """The spend sync's platform-campaign registry, as the launch sees it (attract.campaigns.launch)."""
+def test_placeholder_credentials_are_a_502_naming_the_code_never_the_secret(api, local_aws, started, google):
+    from aws_lambda_powertools.utilities import parameters
 
-    def __init__(self):
-        self.registered: list[tuple] = []
-
-    def register_platform_campaign(self, channel, platform_campaign_id, campaign_id, name, source=None) -> None:
-        self.registered.append((channel, platform_campaign_id, campaign_id, name, source))
-
-
-def test_launch_registers_each_platform_campaign_for_the_spend_sync_again_when_resumed(api, local_aws, platforms):
-    from attract.campaigns.launch import get_campaign, launch
-    from attract.campaigns.repository import CampaignRepository
-    from attract.clock import utc_now
-    from attract.links.repository import LinkRepository
-
-    created = _create(api, name="Registered campaign")
-    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
-    store, links, registry = CampaignRepository(table, dynamodb), LinkRepository(table, dynamodb), RecordingRegistry()
-    arguments = {"store": store, "links": links, "gateways": platforms.__getitem__, "base_url": "https://go.example",
-                 "owner": "marketer", "registry": registry}
-    # Given Google launched and registered, then Meta refused
-    platforms[META].fail_next = PlatformError("meta", "Temporarily unavailable", ["2"], "req-1", retryable=True)
-    with pytest.raises(PlatformError):
-        launch(created["id"], now=utc_now(), **arguments)
-    assert registry.registered == [("google_search", f"g-campaign-{created['id']}", created["id"],
-                                    "Registered campaign", "google")]
-    # When the launch is resumed
-    launch(created["id"], now=utc_now(), **arguments)
-    # Then Meta's campaign is registered too, and Google's again (idempotent on the registry's side)
-    assert registry.registered[1:] == [
-        ("google_search", f"g-campaign-{created['id']}", created["id"], "Registered campaign", "google"),
-        ("meta", f"m-campaign-{created['id']}", created["id"], "Registered campaign", "meta")]
-    assert get_campaign(created["id"], store).status == "active"
+    # Given the template's placeholder secret, as deployed before the operator fills it in
+    placeholder = local_aws.template["Resources"]["GoogleAdsSecret"]["Properties"]["SecretString"]
+    local_aws.client("secretsmanager").put_secret_value(SecretId=local_aws.refs["GoogleAdsSecret"],
+                                                        SecretString=placeholder)
+    parameters.clear_caches()
+    try:
+        created = _create(api, channels=["google_search"], meta=None)
+        google_calls = len(google.received)
+        status, body, _ = _invoke(api, _action(created["id"], "launch"))
+        # Then the launch is refused as a platform error with our code, and the secret's content is not quoted
+        assert status == 502 and body["platform_error"]["codes"] == ["attract:credentials_invalid"]
+        assert "FILL-ME" not in json.dumps(body)
+        assert len(google.received) == google_calls
+        _, stored, _ = _invoke(api, _event("get", created["id"]))
+        assert stored["status"] == "failed" and stored["last_error"]["codes"] == ["attract:credentials_invalid"]
+    finally:
+        started[0].fill_secrets(local_aws)
+        parameters.clear_caches()
 
 
-def test_platform_credentials_are_the_secret_json_read_through_powertools(function_env, local_aws):
+def test_platform_credentials_are_the_secret_json_read_through_powertools(api, local_aws):
     from aws_lambda_powertools.utilities import parameters
 
     from attract.campaigns.gateways import platform_config
 
-    function_env("CampaignsApiFunction")  # its environment: the emulator's endpoint and credentials
     secrets = local_aws.client("secretsmanager")
     good = secrets.create_secret(Name=f"ads-{uuid.uuid4().hex[:8]}", SecretString='{"app_id": "1"}')["ARN"]
     bad = secrets.create_secret(Name=f"ads-{uuid.uuid4().hex[:8]}", SecretString='["not", "an", "object"]')["ARN"]

@@ -1,4 +1,4 @@
-"""attract.campaigns.gateways: one place builds the adapters; tests and tools can stand in their own."""
+"""attract.campaigns.gateways: one place builds the adapters, from the settings and the platform secrets."""
 
 import pytest
 
@@ -8,14 +8,6 @@ from attract.settings import Settings
 SETTINGS = Settings(table_name="attract", metrics_namespace="Attract")  # no platform secrets configured
 
 
-def test_use_gateways_stands_in_for_the_adapters_only_inside_the_block():
-    stand_in = object()
-    with gateways.use_gateways({"meta": stand_in}):  # type: ignore[dict-item]
-        assert gateways.gateway_for("meta", SETTINGS) is stand_in
-    with pytest.raises(gateways.MissingCredentialsError, match="meta"):
-        gateways.gateway_for("meta", SETTINGS)
-
-
 def test_unknown_channel_and_missing_secret_are_named():
     with pytest.raises(gateways.UnknownChannelError):
         gateways.gateway_for("tiktok", SETTINGS)
@@ -23,5 +15,7 @@ def test_unknown_channel_and_missing_secret_are_named():
         gateways.gateway_for("google_search", SETTINGS)
     # a platform error like any other: the launch records it and answers 502 with the code
     assert raised.value.as_json()["codes"] == ["attract:credentials_not_configured"]
+    with pytest.raises(gateways.MissingCredentialsError, match="meta"):
+        gateways.gateway_for("meta", SETTINGS)
     assert gateways.ADAPTERS == {"google_search": ("attract.providers.google_ads", "GoogleAdsGateway"),
                                  "meta": ("attract.providers.meta", "MetaGateway")}

@@ -134,6 +134,10 @@ class Settings:
     meta_secret_id: str | None = variable("META_SECRET_ID", None, min_length=1)
     google_ads_endpoint: str = variable("GOOGLE_ADS_ENDPOINT", "googleads.googleapis.com:443", min_length=3)
     meta_graph_url: str = variable("META_GRAPH_URL", "https://graph.facebook.com", min_length=8)
+    # Rate-limited platform calls (Google RESOURCE_EXHAUSTED, Meta 17/613/80004): tries in all, and the first
+    # backoff (full jitter, doubling). The attempts must fit the function's timeout.
+    ads_retry_attempts: int = variable("ADS_RETRY_ATTEMPTS", 5, parse=_integer, ge=1, le=10)
+    ads_retry_base_seconds: float = variable("ADS_RETRY_BASE_SECONDS", 0.5, parse=_number, ge=0, le=10)
     # Ads conversion feedback (issue 8): the joins function enqueues confirmed ad-clicked joins here; empty = none.
     conversions_queue_url: str = variable("CONVERSIONS_QUEUE_URL", "")
     # The invitation queues' maxReceiveCount: the last receive of a job or plan message records its failure.

@@ -4,25 +4,24 @@ Each adapter module imports its SDK (google-ads: gRPC and ~130 MB of generated t
 so it is imported only when a campaigns function first talks to that platform. Credentials are the
 secret's JSON, read through Powertools parameters (cached for SECRET_MAX_AGE_SECONDS) and handed to the
 adapter; they are never logged. A gateway is rebuilt only when the secret's content changes (rotation).
+The endpoints and the rate-limit retries (ADS_RETRY_ATTEMPTS, ADS_RETRY_BASE_SECONDS) are settings; tests
+point them at the local sandboxes (attract_local.sandboxes) rather than standing in for the adapters.
 """
 
 import hashlib
 import importlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from attract.campaigns.models import GOOGLE_SEARCH, META
 from attract.providers.ads import AdsGateway, PlatformError
 from attract.settings import Settings
 
-# channel -> (module, class): the adapters of issue 8, constructed as (config, endpoint)
+# channel -> (module, class): the adapters of issue 8, constructed as (config, endpoint, attempts=, backoff_base_s=)
 ADAPTERS = {GOOGLE_SEARCH: ("attract.providers.google_ads", "GoogleAdsGateway"),
             META: ("attract.providers.meta", "MetaGateway")}
 
-_overrides: dict[str, AdsGateway] = {}
-_built: dict[str, tuple[str, AdsGateway]] = {}  # channel -> (fingerprint of its config and endpoint, gateway)
+_built: dict[str, tuple[str, AdsGateway]] = {}  # channel -> (fingerprint of config, endpoint, retries; gateway)
 
 
 class UnknownChannelError(ValueError):
@@ -40,22 +39,8 @@ class MissingCredentialsError(PlatformError):
         super().__init__(channel, message, [code])
 
 
-@contextmanager
-def use_gateways(gateways: Mapping[str, AdsGateway]) -> Iterator[None]:
-    """These gateway objects instead of the SDK adapters while the block runs (tests, scripted tools)."""
-    saved = dict(_overrides)
-    _overrides.update(gateways)
-    try:
-        yield
-    finally:
-        _overrides.clear()
-        _overrides.update(saved)
-
-
 def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     """The channel's adapter, built once per credentials version and reused across warm invocations."""
-    if channel in _overrides:
-        return _overrides[channel]
     if channel not in ADAPTERS:
         raise UnknownChannelError(channel)
     secret_id, endpoint = ((settings.google_ads_secret_id, settings.google_ads_endpoint) if channel == GOOGLE_SEARCH
@@ -64,14 +49,15 @@ def gateway_for(channel: str, settings: Settings) -> AdsGateway:
         raise MissingCredentialsError(channel, "attract:credentials_not_configured",
                                       f"no credentials secret configured for {channel}")
     config = platform_config(secret_id, settings.secret_max_age_seconds)
-    fingerprint = hashlib.sha256(json.dumps([config, endpoint], sort_keys=True).encode()).hexdigest()
+    retries = {"attempts": settings.ads_retry_attempts, "backoff_base_s": settings.ads_retry_base_seconds}
+    fingerprint = hashlib.sha256(json.dumps([config, endpoint, retries], sort_keys=True).encode()).hexdigest()
     cached = _built.get(channel)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     module_name, class_name = ADAPTERS[channel]
     adapter = getattr(importlib.import_module(module_name), class_name)
     try:
-        gateway: AdsGateway = adapter(config, endpoint)
+        gateway: AdsGateway = adapter(config, endpoint, **retries)
     except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError; its text quotes the input
         raise MissingCredentialsError(channel, "attract:credentials_invalid",
                                       f"the {channel} credentials secret is incomplete or invalid: put the real values in it") from None

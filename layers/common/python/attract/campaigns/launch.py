@@ -1,7 +1,7 @@
 """Campaign lifecycle over the platform adapters: create a draft, launch it, pause, resume, end.
 
 The logic sees `AdsGateway` objects only (attract.providers.ads); which adapter stands behind a channel
-is decided by the caller (attract.campaigns.gateways in the function, a recording gateway in tests).
+is decided by the caller (attract.campaigns.gateways; tests point its endpoints at the local sandboxes).
 
 A launch is idempotent and resumable:
 - the employment-ad policy is checked first, again (the rules may be stricter than at creation), and

@@ -108,11 +108,12 @@ class GoogleAdsGateway:
     channel = GOOGLE_SEARCH
 
     def __init__(self, config: dict, endpoint: str = DEFAULT_ENDPOINT, *, client: GoogleAdsClient | None = None,
-                 timeout_s: float = 60.0, attempts: int = 5, sleep: Callable[[float], None] = time.sleep):
+                 timeout_s: float = 60.0, attempts: int = 5, backoff_base_s: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
         self.config = GoogleAdsConfig.model_validate(config)
         self.customer_id: str = self.config.customer_id
         self.endpoint = endpoint
-        self.timeout_s, self.attempts, self._sleep = timeout_s, attempts, sleep
+        self.timeout_s, self.attempts, self.backoff_base_s, self._sleep = timeout_s, attempts, backoff_base_s, sleep
         self._client = client
         self._services: dict[str, Any] = {}
 
@@ -141,7 +142,8 @@ class GoogleAdsGateway:
 
     def _call(self, call: Callable[[], T]) -> T:
         """`call()` with platform errors mapped; rate limits retried with backoff (rejected calls: safe to repeat)."""
-        return with_backoff(lambda: _mapped(call), attempts=self.attempts, sleep=self._sleep)
+        return with_backoff(lambda: _mapped(call), attempts=self.attempts, base_s=self.backoff_base_s,
+                            sleep=self._sleep)
 
     def _search(self, query: str) -> list:
         service = self._service("GoogleAdsService")

@@ -109,7 +109,7 @@ class MetaGateway:
     channel = META
 
     def __init__(self, config: dict, graph_url: str, *, timeout_s: float = 10,
-                 sleep: Callable[[float], None] | None = None, attempts: int = 5,
+                 sleep: Callable[[float], None] | None = None, attempts: int = 5, backoff_base_s: float = 0.5,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         import time as time_module
 
@@ -130,13 +130,14 @@ class MetaGateway:
         self.test_event_code = str(config.get("test_event_code") or "") or None  # Events Manager's test tool
         self._sleep = sleep or time_module.sleep
         self._clock = clock
-        self._attempts = attempts
+        self._attempts, self._backoff_base_s = attempts, backoff_base_s
 
     # ---- plumbing --------------------------------------------------------------------------------------
 
     def _call(self, call: Callable[[], T]) -> T:
         """One SDK call: rate limits retried with backoff, everything else as a PlatformError."""
-        return with_backoff(lambda: self._once(call), attempts=self._attempts, sleep=self._sleep)
+        return with_backoff(lambda: self._once(call), attempts=self._attempts, base_s=self._backoff_base_s,
+                            sleep=self._sleep)
 
     @staticmethod
     def _once(call: Callable[[], T]) -> T:
