@@ -76,6 +76,7 @@ class _Failure:
     method: str | None
     times: int
     stall_s: float
+    release: threading.Event | None = None
 
 
 @dataclass
@@ -139,17 +140,19 @@ class MetaSandbox:
 
     def fail_next(self, path_suffix: str, code: int | None = None, subcode: int | None = None, *,
                   after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1,
-                  stall_s: float = 0) -> None:
+                  stall_s: float = 0, release: threading.Event | None = None) -> None:
         """The next `times` requests whose path ends with `path_suffix` fail with Graph error `code`.
 
         after_apply: the request takes effect first (an object is created, a status set), then fails.
         drop: no answer at all, the connection is closed (a lost answer, as the client sees it).
-        stall_s: the request is applied, and answered only after that many seconds (a client timeout).
+        stall_s: the request is applied, and answered only after that many seconds (a client timeout);
+        with `release`, as soon as the test sets that event (at most stall_s): no race with the clock.
         """
         if code is None and not drop and not stall_s:
             raise ValueError("give an error code, drop=True or stall_s")
         with self._lock:
-            self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times, stall_s))
+            self._failures.append(_Failure(path_suffix, code, subcode, after_apply, drop, method, times, stall_s,
+                                           release))
 
     def clear_faults(self) -> None:
         """Drops injected failures not consumed yet (between tests sharing one sandbox)."""
@@ -469,7 +472,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise GraphError(failure.code or 2, subcode=failure.subcode)
             body = sandbox.handle(method, path, json.loads(json.dumps(params)))
             if failure is not None:  # applied: now the answer is late, lost or an error
-                time.sleep(failure.stall_s)
+                if failure.release is not None:
+                    failure.release.wait(failure.stall_s)
+                else:
+                    time.sleep(failure.stall_s)
                 if failure.drop:
                     self.close_connection = True
                     return

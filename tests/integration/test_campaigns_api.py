@@ -411,8 +411,9 @@ def test_a_rate_limit_after_retries_is_503_with_retry_after_then_a_relaunch_succ
 def test_a_concurrent_launch_gets_409_and_creates_nothing(api, google, meta):
     created = _create(api)
     name = _platform_name(created)
-    # Given a launch whose Meta campaign create takes a while to answer
-    meta.fail_next("/campaigns", method="POST", stall_s=1.5)
+    # Given a launch whose Meta campaign create is held until the test lets it answer
+    answer_meta = threading.Event()
+    meta.fail_next("/campaigns", method="POST", stall_s=30, release=answer_meta)
     first: list = []
     launching = threading.Thread(target=lambda: first.append(_invoke(api, _action(created["id"], "launch"))))
     launching.start()
@@ -422,6 +423,7 @@ def test_a_concurrent_launch_gets_409_and_creates_nothing(api, google, meta):
         time.sleep(0.01)
     # When a second launch request arrives meanwhile
     status, second, _ = _invoke(api, _action(created["id"], "launch"))
+    answer_meta.set()
     launching.join()
     # Then the second is refused with 409, the first finishes, and each platform campaign exists once
     assert status == 409 and "in progress" in second["message"]
