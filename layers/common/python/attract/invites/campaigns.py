@@ -19,6 +19,7 @@ from attract.clock import iso, iso_micro
 from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
+from attract.invites.repository import campaign_key
 from attract.invites.sources import ColumnMapping, SourceSpec
 from attract.links.models import DestinationUrl
 
@@ -161,8 +162,6 @@ class RunStarted(BaseModel):
 # ---- DynamoDB -------------------------------------------------------------------------------------------------
 
 
-def campaign_key(campaign_id: str) -> dict:
-    return {"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": SK_CAMPAIGN}}
 
 
 class CampaignRepository(Repository):
