@@ -381,6 +381,24 @@ def test_an_idempotency_key_replays_the_same_run_and_another_key_is_409(api, loc
     assert status == 202 and later["run_id"] != first["run_id"]
 
 
+def test_a_run_whose_plan_message_cannot_be_queued_fails_and_frees_the_campaign(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    # Given a plan queue that is gone (a broken deployment)
+    plan["sqs"].delete_queue(QueueUrl=plan["url"])
+    # When a run is started
+    status, answer = _start(api, created["id"])
+    # Then it is a server error, the run it created is failed with a code, and the campaign is not left locked
+    assert status == 500 and answer == {"message": "Internal server error"}
+    campaign = _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")
+    assert "active_run_id" not in campaign
+    run = _runs(local_aws).get(created["id"], campaign["latest_run_id"])
+    assert (run["status"], run["error"]) == ("failed", "enqueue_failed")
+    # And once the queue is back, a retry starts a run
+    plan["sqs"].create_queue(QueueName=plan["url"].rsplit("/", 1)[1])
+    status, started = _start(api, created["id"])
+    assert status == 202 and started["run_id"] != campaign["latest_run_id"]
+
+
 @pytest.mark.parametrize("key", ["has space", "x" * 256, "ünicode"])
 def test_a_malformed_idempotency_key_is_422_naming_the_header(api, key):
     created = _fresh_campaign(api)

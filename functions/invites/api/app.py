@@ -28,6 +28,7 @@ from attract.invites.campaigns import (
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
+    RunBusy,
     RunStarted,
     StoredSchedule,
 )
@@ -125,7 +126,8 @@ def preview_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignPrev
 @app.post("/invite-campaigns/<campaign_id>/runs", summary="Start a run now (planning happens asynchronously)",
           tags=["invite campaigns"],
           responses={202: {"description": "Accepted: the run's id (the same run for a repeated Idempotency-Key)"},
-                     409: {"description": "Another run of the campaign is planning or sending: `run_id` names it"},
+                     409: {"description": "Another run of the campaign is planning or sending: `run_id` names it",
+                           "content": {"application/json": {"model": RunBusy}}},
                      **NOT_FOUND, **ERRORS})
 def start_run(campaign_id: Annotated[CampaignId, Path()],
               idempotency_key: Annotated[IdempotencyKey | None, Header(

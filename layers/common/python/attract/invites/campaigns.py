@@ -159,6 +159,14 @@ class RunStarted(BaseModel):
     run_id: str
 
 
+class RunBusy(BaseModel):
+    """409 of POST …/runs: the run of the campaign that is still planning or sending."""
+
+    message: str
+    run_id: str | None = Field(None, description="The active run: GET …/runs/{run_id} to follow it. Absent when the "
+                                                 "same Idempotency-Key request is still being processed: retry it")
+
+
 # ---- DynamoDB -------------------------------------------------------------------------------------------------
 
 
