@@ -74,3 +74,28 @@ def test_fifty_racing_identical_creates_make_one_campaign(api, marketer, tmp_pat
     assert len(created) == 1
     retried = requests.post(f"{api}/invite-campaigns", json=body, headers=marketer, timeout=60)
     assert retried.status_code == 201 and (retried.json()["id"], retried.json()["link_code"]) in created
+
+
+def test_racing_run_starts_make_one_run_and_a_repeated_key_gets_it_back(api, marketer, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"name": f"E2E run race {uuid.uuid4().hex[:6]}", "destination": "https://careers.example.com/community",
+            "source": {"kind": "sqlite", "path": _ats(tmp_path), "table": "candidates"},
+            "mapping": {"email": "email", "consent": "consent"}, "subject": "Join us", "text": "{{invite_url}}",
+            "sender": {"from": "careers@acme.example", "postal_address": "1 Main Street, Springfield"}}
+    created = requests.post(f"{api}/invite-campaigns", json=body, headers=marketer, timeout=60)
+    assert created.status_code == 201, created.text
+    runs = f"{api}/invite-campaigns/{created.json()['id']}/runs"
+    key = {**marketer, "Idempotency-Key": f"double-click-{uuid.uuid4().hex}"}
+    # Twenty clients racing to start a run with one key (a double click, a retried timeout)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: requests.post(runs, headers=key, timeout=60), range(20)))
+    # Every answer is that one run, or 409 "still being processed"; never a second run or a 5xx
+    assert {a.status_code for a in answers} <= {202, 409}, {a.status_code: a.text for a in answers}
+    started = {a.json()["run_id"] for a in answers if a.status_code == 202}
+    assert len(started) == 1
+    assert {a.json().get("run_id", a.json()["message"]) for a in answers if a.status_code == 409} <= started | {
+        "The same request is still being processed; retry shortly"}
+    # And a later retry with the key answers the same run, whatever state it is in now
+    again = requests.post(runs, headers=key, timeout=60)
+    assert again.status_code == 202 and again.json()["run_id"] in started

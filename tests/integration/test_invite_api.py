@@ -91,6 +91,7 @@ def api(local_aws, plan, monkeypatch):
         aws.client.cache_clear()
         logic.idempotent_create_link.cache_clear()
         campaign_logic.idempotent_create_campaign.cache_clear()
+        campaign_logic.idempotent_start_run.cache_clear()
 
     reset()
     module = importlib.import_module("functions.invites.api.app")
@@ -264,6 +265,147 @@ def test_starting_a_run_records_it_and_queues_the_planner(api, local_aws, plan):
     status, read = _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))
     assert read["latest_run_id"] == started["run_id"]
     assert read["latest_run"]["counts"]["rows"] == 7 and read["latest_run"]["counts"]["skipped"] == {"no_consent": 2}
+
+
+def _start(api, campaign_id: str, key: str | None = None, caller: str | None = None) -> tuple[int, dict | None]:
+    event = _event("POST", f"/invite-campaigns/{campaign_id}/runs")
+    if key is not None:
+        event["headers"]["idempotency-key"] = key  # API Gateway HTTP APIs lower-case header names
+    if caller is not None:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = caller
+    return _call(api, event)
+
+
+def _fresh_campaign(api) -> dict:
+    """A campaign of its own: an identical create request would be answered with an earlier test's campaign."""
+    return _create(api, name=f"Runs {uuid.uuid4().hex[:8]}",
+                   source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+
+
+def _plan_messages(plan) -> list[dict]:
+    messages = plan["sqs"].receive_message(QueueUrl=plan["url"], MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def _runs(local_aws):
+    from attract.invites.runs import RunRepository
+
+    return RunRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+
+
+def _finish_with_nothing_to_send(local_aws, campaign_id: str, run_id: str) -> None:
+    """What the planner does to a run whose source had nobody to invite: planning -> done."""
+    from attract.clock import utc_now
+
+    runs = _runs(local_aws)
+    assert runs.begin_planning(campaign_id, run_id, None, utc_now()) is not None
+    assert runs.finish_planning(campaign_id, run_id, 0, 0, {}, {}, utc_now())
+
+
+def test_a_second_run_while_one_is_active_is_409_naming_it_and_allowed_once_it_is_done(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    # Given a run that is planning
+    status, first = _start(api, created["id"])
+    assert status == 202, first
+    # When the marketer (or a retrying client) starts another
+    status, answer = _start(api, created["id"])
+    # Then it is refused, naming the run in progress, and the planner got one message only
+    assert status == 409 and answer["run_id"] == first["run_id"] and first["run_id"] in answer["message"]
+    assert _plan_messages(plan) == [{"campaign_id": created["id"], "run_id": first["run_id"]}]
+    # And while that run is sending it is refused too
+    local_aws.client("dynamodb").update_item(
+        TableName=local_aws.refs["AttractTable"],
+        Key={"PK": {"S": f"INVITE_RUN#{created['id']}"}, "SK": {"S": f"RUN#{first['run_id']}"}},
+        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "sending"}})
+    assert _start(api, created["id"])[0] == 409
+    # When the run is done (the planner found nobody to invite: it releases the campaign)
+    local_aws.client("dynamodb").update_item(
+        TableName=local_aws.refs["AttractTable"],
+        Key={"PK": {"S": f"INVITE_RUN#{created['id']}"}, "SK": {"S": f"RUN#{first['run_id']}"}},
+        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "planning"}})
+    _finish_with_nothing_to_send(local_aws, created["id"], first["run_id"])
+    assert "active_run_id" not in _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")
+    # Then a new run starts, and becomes the campaign's latest
+    status, second = _start(api, created["id"])
+    assert status == 202 and second["run_id"] != first["run_id"]
+    assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["latest_run_id"] == second["run_id"]
+
+
+def test_a_finished_run_whose_release_was_lost_or_a_stale_run_does_not_block_the_campaign(api, local_aws, plan):
+    from datetime import timedelta
+
+    from attract.clock import iso, utc_now
+
+    created = _fresh_campaign(api)
+    table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
+    # Given a run that failed, but whose release of the campaign never happened (the function died in between)
+    first = _start(api, created["id"])[1]["run_id"]
+    dynamodb.update_item(TableName=table, Key={"PK": {"S": f"INVITE_RUN#{created['id']}"}, "SK": {"S": f"RUN#{first}"}},
+                         UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+                         ExpressionAttributeValues={":s": {"S": "failed"}})
+    assert _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")["active_run_id"] == first
+    # Then a new run takes the campaign over
+    status, second = _start(api, created["id"])
+    assert status == 202
+    # And given that run stuck in planning for longer than a run may take
+    assert _start(api, created["id"])[0] == 409
+    dynamodb.update_item(TableName=table, Key={"PK": {"S": f"INVITE_CAMPAIGN#{created['id']}"}, "SK": {"S": "CAMPAIGN"}},
+                         UpdateExpression="SET active_run_at = :at",
+                         ExpressionAttributeValues={":at": {"S": iso(utc_now() - timedelta(hours=25))}})
+    # Then it does not block the campaign forever
+    status, third = _start(api, created["id"])
+    assert status == 202 and third["run_id"] not in (first, second["run_id"])
+    assert _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")["active_run_id"] == third["run_id"]
+
+
+def test_an_idempotency_key_replays_the_same_run_and_another_key_is_409(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    # Given a run started with an Idempotency-Key
+    status, first = _start(api, created["id"], key="retry-me-1")
+    assert status == 202
+    # When the client retries with the same key (a timeout, a double click)
+    status, again = _start(api, created["id"], key="retry-me-1")
+    # Then it gets the same run, and the planner got one message
+    assert (status, again) == (202, first)
+    assert _plan_messages(plan) == [{"campaign_id": created["id"], "run_id": first["run_id"]}]
+    # And another key, or the same key from another caller, is a new request: 409 while the run is active
+    status, answer = _start(api, created["id"], key="retry-me-2")
+    assert status == 409 and answer["run_id"] == first["run_id"]
+    assert _start(api, created["id"], key="retry-me-1", caller="another-marketer")[0] == 409
+    # And once the run is done, the first key still answers its own run (remembered for 24 h)
+    _finish_with_nothing_to_send(local_aws, created["id"], first["run_id"])
+    assert _start(api, created["id"], key="retry-me-1") == (202, first)
+    status, later = _start(api, created["id"], key="retry-me-2")
+    assert status == 202 and later["run_id"] != first["run_id"]
+
+
+def test_a_run_whose_plan_message_cannot_be_queued_fails_and_frees_the_campaign(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    # Given a plan queue that is gone (a broken deployment)
+    plan["sqs"].delete_queue(QueueUrl=plan["url"])
+    # When a run is started
+    status, answer = _start(api, created["id"])
+    # Then it is a server error, the run it created is failed with a code, and the campaign is not left locked
+    assert status == 500 and answer == {"message": "Internal server error"}
+    campaign = _item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")
+    assert "active_run_id" not in campaign
+    run = _runs(local_aws).get(created["id"], campaign["latest_run_id"])
+    assert (run["status"], run["error"]) == ("failed", "enqueue_failed")
+    # And once the queue is back, a retry starts a run
+    plan["sqs"].create_queue(QueueName=plan["url"].rsplit("/", 1)[1])
+    status, started = _start(api, created["id"])
+    assert status == 202 and started["run_id"] != campaign["latest_run_id"]
+
+
+@pytest.mark.parametrize("key", ["has space", "x" * 256, "ünicode"])
+def test_a_malformed_idempotency_key_is_422_naming_the_header(api, key):
+    created = _fresh_campaign(api)
+    status, answer = _start(api, created["id"], key=key)
+    assert status == 422
+    # HTTP header names are case-insensitive; API Gateway hands them over lower-cased
+    assert [(e["location"], e["field"]) for e in answer["errors"]] == [("header", "idempotency-key")]
 
 
 def _schedule(local_aws, campaign_id: str) -> dict:

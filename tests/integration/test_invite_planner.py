@@ -469,6 +469,42 @@ def test_a_scheduled_message_creates_its_run_once_and_a_redelivery_plans_nothing
     assert counts(local_aws, campaign_id, "s-20261126T100000Z")["status"] == "done"
 
 
+def test_a_schedule_firing_while_a_run_is_active_is_recorded_as_skipped_and_the_next_one_runs(pipeline, sources,
+                                                                                                domain, local_aws):
+    # Given a campaign whose API run planned ada and is sending
+    planner, _, sqs, plan_url, _ = pipeline
+    campaign_id = put_campaign(local_aws, sources.create("sqlite", rows([(1, "ada", True, 1)], domain)), domain)
+    runs = RunRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    assert runs.start_exclusive(campaign_id, "r-1", "api", datetime.now(UTC))
+    plan(pipeline, campaign_id)
+    assert counts(local_aws, campaign_id)["status"] == "sending"
+    # When the campaign's schedule fires meanwhile (and its message is delivered twice)
+    body = json.dumps({"campaign_id": campaign_id, "scheduled_at": "2026-11-26T10:00:00Z"})
+    for _ in range(2):
+        sqs.send_message(QueueUrl=plan_url, MessageBody=body)
+        assert poll(planner, sqs, plan_url) == (1, [])
+    # Then that firing reads nothing and enqueues nothing: its run is recorded as skipped, naming the active run
+    skipped = run_item(local_aws, campaign_id, "s-20261126T100000Z")
+    assert {k: skipped.get(k) for k in ("status", "trigger", "error", "blocked_by", "rows", "planned")} == {
+        "status": "failed", "trigger": "schedule", "error": "run_in_progress", "blocked_by": "r-1", "rows": None,
+        "planned": None}
+    campaign = from_item(local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}})["Item"])
+    assert (campaign["active_run_id"], campaign["latest_run_id"]) == ("r-1", "r-1")
+    assert deliver(pipeline) == Counter({"ada": 1})
+    # When the run is done (the sender's last outcome releases the campaign), the next firing runs
+    assert counts(local_aws, campaign_id)["status"] == "done"
+    sqs.send_message(QueueUrl=plan_url, MessageBody=json.dumps({"campaign_id": campaign_id,
+                                                                "scheduled_at": "2026-11-27T10:00:00Z"}))
+    assert poll(planner, sqs, plan_url) == (1, [])
+    later = run_item(local_aws, campaign_id, "s-20261127T100000Z")
+    assert later["status"] == "done" and "error" not in later  # nothing changed since: nobody to invite
+    campaign = from_item(local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}})["Item"])
+    assert "active_run_id" not in campaign and campaign["latest_run_id"] == "s-20261127T100000Z"
+    assert received(local_aws, domain) == Counter({"ada": 1})
+
+
 def test_a_source_error_fails_the_run_with_a_code_and_is_not_retried(pipeline, sources, domain, local_aws,
                                                                      monkeypatch):
     # Given a campaign whose table does not exist, and a sqlite campaign where sqlite is not allowed

@@ -235,3 +235,13 @@ def test_ses_bounces_and_complaints_reach_the_feedback_function_through_the_defa
     assert sorted(e["detail-type"] for e in received) == ["Email Bounced", "Email Complaint Received"]
     feedback = function_env("InviteFeedbackFunction")
     assert [feedback.lambda_handler(e, FakeLambdaContext()) for e in received] == [{"suppressed": 1}] * 2
+
+
+def test_invite_run_lock_grants(raw_template):
+    # A run and the campaign's active_run_id are written in one TransactWriteItems (PutItem + UpdateItem);
+    # the planner and the sender release the campaign (UpdateItem) when the run is done or failed.
+    for function in ("InviteApiFunction", "InvitePlannerFunction"):
+        grants = _grants(raw_template, function)
+        assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= grants["INVITE_RUN#*"], function
+        assert {"dynamodb:GetItem", "dynamodb:UpdateItem"} <= grants["INVITE_CAMPAIGN#*"], function
+    assert _grants(raw_template, "InviteSenderFunction")["INVITE_CAMPAIGN#*"] == {"dynamodb:UpdateItem"}

@@ -4,7 +4,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +28,7 @@ from attract.invites.campaigns import (
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
+    RunBusy,
     RunStarted,
     StoredSchedule,
 )
@@ -48,6 +49,7 @@ register_error_handlers(app)
 register_idempotency_errors(app)
 
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]  # printable ASCII, no spaces
 ERRORS: dict[int, OpenAPIResponse] = {401: {"description": "No valid token"}, 403: {"description": "Not a marketer"},
                                       422: {"description": "Invalid input: each bad field named with its rule"}}
 NOT_FOUND: dict[int, OpenAPIResponse] = {404: {"description": "Unknown campaign"}}
@@ -122,14 +124,27 @@ def preview_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignPrev
 
 
 @app.post("/invite-campaigns/<campaign_id>/runs", summary="Start a run now (planning happens asynchronously)",
-          tags=["invite campaigns"], responses={202: {"description": "Accepted: the run's id"}, **NOT_FOUND, **ERRORS})
-def start_run(campaign_id: Annotated[CampaignId, Path()]) -> Response[RunStarted]:
-    campaigns, runs, _ = _stores()
+          tags=["invite campaigns"],
+          responses={202: {"description": "Accepted: the run's id (the same run for a repeated Idempotency-Key)"},
+                     409: {"description": "Another run of the campaign is planning or sending: `run_id` names it",
+                           "content": {"application/json": {"model": RunBusy}}},
+                     **NOT_FOUND, **ERRORS})
+def start_run(campaign_id: Annotated[CampaignId, Path()],
+              idempotency_key: Annotated[IdempotencyKey | None, Header(
+                  alias="Idempotency-Key", description="Repeat it on a retry: within 24 h the same caller gets the "
+                                                       "same run for the same campaign")] = None) -> Response[RunStarted]:
+    runs, queue, now = _stores()[1], _triggers()[0], utc_now()
     campaign = _campaign(campaign_id)
-    run_id = logic.start_run(campaign, runs, campaigns, _triggers()[0], utc_now())
+    if idempotency_key is None:
+        started = logic.start_run(campaign, runs, queue, now)
+    else:
+        start_once = logic.idempotent_start_run(load_settings().idempotency_table_name)
+        start_once.config.register_lambda_context(app.lambda_context)
+        command = logic.StartRunCommand(owner=caller_id(app), campaign_id=campaign.id, idempotency_key=idempotency_key)
+        started = start_once(command=command, campaign=campaign, runs=runs, queue=queue, now=now)
     metrics.add_metric(name="InviteRunsStarted", unit=MetricUnit.Count, value=1)
-    logger.info("invite run started", extra={"campaign_id": campaign.id, "run_id": run_id})
-    return json_response(202, RunStarted(run_id=run_id))
+    logger.info("invite run started", extra={"campaign_id": campaign.id, "run_id": started.run_id})
+    return json_response(202, started)
 
 
 @app.get("/invite-campaigns/<campaign_id>/runs/<run_id>", summary="A run's status and counts",

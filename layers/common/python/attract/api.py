@@ -94,7 +94,9 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(ConflictError)
     def _busy(error: ConflictError) -> Response:
-        return error_response(HTTPStatus.CONFLICT, str(error) or "Conflict")
+        # details: e.g. the run in progress, which the caller can follow instead of starting another
+        return Response(status_code=HTTPStatus.CONFLICT, content_type=content_types.APPLICATION_JSON,
+                        body={"message": str(error) or "Conflict", **error.details})
 
     @app.exception_handler(UpstreamError)
     def _upstream(error: UpstreamError) -> Response:

@@ -30,7 +30,13 @@ class RulesBrokenError(AttractError):
 
 
 class ConflictError(AttractError):
-    """The item changed under us, or is busy (a launch in progress): 409, retry later."""
+    """The item changed under us, or is busy (a launch in progress): 409, retry later.
+
+    `details` (identifiers only, never personal data) are added to the answer's JSON next to `message`."""
+
+    def __init__(self, message: str = "", **details: str):
+        super().__init__(message)
+        self.details = details
 
 
 class UpstreamError(AttractError):

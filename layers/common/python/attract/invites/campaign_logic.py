@@ -25,6 +25,7 @@ from attract.invites.campaigns import (
     InviteCampaign,
     InviteCampaignRequest,
     PreviewMessage,
+    RunStarted,
     StoredSchedule,
     schedule_name,
 )
@@ -45,6 +46,8 @@ PREVIEW_MESSAGES = 3
 PREVIEW_MAX_ROWS = 1_000  # a source of skips only still answers quickly
 SQL_KINDS = frozenset({"postgresql", "mysql", "sqlite"})
 PREVIEW_TOKEN = "PREVIEW"  # stands in for the signed per-person tokens, which a preview never makes
+# How long an Idempotency-Key of POST /invite-campaigns/{id}/runs is remembered (the usual 24 h of such keys).
+RUN_IDEMPOTENCY_SECONDS = 24 * 3600
 
 
 class PlanQueue(Protocol):
@@ -62,7 +65,8 @@ class Schedules(Protocol):
 
 
 class RunStore(Protocol):  # attract.invites.runs.RunRepository
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
 class CampaignResponse(InviteCampaign):
@@ -238,14 +242,52 @@ def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any
 # ---- runs and schedules ---------------------------------------------------------------------------------------
 
 
-def start_run(campaign: InviteCampaign, runs: RunStore, campaigns: CampaignRepository, queue: PlanQueue,
-              now: datetime) -> str:
-    """A run now: its item (planning), the campaign's latest run, then the planner's message."""
+def start_run(campaign: InviteCampaign, runs: RunStore, queue: PlanQueue, now: datetime) -> RunStarted:
+    """A run now: its item (planning) and the campaign's active and latest run in one transaction, then the
+    planner's message. RunInProgressError (409 naming it) while another run of the campaign is active."""
     run_id = new_run_id()
-    runs.start(campaign.id, run_id, "api", now)
-    campaigns.record_run(campaign.id, run_id)
-    queue.send({"campaign_id": campaign.id, "run_id": run_id})
-    return run_id
+    runs.start_exclusive(campaign.id, run_id, "api", now)
+    try:
+        queue.send({"campaign_id": campaign.id, "run_id": run_id})
+    except Exception:
+        runs.fail(campaign.id, run_id, "enqueue_failed", now)  # and releases the campaign: a retry may start
+        raise
+    return RunStarted(run_id=run_id)
+
+
+class StartRunCommand(BaseModel):
+    """What makes two start requests "the same": who asked, for which campaign, under which Idempotency-Key."""
+
+    owner: str
+    campaign_id: str
+    idempotency_key: str
+
+
+class IdempotentStartRun(Protocol):
+    config: IdempotencyConfig
+
+    def __call__(self, *, command: StartRunCommand, campaign: InviteCampaign, runs: RunStore, queue: PlanQueue,
+                 now: datetime) -> RunStarted: ...
+
+
+@lru_cache(maxsize=4)
+def idempotent_start_run(idempotency_table: str,
+                         expires_after_seconds: int = RUN_IDEMPOTENCY_SECONDS) -> IdempotentStartRun:
+    """`start_run` once per (caller, campaign, Idempotency-Key) within the window: a retry gets the same run id.
+
+    A failed attempt (409 included) is not remembered: the same key may start a run once the active one ended.
+    """
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
+    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
+
+    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
+                         output_serializer=PydanticSerializer, key_prefix="start_invite_run")
+    def run(*, command: StartRunCommand, campaign: InviteCampaign, runs: RunStore, queue: PlanQueue,
+            now: datetime) -> RunStarted:
+        return start_run(campaign, runs, queue, now)
+
+    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
+    return run  # type: ignore[return-value]
 
 
 def schedule_payload(campaign_id: str) -> str:

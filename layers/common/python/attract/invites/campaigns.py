@@ -19,6 +19,7 @@ from attract.clock import iso, iso_micro
 from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
+from attract.invites.repository import campaign_key
 from attract.invites.sources import ColumnMapping, SourceSpec
 from attract.links.models import DestinationUrl
 
@@ -158,11 +159,17 @@ class RunStarted(BaseModel):
     run_id: str
 
 
+class RunBusy(BaseModel):
+    """409 of POST …/runs: the run of the campaign that is still planning or sending."""
+
+    message: str
+    run_id: str | None = Field(None, description="The active run: GET …/runs/{run_id} to follow it. Absent when the "
+                                                 "same Idempotency-Key request is still being processed: retry it")
+
+
 # ---- DynamoDB -------------------------------------------------------------------------------------------------
 
 
-def campaign_key(campaign_id: str) -> dict:
-    return {"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": SK_CAMPAIGN}}
 
 
 class CampaignRepository(Repository):

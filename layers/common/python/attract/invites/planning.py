@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from attract.clock import iso_micro
 from attract.invites.models import CampaignId, InvitationJob, InviteTemplates, Recipient
+from attract.invites.runs import RUN_IN_PROGRESS, RunInProgressError
 from attract.invites.sources import (
     Candidate,
     CandidateSource,
@@ -294,7 +295,9 @@ class PlanSummary(BaseModel):
 
 
 class RunStore(Runs, Protocol):
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def record_skipped(self, campaign_id: str, run_id: str, trigger: str, active_run_id: str,
+                       now: datetime) -> None: ...
     def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
@@ -308,6 +311,9 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             checkpoint_every: int = CHECKPOINT_EVERY) -> PlanSummary:
     """One plan message: the run (created here for a schedule), planned or resumed; failures recorded.
 
+    A schedule firing while another run of the campaign is planning or sending starts nothing: its run is
+    recorded as failed with error `run_in_progress` (outcome "skipped"); the next firing tries again.
+
     A permanent failure, or any failure on the message's last receive, marks the run failed and returns
     (the message is done with); a transient one raises, so SQS delivers the message again.
     """
@@ -319,7 +325,11 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             runs.fail(request.campaign_id, run_id, "campaign_not_found", now)
         return summary.model_copy(update={"outcome": "failed", "error": "campaign_not_found"})
     if request.run_id is None:
-        runs.start(campaign.id, run_id, request.trigger, now)  # False for a redelivered schedule: same run
+        try:  # False for a redelivered schedule: the same run, planned (or resumed) below
+            runs.start_exclusive(campaign.id, run_id, request.trigger, now)
+        except RunInProgressError as busy:  # one run at a time: this firing is recorded as skipped
+            runs.record_skipped(campaign.id, run_id, request.trigger, busy.run_id, now)
+            return summary.model_copy(update={"outcome": "skipped", "error": RUN_IN_PROGRESS})
     try:
         source = open_source(campaign)
         outcome = plan(campaign, run_id, source, runs=runs, campaigns=campaigns, lookups=lookups, queue=queue,

@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it mu
 SENDING, SENT = "SENDING", "SENT"
 
 
+def campaign_key(campaign_id: str) -> dict:
+    """The invite campaign (attract.invites.campaigns), whose `active_run_id` the runs take and release."""
+    return {"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}}
+
+
 def claim_key(campaign_id: str, email_hash: str) -> dict:
     return {"PK": {"S": f"INVITE_SEND#{campaign_id}#{email_hash}"}, "SK": {"S": "SEND"}}
 

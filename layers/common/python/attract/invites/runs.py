@@ -9,17 +9,25 @@ Item: PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>
 Transitions: planning -> sending (something planned) | done (nothing planned) | failed; sending -> done by
 `settle` once every planned job has an outcome. Each is a conditional write: a late or duplicate caller
 changes nothing.
+
+One active run per campaign: `start_exclusive` creates the run and, in the same transaction, sets the
+campaign item's `active_run_id`/`active_run_at`, on condition that no other run holds them. The run's move
+to done or failed releases them (`release`, conditional on the run id). The lock is taken over when the run
+it names is no longer planning/sending (its release was lost) or when it was taken more than
+RUN_LOCK_STALE_AFTER ago (a run stuck for good must not block the campaign forever; the sender's claims
+still stop a second email to anyone).
 """
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
-from attract.invites.repository import run_key
+from attract.errors import ConflictError, NotFoundError
+from attract.invites.repository import campaign_key, run_key
 
 RunState = Literal["planning", "sending", "done", "failed"]
 Trigger = Literal["api", "schedule"]
@@ -27,6 +35,20 @@ PLANNER_REASONS = ("invalid_row", "invalid_email", "no_consent", "duplicate", "m
                    "already_invited")
 # Every job the sender takes ends in exactly one of these (skips counted under the planner's attribute names).
 SENDER_OUTCOMES = ("sent", "failed", "duplicate", "reconcile", "skipped_suppressed", "skipped_cooldown")
+ACTIVE_STATES = ("planning", "sending")
+# Longer than any run should take (200,000 invitations at 10/s is 5.5 h); after it, a stuck run's lock is taken over.
+RUN_LOCK_STALE_AFTER = timedelta(hours=24)
+RUN_IN_PROGRESS = "run_in_progress"  # the error code of a scheduled run skipped because another was active
+LOCK_ATTEMPTS = 3
+
+
+class RunInProgressError(ConflictError):
+    """Another run of the campaign is planning or sending: 409 naming it (`run_id`)."""
+
+    def __init__(self, campaign_id: str, run_id: str):
+        super().__init__(f"run {run_id} of invite campaign {campaign_id} is still in progress: follow it, or start "
+                         "another once it is done", run_id=run_id)
+        self.run_id = run_id
 
 
 class RunCounts(BaseModel):
@@ -56,6 +78,71 @@ class RunRepository(Repository):
             return False
         return True
 
+    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime,
+                        stale_after: timedelta = RUN_LOCK_STALE_AFTER) -> bool:
+        """Create the run as `planning` and make it the campaign's active (and latest) run, in one transaction.
+
+        False when the run exists already (a redelivered schedule; nothing written). RunInProgressError when
+        another run of the campaign is planning or sending, NotFoundError when there is no campaign.
+        """
+        for _ in range(LOCK_ATTEMPTS):
+            holder, taken_at = self._lock(campaign_id)
+            condition = "attribute_exists(PK) AND (attribute_not_exists(active_run_id) OR active_run_id = :run"
+            values = {":run": {"S": run_id}, ":at": {"S": iso(now)}}
+            if holder is not None and holder != run_id:
+                if taken_at >= iso(now - stale_after):
+                    held = self.get(campaign_id, holder)
+                    if held is not None and held.get("status") in ACTIVE_STATES:
+                        raise RunInProgressError(campaign_id, holder)
+                # Finished (its release was lost) or stale: take it over, unless it changed since we read it.
+                condition += " OR active_run_id = :holder"
+                values[":holder"] = {"S": holder}
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)", "Item": {
+                        **run_key(campaign_id, run_id),
+                        **to_item({"type": "invite_run", "status": "planning", "trigger": trigger,
+                                   "started_at": iso(now)})}}},
+                    {"Update": {"TableName": self.table, "Key": campaign_key(campaign_id),
+                                "UpdateExpression": "SET active_run_id = :run, active_run_at = :at, "
+                                                    "latest_run_id = :run",
+                                "ConditionExpression": condition + ")", "ExpressionAttributeValues": values}}])
+            except self.dynamodb.exceptions.TransactionCanceledException as error:
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    return False  # the run is there already
+                continue  # the campaign's lock moved between our read and our write: look again
+            return True
+        raise ConflictError(f"runs of invite campaign {campaign_id} are being started concurrently; retry shortly")
+
+    def _lock(self, campaign_id: str) -> tuple[str | None, str]:
+        item = self.dynamodb.get_item(TableName=self.table, Key=campaign_key(campaign_id), ConsistentRead=True,
+                                      ProjectionExpression="PK, active_run_id, active_run_at").get("Item")
+        if item is None:
+            raise NotFoundError(f"no invite campaign {campaign_id}")
+        return (item["active_run_id"]["S"] if "active_run_id" in item else None,
+                item["active_run_at"]["S"] if "active_run_at" in item else "")
+
+    def release(self, campaign_id: str, run_id: str) -> None:
+        """The run finished: the campaign may start another. Nothing when another run holds the lock."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=campaign_key(campaign_id), UpdateExpression="REMOVE active_run_id, active_run_at",
+                ConditionExpression="active_run_id = :run", ExpressionAttributeValues={":run": {"S": run_id}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    def record_skipped(self, campaign_id: str, run_id: str, trigger: str, active_run_id: str, now: datetime) -> None:
+        """A run not started because `active_run_id` was in progress: kept as failed (`run_in_progress`), so the
+        schedule's firing is visible. The campaign (its lock, latest run) is left alone."""
+        try:
+            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
+                **run_key(campaign_id, run_id),
+                **to_item({"type": "invite_run", "status": "failed", "trigger": trigger, "started_at": iso(now),
+                           "failed_at": iso(now), "error": RUN_IN_PROGRESS, "blocked_by": active_run_id})})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # a redelivered schedule: recorded already
+
     def get(self, campaign_id: str, run_id: str) -> dict | None:
         item = self.dynamodb.get_item(TableName=self.table, Key=run_key(campaign_id, run_id),
                                       ConsistentRead=True).get("Item")
@@ -64,8 +151,7 @@ class RunRepository(Repository):
     def latest(self, campaign_id: str) -> dict | None:
         """The run the campaign names as its latest (set when a run's planning completes)."""
         campaign = self.dynamodb.get_item(
-            TableName=self.table, Key={"PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}},
-            ProjectionExpression="latest_run_id").get("Item")
+            TableName=self.table, Key=campaign_key(campaign_id), ProjectionExpression="latest_run_id").get("Item")
         if not campaign or "latest_run_id" not in campaign:
             return None
         return self.get(campaign_id, campaign["latest_run_id"]["S"])
@@ -116,8 +202,11 @@ class RunRepository(Repository):
                         counts: Mapping[str, int], added: Mapping[str, int], now: datetime) -> bool:
         """The last checkpoint, and planning -> sending (jobs enqueued) or -> done (none)."""
         status = "sending" if counts.get("planned", 0) > 0 else "done"
-        return self._advance(campaign_id, run_id, previous_rows, rows, counts, added,
-                             {"status": status, "planned_at": iso(now)})
+        advanced = self._advance(campaign_id, run_id, previous_rows, rows, counts, added,
+                                 {"status": status, "planned_at": iso(now)})
+        if advanced and status == "done":
+            self.release(campaign_id, run_id)
+        return advanced
 
     def _advance(self, campaign_id: str, run_id: str, previous_rows: int, rows: int, counts: Mapping[str, int],
                  added: Mapping[str, int], sets: dict) -> bool:
@@ -163,6 +252,7 @@ class RunRepository(Repository):
                                            ":planning": {"S": "planning"}, ":at": {"S": iso(now)}})
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
+        self.release(campaign_id, run_id)
         return True
 
     # ---------------------------------------------------------------- the sender's side
@@ -181,6 +271,7 @@ class RunRepository(Repository):
                                            ":at": {"S": iso(now)}})
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
+        self.release(campaign_id, run_id)
         return True
 
 
