@@ -165,7 +165,8 @@ def put_campaign(aws, source: dict) -> str:
     table = aws.refs["AttractTable"]
     aws.client("dynamodb").put_item(TableName=table, Item={
         "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}, "spec": {"S": json.dumps(spec)},
-        "name": {"S": spec["name"]}, "link_code": {"S": "bench1"}, "type": {"S": "invite_campaign"}})
+        "name": {"S": spec["name"]}, "link_code": {"S": "bench1"}, "type": {"S": "invite_campaign"},
+        "created_at": {"S": "2026-11-01T00:00:00.000Z"}})
     from attract.invites.runs import RunRepository
 
     RunRepository(table, aws.client("dynamodb")).start(campaign_id, "r-1", "api", datetime.now(timezone.utc))
