@@ -228,7 +228,7 @@ def main() -> None:
                 connection.execute(f"DROP TABLE {table}")
         aws.stop()
     print("RSS peak = the planner process's VmHWM during the plan message minus its RSS before it (imports, clients).")
-    print("It grows only by screen()'s 16-byte digest per unique consenting address (bench/invite_sources.py):")
+    print("It grows only by screen()'s 8-byte digest per unique consenting address (DigestSet, 16-32 bytes each):")
     print("rows, candidates and jobs stream through 25 / 10 at a time.")
 
 

@@ -160,7 +160,7 @@ def main() -> None:
         server.stop()
     print("read = rows() drained; read+screen = rows() through screen() (normalise, consent, duplicates), untraced;")
     print("screen = screen() over generated rows (no source), its Python peak traced.")
-    print("screen() keeps a 16-byte digest per unique consenting email: its growth is that set, not the rows.")
+    print("screen() keeps an 8-byte digest per unique consenting email (DigestSet, 16-32 bytes each): its growth is that table, not the rows.")
 
 
 if __name__ == "__main__":

@@ -155,3 +155,14 @@ def test_since_filter_for_files_and_tables_without_sql():
     assert is_after({"updated_at": "2026-01-02"}, since) and not is_after({"updated_at": "2025-12-31"}, since)
     assert not is_after({"updated_at": None}, since) and not is_after({"updated_at": "junk"}, since)
     assert is_after({}, None) and is_after({"updated_at": since + timedelta(seconds=1)}, since)
+
+
+def test_digest_set_remembers_every_address_through_growth_and_stays_compact():
+    from attract.invites.sources import DigestSet
+
+    seen = DigestSet(capacity=8)
+    addresses = [f"person{n}@example.com" for n in range(5000)]
+    assert all(seen.add(address) for address in addresses)  # new, through nine doublings
+    assert not any(seen.add(address) for address in addresses)  # all seen, none lost in a rehash
+    assert seen.count == 5000 and seen.add("someone-else@example.com")
+    assert len(seen._slots) * 8 <= 32 * 5001  # at most 32 bytes an address (a quarter full just after growing)

@@ -1,6 +1,6 @@
 """Planning a run: the campaign's source, screened, into the invites queue (docs/decisions.md, "Invitation planner").
 
-Rows stream through: nothing but screen()'s 16-byte digests per unique address is kept. Candidates are
+Rows stream through: nothing but screen()'s 8-byte digests per unique address (a DigestSet) is kept. Candidates are
 looked up 25 at a time (one BatchGetItem: member, suppressed, cooldown, already_invited) and the eligible
 ones sent to SQS 10 at a time. Every `checkpoint_every` rows, once everything before is enqueued, the run
 item gets the rows consumed and the counts (one conditional update). A redelivered plan message resumes:
