@@ -23,7 +23,7 @@ from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
 from attract.pages import html_response, page
 from attract.settings import JoinsSettings
-from attract.signing import Signer, signing_key
+from attract.signing import Signer, signer_for
 from attract.tracking.repository import TouchRepository
 
 # What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
@@ -72,7 +72,7 @@ def _conversions() -> ConversionQueue | None:
 def _signer() -> Signer:
     # Powertools caches the secret for SECRET_MAX_AGE_SECONDS: a warm call makes no request.
     settings = load_settings()
-    return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
+    return signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)
 
 
 def _base_url() -> str:

@@ -18,7 +18,7 @@ from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import TrackingSettings
-from attract.signing import Signer, signing_key
+from attract.signing import Signer, signer_for
 from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
 from attract.tracking.repository import TouchRepository
 
@@ -132,7 +132,7 @@ def _signer() -> Signer | None:
     """
     settings = load_settings()
     try:
-        return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
+        return signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)
     except Exception as error:  # noqa: BLE001 - any failure to read the key must not stop the redirect
         logger.warning("signing key unavailable", extra={"error": type(error).__name__})
         metrics.add_metric(name="SigningKeyUnavailable", unit=MetricUnit.Count, value=1)

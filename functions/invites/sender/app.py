@@ -20,7 +20,7 @@ from attract.invites.runs import RunRepository
 from attract.invites.sending import SendPolicy, TokenBucket, send_and_settle
 from attract.observability import logger, metrics, tracer
 from attract.settings import InviteSenderSettings, SettingsError
-from attract.signing import Signer, signing_key
+from attract.signing import signer_for
 
 load_settings = InviteSenderSettings.load
 load_settings()
@@ -51,7 +51,7 @@ def _send(record: SQSRecord) -> str:
     job = InvitationJob.model_validate(json.loads(record.body))
     address = normalise_email(job.recipient.email)
     digest = email_hash(address, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
-    signer = Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
+    signer = signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)
     # The last receive before the dead-letter queue: a failure now is counted `failed` for the run.
     last_attempt = int(record.attributes.approximate_receive_count or 1) >= settings.invite_max_receives
     outcome = send_and_settle(job, address, digest, utc_now(), policy, signer, store, mailer, bucket, runs,

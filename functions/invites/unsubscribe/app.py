@@ -19,7 +19,7 @@ from attract.invites.tokens import open_unsubscribe_token
 from attract.observability import logger, metrics, tracer
 from attract.pages import html_response, page
 from attract.settings import UnsubscribeSettings
-from attract.signing import Signer, signing_key
+from attract.signing import Signer, signer_for
 
 load_settings = UnsubscribeSettings.load
 load_settings()
@@ -44,7 +44,7 @@ def _store() -> InviteRepository:
 
 def _signer() -> Signer:
     settings = load_settings()
-    return Signer(signing_key(settings.signing_key_secret_id, settings.secret_max_age_seconds))
+    return signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)
 
 
 @app.get(
