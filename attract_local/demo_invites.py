@@ -3,6 +3,7 @@
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -52,6 +53,9 @@ def _run(api: str, headers: dict, campaign_id: str) -> dict:
 
 
 def _print_counts(run: dict) -> None:
+    if "counts" not in run:
+        print(f"   the run did not show up in time: {run}")
+        return
     counts = run["counts"]
     print(f"   status {run['status']}: rows {counts['rows']}, planned {counts['planned']}, sent {counts['sent']}, "
           f"failed {counts['failed']}")
@@ -119,8 +123,15 @@ def run(api: str, aws) -> None:
 
     with sqlite3.connect(ats_path) as db:  # the ATS changes: one new candidate, one edited already-invited row
         changed = sample_ats.change(db)
-    print(f"\n   the ATS changes ({changed}); the next scheduled run is incremental:")
-    _print_counts(_run(api, marketer, campaign["id"]))
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    scheduled = requests.put(f"{api}/invite-campaigns/{campaign['id']}/schedule", headers=marketer, timeout=30,
+                             json={"expression": f"at({due:%Y-%m-%dT%H:%M:%S})", "timezone": "UTC"})
+    run_id = f"s-{due:%Y%m%dT%H%M%S}Z"
+    print(f"\n   the ATS changes ({changed}); PUT /schedule at({due:%H:%M:%S}) -> {scheduled.status_code}: "
+          f"EventBridge Scheduler (the local stack fires it) starts run {run_id}, which is incremental:")
+    _print_counts(_wait(lambda: requests.get(f"{api}/invite-campaigns/{campaign['id']}/runs/{run_id}",
+                                             headers=marketer, timeout=30).json(),
+                        lambda run: run.get("status") in ("done", "failed")))
     print(f"   every invitation SES accepted, per recipient: at most {_most_per_recipient(aws.endpoint)}")
 
 
