@@ -11,6 +11,7 @@ from attract_local.cfn import ROOT
 def test_the_demo_runs_every_step_and_reports_what_the_issues_promise():
     # When the demo runs as `make demo` runs it (a fresh process: local stack, both ad sandboxes, the scenario)
     done = subprocess.run([sys.executable, "-m", "attract_local.demo"], cwd=ROOT, capture_output=True, text=True,
+                          check=False,
                           timeout=600, env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/layers/common/python"})
     out = done.stdout
     assert done.returncode == 0, done.stderr[-3000:]
