@@ -23,19 +23,16 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from attract.aws import client
 from attract.campaigns import policy
 from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.records import Campaign, CampaignResponse, TrackedLink
 from attract.dimensions import Channel
 from attract.errors import AlreadyExistsError, ConflictError, NotFoundError
+from attract.idempotency import once_per_command
 from attract.links.logic import LinkStore, new_code, tracked_url
 from attract.links.models import Link
 from attract.providers.ads import AdsGateway, PlatformError, PlatformStatus
@@ -94,16 +91,11 @@ class IdempotentCreateCampaign(Protocol):
 @lru_cache(maxsize=4)
 def idempotent_create_campaign(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateCampaign:
     """`create_campaign` once per (owner, draft) within the window: a client's retry gets the same campaign."""
-    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
-
-    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
-                         output_serializer=PydanticSerializer, key_prefix="create_campaign")
-    def run(*, command: CreateCampaignCommand, store: CampaignStore, now: datetime) -> Campaign:
+    def create_campaign_once(*, command: CreateCampaignCommand, store: CampaignStore, now: datetime) -> Campaign:
         return create_campaign(command.draft, command.owner, store, now)
 
-    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
-    return run  # type: ignore[return-value]
+    return once_per_command(create_campaign_once, idempotency_table=idempotency_table,  # type: ignore[no-any-return]
+                            expires_after_seconds=expires_after_seconds, key_prefix="create_campaign")
 
 
 def get_campaign(campaign_id: str, store: CampaignStore) -> Campaign:

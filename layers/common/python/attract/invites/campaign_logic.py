@@ -9,15 +9,12 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel, ConfigDict, Field
 
-from attract.aws import client
 from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
+from attract.idempotency import once_per_command
 from attract.invites.campaigns import (
     CampaignPreview,
     CampaignRepository,
@@ -137,17 +134,12 @@ class IdempotentCreateCampaign(Protocol):
 @lru_cache(maxsize=4)
 def idempotent_create_campaign(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateCampaign:
     """`create_campaign` once per (owner, request) within the window: a retry gets the same campaign and link."""
-    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
-
-    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
-                         output_serializer=PydanticSerializer, key_prefix="create_invite_campaign")
-    def run(*, command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
-            now: datetime) -> InviteCampaign:
+    def create_campaign_once(*, command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
+                             now: datetime) -> InviteCampaign:
         return create_campaign(command, campaigns, links, now)
 
-    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
-    return run  # type: ignore[return-value]
+    return once_per_command(create_campaign_once, idempotency_table=idempotency_table,  # type: ignore[no-any-return]
+                            expires_after_seconds=expires_after_seconds, key_prefix="create_invite_campaign")
 
 
 def get_campaign(campaign_id: str, campaigns: CampaignRepository) -> InviteCampaign:
@@ -277,17 +269,12 @@ def idempotent_start_run(idempotency_table: str,
 
     A failed attempt (409 included) is not remembered: the same key may start a run once the active one ended.
     """
-    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
-
-    @idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config,
-                         output_serializer=PydanticSerializer, key_prefix="start_invite_run")
-    def run(*, command: StartRunCommand, campaign: InviteCampaign, runs: RunStore, queue: PlanQueue,
-            now: datetime) -> RunStarted:
+    def start_run_once(*, command: StartRunCommand, campaign: InviteCampaign, runs: RunStore, queue: PlanQueue,
+                       now: datetime) -> RunStarted:
         return start_run(campaign, runs, queue, now)
 
-    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
-    return run  # type: ignore[return-value]
+    return once_per_command(start_run_once, idempotency_table=idempotency_table,  # type: ignore[no-any-return]
+                            expires_after_seconds=expires_after_seconds, key_prefix="start_invite_run")
 
 
 def schedule_payload(campaign_id: str) -> str:

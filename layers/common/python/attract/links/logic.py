@@ -8,15 +8,12 @@ from functools import lru_cache
 from typing import Protocol
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from attract.aws import client
 from attract.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
+from attract.idempotency import once_per_command
 from attract.links.models import CreateLinkRequest, Link, LinkResponse, host_allowed
 
 CODE_ALPHABET = string.ascii_letters + string.digits
@@ -80,21 +77,11 @@ class IdempotentCreateLink(Protocol):
 @lru_cache(maxsize=4)
 def idempotent_create_link(idempotency_table: str, expires_after_seconds: int) -> IdempotentCreateLink:
     """`create_link` that runs once per (owner, request) within the window; a retry gets the same link."""
-    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
-
-    @idempotent_function(
-        data_keyword_argument="command",
-        persistence_store=persistence,
-        config=config,
-        output_serializer=PydanticSerializer,
-        key_prefix="create_link",
-    )
-    def run(*, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link:
+    def create_link_once(*, command: CreateLinkCommand, store: LinkStore, now: datetime) -> Link:
         return create_link(command, store, now)
 
-    run.config = config  # type: ignore[attr-defined]  # handlers register the Lambda context (timed-out retries)
-    return run  # type: ignore[return-value]
+    return once_per_command(create_link_once, idempotency_table=idempotency_table,  # type: ignore[no-any-return]
+                            expires_after_seconds=expires_after_seconds, key_prefix="create_link")
 
 
 def link_response(link: Link, clicks: int, base_url: str) -> LinkResponse:
