@@ -158,16 +158,15 @@ def eligible(n: int) -> int:
 
 def put_campaign(aws, source: dict) -> str:
     campaign_id = "bench" + uuid.uuid4().hex[:10]
-    spec = {"name": f"Bench {campaign_id}", "destination": "https://careers.example.com/community",
-            "source": source, "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}",
-            "html": None, "schedule": None, "sender": {"from": "Acme <careers@acme.example>", "reply_to": None,
-                                                        "postal_address": "1 Main Street, Springfield"}}
-    table = aws.refs["AttractTable"]
-    aws.client("dynamodb").put_item(TableName=table, Item={
-        "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}, "spec": {"S": json.dumps(spec)},
-        "name": {"S": spec["name"]}, "link_code": {"S": "bench1"}, "type": {"S": "invite_campaign"},
-        "created_at": {"S": "2026-11-01T00:00:00.000Z"}})
+    from attract.invites.campaigns import CampaignRepository, InviteCampaign
     from attract.invites.runs import RunRepository
+
+    table = aws.refs["AttractTable"]
+    CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({
+        "id": campaign_id, "name": f"Bench {campaign_id}", "destination": "https://careers.example.com/community",
+        "source": source, "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}",
+        "sender": {"from": "Acme <careers@acme.example>", "postal_address": "1 Main Street, Springfield"},
+        "link_code": "bench1", "created_at": datetime.now(timezone.utc)}))
 
     RunRepository(table, aws.client("dynamodb")).start(campaign_id, "r-1", "api", datetime.now(timezone.utc))
     return campaign_id

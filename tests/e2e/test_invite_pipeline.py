@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
+from attract.invites.campaigns import CampaignRepository, InviteCampaign
 from attract.invites.runs import RunRepository
 
 MAPPING = {"email": "email", "first_name": "first_name", "consent": "consent", "updated_at": "updated_at",
@@ -52,16 +53,13 @@ def test_a_scheduled_campaign_runs_through_planner_and_sender_to_done(stack, tmp
     aws.client("sesv2").create_email_identity(EmailIdentity=domain)
     _ats(tmp_path / "ats.db", domain)
     campaign_id = "c" + uuid.uuid4().hex[:12]
-    spec = {"name": "Pipeline", "destination": "https://careers.example.com/community",
-            "source": {"kind": "sqlite", "path": str(tmp_path / "ats.db"), "table": "candidates"},
-            "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}", "html": None,
-            "sender": {"from": f"Acme <careers@{domain}>", "reply_to": None,
-                       "postal_address": "1 Main Street, Springfield"}, "schedule": None}
     table = aws.refs["AttractTable"]
-    aws.client("dynamodb").put_item(TableName=table, Item={
-        "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}, "type": {"S": "invite_campaign"},
-        "spec": {"S": json.dumps(spec)}, "name": {"S": "Pipeline"}, "link_code": {"S": "pipe01"},
-        "created_at": {"S": "2026-11-01T00:00:00.000Z"}})
+    CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({
+        "id": campaign_id, "name": "Pipeline", "destination": "https://careers.example.com/community",
+        "source": {"kind": "sqlite", "path": str(tmp_path / "ats.db"), "table": "candidates"},
+        "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}",
+        "sender": {"from": f"Acme <careers@{domain}>", "postal_address": "1 Main Street, Springfield"},
+        "link_code": "pipe01", "created_at": datetime.now(UTC)}))
     due = datetime.now(UTC) + timedelta(seconds=2)
     aws.client("scheduler").create_schedule(
         Name=f"invite-{campaign_id}", GroupName="default", ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",

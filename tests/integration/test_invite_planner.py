@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from attract.aws import from_item
 from attract.identity import email_hash
+from attract.invites.campaigns import CampaignRepository, InviteCampaign
 from attract.invites.runs import RunRepository
 from attract_local.triggers import sqs_event
 from tests.integration.conftest import VISIBILITY
@@ -222,17 +223,16 @@ def pepper(local_aws) -> str:
 
 
 def put_campaign(local_aws, source: dict, domain: str, mapping: dict = MAPPING) -> str:
-    """The campaign item exactly as the API stores it (CONTRACT: spec = the request as JSON)."""
+    """The campaign stored as the API stores it (its repository)."""
     campaign_id = "c" + uuid.uuid4().hex[:12]
-    spec = {"name": f"Alumni {campaign_id}", "destination": "https://careers.example.com/community",
+    CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb")).create(
+        InviteCampaign.model_validate({
+            "id": campaign_id, "name": f"Alumni {campaign_id}", "destination": "https://careers.example.com/community",
             "source": source, "mapping": mapping, "subject": "{{first_name}}, join our talent community",
-            "text": "Hello {{first_name}}, join us.", "html": None,
+            "text": "Hello {{first_name}}, join us.",
             "sender": {"from": f"Acme Careers <careers@{domain}>", "reply_to": f"careers@{domain}",
-                       "postal_address": "1 Main Street, Springfield"}, "schedule": None}
-    local_aws.client("dynamodb").put_item(TableName=local_aws.refs["AttractTable"], Item={
-        "PK": {"S": f"INVITE_CAMPAIGN#{campaign_id}"}, "SK": {"S": "CAMPAIGN"}, "type": {"S": "invite_campaign"},
-        "spec": {"S": json.dumps(spec)}, "name": {"S": spec["name"]}, "link_code": {"S": "inv" + campaign_id[:8]},
-        "created_at": {"S": NOW.isoformat()}, "created_by": {"S": "marketer-1"}})
+                       "postal_address": "1 Main Street, Springfield"},
+            "link_code": "inv" + campaign_id[:8], "created_at": NOW, "created_by": "marketer-1"}))
     return campaign_id
 
 
@@ -475,7 +475,7 @@ def test_a_schedule_firing_while_a_run_is_active_is_recorded_as_skipped_and_the_
     planner, _, sqs, plan_url, _ = pipeline
     campaign_id = put_campaign(local_aws, sources.create("sqlite", rows([(1, "ada", True, 1)], domain)), domain)
     runs = RunRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
-    assert runs.start_exclusive(campaign_id, "r-1", "api", datetime.now(UTC))
+    assert runs.start(campaign_id, "r-1", "api", datetime.now(UTC))
     plan(pipeline, campaign_id)
     assert counts(local_aws, campaign_id)["status"] == "sending"
     # When the campaign's schedule fires meanwhile (and its message is delivered twice)
@@ -557,7 +557,8 @@ def test_run_status_reads_back_as_the_api_answers_it(local_aws):
     # Given a run with planner and sender counts
     table, dynamodb = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
     runs = RunRepository(table, dynamodb)
-    campaign_id = "c" + uuid.uuid4().hex[:10]
+    campaign_id = put_campaign(local_aws, {"kind": "sqlite", "path": "/nowhere.db", "table": "candidates"},
+                               "status.example")
     assert runs.start(campaign_id, "r-9", "api", NOW) and not runs.start(campaign_id, "r-9", "api", NOW)
     dynamodb.update_item(TableName=table, Key={"PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": "RUN#r-9"}},
                          UpdateExpression="ADD #r :r, planned :p, sent :s, skipped_member :m",

@@ -62,7 +62,7 @@ class Schedules(Protocol):
 
 
 class RunStore(Protocol):  # attract.invites.runs.RunRepository
-    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
     def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
@@ -238,7 +238,7 @@ def start_run(campaign: InviteCampaign, runs: RunStore, queue: PlanQueue, now: d
     """A run now: its item (planning) and the campaign's active and latest run in one transaction, then the
     planner's message. RunInProgressError (409 naming it) while another run of the campaign is active."""
     run_id = new_run_id()
-    runs.start_exclusive(campaign.id, run_id, "api", now)
+    runs.start(campaign.id, run_id, "api", now)
     try:
         queue.send({"campaign_id": campaign.id, "run_id": run_id})
     except Exception:

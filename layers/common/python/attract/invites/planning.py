@@ -295,7 +295,7 @@ class PlanSummary(BaseModel):
 
 
 class RunStore(Runs, Protocol):
-    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
+    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
     def record_skipped(self, campaign_id: str, run_id: str, trigger: str, active_run_id: str,
                        now: datetime) -> None: ...
     def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
@@ -326,7 +326,7 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         return summary.model_copy(update={"outcome": "failed", "error": "campaign_not_found"})
     if request.run_id is None:
         try:  # False for a redelivered schedule: the same run, planned (or resumed) below
-            runs.start_exclusive(campaign.id, run_id, request.trigger, now)
+            runs.start(campaign.id, run_id, request.trigger, now)
         except RunInProgressError as busy:  # one run at a time: this firing is recorded as skipped
             runs.record_skipped(campaign.id, run_id, request.trigger, busy.run_id, now)
             return summary.model_copy(update={"outcome": "skipped", "error": RUN_IN_PROGRESS})

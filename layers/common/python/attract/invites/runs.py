@@ -10,7 +10,7 @@ Transitions: planning -> sending (something planned) | done (nothing planned) | 
 `settle` once every planned job has an outcome. Each is a conditional write: a late or duplicate caller
 changes nothing.
 
-One active run per campaign: `start_exclusive` creates the run and, in the same transaction, sets the
+One active run per campaign: `start` creates the run and, in the same transaction, sets the
 campaign item's `active_run_id`/`active_run_at`, on condition that no other run holds them. The run's move
 to done or failed releases them (`release`, conditional on the run id). The lock is taken over when the run
 it names is no longer planning/sending (its release was lost) or when it was taken more than
@@ -68,17 +68,7 @@ class RunStatus(BaseModel):
 
 
 class RunRepository(Repository):
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool:
-        """Create the run as `planning`; False when it exists already (a redelivered schedule, a retried call)."""
-        try:
-            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)", Item={
-                **run_key(campaign_id, run_id),
-                **to_item({"type": "invite_run", "status": "planning", "trigger": trigger, "started_at": iso(now)})})
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def start_exclusive(self, campaign_id: str, run_id: str, trigger: str, now: datetime,
+    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime,
                         stale_after: timedelta = RUN_LOCK_STALE_AFTER) -> bool:
         """Create the run as `planning` and make it the campaign's active (and latest) run, in one transaction.
 
