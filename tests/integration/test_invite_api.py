@@ -55,7 +55,7 @@ def _body(**changes) -> dict:
 
 @pytest.fixture
 def plan(local_aws):
-    """The plan queue and the scheduler role inv-plan's template resources stand for, made for this test."""
+    """A plan queue and a scheduler role of this test's own, standing for the template's (their messages are read here)."""
     name = uuid.uuid4().hex[:10]
     sqs = local_aws.client("sqs")
     url = sqs.create_queue(QueueName=f"invite-plan-{name}")["QueueUrl"]
