@@ -155,6 +155,19 @@ def test_join_retry_with_same_body_is_the_same_202_and_one_email(function_env, l
     assert len(sent_mail(local_aws.endpoint, "retry@example.com")) == 1
 
 
+@pytest.mark.parametrize("headers", [
+    {"referer": "http://[", "origin": "https://[::1", "user-agent": "Mozilla\x00"},
+    {"referer": "https://careers.example.com/" + "a" * 20_000, "user-agent": "\u00ff" * 5000},
+], ids=["unclosed IPv6 literal, NUL", "long and non-ASCII"])
+def test_hostile_browser_headers_are_dropped_not_a_5xx(function_env, headers):
+    # The form's Referer/Origin/User-Agent (kept for Meta with the ads consent) are the caller's bytes
+    joins = function_env("JoinsFunction")
+    event = with_body(load_event("joins/join"), {"email": f"h-{uuid.uuid4().hex[:8]}@example.com", "name": "H",
+                                                 "consent": True, "ads_consent": True})
+    event["headers"] = {**event["headers"], **headers}
+    assert _invoke(joins, event)[:2] == (202, '{"status":"pending"}')
+
+
 # ---- the repository's transaction against the emulator
 
 

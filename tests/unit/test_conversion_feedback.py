@@ -84,6 +84,11 @@ def test_the_form_s_browser_for_meta_s_website_events_without_the_page_s_query()
     ({"referer": "android-app://com.example", "origin": "null"}, {}),
     ({"user-agent": "  "}, {}),
     ({"user-agent": "A" * 2000}, {"client_user_agent": "A" * MAX_USER_AGENT}),
+    # Hostile headers: an unclosed IPv6 literal (urlsplit raises), control characters, non-ASCII bytes
+    ({"referer": "http://[", "origin": "https://[::1"}, {}),
+    ({"referer": "https://careers.example.com/a\x00b", "user-agent": "Mozilla\x07"}, {}),
+    ({"referer": "http://[", "origin": "https://careers.example.com"}, {"event_source_url": "https://careers.example.com/"}),
+    ({"user-agent": "Mozilla/5.0 \udcff"}, {}),
 ])
 def test_a_missing_or_odd_browser_header_is_left_out_or_cut(headers, expected):
     assert browser_context(headers) == expected

@@ -32,15 +32,25 @@ def email_sha256(normalised_email: str) -> str:
 def browser_context(headers: dict[str, str]) -> dict[str, str]:
     """The join form's user agent and page (scheme, host and path: a query string can hold personal data)."""
     context: dict[str, str] = {}
+    # Headers are the caller's bytes: only printable ASCII is passed on, and a URL urlsplit refuses is none.
     user_agent = (headers.get("user-agent") or "").strip()
-    if user_agent:
+    if user_agent and _printable(user_agent):
         context["client_user_agent"] = user_agent[:MAX_USER_AGENT]
     for header in ("referer", "origin"):  # a cross-origin form's Referer is often its origin only
-        page = urlsplit((headers.get(header) or "").strip())
-        if page.scheme in ("http", "https") and page.hostname:
+        value = (headers.get(header) or "").strip()
+        try:
+            page = urlsplit(value)
+            hostname = page.hostname
+        except ValueError:  # "http://[": an unclosed IPv6 literal
+            continue
+        if page.scheme in ("http", "https") and hostname and _printable(value):
             context["event_source_url"] = f"{page.scheme}://{page.netloc}{page.path or '/'}"[:2048]
             break
     return context
+
+
+def _printable(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def conversion_message(join_id: str, joined_at: datetime, email: str, path: list[Touch], consented: bool,
