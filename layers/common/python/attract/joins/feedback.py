@@ -16,6 +16,7 @@ import hashlib
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from attract.tracking.logic import clean_referrer
 from attract.tracking.models import Touch
 
 GOOGLE_CLICK_IDS = ("gclid", "gbraid", "wbraid")
@@ -37,14 +38,9 @@ def browser_context(headers: dict[str, str]) -> dict[str, str]:
     if user_agent and _printable(user_agent):
         context["client_user_agent"] = user_agent[:MAX_USER_AGENT]
     for header in ("referer", "origin"):  # a cross-origin form's Referer is often its origin only
-        value = (headers.get(header) or "").strip()
-        try:
-            page = urlsplit(value)
-            hostname = page.hostname
-        except ValueError:  # "http://[": an unclosed IPv6 literal
-            continue
-        if page.scheme in ("http", "https") and hostname and _printable(value):
-            context["event_source_url"] = f"{page.scheme}://{page.netloc}{page.path or '/'}"[:2048]
+        page = clean_referrer(headers.get(header))  # scheme, host and path, as touches store referrers
+        if page and _printable(page):
+            context["event_source_url"] = page if urlsplit(page).path else page + "/"
             break
     return context
 
