@@ -77,3 +77,8 @@ def join_and_confirm_in_process(joins_module, aws_endpoint: str, body: dict) -> 
     submitted = joins_module.lambda_handler(with_body(load_event("joins/join"), body), FakeLambdaContext())
     assert submitted["statusCode"] == 202, submitted["body"]
     return joins_module.lambda_handler(confirm_event(confirm_link(aws_endpoint, body["email"])), FakeLambdaContext())
+
+
+def launched(gateway, plan, done):
+    """An adapter's whole launch as the campaigns logic runs it for one channel: created paused, then activated."""
+    return gateway.activate(gateway.create_paused(plan, done))

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 
@@ -238,9 +239,10 @@ def test_launch_creates_one_tracked_link_per_channel_and_stores_the_platform_ids
     assert budget.amount_micros == 50_000_000
     campaign = operations[1].campaign_operation.create
     assert campaign.campaign_budget == budget.resource_name and campaign.status.name == "PAUSED"
-    assert campaign.final_url_suffix == "gclid={gclid}"
+    assert campaign.final_url_suffix == (f"tc_link={codes['google_search']}&utm_source=google&utm_medium=cpc"
+                                         f"&utm_campaign={quote(created['draft']['name'])}")
     (ad,) = [o.ad_group_ad_operation.create for o in operations if o.ad_group_ad_operation.create.ad_group]
-    assert list(ad.ad.final_urls) == [links["google_search"]]
+    assert list(ad.ad.final_urls) == [created["draft"]["destination"]]  # the careers page itself
     (stored_campaign,) = _google_campaigns(google, name)
     assert stored_campaign.status.name == "ENABLED"
     # And Meta got the campaign, ad set, creative and ad within the employment rules, then activated them
@@ -252,7 +254,9 @@ def test_launch_creates_one_tracked_link_per_channel_and_stores_the_platform_ids
     assert policy.meta_campaign_violations(meta_campaign, draft) == []
     assert policy.meta_targeting_violations(ad_set["targeting"]) == []
     assert int(ad_set["daily_budget"]) == 5000
-    assert creative["object_story_spec"]["link_data"]["link"] == links["meta"]
+    assert creative["object_story_spec"]["link_data"]["link"] == draft.destination
+    assert creative["url_tags"] == (f"tc_link={codes['meta']}&utm_source=meta&utm_medium=paid_social"
+                                    f"&utm_campaign={quote(draft.name)}")
     assert {o["status"] for o in (meta_campaign, ad_set, meta_ad)} == {"ACTIVE"}
     # And the links carry the channel, the campaign's name, the source and the medium reports group by
     google_link, meta_link = _link(local_aws, codes["google_search"]), _link(local_aws, codes["meta"])
@@ -293,18 +297,22 @@ def test_a_partial_failure_is_502_with_codes_and_a_relaunch_finishes_without_rep
     _, failed, _ = _invoke(api, _event("get", created["id"]))
     assert failed["status"] == "failed" and failed["last_error"]["codes"] == ["100", "100/1885183"]
     assert failed["last_error"]["request_id"] == meta.error_trace_ids[-1] and failed["last_error"]["channel"] == "meta"
-    assert failed["platform_ids"]["google_search"]["status"] == "ENABLED" and "meta" not in failed["platform_ids"]
+    # and nothing is spending: Google's campaign was created paused and is not activated until Meta exists
+    assert failed["platform_ids"]["google_search"]["status"] == "PAUSED" and "meta" not in failed["platform_ids"]
+    assert _google_campaigns(google, name)[0].status.name == "PAUSED"
     assert len(_meta_objects(meta, name)["campaign"]) == 1 and _meta_objects(meta, name)["adset"] == []
     google_calls = len(google.received)
     # When it is launched again
     status, finished, _ = _invoke(api, _action(created["id"], "launch"))
-    # Then Meta's launch is finished under the campaign it had made, with the same tracked link; Google is not called
+    # Then Meta's launch is finished under the campaign it had made, with the same tracked link; Google is
+    # not created again, only activated (one Mutate), once Meta exists
     assert status == 200 and finished["status"] == "active" and finished["last_error"] is None
     assert finished["links"] == failed["links"]
-    assert len(google.received) == google_calls and _google_creates(google, name) == 1
+    assert [method for method, _ in google.received[google_calls:]] == ["Mutate"]
+    assert _google_creates(google, name) == 1 and _google_campaigns(google, name)[0].status.name == "ENABLED"
     _one_of_each(google, meta, name)
     (creative,) = _meta_objects(meta, name)["adcreative"]
-    assert creative["object_story_spec"]["link_data"]["link"] == finished["links"]["meta"]["url"]
+    assert finished["links"]["meta"]["ad_url"].startswith(creative["object_story_spec"]["link_data"]["link"] + "?")
     assert finished["platform_ids"]["meta"]["campaign"] == _meta_objects(meta, name)["campaign"][0]["id"]
 
 

@@ -14,8 +14,8 @@ from attract.aws import from_item
 from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, upload_conversion
 from attract.campaigns.conversions_repository import ConversionRepository, conversion_key
 from attract.campaigns.models import Conversion, ConversionResult
+from attract.campaigns.ports import RateLimited
 from attract.identity import email_hash
-from attract.providers.ads import RateLimited
 from attract_local.triggers import failed_message_ids, sqs_event
 from tests.integration.conftest import MAX_RECEIVES, VISIBILITY
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body

@@ -12,9 +12,10 @@ from decimal import Decimal
 import pytest
 
 from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
-from attract.providers.ads import PlatformError, RateLimited
-from attract.providers.google_ads import API_VERSION, FINAL_URL_SUFFIX, GoogleAdsConfig, GoogleAdsGateway, build_client
+from attract.campaigns.ports import PlatformError, RateLimited
+from attract.providers.google_ads import API_VERSION, GoogleAdsConfig, GoogleAdsGateway, build_client
 from attract_local.sandboxes.google_ads import GoogleAdsSandbox
+from tests.support import launched
 
 TARGETING_CRITERIA = ("age_range", "gender", "parental_status", "income_range", "user_list", "location",
                       "user_interest")
@@ -63,7 +64,8 @@ def a_plan(currency: str = "EUR", name: str = "Data engineers Berlin") -> Launch
                    "descriptions": ["Build pipelines that matter.", "Apply in two minutes."]},
     })
     return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]",
-                      draft=draft, final_url=f"https://go.acme.example/r/g{campaign_id[:8]}")
+                      draft=draft, landing_url=draft.destination, url_params=(("tc_link", f"g{campaign_id[:8]}"),),
+                      start_date=draft.start_date, end_date=draft.end_date)
 
 
 def mutates_since(sandbox, mark: int) -> list:
@@ -87,7 +89,7 @@ def campaigns_named(sandbox, name: str) -> list:
 def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sandbox, gateway):
     plan, mark, tokens = a_plan(), len(sandbox.received), sandbox.token_requests
 
-    ids = gateway.launch(plan, PlatformIds())
+    ids = launched(gateway, plan, PlatformIds())
 
     create, enable = mutates_since(sandbox, mark)
     assert create.customer_id == "1234567890" and not create.partial_failure
@@ -107,7 +109,7 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
     assert campaign.network_settings.target_content_network is False
     assert campaign.network_settings.target_search_network is False
     assert campaign.start_date_time == "2026-12-01 00:00:00" and campaign.end_date_time == "2026-12-31 23:59:59"
-    assert campaign.final_url_suffix == FINAL_URL_SUFFIX and "{gclid}" in campaign.final_url_suffix
+    assert campaign.final_url_suffix == plan.url_suffix
     assert campaign.contains_eu_political_advertising.name == "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"
     criteria = [op.create for op in operations_of(create, "campaign_criterion_operation")]
     assert [c.campaign for c in criteria] == [campaign.resource_name] * 2
@@ -127,7 +129,7 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
         (ad_group.resource_name, "data engineer berlin", "EXACT")]
     ad = operations_of(create, "ad_group_ad_operation")[0].create
     assert ad.ad_group == ad_group.resource_name and ad.status.name == "PAUSED"
-    assert list(ad.ad.final_urls) == [plan.final_url]
+    assert list(ad.ad.final_urls) == [plan.landing_url]
     assert [a.text for a in ad.ad.responsive_search_ad.headlines] == plan.draft.google.headlines
     assert [a.text for a in ad.ad.responsive_search_ad.descriptions] == plan.draft.google.descriptions
 
@@ -146,8 +148,8 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
     assert sandbox.resources["adGroupAds"][f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"].status.name \
         == "ENABLED"
     # The real OAuth refresh happened (once, then cached) and the SDK's headers reached the wire.
-    landing, gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: our /r/ link with the gclid
-    assert landing == f"{plan.final_url}?gclid={gclid}"
+    landing, gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: the careers page, tagged
+    assert landing.startswith(f"{plan.landing_url}?{plan.url_suffix}")
     assert sandbox.token_requests == tokens + 1
     assert sandbox.headers[-1]["developer-token"] == "sandbox-developer-token"
     assert sandbox.headers[-1]["login-customer-id"] == "1234567890"
@@ -158,12 +160,12 @@ def test_a_lost_response_then_a_retry_creates_nothing_twice(sandbox, gateway):
     sandbox.lose_next_response("Mutate")
 
     with pytest.raises(PlatformError) as lost:
-        gateway.launch(plan, PlatformIds())
+        launched(gateway, plan, PlatformIds())
     assert lost.value.retryable and lost.value.codes == ["grpc:UNAVAILABLE"]
     [half_made] = campaigns_named(sandbox, plan.platform_name)  # Google applied it; we never heard back
     assert half_made.status.name == "PAUSED"
 
-    ids = gateway.launch(plan, PlatformIds())  # nothing was stored: found by its name
+    ids = launched(gateway, plan, PlatformIds())  # nothing was stored: found by its name
 
     create, enable = mutates_since(sandbox, mark)
     assert operations_of(create, "campaign_operation")[0].create.name == plan.platform_name
@@ -181,14 +183,14 @@ def test_a_failed_enable_is_resumed_from_the_stored_ids(sandbox, gateway):
     sandbox.fail_next("Mutate", "campaign_error", "INVALID_STATUS_CHANGE", after=1)
 
     with pytest.raises(PlatformError) as failed:
-        gateway.launch(plan, PlatformIds())
+        launched(gateway, plan, PlatformIds())
     assert failed.value.codes == ["campaign_error:INVALID_STATUS_CHANGE"]
     [campaign] = campaigns_named(sandbox, plan.platform_name)
     assert campaign.status.name == "PAUSED"
 
     # The orchestrator stored what it knew; renamed in Google's UI meanwhile, the id still finds it.
     sandbox.resources["campaigns"][campaign.resource_name].name = "renamed by a marketer"
-    ids = gateway.launch(plan, PlatformIds(campaign=str(campaign.id)))
+    ids = launched(gateway, plan, PlatformIds(campaign=str(campaign.id)))
 
     searches = [request.query for method, request in sandbox.received[mark:] if method == "Search"]
     assert any(f"campaign.resource_name = '{campaign.resource_name}'" in query for query in searches)
@@ -202,7 +204,7 @@ def test_a_google_ads_exception_becomes_a_platform_error_with_codes_and_request_
     sandbox.fail_next("Mutate", "campaign_budget_error", "DUPLICATE_NAME")
 
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(plan, PlatformIds())
+        launched(gateway, plan, PlatformIds())
 
     assert type(refused.value) is PlatformError and not refused.value.retryable
     assert refused.value.codes == ["campaign_budget_error:DUPLICATE_NAME"]
@@ -215,14 +217,14 @@ def test_a_budget_in_another_currency_than_the_account_never_reaches_mutate(sand
     plan, mark = a_plan(currency="USD"), len(sandbox.received)
 
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(plan, PlatformIds())
+        launched(gateway, plan, PlatformIds())
 
     assert refused.value.codes == ["attract:CURRENCY_MISMATCH"]
     assert mutates_since(sandbox, mark) == []
 
 
 def test_pause_resume_and_remove_are_idempotent(sandbox, gateway):
-    ids = gateway.launch(a_plan(), PlatformIds())
+    ids = launched(gateway, a_plan(), PlatformIds())
     mark = len(sandbox.received)
 
     paused = gateway.set_status(ids, "PAUSED")
@@ -241,14 +243,14 @@ def test_pause_resume_and_remove_are_idempotent(sandbox, gateway):
         gateway.set_status(ids, "ENABLED")
     assert gone.value.codes == ["attract:CAMPAIGN_REMOVED"]
     with pytest.raises(PlatformError) as relaunch:
-        gateway.launch(a_plan(), ids)
+        launched(gateway, a_plan(), ids)
     assert relaunch.value.codes == ["attract:CAMPAIGN_REMOVED"] and len(mutates_since(sandbox, mark)) == 3
 
 
 # ---- spend -----------------------------------------------------------------------------------------------
 
 def test_spend_reads_daily_rows_through_search_stream(sandbox, gateway):
-    ids = gateway.launch(a_plan(), PlatformIds())
+    ids = launched(gateway, a_plan(), PlatformIds())
     days = [dt.date(2026, 1, 10), dt.date(2026, 1, 11), dt.date(2026, 1, 12)]
     sandbox.set_spend(ids.campaign, days[0], 12_345_678, 31, 700)
     sandbox.set_spend(ids.campaign, days[1], 990_000, 2, 41)
@@ -360,12 +362,12 @@ def test_the_sandbox_refuses_gaql_it_does_not_understand_rather_than_ignoring_a_
 
 def test_a_relaunch_adds_only_the_children_someone_removed(sandbox, gateway):
     plan = a_plan()
-    ids = gateway.launch(plan, PlatformIds())
+    ids = launched(gateway, plan, PlatformIds())
     ad_path = f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"
     sandbox.resources["adGroupAds"][ad_path].status = "REMOVED"  # removed by hand in Google's UI
     mark = len(sandbox.received)
 
-    again = gateway.launch(plan, ids)
+    again = launched(gateway, plan, ids)
 
     create, enable = mutates_since(sandbox, mark)
     assert [type(op).pb(op).WhichOneof("operation") for op in create.mutate_operations] == ["ad_group_ad_operation"]
@@ -385,7 +387,7 @@ def test_one_refused_operation_creates_nothing_at_all(sandbox, gateway):
     before = {collection: len(items) for collection, items in sandbox.resources.items()}
 
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(plan, PlatformIds())
+        launched(gateway, plan, PlatformIds())
 
     assert refused.value.codes == ["collection_size_error:TOO_FEW"]
     assert {collection: len(items) for collection, items in sandbox.resources.items()} == before

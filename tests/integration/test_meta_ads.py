@@ -15,9 +15,10 @@ from decimal import Decimal
 import pytest
 
 from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
-from attract.providers.ads import PlatformError, RateLimited
+from attract.campaigns.ports import PlatformError, RateLimited
 from attract.providers.meta import MetaGateway
 from attract_local.sandboxes.meta import MetaSandbox
+from tests.support import launched
 
 # The SDK warns (UserWarning) when a parameter does not fit its own type table: here that is a failure.
 pytestmark = pytest.mark.filterwarnings("error::UserWarning")
@@ -80,7 +81,8 @@ def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", start
                  "image_url": "https://images.example.com/team.png", "call_to_action": "APPLY_NOW"},
     })
     return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]", draft=draft,
-                      final_url=f"https://go.example.com/r/{campaign_id[:8]}")
+                      landing_url=draft.destination, url_params=(("tc_link", campaign_id[:8]),),
+                      start_date=draft.start_date, end_date=draft.end_date)
 
 
 def named(sandbox: MetaSandbox, kind: str, launch: LaunchPlan) -> list[dict]:
@@ -101,7 +103,7 @@ def test_launch_sets_employment_rules_creates_paused_then_activates(sandbox, gat
     attempted = gateway.api.get_num_requests_attempted()
     received = len(sandbox.received)
 
-    ids = gateway.launch(launch, PlatformIds())
+    ids = launched(gateway, launch, PlatformIds())
 
     sent = posts(sandbox, launch)
     creates = {path.rsplit("/", 1)[-1]: params for path, params in sent if "name" in params}
@@ -125,11 +127,12 @@ def test_launch_sets_employment_rules_creates_paused_then_activates(sandbox, gat
     assert (ad_set["start_time"], ad_set["end_time"]) == ("2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
 
     link = creative["object_story_spec"]["link_data"]
-    assert link["link"] == launch.final_url and link["call_to_action"]["type"] == "APPLY_NOW"
+    # The ad lands on the careers page itself; Meta appends url_tags (tc_link and utm) to it
+    assert link["link"] == launch.landing_url == "https://careers.example.com/data"
+    assert link["call_to_action"]["type"] == "APPLY_NOW"
     assert (link["message"], link["name"]) == ("Build our data platform", "Data engineers wanted")
     assert creative["object_story_spec"]["page_id"] == sandbox.page_id
-    name = launch.draft.name.replace(" ", "%20")
-    assert creative["url_tags"] == f"utm_source=meta&utm_medium=paid_social&utm_campaign={name}"
+    assert creative["url_tags"] == launch.url_suffix and creative["url_tags"].startswith("tc_link=")
     assert ad["adset_id"] == ids.ad_group and ad["creative"] == {"creative_id": ids.creative}
 
     # Paused while being built; activated children first, the campaign last.
@@ -145,7 +148,7 @@ def test_launch_sets_employment_rules_creates_paused_then_activates(sandbox, gat
 def test_a_launch_without_pixel_optimises_for_link_clicks(sandbox, sleeps):
     gateway = MetaGateway({**sandbox.config(), "pixel_id": ""}, sandbox.url, sleep=sleeps.append)
     launch = plan(end=None)
-    gateway.launch(launch, PlatformIds())
+    launched(gateway, launch, PlatformIds())
     (ad_set,) = named(sandbox, "adset", launch)
     (campaign,) = named(sandbox, "campaign", launch)
     assert campaign["objective"] == "OUTCOME_TRAFFIC" and ad_set["optimization_goal"] == "LINK_CLICKS"
@@ -153,8 +156,9 @@ def test_a_launch_without_pixel_optimises_for_link_clicks(sandbox, sleeps):
 
 
 def test_a_draft_that_already_started_starts_now(sandbox, gateway):
-    launch = plan(start="2026-11-01")
-    gateway.launch(launch, PlatformIds())
+    # Given a plan whose start has passed (the launch sends it as "start now": start_date None)
+    launch = plan(start="2026-11-01").model_copy(update={"start_date": None})
+    launched(gateway, launch, PlatformIds())
     (ad_set,) = named(sandbox, "adset", launch)
     assert "start_time" not in ad_set and ad_set["end_time"] == "2027-01-01T00:00:00+00:00"
 
@@ -165,11 +169,11 @@ def test_answer_lost_after_create_then_resume_creates_nothing_twice(sandbox, gat
     sandbox.fail_next(step, drop=True, after_apply=True, method="POST")  # Meta did it; we never heard back
 
     with pytest.raises(PlatformError) as failed:
-        gateway.launch(launch, PlatformIds())
+        launched(gateway, launch, PlatformIds())
     assert failed.value.retryable and failed.value.codes == ["connection"]
     assert sandbox.access_token not in str(failed.value) and failed.value.__cause__ is None
 
-    ids = gateway.launch(launch, PlatformIds())  # nothing was stored: the names find what exists
+    ids = launched(gateway, launch, PlatformIds())  # nothing was stored: the names find what exists
 
     for kind in ("campaign", "adset", "adcreative", "ad"):
         assert len(named(sandbox, kind, launch)) == 1, kind
@@ -182,14 +186,14 @@ def test_server_error_after_create_then_resume_with_stored_ids(sandbox, gateway)
     sandbox.fail_next("/ads", 2, after_apply=True, method="POST")
 
     with pytest.raises(PlatformError) as failed:
-        gateway.launch(launch, PlatformIds())
+        launched(gateway, launch, PlatformIds())
     assert failed.value.codes == ["2"] and failed.value.retryable and failed.value.request_id
     assert not isinstance(failed.value, RateLimited)
     stored = PlatformIds(campaign=named(sandbox, "campaign", launch)[0]["id"],
                          ad_group=named(sandbox, "adset", launch)[0]["id"])  # what the domain had saved
 
     received = len(sandbox.received)
-    ids = gateway.launch(launch, stored)
+    ids = launched(gateway, launch, stored)
 
     assert len(named(sandbox, "ad", launch)) == 1 and ids.ad == named(sandbox, "ad", launch)[0]["id"]
     later = [path for method, path, _ in sandbox.received[received:] if method == "GET"]
@@ -200,7 +204,7 @@ def test_rate_limit_is_retried_with_backoff_then_succeeds(sandbox, gateway, slee
     launch = plan()
     sandbox.fail_next("/adsets", 613, subcode=1487742, method="POST", times=2)
 
-    ids = gateway.launch(launch, PlatformIds())
+    ids = launched(gateway, launch, PlatformIds())
 
     assert len(sleeps) == 2 and ids.status == "ENABLED"
     assert len(named(sandbox, "adset", launch)) == 1
@@ -213,7 +217,7 @@ def test_rate_limit_that_persists_surfaces_as_rate_limited(sandbox, sleeps, code
     sandbox.fail_next("/campaigns", code, method="POST", times=3)
 
     with pytest.raises(RateLimited) as limited:
-        gateway.launch(plan(), PlatformIds())
+        launched(gateway, plan(), PlatformIds())
 
     assert limited.value.codes == [str(code)] and limited.value.retryable and limited.value.request_id
     assert len(sleeps) == 2
@@ -224,7 +228,7 @@ def test_meta_refusal_keeps_codes_and_trace_id_and_nothing_else(sandbox, gateway
     sandbox.fail_next("/adsets", 100, subcode=1487079, method="POST")
 
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(launch, PlatformIds())
+        launched(gateway, launch, PlatformIds())
 
     error = refused.value
     assert error.codes == ["100", "100/1487079"] and not error.retryable and not sleeps
@@ -237,7 +241,7 @@ def test_meta_employment_rules_are_enforced_by_the_sandbox_too(sandbox, gateway)
     """A 10 km radius passes the draft's shape; Meta (and so the sandbox) refuses it for EMPLOYMENT."""
     launch = plan(radius=10, unit="kilometer")
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(launch, PlatformIds())
+        launched(gateway, launch, PlatformIds())
     assert refused.value.codes == ["100", "100/1870194"]
 
 
@@ -245,7 +249,7 @@ def test_wrong_token_is_refused_and_not_echoed(sandbox, sleeps):
     gateway = MetaGateway({**sandbox.config(), "access_token": "not-the-token"}, sandbox.url, sleep=sleeps.append)
     received = len(sandbox.received)
     with pytest.raises(PlatformError) as refused:
-        gateway.launch(plan(), PlatformIds())
+        launched(gateway, plan(), PlatformIds())
     assert refused.value.codes == ["190"] and "not-the-token" not in str(refused.value)
     assert len(sandbox.received) == received  # refused before anything was recorded or done
 
@@ -263,7 +267,7 @@ def test_the_guard_catches_a_call_to_the_real_graph(sandbox, no_internet, sleeps
 
 
 def test_no_credentials_in_what_the_sandbox_recorded(sandbox, gateway):
-    gateway.launch(plan(), PlatformIds())
+    launched(gateway, plan(), PlatformIds())
     recorded = json.dumps(sandbox.received)
     assert sandbox.access_token not in recorded and sandbox.app_secret not in recorded
 
@@ -272,7 +276,7 @@ def test_no_credentials_in_what_the_sandbox_recorded(sandbox, gateway):
 
 def test_set_status_maps_to_meta_statuses(sandbox, gateway):
     launch = plan()
-    ids = gateway.launch(launch, PlatformIds())
+    ids = launched(gateway, launch, PlatformIds())
 
     seen = []
     for status in ("PAUSED", "ENABLED", "REMOVED"):
@@ -289,7 +293,7 @@ def test_set_status_maps_to_meta_statuses(sandbox, gateway):
 
 def test_spend_rows_per_campaign_and_day(sandbox, gateway):
     launch = plan()
-    ids = gateway.launch(launch, PlatformIds())
+    ids = launched(gateway, launch, PlatformIds())
     sandbox.record_spend(ids.campaign, date(2026, 11, 2), "12.34", clicks=7, impressions=900)
     sandbox.record_spend(ids.campaign, date(2026, 11, 3), "0.99", clicks=1, impressions=80)
     sandbox.record_spend(ids.campaign, date(2026, 11, 9), "5.00", clicks=1, impressions=80)  # outside the range
@@ -307,7 +311,7 @@ def test_spend_rows_per_campaign_and_day(sandbox, gateway):
 
 
 def test_spend_of_a_running_campaign_is_simulated_from_its_budget(sandbox, gateway):
-    ids = gateway.launch(plan(), PlatformIds())
+    ids = launched(gateway, plan(), PlatformIds())
     today = sandbox.today()
     (row,) = [r for r in gateway.spend(today, today) if r.platform_campaign_id == ids.campaign]
     assert row.cost == Decimal("45.00") and row.day == today  # 90% of EUR 50.00
@@ -395,10 +399,10 @@ def test_timeout_after_meta_applied_then_resume(sandbox, sleeps):
     sandbox.fail_next("/adcreatives", stall_s=1.0, method="POST")
 
     with pytest.raises(PlatformError) as failed:
-        gateway.launch(launch, PlatformIds())
+        launched(gateway, launch, PlatformIds())
     assert failed.value.codes == ["timeout"] and failed.value.retryable and failed.value.__cause__ is None
 
-    gateway.launch(launch, PlatformIds())
+    launched(gateway, launch, PlatformIds())
     assert [len(named(sandbox, kind, launch)) for kind in ("campaign", "adset", "adcreative", "ad")] == [1, 1, 1, 1]
 
 

@@ -14,6 +14,7 @@ from attract.attribution.models import GroupBy
 from attract.attribution.repository import AggregateRepository
 from attract.aws import from_item
 from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds, SpendRow
+from attract.campaigns.ports import RateLimited
 from attract.campaigns.spend import sync_channel
 from attract.campaigns.spend_repository import (
     PlatformCampaignConflictError,
@@ -22,10 +23,9 @@ from attract.campaigns.spend_repository import (
 )
 from attract.joins.models import Member, PendingJoin
 from attract.joins.repository import MemberRepository
-from attract.providers.ads import RateLimited
 from attract.tracking.models import Touch
 from attract_local.triggers import template_schedules
-from tests.support import FakeLambdaContext, load_event
+from tests.support import FakeLambdaContext, launched, load_event
 
 DAY = date(2026, 10, 14)  # a day of its own in the shared table too
 NOW = datetime(2026, 10, 15, 8, tzinfo=timezone.utc)
@@ -232,8 +232,9 @@ DRAFT = CampaignDraft.model_validate({
 
 def _synced_twice(gateway, channel: str, local_aws, table) -> tuple[list[dict], list[dict]]:
     plan = LaunchPlan(campaign_id=f"c{uuid.uuid4().hex[:8]}", platform_name=f"{NAME} [attract:x]", draft=DRAFT,
-                      final_url="https://go.example/r/abc")
-    ids = gateway.launch(plan, PlatformIds())
+                      landing_url=DRAFT.destination, url_params=(("tc_link", "abc"),),
+                      start_date=None, end_date=None)
+    ids = launched(gateway, plan, PlatformIds())
     spend = SpendRepository(table, local_aws.client("dynamodb"))
     spend.register_platform_campaign(channel, str(ids.campaign), plan.campaign_id, NAME)
     today = datetime.now(timezone.utc)
@@ -287,9 +288,10 @@ def test_the_hourly_handler_syncs_both_platforms_through_the_real_adapters(funct
     table = local_aws.refs["AttractTable"]
     spend = SpendRepository(table, local_aws.client("dynamodb"))
     plan = LaunchPlan(campaign_id=f"c{uuid.uuid4().hex[:8]}", platform_name=f"{NAME} [attract:h]", draft=DRAFT,
-                      final_url="https://go.example/r/abc")
+                      landing_url=DRAFT.destination, url_params=(("tc_link", "abc"),),
+                      start_date=None, end_date=None)
     for channel, gateway in (("google_search", GoogleAdsGateway(google.config(), endpoint)), ("meta", MetaGateway(meta.config(), url))):
-        ids = gateway.launch(plan, PlatformIds())
+        ids = launched(gateway, plan, PlatformIds())
         spend.register_platform_campaign(channel, str(ids.campaign), plan.campaign_id, NAME)
     module = function_env("SpendSyncFunction")
     # When the schedule fires twice

@@ -9,8 +9,8 @@ from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import ReportData, attribution_report
 from attract.attribution.models import OTHER, GroupBy
 from attract.campaigns.models import SpendRow
+from attract.campaigns.ports import PlatformError, RateLimited
 from attract.campaigns.spend import PlatformCampaign, sync_all, sync_channel, sync_window
-from attract.providers.ads import PlatformError, RateLimited
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)
 YESTERDAY, TODAY = date(2026, 12, 1), date(2026, 12, 2)

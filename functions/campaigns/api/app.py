@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,18 +28,19 @@ from attract.campaigns.launch import (
     CreateCampaignCommand,
     campaign_response,
     change_status,
+    dry_run,
     get_campaign,
     idempotent_create_campaign,
     launch,
 )
 from attract.campaigns.models import CampaignDraft, CampaignId
-from attract.campaigns.records import Campaign, CampaignResponse
+from attract.campaigns.ports import AdsGateway
+from attract.campaigns.records import Campaign, CampaignResponse, DryRunResponse
 from attract.campaigns.repository import CampaignRepository
 from attract.campaigns.spend_repository import SpendRepository
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
-from attract.providers.ads import AdsGateway
 from attract.settings import CampaignsSettings
 
 load_settings = CampaignsSettings.load
@@ -113,13 +114,21 @@ def read(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
     return _response(get_campaign(campaign_id, _campaigns()))
 
 
-@app.post("/campaigns/<campaign_id>/launch", summary="Launch on every channel, or finish a failed launch",
+@app.post("/campaigns/<campaign_id>/launch",
+          summary="Launch on every channel, or finish a failed launch; dry_run=true asks each platform to validate only",
           tags=["campaigns"],
-          responses={200: {"description": "Active (a retry of a finished launch answers the same)"},
+          responses={200: {"description": "Active (a retry of a finished launch answers the same); with dry_run=true, "
+                                          "what each platform said of the whole launch in validate-only mode: "
+                                          "nothing is created"},
                      **ERRORS, **PLATFORM_ERRORS})
-def launch_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
+def launch_campaign(campaign_id: Annotated[CampaignId, Path()],
+                    dry_run_only: Annotated[bool, Query(alias="dry_run")] = False) -> CampaignResponse | DryRunResponse:
+    if dry_run_only:
+        report = dry_run(campaign_id, store=_campaigns(), gateways=_gateway, now=utc_now())
+        logger.info("campaign dry run", extra={"campaign_id": campaign_id, "ok": report.ok})
+        return report
     campaign = launch(campaign_id, store=_campaigns(), links=_links(), gateways=_gateway, now=utc_now(),
-                      base_url=_base_url(), owner=caller_id(app), registry=_spend_records())
+                      owner=caller_id(app), registry=_spend_records())
     logger.info("campaign launched", extra={"campaign_id": campaign.id})
     metrics.add_metric(name="CampaignsLaunched", unit=MetricUnit.Count, value=1)
     return _response(campaign)

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, upload_conversion
 from attract.campaigns.conversions_repository import ConversionRepository
+from attract.campaigns.ports import AdsGateway
 from attract.clock import utc_now
 from attract.observability import logger, metrics, tracer
-from attract.providers.ads import AdsGateway
 from attract.settings import ConversionsSettings
 
 load_settings = ConversionsSettings.load

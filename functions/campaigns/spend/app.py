@@ -10,18 +10,18 @@ from functools import lru_cache, partial
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.campaigns.models import GOOGLE_SEARCH, META
+from attract.campaigns.channels import AD_CHANNELS
+from attract.campaigns.ports import AdsGateway
 from attract.campaigns.spend import sync_all
 from attract.campaigns.spend_repository import SpendRepository
 from attract.clock import utc_now
 from attract.observability import logger, metrics, tracer
-from attract.providers.ads import AdsGateway
 from attract.settings import SpendSyncSettings
 
 load_settings = SpendSyncSettings.load
 load_settings()
 
-CHANNELS = (GOOGLE_SEARCH, META)
+CHANNELS = tuple(AD_CHANNELS)
 
 
 @lru_cache(maxsize=1)

@@ -135,7 +135,7 @@ RATE_LIMIT_RETRY_AFTER_S = 60
 
 def register_platform_errors(app: ApiGatewayResolver) -> None:
     """For the campaigns functions only: ads platform errors as 502, rate limits as 503 with Retry-After."""
-    from attract.providers.ads import PlatformError, RateLimited
+    from attract.campaigns.ports import PlatformError, RateLimited
 
     @app.exception_handler(RateLimited)
     def _rate_limited(error: RateLimited) -> Response:

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from attract.campaigns.models import ChannelName, Conversion, ConversionResult
-from attract.providers.ads import AdsGateway, PlatformError
+from attract.campaigns.ports import AdsGateway, PlatformError
 
 Status = Literal["uploaded", "skipped", "failed", "retry"]
 

@@ -13,19 +13,13 @@ import importlib
 import json
 from typing import Any
 
-from attract.campaigns.models import GOOGLE_SEARCH, META
-from attract.providers.ads import AdsGateway, PlatformError
+from attract.campaigns.channels import UnknownChannelError, ad_channel
+from attract.campaigns.ports import AdsGateway, PlatformError
 from attract.settings import Settings
 
-# channel -> (module, class): the adapters of issue 8, constructed as (config, endpoint, attempts=, backoff_base_s=)
-ADAPTERS = {GOOGLE_SEARCH: ("attract.providers.google_ads", "GoogleAdsGateway"),
-            META: ("attract.providers.meta", "MetaGateway")}
+__all__ = ["MissingCredentialsError", "UnknownChannelError", "gateway_for", "platform_config"]
 
 _built: dict[str, tuple[str, AdsGateway]] = {}  # channel -> (fingerprint of config, endpoint, retries; gateway)
-
-
-class UnknownChannelError(ValueError):
-    pass
 
 
 class MissingCredentialsError(PlatformError):
@@ -41,10 +35,8 @@ class MissingCredentialsError(PlatformError):
 
 def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     """The channel's adapter, built once per credentials version and reused across warm invocations."""
-    if channel not in ADAPTERS:
-        raise UnknownChannelError(channel)
-    secret_id, endpoint = ((settings.google_ads_secret_id, settings.google_ads_endpoint) if channel == GOOGLE_SEARCH
-                           else (settings.meta_secret_id, settings.meta_graph_url))
+    entry = ad_channel(channel)
+    secret_id, endpoint = getattr(settings, entry.secret_setting), getattr(settings, entry.endpoint_setting)
     if not secret_id:
         raise MissingCredentialsError(channel, "attract:credentials_not_configured",
                                       f"no credentials secret configured for {channel}")
@@ -54,7 +46,7 @@ def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     cached = _built.get(channel)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    module_name, class_name = ADAPTERS[channel]
+    module_name, class_name = entry.adapter.split(":")
     adapter = getattr(importlib.import_module(module_name), class_name)
     try:
         gateway: AdsGateway = adapter(config, endpoint, **retries)

@@ -1,26 +1,30 @@
-"""Campaign lifecycle over the platform adapters: create a draft, launch it, pause, resume, end.
+"""Campaign lifecycle over the platform adapters: create a draft, dry-run or launch it, pause, resume, end.
 
-The logic sees `AdsGateway` objects only (attract.providers.ads); which adapter stands behind a channel
+The logic sees `AdsGateway` objects only (attract.campaigns.ports); which adapter stands behind a channel
 is decided by the caller (attract.campaigns.gateways; tests point its endpoints at the local sandboxes).
 
 A launch is idempotent and resumable:
-- the employment-ad policy is checked first, again (the rules may be stricter than at creation), and
-  a violation reaches no platform;
+- the employment-ad policy and the dates are checked first, again (the rules may be stricter than at
+  creation, and a day has passed), and a violation reaches no platform;
 - the campaign goes to `launching` with a conditional write and a lease: a concurrent launch gets 409,
   a launch that died (timeout, crash) is taken over once the lease has expired;
 - each channel's tracked-link code is stored on the campaign *before* the link is created and before
   any ad points to it, so a retry reuses it and never makes a second link;
+- every channel is created PAUSED first, and only when all exist is any of them activated: a platform
+  refusing half-way leaves nothing spending;
 - each adapter gets the ids already stored (`done`) and finds a half-made platform campaign by name,
   so a retry never creates a second one; its ids are stored as soon as it returns;
-- a platform error is stored (`last_error`: codes and request id) with status `failed`; launching
-  again finishes what was left. An `active` campaign is answered as it is: a client's retry is harmless.
+- any failure (a platform error, or an adapter's own crash) is stored (`last_error`: codes and request
+  id) with status `failed`; launching again finishes what was left, and pause and end work from
+  `failed` (and from a `launching` whose lease expired), so no state leaves a platform spending money
+  that the API cannot stop. An `active` campaign is answered as it is: a client's retry is harmless.
 """
 
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
@@ -28,20 +32,21 @@ from aws_lambda_powertools.utilities.idempotency import (
 from pydantic import BaseModel
 
 from attract.campaigns import policy
-from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft, LaunchPlan, PlatformIds
-from attract.campaigns.records import Campaign, CampaignResponse, TrackedLink
-from attract.dimensions import Channel
+from attract.campaigns.channels import ad_channel
+from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds
+from attract.campaigns.ports import AdsGateway, PlatformError, PlatformStatus
+from attract.campaigns.records import Campaign, CampaignResponse, DryRunChannel, DryRunResponse, TrackedLink
 from attract.errors import AlreadyExistsError, ConflictError, NotFoundError
 from attract.idempotency import once_per_command
 from attract.links.logic import LinkStore, new_code, tracked_url
 from attract.links.models import Link
-from attract.providers.ads import AdsGateway, PlatformError, PlatformStatus
 
-# channel -> (link channel, source, medium): how reports name the clicks of each platform's ads
-LINK_DIMENSIONS = {GOOGLE_SEARCH: (Channel.PAID_SEARCH, "google", "cpc"), META: (Channel.PAID_SOCIAL, "meta", "paid_social")}
 # Longer than the function's timeout: a launch still running is never taken over.
 LAUNCH_LEASE = timedelta(minutes=2)
+# The landing page's parameter naming the tracked link: the careers-site snippet records the click from it.
+LANDING_PARAM = "tc_link"
 Gateways = Callable[[str], AdsGateway]
+T = TypeVar("T")
 
 
 class CampaignStore(Protocol):
@@ -68,8 +73,9 @@ def platform_name(campaign_id: str, draft: CampaignDraft) -> str:
 
 def create_campaign(draft: CampaignDraft, owner: str, store: CampaignStore, now: datetime,
                     id_factory: Callable[[], str] = new_campaign_id) -> Campaign:
-    """Store a new draft; a draft breaking an employment-ad rule is refused here already (422)."""
-    policy.enforce(draft)
+    """Store a new draft; a draft breaking an employment-ad rule, or dated where no platform would run it,
+    is refused here already (422)."""
+    policy.enforce(draft, now.date())
     campaign = Campaign(id=id_factory(), draft=draft, created_at=now, created_by=owner, updated_at=now)
     store.create(campaign)
     return campaign
@@ -105,18 +111,33 @@ def get_campaign(campaign_id: str, store: CampaignStore) -> Campaign:
     return campaign
 
 
+def launch_plan(campaign: Campaign, channel: str, code: str, now: datetime) -> LaunchPlan:
+    """What one platform is sent: the ads land on the destination with the tracked link's code and utm values.
+
+    A start date that has passed (a draft launched late) is sent as "start now": Google refuses a past
+    date for the whole atomic create (CANNOT_SET_DATE_TO_PAST).
+    """
+    draft, entry = campaign.draft, ad_channel(channel)
+    params = ((LANDING_PARAM, code), ("utm_source", entry.source), ("utm_medium", entry.medium),
+              ("utm_campaign", draft.name))
+    return LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, draft), draft=draft,
+                      landing_url=draft.destination, url_params=params,
+                      start_date=draft.start_date if draft.start_date > now.date() else None, end_date=draft.end_date)
+
+
 def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways: Gateways, now: datetime,
-           base_url: str, owner: str, registry: PlatformCampaignRegistry | None = None) -> Campaign:
+           owner: str, registry: PlatformCampaignRegistry | None = None) -> Campaign:
     """Launch on every channel of the draft, or finish a launch that failed or died half-way.
 
-    Each platform campaign is registered (`registry`, idempotent) once its ids are stored, so the spend
-    sync reports its spend under the draft's name; a resumed launch registers again.
+    Every channel is created paused before any is activated. Each platform campaign is registered
+    (`registry`, idempotent) once its ids are stored, so the spend sync reports its spend under the
+    draft's name; a resumed launch registers again.
     """
     campaign = get_campaign(campaign_id, store)
-    policy.enforce(campaign.draft)
+    policy.enforce(campaign.draft, now.date())
     if campaign.status == "active":
         return campaign
-    if campaign.status in ("paused", "ended"):
+    if campaign.status == "ended" or (campaign.status == "paused" and _complete(campaign)):
         raise ConflictError(f"campaign {campaign_id} is {campaign.status}: it was launched already")
     started = campaign.launch_started_at
     if campaign.status == "launching" and started is not None and now - started < LAUNCH_LEASE:
@@ -125,20 +146,70 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
     for channel in campaign.draft.channels:
         campaign, code = _tracked_link(campaign, channel, store, links, now, owner)
         done = campaign.platform_ids.get(channel) or PlatformIds()
-        if done.status == "ENABLED" and done.ad:
-            _register(registry, channel, done, campaign, store, now)  # finished by an earlier attempt, maybe unregistered
-            continue
-        plan = LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, campaign.draft),
-                          draft=campaign.draft, final_url=tracked_url(base_url, code))
-        try:
-            ids = gateways(channel).launch(plan, done)
-        except PlatformError as error:
-            store.save(_changed(campaign, now, status="failed", launch_started_at=None,
-                                last_error=_platform_error(channel, error, now)))
-            raise
-        campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: ids}))
-        _register(registry, channel, ids, campaign, store, now)
+        if not _created(done):
+            plan = launch_plan(campaign, channel, code, now)
+            done = _on_platform(campaign, channel, store, now,
+                                lambda: gateways(channel).create_paused(plan, done))  # noqa: B023 - called at once
+            campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: done}))
+        _register(registry, channel, done, campaign, store, now)
+    for channel in campaign.draft.channels:  # all exist: only now does anything start spending
+        ids = campaign.platform_ids[channel]
+        if ids.status != "ENABLED":
+            ids = _on_platform(campaign, channel, store, now,
+                               lambda: gateways(channel).activate(ids))  # noqa: B023 - called at once
+            campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: ids}))
     return store.save(_changed(campaign, now, status="active", launch_started_at=None, last_error=None))
+
+
+def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: datetime) -> DryRunResponse:
+    """The whole launch sent with each platform's validate-only option: what each platform said, nothing created.
+
+    Our own rules come first (a violation is a 422, as for a launch). A platform's refusal is part of the
+    answer, not an error: a marketer checks a draft against the real platforms before spending. No tracked
+    link is created; a channel without one is checked with a fresh code of the same shape.
+    """
+    campaign = get_campaign(campaign_id, store)
+    policy.enforce(campaign.draft, now.date())
+    results = {}
+    for channel in campaign.draft.channels:
+        code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
+        try:
+            warnings = gateways(channel).dry_run(launch_plan(campaign, channel, code, now))
+        except PlatformError as error:
+            results[channel] = DryRunChannel(ok=False, message=error.message, codes=error.codes,
+                                             request_id=error.request_id, retryable=error.retryable)
+        else:
+            results[channel] = DryRunChannel(ok=True, warnings=warnings)
+    return DryRunResponse(id=campaign.id, ok=all(result.ok for result in results.values()), channels=results)
+
+
+def _created(ids: PlatformIds) -> bool:
+    return bool(ids.campaign and ids.ad_group and ids.ad)
+
+
+def _complete(campaign: Campaign) -> bool:
+    """Every channel of the draft exists on its platform (a launch finished creating it)."""
+    return all(_created(campaign.platform_ids.get(channel) or PlatformIds()) for channel in campaign.draft.channels)
+
+
+def _on_platform(campaign: Campaign, channel: str, store: CampaignStore, now: datetime, call: Callable[[], T]) -> T:
+    """`call()`; any failure leaves the campaign `failed` with the error stored, never stuck in `launching`.
+
+    An adapter's own crash (a bug, an SDK surprise) is stored and answered like a platform refusal (502),
+    so pause, end and a later launch still work.
+    """
+    try:
+        return call()
+    except PlatformError as error:
+        store.save(_changed(campaign, now, status="failed", launch_started_at=None,
+                            last_error=_platform_error(channel, error, now)))
+        raise
+    except Exception as error:  # noqa: BLE001 - stored by type only: an SDK's message may quote the request
+        failure = PlatformError(channel, f"the {channel} adapter failed ({type(error).__name__})",
+                                [f"attract:adapter_error:{type(error).__name__}"])
+        store.save(_changed(campaign, now, status="failed", launch_started_at=None,
+                            last_error=_platform_error(channel, failure, now)))
+        raise failure from None
 
 
 def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: PlatformIds, campaign: Campaign,
@@ -147,7 +218,7 @@ def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: Plat
         return
     try:
         registry.register_platform_campaign(channel, ids.campaign, campaign.id, campaign.draft.name,
-                                            LINK_DIMENSIONS[channel][1])
+                                            ad_channel(channel).source)
     except ConflictError as error:  # the platform id is another campaign's: never report its spend as ours
         store.save(_changed(campaign, now, status="failed", launch_started_at=None, last_error={
             "channel": channel, "platform": channel, "message": str(error),
@@ -156,23 +227,34 @@ def _register(registry: PlatformCampaignRegistry | None, channel: str, ids: Plat
         raise
 
 
-# Which status each action needs, the platform status it sets and the campaign status it leaves.
+# Which status each action needs, the platform status it sets and the campaign status it leaves. Pause and
+# end work from `failed` and `launching` too: a launch that failed half-way may have a channel spending.
 _TRANSITIONS: dict[str, tuple[tuple[str, ...], PlatformStatus, str]] = {
-    "pause": (("active",), "PAUSED", "paused"),
+    "pause": (("active", "failed", "launching"), "PAUSED", "paused"),
     "resume": (("paused",), "ENABLED", "active"),
-    "end": (("draft", "active", "paused", "failed"), "REMOVED", "ended"),
+    "end": (("draft", "active", "paused", "failed", "launching"), "REMOVED", "ended"),
 }
 
 
 def change_status(campaign_id: str, action: str, *, store: CampaignStore, gateways: Gateways,
                   now: datetime) -> Campaign:
-    """pause | resume | end on every channel that has a platform campaign. Repeating an action is harmless."""
+    """pause | resume | end on every channel that has a platform campaign. Repeating an action is harmless.
+
+    A launch still running (its lease not expired) is waited for (409): it would enable what is paused.
+    Resume needs a complete launch: a channel never created cannot be enabled, so the answer is 409 and
+    launching again finishes it.
+    """
     allowed, platform_status, target = _TRANSITIONS[action]
     campaign = get_campaign(campaign_id, store)
     if campaign.status == target:
         return campaign  # a client's retry: nothing to do
     if campaign.status not in allowed:
         raise ConflictError(f"campaign {campaign_id} is {campaign.status}: cannot {action}")
+    started = campaign.launch_started_at
+    if campaign.status == "launching" and started is not None and now - started < LAUNCH_LEASE:
+        raise ConflictError(f"a launch of campaign {campaign_id} is in progress; retry shortly")
+    if action == "resume" and not _complete(campaign):
+        raise ConflictError(f"campaign {campaign_id} was never fully launched: launch it to finish")
     for channel, ids in campaign.platform_ids.items():
         if ids.campaign is None or ids.status == platform_status:
             continue
@@ -182,7 +264,7 @@ def change_status(campaign_id: str, action: str, *, store: CampaignStore, gatewa
             store.save(_changed(campaign, now, last_error=_platform_error(channel, error, now)))
             raise
         campaign = store.save(_changed(campaign, now, platform_ids={**campaign.platform_ids, channel: changed}))
-    return store.save(_changed(campaign, now, status=target, last_error=None))
+    return store.save(_changed(campaign, now, status=target, launch_started_at=None, last_error=None))
 
 
 def campaign_response(campaign: Campaign, base_url: str,
@@ -194,10 +276,19 @@ def campaign_response(campaign: Campaign, base_url: str,
                  if found.get("last_success_at")]
     return CampaignResponse(
         id=campaign.id, status=campaign.status, draft=campaign.draft, platform_ids=campaign.platform_ids,
-        links={channel: TrackedLink(code=code, url=tracked_url(base_url, code))
+        links={channel: TrackedLink(code=code, url=tracked_url(base_url, code),
+                                    ad_url=_with_params(campaign.draft.destination, launch_plan(
+                                        campaign, channel, code, campaign.updated_at).url_suffix))
                for channel, code in campaign.link_codes.items()},
         last_sync=max(successes, default=campaign.last_sync), sync=channel_sync, last_error=campaign.last_error,
         version=campaign.version, created_at=campaign.created_at, updated_at=campaign.updated_at)
+
+
+def _with_params(url: str, suffix: str) -> str:
+    """The URL the platform sends people to: `url` with the suffix appended, as Google and Meta do."""
+    base, _, fragment = url.partition("#")
+    joined = f"{base}{'&' if '?' in base else '?'}{suffix}"
+    return f"{joined}#{fragment}" if fragment else joined
 
 
 def _changed(campaign: Campaign, now: datetime, **changes: Any) -> Campaign:
@@ -212,9 +303,10 @@ def _tracked_link(campaign: Campaign, channel: str, store: CampaignStore, links:
         code = new_code()
         campaign = store.save(_changed(campaign, now, link_codes={**campaign.link_codes, channel: code}))
     if links.get(code) is None:
-        link_channel, source, medium = LINK_DIMENSIONS[channel]
+        entry = ad_channel(channel)
         link = Link(code=code, destination=campaign.draft.destination, created_at=now, created_by=owner,
-                    campaign=campaign.draft.name, channel=link_channel, source=source, medium=medium)
+                    campaign=campaign.draft.name, channel=entry.report_channel, source=entry.source,
+                    medium=entry.medium)
         try:
             links.create(link)
         except AlreadyExistsError:

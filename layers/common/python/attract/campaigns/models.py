@@ -8,6 +8,7 @@ of a generic "extra field". Nothing in this module imports an ads SDK: the publi
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -125,14 +126,29 @@ class CampaignDraft(_Model):
 # ---- what the launch hands each platform adapter, and what comes back -----------------------------------
 
 class LaunchPlan(BaseModel):
-    """One platform's share of a launch: the draft plus the tracked link its ads point to."""
+    """One platform's share of a launch: the draft, where its ads land, and the dates to send.
+
+    The ads land on the employer's own page (`landing_url`, the draft's destination): an ad whose final
+    URL is on another domain than its landing page is disapproved by Google (destination mismatch). The
+    platform appends `url_params` to it (Google `final_url_suffix`, Meta `url_tags`): the tracked link's
+    code (`tc_link`) and the utm values, and the careers-site snippet records the landing as a click of
+    that link, with the click id the platform adds (gclid with auto-tagging, fbclid).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     campaign_id: CampaignId  # ours: the platforms' external id / name suffix, for finding a half-made launch
     platform_name: str  # the name the platform object gets: "<draft name> [attract:<campaign_id>]"
     draft: CampaignDraft
-    final_url: str  # {public base}/r/{code}: the tracked link of this channel
+    landing_url: str  # the draft's destination: the ad's final URL
+    url_params: tuple[tuple[str, str], ...]  # what the platform appends to landing_url, in order
+    start_date: date | None  # None: start now (a start date already past is sent as "now", never as a past date)
+    end_date: date | None  # inclusive; None: runs until ended
+
+    @property
+    def url_suffix(self) -> str:
+        """`url_params` as one query string (Google's final_url_suffix, Meta's url_tags): %20 for spaces."""
+        return urlencode(self.url_params, quote_via=quote)
 
 
 class PlatformIds(BaseModel):

@@ -20,14 +20,15 @@ Decisions (docs/compliance.md, "Decisions"):
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft
+from attract.campaigns.channels import ad_channel
+from attract.campaigns.models import CampaignDraft
 from attract.errors import RulesBrokenError
 
-Platform = Literal["meta", "google"]
-CHANNEL_OF: dict[Platform, str] = {"meta": META, "google": GOOGLE_SEARCH}
+Platform = Literal["meta", "google"]  # the channel registry's `platform` prefixes
 
 META_SAC_DOCS = "https://www.facebook.com/business/help/2220749868045706"
 META_API_DOCS = "https://developers.facebook.com/docs/marketing-api/audiences/special-ad-category/"
@@ -41,6 +42,9 @@ META_MIN_RADIUS = {"mile": Decimal(15), "kilometer": Decimal(24)}
 GOOGLE_MIN_RADIUS_KM = Decimal(1)
 RSA_HEADLINES = (3, 15, 30)  # at least, at most, characters each
 RSA_DESCRIPTIONS = (2, 4, 90)
+# How far ahead a draft may be dated. Far beyond any campaign a marketer plans (an always-on campaign has no
+# end date), and well inside what the platforms take (Google's end_date_time stops at 2037-12-30).
+DATE_HORIZON = timedelta(days=3 * 365)
 
 
 @dataclass(frozen=True)
@@ -188,13 +192,30 @@ RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 def check(draft: CampaignDraft) -> list[Violation]:
     """Every broken rule of the platforms the draft runs on; an empty list means it may launch."""
-    platforms = {platform for platform, channel in CHANNEL_OF.items() if channel in draft.channels}
+    platforms = {ad_channel(channel).platform for channel in draft.channels}
     return [violation for rule in RULES if rule.platform in platforms for violation in rule.check(draft)]
 
 
-def enforce(draft: CampaignDraft) -> None:
-    """RulesBrokenError (422, each rule named) unless the draft keeps every employment-ad rule."""
-    violations = check(draft)
+def date_violations(draft: CampaignDraft, today: date) -> list[Violation]:
+    """Dates no platform would run: an end already past, or a date beyond DATE_HORIZON.
+
+    A start date already past is not a violation: the launch sends it as "start now" (LaunchPlan).
+    """
+    found = []
+    if draft.end_date is not None and draft.end_date < today:
+        found.append(Violation("dates.end_in_past", "end_date", "the end date has passed: the ads could never run"))
+    for name in ("start_date", "end_date"):
+        value = getattr(draft, name)
+        if value is not None and value > today + DATE_HORIZON:
+            found.append(Violation("dates.beyond_horizon", name,
+                                   f"at most {DATE_HORIZON.days} days ahead (leave end_date out to run until ended)"))
+    return found
+
+
+def enforce(draft: CampaignDraft, today: date | None = None) -> None:
+    """RulesBrokenError (422, each rule named) unless the draft keeps every employment-ad rule (and, given
+    `today`, has dates the platforms would run)."""
+    violations = check(draft) + (date_violations(draft, today) if today is not None else [])
     if violations:
         raise RulesBrokenError("Employment-ad policy violated", [violation.as_error() for violation in violations])
 

@@ -33,7 +33,25 @@ class Campaign(BaseModel):
 
 class TrackedLink(BaseModel):
     code: str
-    url: str = Field(description="Where the channel's ads point: {public base}/r/{code}")
+    url: str = Field(description="The tracked redirect {public base}/r/{code}, for anywhere but the ads themselves")
+    ad_url: str = Field(description="Where the channel's ads land: the destination with tc_link and utm values "
+                                    "(the platform adds its click id)")
+
+
+class DryRunChannel(BaseModel):
+    ok: bool = Field(description="The platform accepted the whole launch in validate-only mode")
+    warnings: list[str] = Field(default_factory=list, description="What the platform noted without refusing")
+    message: str | None = Field(default=None, description="The platform's refusal, in its words")
+    codes: list[str] = Field(default_factory=list, description="The platform's error codes")
+    request_id: str | None = None
+    retryable: bool = False
+
+
+class DryRunResponse(BaseModel):
+    id: CampaignId
+    dry_run: bool = True
+    ok: bool = Field(description="Every platform accepted the launch; nothing was created anywhere")
+    channels: dict[ChannelName, DryRunChannel]
 
 
 class CampaignResponse(BaseModel):

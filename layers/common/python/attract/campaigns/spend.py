@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from attract.campaigns.models import GOOGLE_SEARCH, META, SpendRow
-from attract.providers.ads import PlatformError
+from attract.campaigns.channels import ad_channel
+from attract.campaigns.models import SpendRow
+from attract.campaigns.ports import PlatformError
 
-# The tracked link of a launch carries these channels (attract.dimensions.Channel): spend is reported under them.
-REPORT_CHANNELS = {GOOGLE_SEARCH: "paid_search", META: "paid_social"}
 SYNC_DAYS = 2  # yesterday and today: yesterday's figures still move for a few hours after midnight
 
 
@@ -26,7 +25,7 @@ SYNC_DAYS = 2  # yesterday and today: yesterday's figures still move for a few h
 class PlatformCampaign:
     """A platform campaign Attract launched: what its spend is reported under."""
 
-    channel: str  # google_search | meta
+    channel: str  # a channel of the registry (attract.campaigns.channels)
     platform_campaign_id: str
     campaign_id: str  # ours
     name: str  # the draft's name = the campaign its tracked links carry
@@ -35,7 +34,8 @@ class PlatformCampaign:
     @property
     def report_keys(self) -> dict[str, str]:
         """Dimension -> the report key this campaign's spend is counted under."""
-        keys = {"channel": REPORT_CHANNELS[self.channel], "campaign": self.name}
+        # The launch's tracked links carry the registry's report channel: spend is reported under it too.
+        keys = {"channel": ad_channel(self.channel).report_channel.value, "campaign": self.name}
         if self.source:
             keys["source"] = self.source
         return keys
@@ -56,7 +56,7 @@ class SyncOutcome:
 
 
 class SpendSource(Protocol):
-    """The part of an AdsGateway (attract.providers.ads) the sync uses."""
+    """The part of an AdsGateway (attract.campaigns.ports) the sync uses."""
 
     @property
     def channel(self) -> str: ...

@@ -16,12 +16,11 @@ import hashlib
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from attract.campaigns.channels import AD_CHANNELS, all_click_ids
 from attract.tracking.logic import clean_referrer
 from attract.tracking.models import Touch
 
-GOOGLE_CLICK_IDS = ("gclid", "gbraid", "wbraid")
 MAX_USER_AGENT = 512  # real browsers' are far shorter; a longer header is cut, not refused
-META_SOURCES = frozenset({"facebook", "instagram", "meta", "messenger"})
 MESSAGE_VERSION = 1
 
 
@@ -59,13 +58,13 @@ def conversion_message(join_id: str, joined_at: datetime, email: str, path: list
         return None
     latest: dict[str, tuple[str, datetime]] = {}
     for touch in sorted(path, key=lambda t: (t.occurred_at, t.touch_id)):  # the latest click of each kind wins
-        for kind in (*GOOGLE_CLICK_IDS, "fbclid"):
+        for kind in all_click_ids():
             if touch.click_ids.get(kind):
                 latest[kind] = (touch.click_ids[kind], touch.occurred_at)
-    from_google = any(kind in latest for kind in GOOGLE_CLICK_IDS) or any(
-        t.channel == "paid_search" and t.source == "google" for t in path)
-    from_meta = "fbclid" in latest or any(t.channel == "paid_social" and t.source in META_SOURCES for t in path)
-    channels = [name for name, wanted in (("google_search", from_google), ("meta", from_meta)) if wanted]
+    # A channel is told when its click id is on the path, or one of its tracked links (its report channel and source)
+    channels = [entry.name for entry in AD_CHANNELS.values()
+                if any(kind in latest for kind in entry.click_ids)
+                or any(t.channel == entry.report_channel and t.source in entry.sources for t in path)]
     if not channels:
         return None
     message: dict = {"v": MESSAGE_VERSION, "join_id": join_id, "joined_at": joined_at.isoformat(), "channels": channels,

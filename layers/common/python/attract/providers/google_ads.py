@@ -31,14 +31,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from attract.campaigns.models import GOOGLE_SEARCH, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
-from attract.providers.ads import PlatformError, PlatformStatus, RateLimited, with_backoff
+from attract.campaigns.ports import PlatformError, PlatformStatus, RateLimited, with_backoff
 
 API_VERSION = "v26"  # the one Google Ads API version we use (layer, adapter and sandbox)
 PLATFORM = "google_ads"
 DEFAULT_ENDPOINT = "googleads.googleapis.com:443"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
-FINAL_URL_SUFFIX = "gclid={gclid}"
 MAX_CONVERSIONS_PER_REQUEST = 2000  # the API's limit per UploadClickConversions
 
 # Per-item conversion errors: Google already has it (a redelivery), or it asks to come back later.
@@ -158,7 +157,7 @@ class GoogleAdsGateway:
 
     # ---- launch ------------------------------------------------------------------------------------------
 
-    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+    def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
         found = self._find_launch(plan, done)
         if found is None:
             self._check_currency(plan)
@@ -166,8 +165,14 @@ class GoogleAdsGateway:
         elif found.ad_group is None or found.ad is None:
             # Not left by our atomic create (someone removed parts): add what is missing under it.
             found = self._create(plan, found)
-        self._mutate(self._status_operations(found, "ENABLED", children=True))
-        return found.model_copy(update={"status": "ENABLED"})
+        return found
+
+    def activate(self, ids: PlatformIds) -> PlatformIds:
+        self._mutate(self._status_operations(ids, "ENABLED", children=True))
+        return ids.model_copy(update={"status": "ENABLED"})
+
+    def dry_run(self, plan: LaunchPlan) -> list[str]:
+        raise PlatformError(PLATFORM, "dry run not implemented yet", ["attract:dry_run_unsupported"])
 
     def _find_launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds | None:
         """The campaign a previous attempt created: by its stored id, else by its name; with its children."""
@@ -239,13 +244,14 @@ class GoogleAdsGateway:
                                   "target_content_network": False, "target_partner_search_network": False},
                 geo_target_type_setting={
                     "positive_geo_target_type": enums.PositiveGeoTargetTypeEnum.PRESENCE},
-                start_date_time=f"{draft.start_date.isoformat()} 00:00:00",
-                final_url_suffix=FINAL_URL_SUFFIX,
+                final_url_suffix=plan.url_suffix,
                 contains_eu_political_advertising=(
                     enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING),
             )
-            if draft.end_date is not None:
-                campaign.end_date_time = f"{draft.end_date.isoformat()} 23:59:59"
+            if plan.start_date is not None:  # otherwise it starts now
+                campaign.start_date_time = f"{plan.start_date.isoformat()} 00:00:00"
+            if plan.end_date is not None:
+                campaign.end_date_time = f"{plan.end_date.isoformat()} 23:59:59"
             operations.append(self._new("MutateOperation", campaign_operation={"create": campaign}))
             for location in draft.locations:
                 # Radius targeting only: no age, gender, parental or marital status, no postcodes
@@ -274,7 +280,7 @@ class GoogleAdsGateway:
         else:
             ad_group_path = self._path("adGroups", existing.ad_group)
         ad = self._new("AdGroupAd", ad_group=ad_group_path, status=enums.AdGroupAdStatusEnum.PAUSED, ad={
-            "final_urls": [plan.final_url],
+            "final_urls": [plan.landing_url],
             "responsive_search_ad": {"headlines": [{"text": text} for text in assets.headlines],
                                      "descriptions": [{"text": text} for text in assets.descriptions]}})
         operations.append(self._new("MutateOperation", ad_group_ad_operation={"create": ad}))

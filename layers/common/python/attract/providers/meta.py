@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
@@ -34,7 +33,7 @@ from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from attract.campaigns.models import META, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
-from attract.providers.ads import PlatformError, PlatformStatus, RateLimited, with_backoff
+from attract.campaigns.ports import PlatformError, PlatformStatus, RateLimited, with_backoff
 
 T = TypeVar("T")
 
@@ -59,17 +58,6 @@ def account_id(value: str) -> str:
 def child_name(platform_name: str, kind: str) -> str:
     """The ad set / creative / ad name: the campaign's name (which carries our id) plus its kind."""
     return f"{platform_name} · {kind}"
-
-
-def url_tags(campaign_name: str) -> str:
-    """Campaign parameters Meta appends to the ad's link, i.e. to our `/r/` tracked link.
-
-    The redirect records utm_* as the click's own labels and passes them on to the destination, so
-    they must agree with the tracked link (channel paid_social, campaign = the draft's name) and with
-    channel grouping (`meta` + `paid_social` groups as paid_social). Our own parameters (tc_vid,
-    tc_click) are never set here: the redirect adds them.
-    """
-    return f"utm_source=meta&utm_medium=paid_social&utm_campaign={quote(campaign_name, safe='')}"
 
 
 def fbc(fbclid: str, clicked_at: datetime) -> str:
@@ -179,7 +167,7 @@ class MetaGateway:
 
     # ---- AdsGateway -----------------------------------------------------------------------------------
 
-    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+    def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
         draft, creative = plan.draft, plan.draft.meta
         if creative is None:
             raise PlatformError(META, "the draft has no `meta` creative", ["draft_without_meta"])
@@ -209,10 +197,10 @@ class MetaGateway:
                 "bid_strategy": AdSet.BidStrategy.lowest_cost_without_cap,
                 "targeting": self._targeting(plan),
             }
-            if draft.start_date > self._clock().date():  # otherwise Meta starts it now
-                ad_set["start_time"] = _day_start(draft.start_date)
-            if draft.end_date is not None:  # inclusive: delivery stops when the day after begins
-                ad_set["end_time"] = _day_start(draft.end_date + timedelta(days=1))
+            if plan.start_date is not None:  # otherwise Meta starts it now
+                ad_set["start_time"] = _day_start(plan.start_date)
+            if plan.end_date is not None:  # inclusive: delivery stops when the day after begins
+                ad_set["end_time"] = _day_start(plan.end_date + timedelta(days=1))
             if self.pixel_id:
                 ad_set["optimization_goal"] = AdSet.OptimizationGoal.offsite_conversions
                 ad_set["promoted_object"] = {"pixel_id": self.pixel_id, "custom_event_type": "LEAD"}
@@ -225,11 +213,11 @@ class MetaGateway:
             spec = {
                 "name": child_name(plan.platform_name, "creative"),
                 "object_story_spec": {"page_id": self.page_id, "link_data": {
-                    "link": plan.final_url, "message": creative.primary_text, "name": creative.headline,
+                    "link": plan.landing_url, "message": creative.primary_text, "name": creative.headline,
                     "picture": creative.image_url,
-                    "call_to_action": {"type": creative.call_to_action, "value": {"link": plan.final_url}},
+                    "call_to_action": {"type": creative.call_to_action, "value": {"link": plan.landing_url}},
                 }},
-                "url_tags": url_tags(draft.name),
+                "url_tags": plan.url_suffix,  # tc_link and utm: the careers-site snippet records the landing
             }
             ids = ids.model_copy(update={"creative": self._find_or_create(
                 account.get_ad_creatives, account.create_ad_creative, spec)})
@@ -239,12 +227,19 @@ class MetaGateway:
                   "creative": {"creative_id": ids.creative}, "status": Ad.Status.paused}
             ids = ids.model_copy(update={"ad": self._find_or_create(account.get_ads, account.create_ad, ad)})
 
+        return ids.model_copy(update={"status": "PAUSED"})
+
+    def activate(self, ids: PlatformIds) -> PlatformIds:
         # Children first, the campaign last: delivery starts only once everything under it is active.
-        assert ids.ad and ids.ad_group and ids.campaign
+        if not (ids.ad and ids.ad_group and ids.campaign):
+            raise PlatformError(META, "the Meta launch is incomplete", ["not_launched"])
         self._update_status(ids.ad, Ad, Ad.Status.active)
         self._update_status(ids.ad_group, AdSet, AdSet.Status.active)
         self._update_status(ids.campaign, Campaign, Campaign.Status.active)
         return ids.model_copy(update={"status": "ENABLED"})
+
+    def dry_run(self, plan: LaunchPlan) -> list[str]:
+        raise PlatformError(META, "dry run not implemented yet", ["attract:dry_run_unsupported"])
 
     @staticmethod
     def _targeting(plan: LaunchPlan) -> dict:

@@ -1,7 +1,9 @@
-"""What every ads platform adapter offers (Google Ads, Meta), and the errors they raise.
+"""The campaigns domain's ports: what every ads platform adapter offers, and the errors they raise.
 
-The adapters (`attract.providers.google_ads`, `attract.providers.meta`) import their SDK; this module
-imports none, so the campaigns domain and its tests can name the interface without loading an SDK.
+The adapters (`attract.providers.google_ads`, `attract.providers.meta`, named by the channel registry
+`attract.campaigns.channels`) depend on this module and import their SDK; this module imports none, so
+the campaigns domain and its tests can name the interface without loading an SDK. Ports live in the
+domain, adapters depend on it, never the reverse.
 """
 
 import random
@@ -38,13 +40,27 @@ class RateLimited(PlatformError):
 
 
 class AdsGateway(Protocol):
-    channel: str  # "google_search" | "meta"
+    channel: str  # a name of the channel registry (attract.campaigns.channels)
 
-    def launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
-        """Create what `done` lacks (paused), then enable; find a half-made launch by name/external id first.
+    def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+        """Create what `done` lacks, everything PAUSED; find a half-made launch by name/external id first.
 
-        Returns every id, status ENABLED. Raises PlatformError. Calling it again after any failure
-        finishes the launch and never creates a second platform campaign.
+        Returns every id (status PAUSED, or what the platform object already has). Raises PlatformError.
+        Calling it again after any failure finishes the creation and never creates a second campaign.
+        The launch creates every channel paused before it activates any: a channel failing half-way
+        leaves nothing spending.
+        """
+        ...
+
+    def activate(self, ids: PlatformIds) -> PlatformIds:
+        """Enable the campaign and everything under it (children first); repeating it is harmless."""
+        ...
+
+    def dry_run(self, plan: LaunchPlan) -> list[str]:
+        """The whole creation sent with the platform's validate-only option: nothing is created.
+
+        Returns the platform's warnings (empty when it accepted everything); raises PlatformError with
+        the platform's codes when it refuses.
         """
         ...
 
