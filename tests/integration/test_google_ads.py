@@ -148,7 +148,7 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
     assert sandbox.resources["adGroupAds"][f"customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}"].status.name \
         == "ENABLED"
     # The real OAuth refresh happened (once, then cached) and the SDK's headers reached the wire.
-    landing, gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: the careers page, tagged
+    landing, _gclid = sandbox.ad_click(ids.campaign)  # what a click on the ad opens: the careers page, tagged
     assert landing.startswith(f"{plan.landing_url}?{plan.url_suffix}")
     assert sandbox.token_requests == tokens + 1
     assert sandbox.headers[-1]["developer-token"] == "sandbox-developer-token"
