@@ -162,6 +162,9 @@ class PlatformIds(BaseModel):
     creative: str | None = None  # Meta only
     ad: str | None = None
     status: Literal["PAUSED", "ENABLED", "REMOVED"] | None = None
+    # What the platform or the adapter noted at launch without refusing (auto-tagging off, an ad under
+    # review or disapproved): shown on GET /campaigns/{id}, in words a marketer can act on.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class SpendRow(BaseModel):
