@@ -124,3 +124,66 @@ class Outbox:
         if self.fail:
             raise ConnectionError("mail service down")
         self.sent.append((to, subject, text))
+
+
+class MemoryCampaigns:
+    """CampaignStore: conditional on the version read, like attract.campaigns.repository."""
+
+    def __init__(self):
+        self.items: dict = {}
+
+    def create(self, campaign) -> None:
+        if campaign.id in self.items:
+            raise AlreadyExistsError(campaign.id)
+        self.items[campaign.id] = campaign
+
+    def get(self, campaign_id: str):
+        return self.items.get(campaign_id)
+
+    def save(self, campaign):
+        from attract.errors import ConflictError
+
+        if self.items[campaign.id].version != campaign.version:
+            raise ConflictError(f"campaign {campaign.id} changed")
+        saved = campaign.model_copy(update={"version": campaign.version + 1})
+        self.items[campaign.id] = saved
+        return saved
+
+
+class FakeAdsGateway:
+    """An AdsGateway in memory: every call is recorded as (channel, method); `refuse`/`crash` make one call fail."""
+
+    def __init__(self, channel: str, calls: list):
+        self.channel, self.calls = channel, calls
+        self.refuse: dict[str, Exception] = {}  # method -> the exception its next call raises
+        self.statuses: dict[str, str] = {}  # platform campaign id -> status
+
+    def _called(self, method: str) -> None:
+        self.calls.append((self.channel, method))
+        if method in self.refuse:
+            raise self.refuse.pop(method)
+
+    def create_paused(self, plan, done):
+        from attract.campaigns.models import PlatformIds
+
+        self._called("create_paused")
+        self.plans = [*getattr(self, "plans", []), plan]
+        ids = PlatformIds(campaign=f"{self.channel}-c", budget="b", ad_group="g", creative="cr", ad="a",
+                          status="PAUSED")
+        self.statuses[ids.campaign or ""] = "PAUSED"
+        return ids
+
+    def activate(self, ids):
+        self._called("activate")
+        self.statuses[ids.campaign] = "ENABLED"
+        return ids.model_copy(update={"status": "ENABLED"})
+
+    def set_status(self, ids, status):
+        self._called(f"set_status:{status}")
+        self.statuses[ids.campaign] = status
+        return ids.model_copy(update={"status": status})
+
+    def dry_run(self, plan):
+        self._called("dry_run")
+        self.plans = [*getattr(self, "plans", []), plan]
+        return []

@@ -28,6 +28,7 @@ from attract.campaigns.launch import (
     CreateCampaignCommand,
     campaign_response,
     change_status,
+    check_destination,
     dry_run,
     get_campaign,
     idempotent_create_campaign,
@@ -98,6 +99,7 @@ def _base_url() -> str:
                                           "same campaign)"}, **ERRORS})
 def create(draft: Annotated[CampaignDraft, Body()]) -> Response[CampaignResponse]:
     settings = load_settings()
+    check_destination(draft, settings.destination_hosts)
     create_once = idempotent_create_campaign(settings.idempotency_table_name, settings.idempotency_seconds)
     create_once.config.register_lambda_context(app.lambda_context)
     campaign = create_once(command=CreateCampaignCommand(owner=caller_id(app), draft=draft), store=_campaigns(),
@@ -124,11 +126,13 @@ def read(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
 def launch_campaign(campaign_id: Annotated[CampaignId, Path()],
                     dry_run_only: Annotated[bool, Query(alias="dry_run")] = False) -> CampaignResponse | DryRunResponse:
     if dry_run_only:
-        report = dry_run(campaign_id, store=_campaigns(), gateways=_gateway, now=utc_now())
+        report = dry_run(campaign_id, store=_campaigns(), gateways=_gateway, now=utc_now(),
+                         allowed_hosts=load_settings().destination_hosts)
         logger.info("campaign dry run", extra={"campaign_id": campaign_id, "ok": report.ok})
         return report
     campaign = launch(campaign_id, store=_campaigns(), links=_links(), gateways=_gateway, now=utc_now(),
-                      owner=caller_id(app), registry=_spend_records())
+                      owner=caller_id(app), registry=_spend_records(),
+                      allowed_hosts=load_settings().destination_hosts)
     logger.info("campaign launched", extra={"campaign_id": campaign.id})
     metrics.add_metric(name="CampaignsLaunched", unit=MetricUnit.Count, value=1)
     return _response(campaign)

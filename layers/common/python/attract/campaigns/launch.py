@@ -36,10 +36,10 @@ from attract.campaigns.channels import ad_channel
 from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.ports import AdsGateway, PlatformError, PlatformStatus
 from attract.campaigns.records import Campaign, CampaignResponse, DryRunChannel, DryRunResponse, TrackedLink
-from attract.errors import AlreadyExistsError, ConflictError, NotFoundError
+from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError
 from attract.idempotency import once_per_command
 from attract.links.logic import LinkStore, new_code, tracked_url
-from attract.links.models import Link
+from attract.links.models import Link, host_allowed
 
 # Longer than the function's timeout: a launch still running is never taken over.
 LAUNCH_LEASE = timedelta(minutes=2)
@@ -104,6 +104,16 @@ def idempotent_create_campaign(idempotency_table: str, expires_after_seconds: in
                             expires_after_seconds=expires_after_seconds, key_prefix="create_campaign")
 
 
+def check_destination(draft: CampaignDraft, allowed_hosts: tuple[str, ...]) -> None:
+    """422 on `destination` unless its host is on DestinationHosts (empty: any), as for tracked links.
+
+    The ads land on the destination itself, so the allow-list guards the ads as it guards the links.
+    """
+    if not host_allowed(draft.destination, allowed_hosts):
+        raise InvalidRequestError("destination", "destination_host_not_allowed",
+                                  "destination host is not on the allow-list (DestinationHosts)", location="body")
+
+
 def get_campaign(campaign_id: str, store: CampaignStore) -> Campaign:
     campaign = store.get(campaign_id)
     if campaign is None:
@@ -126,7 +136,8 @@ def launch_plan(campaign: Campaign, channel: str, code: str, now: datetime) -> L
 
 
 def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways: Gateways, now: datetime,
-           owner: str, registry: PlatformCampaignRegistry | None = None) -> Campaign:
+           owner: str, registry: PlatformCampaignRegistry | None = None,
+           allowed_hosts: tuple[str, ...] = ()) -> Campaign:
     """Launch on every channel of the draft, or finish a launch that failed or died half-way.
 
     Every channel is created paused before any is activated. Each platform campaign is registered
@@ -135,6 +146,7 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
     """
     campaign = get_campaign(campaign_id, store)
     policy.enforce(campaign.draft, now.date())
+    check_destination(campaign.draft, allowed_hosts)  # the allow-list may have changed since the draft
     if campaign.status == "active":
         return campaign
     if campaign.status == "ended" or (campaign.status == "paused" and _complete(campaign)):
@@ -161,7 +173,8 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
     return store.save(_changed(campaign, now, status="active", launch_started_at=None, last_error=None))
 
 
-def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: datetime) -> DryRunResponse:
+def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: datetime,
+            allowed_hosts: tuple[str, ...] = ()) -> DryRunResponse:
     """The whole launch sent with each platform's validate-only option: what each platform said, nothing created.
 
     Our own rules come first (a violation is a 422, as for a launch). A platform's refusal is part of the
@@ -170,6 +183,7 @@ def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: 
     """
     campaign = get_campaign(campaign_id, store)
     policy.enforce(campaign.draft, now.date())
+    check_destination(campaign.draft, allowed_hosts)
     results = {}
     for channel in campaign.draft.channels:
         code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
