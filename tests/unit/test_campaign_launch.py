@@ -90,7 +90,7 @@ def test_an_adapter_crash_is_stored_as_failed_and_answered_like_a_platform_error
 
 
 def test_a_campaign_that_failed_while_activating_can_be_paused_and_ended(world):
-    calls, gateways, store, _ = world
+    _, gateways, store, _ = world
     campaign = created(store)
     # Given Google is live and Meta's activation fails
     gateways["meta"].refuse["activate"] = PlatformError("meta", "Service unavailable", ["2"], retryable=True)
