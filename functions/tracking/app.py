@@ -57,11 +57,9 @@ LANDING_NOT_FOUND = {"message": "Not found"}
 LANDING_UNAVAILABLE = {"message": "Try again later"}
 # The landing's answers for docs/openapi.json, as plain JSON Schema: the function never imports pydantic.
 _SIGNED_ID = {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{16,64}$"}
-_LANDING_IDS = {"application/json": {"schema": {
-    "type": "object", "required": ["tc_vid", "tc_click"], "additionalProperties": False,
-    "properties": {"tc_vid": _SIGNED_ID, "tc_click": _SIGNED_ID}}}}
-_MESSAGE = {"application/json": {"schema": {
-    "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}
+_LANDING_IDS: dict = {"type": "object", "required": ["tc_vid", "tc_click"], "additionalProperties": False,
+                      "properties": {"tc_vid": _SIGNED_ID, "tc_click": _SIGNED_ID}}
+_MESSAGE: dict = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 
 
 @lru_cache(maxsize=1)
@@ -142,9 +140,10 @@ def redirect(code: str) -> Response[str]:
     "/l/<code>", summary="Record an ad landing on the careers page (tc_link)", tags=["tracking"],
     responses={200: {"description": "The ids the redirect would have put in the URL, signed: tc_vid and tc_click "
                                     "(null for a bot; tc_click null when this ad click was already recorded)",
-                     "content": _LANDING_IDS},
-               404: {"description": "Unknown or malformed code", "content": _MESSAGE},
-               503: {"description": "The link could not be read just now (Retry-After)", "content": _MESSAGE}},
+                     "content": {"application/json": {"schema": _LANDING_IDS}}},
+               404: {"description": "Unknown or malformed code", "content": {"application/json": {"schema": _MESSAGE}}},
+               503: {"description": "The link could not be read just now (Retry-After)",
+                     "content": {"application/json": {"schema": _MESSAGE}}}},
 )
 def landing(code: str) -> Response[str]:
     """t.js calls this once on a page whose URL has tc_link (the ad's final URL is the careers page itself)."""
