@@ -1,8 +1,9 @@
-"""Public tracking function: GET|HEAD /r/{code} (click redirect) and GET /t.js (snippet).
+"""Public tracking function: GET|HEAD /r/{code} (click redirect), GET /l/{code} (ad landing) and GET /t.js (snippet).
 
 Light: no ads SDK, no auth, no pydantic (plain records and settings; a test lists what it imports).
 """
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,16 @@ from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
 from attract.settings import TrackingSettings
 from attract.signing import Signer, signer_for
-from attract.tracking.logic import VISITOR_PARAM, CachedLinks, ClickRequest, LinkUnavailableError, handle_click
+from attract.tracking.landing import LANDING_PATH, REFERRER_PARAM
+from attract.tracking.logic import (
+    CLICK_PARAM,
+    VISITOR_PARAM,
+    CachedLinks,
+    ClickRequest,
+    LinkUnavailableError,
+    handle_click,
+    handle_landing,
+)
 from attract.tracking.repository import TouchRepository
 
 if TYPE_CHECKING:  # a type only: importing it costs every cold start a module
@@ -42,6 +52,14 @@ UNAVAILABLE_PAGE = (
     "<h1>This link is briefly unavailable</h1><p>Please reload the page in a few seconds.</p></html>"
 )
 LOST_METRICS = {"touch": "ClickNotRecorded", "count": "ClickNotCounted"}
+# The landing is read by t.js, not shown to a person: its refusals are JSON, and never say why a code is unknown.
+LANDING_NOT_FOUND = {"message": "Not found"}
+LANDING_UNAVAILABLE = {"message": "Try again later"}
+# The landing's answers for docs/openapi.json, as plain JSON Schema: the function never imports pydantic.
+_SIGNED_ID = {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{16,64}$"}
+_LANDING_IDS: dict = {"type": "object", "required": ["tc_vid", "tc_click"], "additionalProperties": False,
+                      "properties": {"tc_vid": _SIGNED_ID, "tc_click": _SIGNED_ID}}
+_MESSAGE: dict = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 
 
 @lru_cache(maxsize=1)
@@ -55,22 +73,37 @@ def _link_unavailable(error: LinkUnavailableError) -> Response[str]:
     # Without the link there is no destination: a page asking to retry, not a bare 500.
     metrics.add_metric(name="LinkLookupFailed", unit=MetricUnit.Count, value=1)
     logger.warning("link lookup failed", extra={"error_type": str(error)})
-    return Response(status_code=503, content_type=content_types.TEXT_HTML, body=UNAVAILABLE_PAGE,
-                    headers={"Retry-After": "5", "Cache-Control": "no-store"})
+    return _refusal(503, UNAVAILABLE_PAGE, LANDING_UNAVAILABLE, {"Retry-After": "5"})
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[str]:
     log_unexpected(error)  # type and place only: the resolver would log the message, which can quote input
-    return Response(status_code=500, content_type=content_types.TEXT_HTML, body=UNAVAILABLE_PAGE,
-                    headers={"Cache-Control": "no-store"})
+    return _refusal(500, UNAVAILABLE_PAGE, LANDING_UNAVAILABLE)
 
 
 @app.not_found
 def _no_route(_error: Exception) -> Response[str]:
     # A path the resolver's `<code>` pattern cannot match (e.g. raw non-ASCII) is just a malformed code.
+    return _unknown_link()
+
+
+def _unknown_link() -> Response[str]:
     metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
-    return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
+    return _refusal(404, NOT_FOUND_PAGE, LANDING_NOT_FOUND)
+
+
+def _refusal(status: int, page: str, landing_body: dict, headers: dict[str, str] | None = None) -> Response[str]:
+    """The redirect's refusals are pages for a person; the landing's are JSON for the snippet."""
+    if app.current_event.raw_path.startswith(LANDING_PATH):
+        return _json(status, landing_body, headers)
+    return Response(status_code=status, content_type=content_types.TEXT_HTML, body=page,
+                    headers={**(headers or {}), "Cache-Control": "no-store"})
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body),
+                    headers={**(headers or {}), "Cache-Control": "no-store"})
 
 
 # HEAD is routed too (API Gateway needs its own route for it): probes get the same redirect, never a touch.
@@ -84,27 +117,12 @@ def redirect(code: str) -> Response[str]:
     event = app.current_event
     settings = load_settings()
     links, touches = _stores()
-    click = ClickRequest(
-        code=code,
-        method=event.request_context.http.method,
-        query=event.query_string_parameters or {},
-        visitor_cookie=_cookie(event.cookies or [], VISITOR_PARAM),
-        user_agent=event.headers.get("user-agent"),
-        referrer=event.headers.get("referer"),
-    )
+    click = _click_request(code, visitor_cookie=_cookie(event.cookies or [], VISITOR_PARAM),
+                           referrer=event.headers.get("referer"))
     outcome = handle_click(click, links, touches, utc_now(), settings.touch_retention_days, signer=_signer())
     if outcome is None:
-        metrics.add_metric(name="UnknownLinkClicks", unit=MetricUnit.Count, value=1)
-        return Response(status_code=404, content_type=content_types.TEXT_HTML, body=NOT_FOUND_PAGE)
-    if outcome.lost:
-        part, error_type = outcome.lost
-        metrics.add_metric(name=LOST_METRICS[part], unit=MetricUnit.Count, value=1)
-        logger.warning("click not fully recorded", extra={"link_code": code, "lost": part, "error_type": error_type})
-    if outcome.recorded:
-        metrics.add_metric(name="Clicks", unit=MetricUnit.Count, value=1)
-    elif not outcome.lost:
-        metrics.add_metric(name="BotClicksIgnored", unit=MetricUnit.Count, value=1)
-    logger.info("click", extra={"link_code": code, "recorded": outcome.recorded})
+        return _unknown_link()
+    _report(code, outcome.recorded, outcome.lost)
     cookies = []
     if outcome.visitor_id:
         cookies.append(
@@ -118,11 +136,58 @@ def redirect(code: str) -> Response[str]:
     )
 
 
+@app.get(
+    "/l/<code>", summary="Record an ad landing on the careers page (tc_link)", tags=["tracking"],
+    responses={200: {"description": "The ids the redirect would have put in the URL, signed: tc_vid and tc_click "
+                                    "(null for a bot; tc_click null when this ad click was already recorded)",
+                     "content": {"application/json": {"schema": _LANDING_IDS}}},
+               404: {"description": "Unknown or malformed code", "content": {"application/json": {"schema": _MESSAGE}}},
+               503: {"description": "The link could not be read just now (Retry-After)",
+                     "content": {"application/json": {"schema": _MESSAGE}}}},
+)
+def landing(code: str) -> Response[str]:
+    """t.js calls this once on a page whose URL has tc_link (the ad's final URL is the careers page itself)."""
+    event = app.current_event
+    query = event.query_string_parameters or {}
+    # The request's own Referer is the careers page (t.js sends none); where the person came from is `ref`.
+    # A request without `ref` (a parallel-tracking hit) came from the ad's page: its Referer is that page.
+    referrer = query[REFERRER_PARAM] if REFERRER_PARAM in query else event.headers.get("referer")
+    # No cookie: a cross-site call from the careers page carries none. The visitor id comes signed in the query.
+    links, touches = _stores()
+    visit = handle_landing(_click_request(code, visitor_cookie=None, referrer=referrer), links, touches, utc_now(),
+                           load_settings().touch_retention_days, signer=_signer())
+    if visit is None:
+        return _unknown_link()
+    if visit.repeated:
+        metrics.add_metric(name="LandingsRepeated", unit=MetricUnit.Count, value=1)
+    _report(code, visit.recorded, visit.lost, repeated=visit.repeated)
+    return _json(200, {VISITOR_PARAM: visit.visitor_id, CLICK_PARAM: visit.click_id})
+
+
 @app.get("/t.js", summary="The careers-site snippet", tags=["tracking"],
          responses={200: {"description": "JavaScript that keeps attribution data and submits joins"}})
 def snippet() -> Response[str]:
     return Response(status_code=200, content_type="application/javascript; charset=utf-8", body=SNIPPET,
                     headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _click_request(code: str, visitor_cookie: str | None, referrer: str | None) -> ClickRequest:
+    event = app.current_event
+    return ClickRequest(code=code, method=event.request_context.http.method, query=event.query_string_parameters or {},
+                        visitor_cookie=visitor_cookie, user_agent=event.headers.get("user-agent"), referrer=referrer)
+
+
+def _report(code: str, recorded: bool, lost: tuple[str, str] | None, repeated: bool = False) -> None:
+    """Metrics and one log line per click (the link code only: ids and click ids are the visitor's)."""
+    if lost:
+        part, error_type = lost
+        metrics.add_metric(name=LOST_METRICS[part], unit=MetricUnit.Count, value=1)
+        logger.warning("click not fully recorded", extra={"link_code": code, "lost": part, "error_type": error_type})
+    if recorded:
+        metrics.add_metric(name="Clicks", unit=MetricUnit.Count, value=1)
+    elif not lost and not repeated:
+        metrics.add_metric(name="BotClicksIgnored", unit=MetricUnit.Count, value=1)
+    logger.info("click", extra={"link_code": code, "recorded": recorded})
 
 
 def _signer() -> Signer | None:

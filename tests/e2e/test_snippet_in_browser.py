@@ -102,6 +102,67 @@ def test_attribution_survives_browsing_and_reaches_the_join(api, aws_endpoint, s
     assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
 
 
+def _join_in_the_form(chrome, email: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.find_element(By.NAME, "name").send_keys("Hedy")
+    chrome.find_element(By.NAME, "email").send_keys(email)
+    chrome.find_element(By.NAME, "consent").click()
+    chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    form = chrome.find_element(By.CSS_SELECTOR, "form[data-attract-join]")
+    WebDriverWait(chrome, 20).until(lambda _: form.get_attribute("data-attract-state") in ("pending", "rejected", "error"))
+    assert form.get_attribute("data-attract-state") == "pending", chrome.execute_script("return window.joinResult")
+
+
+def test_an_ad_landing_on_the_careers_page_is_credited_to_the_campaign(api, aws_endpoint, stack, marketer, recruiter,
+                                                                        careers_site, chrome):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Given a campaign's Google link whose ad's final URL is the careers page itself (no /r/ hop)
+    campaign = f"Landing {uuid.uuid4().hex[:6]}"
+    link = requests.post(f"{api}/links", headers=marketer, json={
+        "destination": f"{careers_site}/landing.html", "campaign": campaign, "channel": "paid_search",
+        "source": "google", "medium": "cpc"}).json()
+    ad_url = (f"{careers_site}/landing.html?tc_link={link['code']}&utm_source=google&utm_medium=cpc"
+              f"&utm_campaign={campaign.replace(' ', '%20')}&gclid=TEST")
+    # When a person clicks the ad and lands there
+    chrome.get(ad_url)
+    chrome.execute_async_script("Attract.ready.then(arguments[arguments.length - 1])")
+    # Then the snippet recorded the click and keeps the signed ids as if the person had come through /r/
+    kept = chrome.execute_script("return Attract.fields()")
+    assert len(kept["visitor_id"]) >= 16 and len(kept["click_ids"]["tc_click"]) == 1
+    assert kept["click_ids"]["gclid"] == ["TEST"] and kept["utm_campaign"] == campaign
+    # And tc_link is gone from the address bar (the rest is kept), so a reload records nothing more
+    landed = parse_qs(urlsplit(chrome.current_url).query)
+    assert "tc_link" not in landed and landed["gclid"] == ["TEST"] and landed["utm_source"] == ["google"]
+    chrome.refresh()
+    # Even the ad URL opened again (a second tab, a shared URL) is the same ad click: not counted again
+    chrome.get(ad_url)
+    chrome.execute_async_script("Attract.ready.then(arguments[arguments.length - 1])")
+    assert chrome.execute_script("return Attract.fields()")["click_ids"]["tc_click"] == kept["click_ids"]["tc_click"]
+    assert requests.get(f"{api}/links/{link['code']}", headers=marketer).json()["clicks"] == 1
+    # When the person browses to the form, joins and confirms from the emailed link
+    chrome.find_element(By.LINK_TEXT, "Jobs").click()
+    chrome.find_element(By.LINK_TEXT, "Join our talent community").click()
+    email = f"landed-{uuid.uuid4().hex[:8]}@example.com"
+    _join_in_the_form(chrome, email)
+    chrome.get(confirm_link(aws_endpoint, email))
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(chrome, 20).until(lambda _: "You're in" in chrome.page_source)
+    # Then the join is credited to paid_search / google / the campaign, through the landing's click
+    touches = stored_attribution(stack[0], email)
+    assert [(t["channel"], t["source"], t["campaign"]) for t in touches] == [("paid_search", "google", campaign)]
+    assert touches[0]["touch_id"] == kept["click_ids"]["tc_click"][0]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    report = requests.get(f"{api}/reports/attribution", headers=recruiter, params={
+        "from": today, "to": today, "model": "last_touch", "group_by": "campaign"}).json()
+    assert {row["key"]: row["joins"] for row in report["rows"]}[campaign] == 1
+    # And the link's click count is 1
+    assert requests.get(f"{api}/links/{link['code']}", headers=marketer).json()["clicks"] == 1
+
+
 def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoint, stack, marketer, careers_site,
                                                                  chrome, stack_log):
     from selenium.webdriver.common.by import By
@@ -146,6 +207,21 @@ def test_a_malformed_tc_inv_is_neither_kept_nor_sent(careers_site, chrome):
     chrome.get(f"{careers_site}/landing.html?tc_inv={token}")
     chrome.get(f"{careers_site}/jobs.html?tc_inv=" + "<script>" * 3)
     assert chrome.execute_script("return Attract.fields()")["invite_token"] == token  # the well-formed one stays
+
+
+def test_a_malformed_tc_link_is_removed_from_the_address_without_a_request(careers_site, chrome, stack_log):
+    def landings() -> int:  # the gateway's access lines name the route, never the path
+        return stack_log.read_text().count("[gateway] GET /l/{code} ")
+
+    before = landings()
+    # A hand-edited URL: nothing to record, and nothing left for a reload to try again
+    chrome.get(f"{careers_site}/landing.html?team=data&tc_link=%3Cscript%3E&gclid=G-1#apply")
+    chrome.execute_async_script("Attract.ready.then(arguments[arguments.length - 1])")
+    parts = urlsplit(chrome.current_url)
+    assert (parts.query, parts.fragment) == ("team=data&gclid=G-1", "apply")
+    assert "tc_click" not in chrome.execute_script("return Attract.fields()")["click_ids"]
+    time.sleep(0.3)  # a request, had there been one, would be logged by now
+    assert landings() == before
 
 
 def test_form_without_consent_is_rejected_in_the_browser(api, careers_site, chrome):

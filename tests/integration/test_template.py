@@ -166,10 +166,11 @@ def _grants(raw_template, function: str) -> dict[str, set[str]]:
 
 def test_click_path_grants_are_least_privilege(raw_template):
     # The redirect reads a link's partition (link + counter shards) with one Query, adds to a counter
-    # shard with UpdateItem, and writes touches and click lookups in a transaction (PutItem each).
+    # shard with UpdateItem, and writes touches and click lookups in a transaction (PutItem each), with
+    # an ad landing's once-only mark (LANDING#) in the same transaction.
     assert _grants(raw_template, "TrackingFunction") == {
         "LINK#*": {"dynamodb:Query", "dynamodb:UpdateItem"},
-        "VISITOR#*": {"dynamodb:PutItem"}, "CLICK#*": {"dynamodb:PutItem"}}
+        "VISITOR#*": {"dynamodb:PutItem"}, "CLICK#*": {"dynamodb:PutItem"}, "LANDING#*": {"dynamodb:PutItem"}}
     assert _grants(raw_template, "LinksFunction") == {
         "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"}, "DIM#*": {"dynamodb:PutItem"},
         "VISITOR#*": {"dynamodb:BatchWriteItem"}, "EMAIL#*": {"dynamodb:BatchWriteItem"}}

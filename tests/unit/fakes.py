@@ -32,8 +32,13 @@ class MemoryTouches:
         self.clicks = []
         self.imported = {}
         self.links = links
+        self.landings: set[tuple[str, str, str]] = set()
 
-    def record_click(self, touch, expires_at: int) -> None:
+    def record_click(self, touch, expires_at: int, ad_click=None) -> None:
+        if ad_click is not None:
+            if (touch.link_code, *ad_click) in self.landings:
+                raise AlreadyExistsError("landing")
+            self.landings.add((touch.link_code, *ad_click))
         self.clicks.append((touch, expires_at))
 
     def count_click(self, code: str) -> None:

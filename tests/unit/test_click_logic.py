@@ -218,10 +218,10 @@ class _FailingTouches(MemoryTouches):
         super().__init__(links)
         self.fail = fail
 
-    def record_click(self, touch, expires_at):
+    def record_click(self, touch, expires_at, ad_click=None):
         if self.fail == "touch":
             raise TimeoutError("store down")
-        super().record_click(touch, expires_at)
+        super().record_click(touch, expires_at, ad_click)
 
     def count_click(self, code):
         if self.fail == "count":

@@ -1,4 +1,4 @@
-"""Click redirects: resolve the link, send the person on, record the touch.
+"""Clicks on tracked links: resolve the link, record the touch, send the person on (or answer the landing).
 
 The public redirect imports this on its cold start, so it stays free of pydantic: it reads a plain
 `LinkTarget` and writes a plain `ClickTouch`. Touch ingest, which validates with pydantic models, is
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from attract.errors import AttractError
+from attract.errors import AlreadyExistsError, AttractError
 from attract.links.records import LINK_CODE_PATTERN, LinkTarget
 from attract.signing import Signer
 from attract.tracking.bots import is_automated
@@ -44,13 +44,16 @@ class LinkReader(Protocol):
 
 
 class ClickWriter(Protocol):
-    def record_click(self, touch: ClickTouch, expires_at: int) -> None: ...
+    def record_click(self, touch: ClickTouch, expires_at: int, ad_click: tuple[str, str] | None = None) -> None:
+        """Write the touch; with `ad_click` (kind, id), only once per link and ad click (AlreadyExistsError)."""
+        ...
+
     def count_click(self, code: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class ClickRequest:
-    """The parts of a redirect request that matter, taken from the API Gateway event by the handler."""
+    """The parts of a redirect (or landing) request that matter, taken from the API Gateway event by the handler."""
 
     code: str
     method: str = "GET"
@@ -68,6 +71,19 @@ class ClickOutcome:
     recorded: bool
     # A human click whose touch ("touch") or count ("count") was lost, and the error's type; logged and counted.
     lost: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One request to a tracked link, resolved and recorded: what the redirect and the landing answer from."""
+
+    link: LinkTarget
+    passthrough: dict[str, str]  # the incoming utm_*, click ids and tc_inv the redirect passes on
+    visitor_id: str | None  # None for bots
+    click_id: str | None  # None for bots and for a repeated landing
+    recorded: bool
+    lost: tuple[str, str] | None = None  # as ClickOutcome.lost
+    repeated: bool = False  # a landing whose ad click this link had already recorded: nothing written
 
 
 class CachedLinks:
@@ -156,14 +172,25 @@ def expiry(moment: datetime, retention_days: int) -> int:
     return int((moment + timedelta(days=retention_days)).timestamp())
 
 
-def handle_click(
-    click: ClickRequest, links: LinkReader, touches: ClickWriter, now: datetime, retention_days: int,
-    signer: Signer | None = None,
-) -> ClickOutcome | None:
-    """Resolve a tracked link; record a touch unless the request is automated. None: unknown code.
+def landing_click_id(click_ids: dict[str, str]) -> tuple[str, str] | None:
+    """The ad platform's own id of this click (the first of CLICK_ID_PARAMS present), or None.
 
-    Recording never stands between a person and the destination: when the touch or the click count
-    cannot be written, the redirect still happens and the outcome says what was lost.
+    Google and Meta issue one per ad click, so (link, click id) names one landing: a reload, a second tab
+    or a shared URL repeats it and must not count it again.
+    """
+    return next(((kind, click_ids[kind]) for kind in CLICK_ID_PARAMS if kind in click_ids), None)
+
+
+def record_visit(
+    click: ClickRequest, links: LinkReader, touches: ClickWriter, now: datetime, retention_days: int,
+    signer: Signer | None = None, once_per_ad_click: bool = False,
+) -> Visit | None:
+    """Resolve a tracked link; record a touch and count the click unless automated. None: unknown code.
+
+    The one path of a click, whether the person comes through /r/ (the redirect) or lands on the
+    careers page with tc_link (the landing). Recording never stands in the person's way: when the touch
+    or the count cannot be written, the visit still has its ids and says what was lost. With
+    `once_per_ad_click`, a click whose ad click id this link already recorded writes and counts nothing.
     """
     if not _LINK_CODE.fullmatch(click.code):  # no DynamoDB call for what cannot be a code
         return None
@@ -178,7 +205,7 @@ def handle_click(
     passthrough = {**utm, **click_ids, **invite_passthrough(click.query)}
 
     if is_automated(click.user_agent, click.method):
-        return ClickOutcome(redirect_location(link.destination, None, None, passthrough), None, None, False)
+        return Visit(link, passthrough, None, None, False)
 
     # Ids are signed (attract.signing) so a join can tell ours from forged ones; an unsigned id is replaced.
     visitor_id = next(
@@ -191,14 +218,40 @@ def handle_click(
         channel=link.channel, source=link.source, medium=link.medium, content=link.content, term=link.term,
         click_ids=click_ids, utm=utm, referrer=clean_referrer(click.referrer),
     )
-    location = redirect_location(link.destination, visitor_id, click_id, passthrough)
+    ad_click = landing_click_id(click_ids) if once_per_ad_click else None
     # Broad on purpose: whatever the store raises (throttling, an outage, a conflict), only this click is lost.
     try:
-        touches.record_click(touch, expiry(now, retention_days))
+        touches.record_click(touch, expiry(now, retention_days), ad_click=ad_click)
+    except AlreadyExistsError:
+        # Recorded before: no second touch, no second count, and no click id with nothing behind it.
+        return Visit(link, passthrough, visitor_id, None, False, repeated=True)
     except Exception as error:  # noqa: BLE001
-        return ClickOutcome(location, visitor_id, click_id, False, ("touch", type(error).__name__))
+        return Visit(link, passthrough, visitor_id, click_id, False, ("touch", type(error).__name__))
     try:
         touches.count_click(link.code)
     except Exception as error:  # noqa: BLE001
-        return ClickOutcome(location, visitor_id, click_id, True, ("count", type(error).__name__))
-    return ClickOutcome(location, visitor_id, click_id, True)
+        return Visit(link, passthrough, visitor_id, click_id, True, ("count", type(error).__name__))
+    return Visit(link, passthrough, visitor_id, click_id, True)
+
+
+def handle_click(
+    click: ClickRequest, links: LinkReader, touches: ClickWriter, now: datetime, retention_days: int,
+    signer: Signer | None = None,
+) -> ClickOutcome | None:
+    """GET /r/{code}: the visit, and where to send the person (the destination with the ids). None: unknown code."""
+    visit = record_visit(click, links, touches, now, retention_days, signer)
+    if visit is None:
+        return None
+    location = redirect_location(visit.link.destination, visit.visitor_id, visit.click_id, visit.passthrough)
+    return ClickOutcome(location, visit.visitor_id, visit.click_id, visit.recorded, visit.lost)
+
+
+def handle_landing(
+    click: ClickRequest, links: LinkReader, touches: ClickWriter, now: datetime, retention_days: int,
+    signer: Signer | None = None,
+) -> Visit | None:
+    """GET /l/{code}: an ad landed on the careers page itself (tc_link); recorded as /r/ would, once per ad click.
+
+    The answer's ids are what the redirect would have put in the destination URL. None: unknown code.
+    """
+    return record_visit(click, links, touches, now, retention_days, signer, once_per_ad_click=True)

@@ -3,6 +3,7 @@
 Touch:        PK=VISITOR#<visitor_id> | EMAIL#<email_hash>, SK=TOUCH#<occurred_at>#<touch_id>
 Click lookup: PK=CLICK#<kind>#<id>, SK=VISITOR#<visitor_id>  (tc_click and ad click ids -> visitor)
 Click count:  PK=LINK#<code>, SK=CLICKS#<n>  (see attract.links.repository)
+Ad landing:   PK=LANDING#<code>#<kind>#<id>, SK=LANDING  (one ad click recorded once per link)
 
 The redirect imports this module on its cold start: it writes plain `ClickTouch` records, and only the
 readers (joins) and the import (links function) load the pydantic `Touch`, when they are first called.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
+from attract.errors import AlreadyExistsError
 from attract.links.repository import click_counter_key
 from attract.tracking.records import ClickTouch
 
@@ -54,19 +56,41 @@ def click_lookup_items(touch: Touch | ClickTouch, expires_at: int) -> list[dict]
     ]
 
 
+def landing_item(code: str, kind: str, click_id: str, expires_at: int) -> dict:
+    """The mark that this ad click (gclid, fbclid, …) landed through this link: written once, in the click's transaction.
+
+    The click id is cut to 512 bytes before it gets here, so the key stays far below DynamoDB's 2,048.
+    """
+    return to_item({"PK": f"LANDING#{code}#{kind}#{click_id}", "SK": "LANDING", "type": "landing",
+                    "expires_at": expires_at})
+
+
 class TouchRepository(Repository):
-    def record_click(self, touch: ClickTouch, expires_at: int) -> None:
+    def record_click(self, touch: ClickTouch, expires_at: int, ad_click: tuple[str, str] | None = None) -> None:
         """One transaction: the touch and its click-id lookups, all or nothing.
 
         Every item is the visitor's own (new touch id, their click ids), so clicks of different people
         never conflict; the link's counter, which all clicks share, is `count_click`, outside.
+        With `ad_click` (kind, id) the landing mark joins the transaction on `attribute_not_exists`: a
+        repeat of that ad click writes nothing and raises AlreadyExistsError.
         """
         actions = [
             {"Put": {"TableName": self.table, "Item": touch_item(touch, expires_at),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         actions += [{"Put": {"TableName": self.table, "Item": item}} for item in click_lookup_items(touch, expires_at)]
-        self.dynamodb.transact_write_items(TransactItems=actions)
+        if ad_click is not None:
+            actions.append({"Put": {"TableName": self.table, "Item": landing_item(touch.link_code, *ad_click, expires_at),
+                                    "ConditionExpression": "attribute_not_exists(PK)"}})
+        try:
+            self.dynamodb.transact_write_items(TransactItems=actions)
+        except self.dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            # A conflict there means another request is writing the same ad click right now: a repeat too.
+            if ad_click is not None and len(reasons) == len(actions) and reasons[-1] in (
+                    "ConditionalCheckFailed", "TransactionConflict"):
+                raise AlreadyExistsError("landing") from error
+            raise
 
     def count_click(self, code: str) -> None:
         """Add one to a random counter shard of the link: a plain UpdateItem, which never conflicts."""

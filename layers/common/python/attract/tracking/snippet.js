@@ -3,6 +3,9 @@
  * invite_token) and the first external referrer in first-party localStorage, so attribution survives
  * browsing several pages before joining, and sends them with the join. Forms marked data-attract-join are submitted as JSON to POST /joins;
  * other pages can call Attract.join({email, name, consent, ...}) or read Attract.fields().
+ * An ad whose final URL is this page carries tc_link=<link code>: the snippet records that click once through
+ * GET /l/<code> (as /r/ would have), keeps the signed ids it answers, and removes tc_link from the address bar
+ * so that a reload or a shared URL records nothing more. Attract.ready settles once that is done.
  * A join answers 202 {"status": "pending"} for every address: the form's data-attract-state becomes
  * "pending" (tell the person to check their email), "rejected" on a 4xx (the body names each field),
  * "error" when the request failed. Every outcome fires an `attract:result` event with {status, body}. */
@@ -14,6 +17,7 @@
   var UTM_PARAMS = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"];
   var VISITOR = /^[A-Za-z0-9_-]{16,64}$/;
   var INVITE = /^[A-Za-z0-9_.-]{16,512}$/;  // the join's invite_token rule: anything else would make it a 422
+  var LINK = /^[A-Za-z0-9]{6,16}$/;  // a tracked link's code: anything else is a 404 not worth a request
   var script = document.currentScript;
   var api = script && script.src ? script.src.replace(/\/t\.js(\?.*)?$/, "") : "";
 
@@ -52,6 +56,43 @@
     }
   } catch (e) { /* malformed referrer */ }
   save(state);
+  var landing = land(query.get("tc_link"));
+
+  function paramName(pair) {
+    var raw = pair.split("=")[0];
+    try { return decodeURIComponent(raw.replace(/\+/g, " ")); } catch (e) { return raw; }
+  }
+  function forget(param) {
+    try {
+      var kept = window.location.search.slice(1).split("&").filter(function (pair) { return pair && paramName(pair) !== param; });
+      window.history.replaceState(window.history.state, "",
+        window.location.pathname + (kept.length ? "?" + kept.join("&") : "") + window.location.hash);
+    } catch (e) { /* a sandboxed frame may refuse: the server still counts the ad click once */ }
+  }
+  function land(code) {
+    if (code === null) { return Promise.resolve(); }
+    forget("tc_link");
+    // Arrived through /r/ as well (tc_click in the URL): that click is recorded already.
+    if (!LINK.test(code) || query.get("tc_click") || !window.fetch) { return Promise.resolve(); }
+    var params = new URLSearchParams();
+    CLICK_PARAMS.forEach(function (name) {
+      var value = query.get(name);
+      if (value && value.length <= 512) { params.set(name, value); }
+    });
+    Object.keys(utm).forEach(function (name) { params.set(name, utm[name]); });
+    if (state.visitor_id) { params.set("tc_vid", state.visitor_id); }
+    // Where the person came from (the ad's page), as the Referer of a click on /r/ would say; no Referer of ours.
+    if (document.referrer) { params.set("ref", document.referrer.split("?")[0].split("#")[0].slice(0, 1024)); }
+    return fetch(api + "/l/" + code + "?" + params, {
+      credentials: "omit", referrerPolicy: "no-referrer", keepalive: true
+    }).then(function (response) {
+      return response.ok ? response.json() : {};
+    }).then(function (ids) {
+      if (ids && ids.tc_vid && VISITOR.test(ids.tc_vid)) { state.visitor_id = ids.tc_vid; }
+      remember(state, "tc_click", ids && ids.tc_click);
+      save(state);
+    })["catch"](function () { /* offline or blocked: the join still carries the ad's click ids */ });
+  }
 
   function fields() {
     var out = {};
@@ -64,9 +105,12 @@
   }
 
   function join(person) {
-    var body = Object.assign({}, fields(), person);
-    return fetch(api + "/joins", {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), credentials: "omit"
+    // A join right after landing waits for the landing's ids: its tc_click is what credits the ad.
+    return landing.then(function () {
+      var body = Object.assign({}, fields(), person);
+      return fetch(api + "/joins", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), credentials: "omit"
+      });
     }).then(function (response) {
       return response.json().then(function (json) { return { status: response.status, body: json }; });
     });
@@ -95,5 +139,5 @@
 
   function bindAll() { Array.prototype.forEach.call(document.querySelectorAll("form[data-attract-join]"), bind); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", bindAll); } else { bindAll(); }
-  window.Attract = { fields: fields, join: join };
+  window.Attract = { fields: fields, join: join, ready: landing };
 })();
