@@ -40,11 +40,10 @@ from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestErro
 from attract.idempotency import once_per_command
 from attract.links.logic import LinkStore, new_code, tracked_url
 from attract.links.models import Link, host_allowed
+from attract.tracking.landing import landing_params
 
 # Longer than the function's timeout: a launch still running is never taken over.
 LAUNCH_LEASE = timedelta(minutes=2)
-# The landing page's parameter naming the tracked link: the careers-site snippet records the click from it.
-LANDING_PARAM = "tc_link"
 Gateways = Callable[[str], AdsGateway]
 T = TypeVar("T")
 
@@ -128,8 +127,7 @@ def launch_plan(campaign: Campaign, channel: str, code: str, now: datetime) -> L
     date for the whole atomic create (CANNOT_SET_DATE_TO_PAST).
     """
     draft, entry = campaign.draft, ad_channel(channel)
-    params = ((LANDING_PARAM, code), ("utm_source", entry.source), ("utm_medium", entry.medium),
-              ("utm_campaign", draft.name))
+    params = tuple(landing_params(code, entry.source, entry.medium, draft.name))
     return LaunchPlan(campaign_id=campaign.id, platform_name=platform_name(campaign.id, draft), draft=draft,
                       landing_url=draft.destination, url_params=params,
                       start_date=draft.start_date if draft.start_date > now.date() else None, end_date=draft.end_date)
