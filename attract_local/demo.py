@@ -14,7 +14,7 @@ from attract_local import demo_invites
 from attract_local.ad_sandboxes import AdSandboxes, start_ad_sandboxes
 from attract_local.auth import STATE_DIR, mint_token
 from attract_local.gateway import start_local
-from attract_local.invitee import landing_fields
+from attract_local.invitee import land_from_ad
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
 
 BROWSERS = [
@@ -130,7 +130,7 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
 
 AD_DRAFT: dict[str, Any] = {
     "name": "Data engineers Berlin", "channels": ["google_search", "meta"],
-    "daily_budget": {"amount": "50.00", "currency": "EUR"}, "start_date": "2026-12-01", "end_date": "2026-12-31",
+    "daily_budget": {"amount": "50.00", "currency": "EUR"},
     "locations": [{"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"}],
     "destination": "https://careers.example.com/teams/data", "targeting": {},
     "google": {"keywords": [{"text": "data engineer jobs berlin", "match_type": "PHRASE"}],
@@ -144,40 +144,49 @@ AD_DRAFT: dict[str, Any] = {
 def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
     """Launch a Google and a Meta campaign on the local sandboxes, click the ads, join, sync spend, cost per join."""
     print("\n== 5. A marketer launches a search + social campaign (LOCAL SANDBOXES, not Google or Meta)")
-    refused = requests.post(f"{api}/campaigns", json={**AD_DRAFT, "targeting": {"age_max": 35}}, headers=marketer,
+    today = datetime.now(timezone.utc).date()
+    draft = {**AD_DRAFT, "start_date": today.isoformat(), "end_date": (today + timedelta(days=27)).isoformat()}
+    refused = requests.post(f"{api}/campaigns", json={**draft, "targeting": {"age_max": 35}}, headers=marketer,
                             timeout=30)
     print(f"   with age targeting: {refused.status_code} " + ", ".join(sorted({e['rule'] for e in refused.json()['errors']})))
-    created = requests.post(f"{api}/campaigns", json=AD_DRAFT, headers=marketer, timeout=30).json()
+    created = requests.post(f"{api}/campaigns", json=draft, headers=marketer, timeout=30).json()
+    checked = requests.post(f"{api}/campaigns/{created['id']}/launch", params={"dry_run": "true"}, headers=marketer,
+                            timeout=60).json()
+    print("   dry run (each platform validates the whole launch, creates nothing): "
+          + ", ".join(f"{channel} {'accepted' if said['ok'] else 'refused ' + ','.join(said['codes'])}"
+                      for channel, said in checked.get("channels", {}).items()))
     launched = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60)
     campaign = launched.json()
-    print(f"   launch: {launched.status_code} {campaign.get('status')}")
+    print(f"   launch: {launched.status_code} {campaign.get('status')} (every platform created paused, then enabled)")
     for channel, ids in campaign.get("platform_ids", {}).items():
-        print(f"     {channel:<14} campaign {ids['campaign']}, ad {ids['ad']} ({ids['status']}) -> {campaign['links'][channel]['url']}")
+        print(f"     {channel:<14} campaign {ids['campaign']}, ad {ids['ad']} ({ids['status']})")
+        print(f"     {'':<14} the ad lands on the careers page: {campaign['links'][channel]['ad_url']}")
+        for warning in ids.get("warnings", []):
+            print(f"     {'':<14} note from the platform: {warning}")
     again = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60).json()
     print(f"   launched again (a client retry): same ids: {again.get('platform_ids') == campaign.get('platform_ids')}")
     google, meta = ads.started["google"], ads.started["meta"]
     ids = campaign.get("platform_ids", {})
     clicks: list[tuple[str, str]] = []
-    if "google_search" in ids:  # Google serves the final URL with the campaign's suffix, {gclid} filled in
+    if "google_search" in ids:  # Google opens the final URL (the careers page) with the suffix and its gclid
         clicks += [("google_search", google.ad_click(ids["google_search"]["campaign"])[0]) for _ in range(2)]
-    if "meta" in ids:  # Meta appends fbclid by itself
-        clicks += [("meta", f"{campaign['links']['meta']['url']}?fbclid=IwAR-demo-{n}") for n in range(3)]
-    for number, (channel, url) in enumerate(clicks, 1):
+    if "meta" in ids:  # Meta opens the link with its url_tags and appends fbclid by itself
+        clicks += [("meta", f"{campaign['links']['meta']['ad_url']}&fbclid=IwAR-demo-{n}") for n in range(3)]
+    for number, (channel, page) in enumerate(clicks, 1):
         session = requests.Session()
         session.headers["User-Agent"] = BROWSERS[number % len(BROWSERS)]
-        landing = session.get(url, allow_redirects=False, timeout=30)
-        fields = landing_fields(landing.headers["Location"])
+        # The careers page's snippet records the landing (GET /l/{code}) and keeps the signed ids it gets.
+        fields = land_from_ad(api, page, session)
         email = f"ad-{channel}-{number}@example.com"
         # The careers form's optional second box: "the ad platform that brought me may be told (hashed)".
         body = {**fields, "email": email, "name": "Ad clicker", "consent": True, "ads_consent": number % 2 == 1}
         # Sent from the careers page the ad landed on, as a browser sends it (Meta wants the page and agent).
         session.post(f"{api}/joins", json=body, timeout=30, headers={"Origin": "https://careers.example.com",
-                                                                     "Referer": landing.headers["Location"]})
+                                                                     "Referer": page.split("?")[0]})
         session.post(confirm_link(aws.endpoint, email), timeout=30)
         path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
         print(f"   click {number} on the {channel} ad, joins (ads consent: {body['ads_consent']}): credited {path}")
 
-    today = datetime.now(timezone.utc).date()
     if "google_search" in ids:
         google.set_spend(ids["google_search"]["campaign"], today, cost_micros=41_370_000, clicks=57, impressions=1_980)
     if "meta" in ids:

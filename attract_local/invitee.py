@@ -28,6 +28,24 @@ def landing_fields(location: str) -> dict:
     return fields
 
 
+AD_CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid")
+
+
+def land_from_ad(api: str, ad_url: str, session: requests.Session) -> dict:
+    """What t.js does on the careers page an ad opened (`ad_url`: the page with tc_link, utm and the
+    platform's click id): records the landing through GET /l/{code} and returns the join fields it keeps."""
+    query = {name: values[0] for name, values in parse_qs(urlsplit(ad_url).query).items()}
+    params = {name: value for name, value in query.items() if name in AD_CLICK_IDS or name.startswith("utm_")}
+    fields: dict = {name: value[:100] for name, value in params.items() if name.startswith("utm_")}
+    click_ids = {name: [value] for name, value in params.items() if name in AD_CLICK_IDS}
+    answer = session.get(f"{api}/l/{query['tc_link']}", params=params, timeout=30).json()
+    if answer.get("tc_click"):
+        click_ids["tc_click"] = [answer["tc_click"]]
+    if answer.get("tc_vid"):
+        fields["visitor_id"] = answer["tc_vid"]
+    return {**fields, "click_ids": click_ids} if click_ids else fields
+
+
 def follow_invitation(api: str, aws_endpoint: str, email: str, name: str,
                       session: requests.Session | None = None) -> requests.Response:
     """Open the latest invitation sent to `email`, join from the landing page, confirm; the confirmation's answer."""
