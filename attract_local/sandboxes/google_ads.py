@@ -9,11 +9,23 @@ GoogleAdsService (Search, SearchStream, Mutate) and ConversionUploadService (Upl
   GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, which gRPC reads once per process at its first TLS channel: the
   certificate is therefore made once per process and shared by every sandbox of that process.
 - OAuth: `token_uri` is a plain-HTTP token endpoint answering refresh-token grants with `access_token`;
-  every RPC must carry that bearer token and a developer token.
+  every RPC must carry that bearer token. A developer token is neither required nor checked: Google sunset
+  them on 2026-09-09 and ignores the header since.
 - Mutate is atomic, resolves temporary (negative) ids, gives real resource names
   (customers/{cid}/campaigns/{id}, campaignCriteria/{campaign}~{criterion}, adGroupAds/{ad_group}~{ad}).
+  With `validate_only` it validates everything, creates nothing and answers an empty response.
+- What Google documents and refuses, it refuses here (docs/platforms.md lists each rule with its source):
+  a campaign without the EU political advertising declaration, a start or end in the past in the
+  account's time zone (`time_zone`, `clock`), an end after the system's last date, a keyword of more
+  than 10 words or 80 characters, the responsive search ad limits.
+- Ad review: each created ad gets a policy summary at once (Google reviews within a day). An ad whose
+  final URL lands on another site than its own (a redirect to another domain) is DISAPPROVED with a
+  DESTINATION_MISMATCH topic; the sandbox follows redirects of loopback http URLs only (a local
+  redirect service), and takes any other URL as landing where it says.
 - Search/SearchStream understand the few GAQL shapes the adapter sends (SELECT fields FROM resource
   WHERE a = 'x' AND b != 'Y' AND segments.date BETWEEN 'd1' AND 'd2'); anything else is UNIMPLEMENTED.
+- Auto-tagging (`auto_tagging_enabled`, on by default as in new Google Ads accounts): `ad_click` gives
+  the landing URL with a gclid only when it is on, as Google does.
 - Spend: every created campaign gets made-up daily metrics for today and the two days before (UTC);
   `set_spend` sets exact figures for a day.
 - Failure injection: `fail_next` (a GoogleAdsFailure in the trailing metadata, as Google sends it),
@@ -34,14 +46,17 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from functools import cache
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import grpc
 
@@ -53,6 +68,16 @@ _PACKAGE = f"google.ads.googleads.{API_VERSION}"
 _services = import_module(f"{_PACKAGE}.services.types.google_ads_service")
 _uploads = import_module(f"{_PACKAGE}.services.types.conversion_upload_service")
 _errors = import_module(f"{_PACKAGE}.errors.types.errors")
+_policy = import_module(f"{_PACKAGE}.common.types.policy")
+
+# Campaign dates are "yyyy-MM-dd HH:mm:ss" in the account's time zone (Campaign.start_date_time, end_date_time).
+_DATE_TIME = "%Y-%m-%d %H:%M:%S"
+# The system's last date: a campaign ending then runs indefinitely (Campaign.end_date until v22).
+_LAST_DATE_TIME = dt.datetime(2037, 12, 30, 23, 59, 59)
+# KeywordInfo.text: "at most 80 characters and 10 words".
+_KEYWORD_MAX_CHARACTERS, _KEYWORD_MAX_WORDS = 80, 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # operation field of MutateOperation -> (collection in resource names, result field, parent reference field)
 _KINDS = {
@@ -125,8 +150,11 @@ class GoogleAdsSandbox:
     """A local stand-in for googleads.googleapis.com: `start()` -> "127.0.0.1:<port>"."""
 
     def __init__(self, customer_id: str = "1234567890", currency: str = "EUR",
-                 access_token: str = "sandbox-access-token", time_zone: str = "Europe/Berlin"):
+                 access_token: str = "sandbox-access-token", time_zone: str = "Europe/Berlin",
+                 auto_tagging_enabled: bool = True):
         self.customer_id, self.currency, self.access_token, self.time_zone = customer_id, currency, access_token, time_zone
+        self.auto_tagging_enabled = auto_tagging_enabled
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # tests may set it
         self.received: list[tuple[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # request metadata per call, without the bearer token
         self.token_requests = 0
@@ -230,17 +258,18 @@ class GoogleAdsSandbox:
             self._faults.clear()
             self.bad_click_ids.clear()
 
-    def ad_click(self, campaign_id: str) -> tuple[str, str]:
-        """(landing URL, gclid) of a click on the campaign's ad, as Google serves it: the final URL plus the
-        campaign's final URL suffix with {gclid} filled in. For the demo's "clicks"."""
+    def ad_click(self, campaign_id: str) -> tuple[str, str | None]:
+        """(landing URL, gclid) of a click on the campaign's ad, as Google serves it: the final URL, the
+        campaign's final URL suffix and, with auto-tagging on, a gclid (else None). For the demo's "clicks"."""
         with self._lock:
             campaign = self.resources["campaigns"][f"customers/{self.customer_id}/campaigns/{campaign_id}"]
             ad = next(ad for ad in self.resources["adGroupAds"].values()
                       if self.resources["adGroups"][ad.ad_group].campaign == campaign.resource_name)
-        gclid = "Sbx" + uuid.uuid4().hex  # local: never a real Google click id
+        gclid = "Sbx" + uuid.uuid4().hex if self.auto_tagging_enabled else None  # local: never a real click id
         url = ad.ad.final_urls[0]
-        if campaign.final_url_suffix:
-            url += ("&" if "?" in url else "?") + campaign.final_url_suffix.replace("{gclid}", gclid)
+        for part in (campaign.final_url_suffix.replace("{gclid}", gclid or ""), f"gclid={gclid}" if gclid else ""):
+            if part:
+                url += ("&" if "?" in url else "?") + part
         return url, gclid
 
     def calls(self, method: str) -> list[Any]:
@@ -260,7 +289,7 @@ class GoogleAdsSandbox:
             self.headers.append({key: value for key, value in metadata.items() if key != "authorization"})
             queue = self._faults.get(method)
             fault = queue.pop(0) if queue else None
-        if metadata.get("authorization") != f"Bearer {self.access_token}" or not metadata.get("developer-token"):
+        if metadata.get("authorization") != f"Bearer {self.access_token}":
             self._abort(context, grpc.StatusCode.UNAUTHENTICATED, _Refused(
                 ("authentication_error", "AUTHENTICATION_ERROR", "sandbox: missing or unknown credentials", [])))
         if getattr(request, "customer_id", self.customer_id) != self.customer_id:
@@ -289,12 +318,16 @@ class GoogleAdsSandbox:
 
     def _mutate(self, request, context):
         fault = self._begin("Mutate", request, context)
+        # Reviewed before the lock: reading a final URL may call a local service that calls the sandbox.
+        reviews = {} if request.validate_only else {url: _review(url) for url in _created_final_urls(request)}
         try:
             with self._lock:
-                responses = self._apply(request)
+                responses = self._apply(request, reviews, commit=not request.validate_only)
         except _Refused as refused:
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, refused)
         self._finish(context, fault)
+        if request.validate_only:  # "Mutates only return errors, not results"
+            return _services.MutateGoogleAdsResponse()
         return _services.MutateGoogleAdsResponse(mutate_operation_responses=responses)
 
     def _search(self, request, context):
@@ -361,7 +394,7 @@ class GoogleAdsSandbox:
 
     # ---- mutate: atomic, temporary ids resolved ----------------------------------------------------------
 
-    def _apply(self, request) -> list:
+    def _apply(self, request, reviews: dict[str, Any], *, commit: bool) -> list:
         staged = {collection: dict(items) for collection, items in self.resources.items()}
         temporary: dict[str, str] = {}
         responses = []
@@ -376,6 +409,9 @@ class GoogleAdsSandbox:
             action = type(inner).pb(inner).WhichOneof("operation")
             if action == "create":
                 name = self._create(collection, parent_field, copy.deepcopy(inner.create), staged, temporary, path)
+                if collection == "adGroupAds":
+                    ad = staged[collection][name]
+                    ad.policy_summary = reviews.get(ad.ad.final_urls[0], _approved())
             elif action == "update":
                 name = self._update(collection, inner.update, list(inner.update_mask.paths), staged, path)
             elif action == "remove":
@@ -385,6 +421,8 @@ class GoogleAdsSandbox:
             else:
                 raise _Refused(("mutate_error", "MUTATE_NOT_ALLOWED", "sandbox: empty operation", path))
             responses.append(_services.MutateOperationResponse(**{result_field: {"resource_name": name}}))
+        if not commit:
+            return responses
         self.resources = staged
         for name, campaign in staged["campaigns"].items():
             if name in temporary.values():
@@ -405,6 +443,8 @@ class GoogleAdsSandbox:
             raise _Refused(("ad_group_error", "DUPLICATE_ADGROUP_NAME", "sandbox: ad group name taken", path))
         if collection == "adGroupAds":
             self._check_ad(resource.ad, [*path, ("ad", None)])
+        if collection == "adGroupCriteria" and "keyword" in resource:
+            _check_keyword(resource.keyword, [*path, ("keyword", None), ("text", None)])
         key = {"campaignCriteria": f"{_last(getattr(resource, 'campaign', ''))}~{new_id}",
                "adGroupCriteria": f"{_last(getattr(resource, 'ad_group', ''))}~{new_id}",
                "adGroupAds": f"{_last(getattr(resource, 'ad_group', ''))}~{new_id}"}.get(collection, str(new_id))
@@ -429,11 +469,28 @@ class GoogleAdsSandbox:
         if pb.WhichOneof("campaign_bidding_strategy") is None:
             raise _Refused(("field_error", "REQUIRED", "sandbox: a bidding strategy is required", path))
         if campaign.contains_eu_political_advertising.name in ("UNSPECIFIED", "UNKNOWN"):
-            raise _Refused(("mutate_error", "EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED",
-                            "sandbox: declare contains_eu_political_advertising", path))
+            # https://developers.google.com/google-ads/api/docs/api-policy/eu-par: a create without it fails
+            raise _Refused(("field_error", "REQUIRED", "sandbox: declare contains_eu_political_advertising",
+                            [*path, ("contains_eu_political_advertising", None)]))
+        self._check_dates(campaign, path)
         if any(other.name == campaign.name and other.status.name != "REMOVED" for other in staged["campaigns"].values()):
             raise _Refused(("campaign_error", "DUPLICATE_CAMPAIGN_NAME", "sandbox: campaign name taken",
                             [*path, ("name", None)]))
+
+    def _check_dates(self, campaign, path) -> None:
+        """Start and end in the account's time zone: neither in the past, the end not after the last date."""
+        now = self.clock().astimezone(ZoneInfo(self.time_zone)).replace(tzinfo=None)
+        start, end = (_date_time(campaign, field, path) for field in ("start_date_time", "end_date_time"))
+        for field, value in (("start_date_time", start), ("end_date_time", end)):
+            if value is not None and value < now:
+                raise _Refused(("campaign_error", "CANNOT_SET_DATE_TO_PAST",
+                                f"sandbox: {field} is in the past in {self.time_zone}", [*path, (field, None)]))
+        if end is not None and end > _LAST_DATE_TIME:
+            raise _Refused(("date_range_error", "AFTER_MAXIMUM_ALLOWABLE_DATE", "sandbox: ends after 2037-12-30",
+                            [*path, ("end_date_time", None)]))
+        if start is not None and end is not None and start > end:
+            raise _Refused(("date_range_error", "START_DATE_AFTER_END_DATE", "sandbox: starts after its end",
+                            [*path, ("start_date_time", None)]))
 
     def _check_ad(self, ad, path) -> None:
         """Google's responsive search ad limits: 3-15 headlines of <= 30 characters, 2-4 descriptions of <= 90."""
@@ -498,7 +555,7 @@ class GoogleAdsSandbox:
 
     def _rows(self, resource: str, conditions) -> list:
         customer = {"id": int(self.customer_id), "currency_code": self.currency, "time_zone": self.time_zone,
-                    "resource_name": f"customers/{self.customer_id}"}
+                    "auto_tagging_enabled": self.auto_tagging_enabled, "resource_name": f"customers/{self.customer_id}"}
         if resource == "customer":
             return [_services.GoogleAdsRow(customer=customer)]
         campaigns = self.resources["campaigns"]
@@ -546,6 +603,72 @@ class GoogleAdsSandbox:
                 pass
 
         return TokenHandler
+
+
+def _date_time(campaign, field: str, path) -> dt.datetime | None:
+    if field not in campaign:
+        return None
+    try:
+        return dt.datetime.strptime(getattr(campaign, field), _DATE_TIME)
+    except ValueError:
+        raise _Refused(("date_error", "INVALID_STRING_DATE_TIME_SECONDS", f"sandbox: {field} is not yyyy-mm-dd hh:mm:ss",
+                        [*path, (field, None)])) from None
+
+
+def _check_keyword(keyword, path) -> None:
+    if len(keyword.text) > _KEYWORD_MAX_CHARACTERS:
+        raise _Refused(("criterion_error", "KEYWORD_TEXT_TOO_LONG", "sandbox: a keyword has at most 80 characters", path))
+    if len(keyword.text.split()) > _KEYWORD_MAX_WORDS:
+        raise _Refused(("criterion_error", "KEYWORD_HAS_TOO_MANY_WORDS", "sandbox: a keyword has at most 10 words",
+                        path))
+
+
+# ---- ad review: destination mismatch ---------------------------------------------------------------------
+
+def _created_final_urls(request) -> set[str]:
+    return {operation.ad_group_ad_operation.create.ad.final_urls[0] for operation in request.mutate_operations
+            if operation.ad_group_ad_operation.create.ad.final_urls}
+
+
+def _review(final_url: str):
+    """The policy summary Google's review gives an ad with this final URL: disapproved when it lands on another
+    site (https://support.google.com/adspolicy/answer/6368661, "Destination mismatch")."""
+    if _site(_landing_host(final_url)) == _site(urlsplit(final_url).hostname or ""):
+        return _approved()
+    entry = _policy.PolicyTopicEntry(topic="DESTINATION_MISMATCH", type_="PROHIBITED", evidences=[
+        {"destination_mismatch": {"url_types": ["FINAL_URL"]}}])
+    return {"approval_status": "DISAPPROVED", "review_status": "REVIEWED", "policy_topic_entries": [entry]}
+
+
+def _approved() -> dict:
+    return {"approval_status": "APPROVED", "review_status": "REVIEWED"}
+
+
+def _landing_host(url: str, hops: int = 5) -> str:
+    """The host a URL finally lands on. Loopback http URLs are requested and their redirects followed (never
+    beyond loopback: the sandbox reaches no one else); any other URL is taken as landing on its own host."""
+    for _ in range(hops):
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in _LOOPBACK:
+            break
+        connection = HTTPConnection(parts.hostname, parts.port or 80, timeout=2)
+        try:
+            connection.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+            response = connection.getresponse()
+            location = response.getheader("Location")
+        except OSError:
+            break  # not answering: Google would say "destination not working"; not modelled
+        finally:
+            connection.close()
+        if response.status not in _REDIRECTS or not location:
+            break
+        url = urljoin(url, location)
+    return urlsplit(url).hostname or ""
+
+
+def _site(host: str) -> str:
+    """careers.example.com and www.careers.example.com are one site; another domain is another site."""
+    return host.lower().removeprefix("www.")
 
 
 def _matches(row, match: re.Match) -> bool:

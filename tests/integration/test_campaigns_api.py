@@ -22,6 +22,7 @@ import pytest
 from attract.aws import from_item, to_item
 from attract.campaigns import policy
 from attract.campaigns.models import GOOGLE_SEARCH, META, CampaignDraft
+from attract.providers.google_ads import AUTO_TAGGING_OFF
 from attract_local.ad_sandboxes import GRPC_ROOTS, AdSandboxes, start_ad_sandboxes
 from attract_local.sandboxes.google_ads import GoogleAdsSandbox
 from attract_local.sandboxes.meta import MetaSandbox
@@ -226,7 +227,67 @@ def test_a_stored_draft_that_breaks_a_rule_never_reaches_a_platform(api, local_a
     assert after["status"] == "draft" and after["link_codes"] == {}
 
 
+def test_a_keyword_of_more_than_10_words_is_422_before_any_platform_call(api, google, meta):
+    before = _received(google, meta)
+    event = load_event("campaigns/create")
+    keywords = [{"text": "data engineer jobs"}, {"text": "senior data engineer jobs in berlin with python spark and airflow"}]
+    google_assets = {**json.loads(event["body"])["google"], "keywords": keywords}
+    status, body, _ = _invoke(api, with_body(event, _draft_body(event, google=google_assets)))
+    assert status == 422
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [
+        ("google.keywords[1].text", "google.keyword_max_10_words")]
+    assert _received(google, meta) == before
+
+
+# ---- dry run
+
+
+def _dry_run(campaign_id: str) -> dict:
+    event = _action(campaign_id, "launch")
+    event["rawQueryString"], event["queryStringParameters"] = "dry_run=true", {"dry_run": "true"}
+    return event
+
+
+def test_a_dry_run_asks_google_to_validate_the_whole_launch_and_creates_nothing(api, local_aws, google, monkeypatch):
+    created = _create(api, channels=["google_search"], meta=None)
+    mutates = len(google.calls("Mutate"))
+    # Given an account whose auto-tagging is off
+    monkeypatch.setattr(google, "auto_tagging_enabled", False)
+    # When the marketer asks for a dry run
+    status, report, _ = _invoke(api, _dry_run(created["id"]))
+    # Then Google validated the whole create (validate_only) and said what it accepts with a warning
+    assert status == 200, report
+    assert report == {"id": created["id"], "dry_run": True, "ok": True, "channels": {"google_search": {
+        "ok": True, "warnings": [AUTO_TAGGING_OFF], "message": None, "codes": [], "request_id": None,
+        "retryable": False}}}
+    [checked] = google.calls("Mutate")[mutates:]
+    assert checked.validate_only is True
+    assert [o.campaign_operation.create.name for o in checked.mutate_operations][1] == _platform_name(created)
+    # And nothing exists anywhere: no Google campaign, no tracked link, the campaign still a draft
+    assert _google_campaigns(google, _platform_name(created)) == []
+    assert _item(local_aws, created["id"])["status"] == "draft" and _item(local_aws, created["id"])["link_codes"] == {}
+
+
+def test_a_google_refusal_in_a_dry_run_is_part_of_the_answer(api, google):
+    created = _create(api, channels=["google_search"], meta=None)
+    google.fail_next("Mutate", "campaign_error", "DUPLICATE_CAMPAIGN_NAME", message="name taken")
+    status, report, _ = _invoke(api, _dry_run(created["id"]))
+    assert status == 200 and report["ok"] is False
+    assert report["channels"]["google_search"]["codes"] == ["campaign_error:DUPLICATE_CAMPAIGN_NAME"]
+    assert report["channels"]["google_search"]["request_id"] == google.failure_request_ids[-1]
+
+
 # ---- launch
+
+
+def test_a_launch_on_an_account_without_auto_tagging_stores_the_warning(api, google, monkeypatch):
+    monkeypatch.setattr(google, "auto_tagging_enabled", False)
+    created = _create(api, channels=["google_search"], meta=None)
+    status, launched, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 200 and launched["status"] == "active", launched
+    assert launched["platform_ids"]["google_search"]["warnings"] == [AUTO_TAGGING_OFF]
+    _, read, _ = _invoke(api, _event("get", created["id"]))
+    assert read["platform_ids"]["google_search"]["warnings"] == [AUTO_TAGGING_OFF]
 
 
 def test_launch_creates_one_tracked_link_per_channel_and_stores_the_platform_ids(api, local_aws, google, meta):
@@ -315,10 +376,10 @@ def test_a_partial_failure_is_502_with_codes_and_a_relaunch_finishes_without_rep
     # When it is launched again
     status, finished, _ = _invoke(api, _action(created["id"], "launch"))
     # Then Meta's launch is finished under the campaign it had made, with the same tracked link; Google is
-    # not created again, only activated (one Mutate), once Meta exists
+    # not created again, only activated (one Mutate, then its ad's review read back), once Meta exists
     assert status == 200 and finished["status"] == "active" and finished["last_error"] is None
     assert finished["links"] == failed["links"]
-    assert [method for method, _ in google.received[google_calls:]] == ["Mutate"]
+    assert [method for method, _ in google.received[google_calls:]] == ["Mutate", "Search"]
     assert _google_creates(google, name) == 1 and _google_campaigns(google, name)[0].status.name == "ENABLED"
     _one_of_each(google, meta, name)
     (creative,) = _meta_objects(meta, name)["adcreative"]

@@ -6,14 +6,16 @@ Assertions are on what the sandbox received and stored, decoded from the wire wi
 import datetime as dt
 import hashlib
 import os
+import threading
 import uuid
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
 from attract.campaigns.ports import PlatformError, RateLimited
-from attract.providers.google_ads import API_VERSION, GoogleAdsConfig, GoogleAdsGateway, build_client
+from attract.providers.google_ads import API_VERSION, AUTO_TAGGING_OFF, GoogleAdsConfig, GoogleAdsGateway, build_client
 from attract_local.sandboxes.google_ads import GoogleAdsSandbox
 from tests.support import launched
 
@@ -48,24 +50,50 @@ def gateway(sandbox, sleeps):
     return GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, timeout_s=10)
 
 
-def a_plan(currency: str = "EUR", name: str = "Data engineers Berlin") -> LaunchPlan:
+START = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=7)  # ahead in every time zone
+END = START + dt.timedelta(days=30)
+
+
+def a_plan(currency: str = "EUR", name: str = "Data engineers Berlin", start: dt.date = START,
+           landing_url: str | None = None, keywords: list[dict] | None = None) -> LaunchPlan:
     campaign_id = uuid.uuid4().hex[:12]
     draft = CampaignDraft.model_validate({
         "name": name, "channels": ["google_search"],
         "daily_budget": {"amount": "50.25", "currency": currency},
-        "start_date": "2026-12-01", "end_date": "2026-12-31",
+        "start_date": start.isoformat(), "end_date": END.isoformat(),
         "locations": [{"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"},
                       {"latitude": 48.137, "longitude": 11.575, "radius": 30, "radius_unit": "kilometer",
                        "country": "DE"}],
         "destination": "https://careers.example.com/data",
-        "google": {"keywords": [{"text": "data engineer jobs", "match_type": "PHRASE"},
-                                {"text": "data engineer berlin", "match_type": "EXACT"}],
+        "google": {"keywords": keywords or [{"text": "data engineer jobs", "match_type": "PHRASE"},
+                                            {"text": "data engineer berlin", "match_type": "EXACT"}],
                    "headlines": ["Data engineers wanted", "Join our data team", "Berlin data jobs"],
                    "descriptions": ["Build pipelines that matter.", "Apply in two minutes."]},
     })
     return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]",
-                      draft=draft, landing_url=draft.destination, url_params=(("tc_link", f"g{campaign_id[:8]}"),),
-                      start_date=draft.start_date, end_date=draft.end_date)
+                      draft=draft, landing_url=landing_url or draft.destination,
+                      url_params=(("tc_link", f"g{campaign_id[:8]}"),), start_date=draft.start_date,
+                      end_date=draft.end_date)
+
+
+@pytest.fixture(scope="module")
+def redirector():
+    """A local redirect service, like the old /r/ links: every path answers 302 to the careers page on another
+    domain. The sandbox's review follows loopback redirects as Google's crawler follows any."""
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", "https://careers.example.com/data")
+            self.end_headers()
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 def mutates_since(sandbox, mark: int) -> list:
@@ -82,6 +110,21 @@ def stored_campaign(sandbox, platform_id: str):
 
 def campaigns_named(sandbox, name: str) -> list:
     return [c for c in sandbox.resources["campaigns"].values() if c.name == name]
+
+
+def resource_counts(sandbox) -> dict[str, int]:
+    return {collection: len(items) for collection, items in sandbox.resources.items()}
+
+
+def at(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=dt.timezone.utc)
+
+
+def policy_summary(gateway, ids: PlatformIds):
+    [row] = gateway._search("SELECT ad_group_ad.policy_summary.approval_status, "
+                            "ad_group_ad.policy_summary.policy_topic_entries FROM ad_group_ad WHERE ad_group_ad."
+                            f"resource_name = 'customers/1234567890/adGroupAds/{ids.ad_group}~{ids.ad}'")
+    return row.ad_group_ad.policy_summary
 
 
 # ---- launch ----------------------------------------------------------------------------------------------
@@ -108,7 +151,7 @@ def test_launch_creates_everything_paused_in_one_atomic_mutate_then_enables(sand
     assert campaign.network_settings.target_google_search is True
     assert campaign.network_settings.target_content_network is False
     assert campaign.network_settings.target_search_network is False
-    assert campaign.start_date_time == "2026-12-01 00:00:00" and campaign.end_date_time == "2026-12-31 23:59:59"
+    assert campaign.start_date_time == f"{START} 00:00:00" and campaign.end_date_time == f"{END} 23:59:59"
     assert campaign.final_url_suffix == plan.url_suffix
     assert campaign.contains_eu_political_advertising.name == "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"
     criteria = [op.create for op in operations_of(create, "campaign_criterion_operation")]
@@ -391,3 +434,168 @@ def test_one_refused_operation_creates_nothing_at_all(sandbox, gateway):
 
     assert refused.value.codes == ["collection_size_error:TOO_FEW"]
     assert {collection: len(items) for collection, items in sandbox.resources.items()} == before
+
+
+# ---- the account: currency, time zone and auto-tagging ----------------------------------------------------
+
+def test_the_account_is_read_once_and_auto_tagging_off_is_a_warning_not_a_gclid_suffix(sandbox, gateway, monkeypatch):
+    # Given an account whose auto-tagging is off
+    monkeypatch.setattr(sandbox, "auto_tagging_enabled", False)
+    plan, mark = a_plan(), len(sandbox.received)
+    # When the campaign is launched
+    ids = launched(gateway, plan, PlatformIds())
+    # Then currency, time zone and auto-tagging came from one query, the marketer is told to turn it on,
+    # and the suffix is ours alone: without auto-tagging Google has no gclid to put in a {gclid} parameter
+    customer_queries = [r.query for m, r in sandbox.received[mark:] if m == "Search" and "FROM customer" in r.query]
+    assert len(customer_queries) == 1
+    assert all(field in customer_queries[0] for field in (
+        "customer.currency_code", "customer.time_zone", "customer.auto_tagging_enabled"))
+    assert ids.warnings == [AUTO_TAGGING_OFF] and "gclid" in AUTO_TAGGING_OFF and "turn it on" in AUTO_TAGGING_OFF
+    assert stored_campaign(sandbox, ids.campaign).final_url_suffix == plan.url_suffix
+    landing, gclid = sandbox.ad_click(ids.campaign)
+    assert gclid is None and "gclid" not in landing
+    # And with auto-tagging on (Google's default) nothing is said, and Google appends the gclid itself
+    monkeypatch.setattr(sandbox, "auto_tagging_enabled", True)
+    tagged = launched(gateway, a_plan(), PlatformIds())
+    landing, gclid = sandbox.ad_click(tagged.campaign)
+    assert tagged.warnings == [] and gclid and landing.endswith(f"&gclid={gclid}")
+
+
+def test_a_start_already_begun_in_the_accounts_time_zone_is_left_out(sandbox, monkeypatch, sleeps):
+    # Given a Tokyo account at 20:00 UTC the day before the draft's start: 05:00 of the start day in Tokyo,
+    # so "START 00:00:00" there is already past
+    now = at(START - dt.timedelta(days=1), 20)
+    monkeypatch.setattr(sandbox, "time_zone", "Asia/Tokyo")
+    monkeypatch.setattr(sandbox, "clock", lambda: now)
+    gateway = GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, clock=lambda: now)
+    plan, mark = a_plan(), len(sandbox.received)
+    # When it is launched
+    ids = launched(gateway, plan, PlatformIds())
+    # Then the campaign starts at once (no start date) and keeps its end; Google refuses a past start
+    [create, _] = mutates_since(sandbox, mark)
+    campaign = operations_of(create, "campaign_operation")[0].create
+    assert "start_date_time" not in campaign and campaign.end_date_time == f"{END} 23:59:59"
+    assert stored_campaign(sandbox, ids.campaign).status.name == "ENABLED"
+
+
+def test_an_end_date_already_past_in_the_accounts_time_zone_is_refused_before_any_mutate(sandbox, monkeypatch,
+                                                                                            sleeps):
+    # Given a draft ending today in UTC, on a Tokyo account where that day is over
+    today = START - dt.timedelta(days=1)
+    now = at(today, 20)
+    monkeypatch.setattr(sandbox, "time_zone", "Asia/Tokyo")
+    gateway = GoogleAdsGateway(sandbox.config(), sandbox.endpoint, sleep=sleeps.append, clock=lambda: now)
+    plan = a_plan(start=today - dt.timedelta(days=3))
+    plan = plan.model_copy(update={"start_date": None, "end_date": today})
+    mark = len(sandbox.received)
+
+    with pytest.raises(PlatformError) as refused:
+        gateway.create_paused(plan, PlatformIds())
+
+    assert refused.value.codes == ["attract:END_DATE_PASSED"] and mutates_since(sandbox, mark) == []
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("contains_eu_political_advertising", 0, "field_error:REQUIRED"),
+    ("start_date_time", "yesterday", "campaign_error:CANNOT_SET_DATE_TO_PAST"),
+    ("end_date_time", "yesterday", "campaign_error:CANNOT_SET_DATE_TO_PAST"),
+    ("end_date_time", "2037-12-31 23:59:59", "date_range_error:AFTER_MAXIMUM_ALLOWABLE_DATE"),
+    ("start_date_time", "01.12.2026", "date_error:INVALID_STRING_DATE_TIME_SECONDS"),
+])
+def test_the_sandbox_refuses_a_campaign_create_as_google_documents(sandbox, gateway, field, value, code):
+    # Given the adapter's own launch operations, with one campaign field as Google refuses it
+    # (the EU political advertising declaration left out, a date in the past or after 2037-12-30)
+    plan = a_plan()
+    operations = gateway._launch_operations(plan, None, dt.date.today())
+    campaign = operations[1].campaign_operation.create
+    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=2)
+    setattr(campaign, field, f"{yesterday} 00:00:00" if value == "yesterday" else value)
+    before = resource_counts(sandbox)
+    # When they are sent
+    with pytest.raises(PlatformError) as refused:
+        gateway._mutate(operations)
+    # Then the whole atomic create is refused with Google's code, and nothing exists
+    assert refused.value.codes == [code]
+    assert resource_counts(sandbox) == before
+
+
+def test_a_keyword_of_more_than_10_words_fails_the_whole_create(sandbox, gateway):
+    # The policy refuses it before any call (google.keyword_max_10_words); the sandbox refuses it as Google does.
+    plan = a_plan(keywords=[{"text": "senior data engineer jobs in berlin with python spark and airflow"}])
+    before = resource_counts(sandbox)
+
+    with pytest.raises(PlatformError) as refused:
+        launched(gateway, plan, PlatformIds())
+
+    assert refused.value.codes == ["criterion_error:KEYWORD_HAS_TOO_MANY_WORDS"]
+    assert resource_counts(sandbox) == before
+
+
+# ---- dry run ---------------------------------------------------------------------------------------------
+
+def test_a_dry_run_sends_the_whole_create_validate_only_and_creates_nothing(sandbox, gateway):
+    plan, mark = a_plan(), len(sandbox.received)
+    before = resource_counts(sandbox)
+    # When a draft is dry-run
+    warnings = gateway.dry_run(plan)
+    # Then Google got the launch's create with validate_only, nothing was created, and all is well
+    [checked] = mutates_since(sandbox, mark)
+    assert checked.validate_only is True and warnings == []
+    assert resource_counts(sandbox) == before and campaigns_named(sandbox, plan.platform_name) == []
+    # And Google's answer to a validate-only mutate is empty ("mutates only return errors, not results")
+    service = gateway._service("GoogleAdsService")
+    answer = service.mutate(request={"customer_id": "1234567890", "validate_only": True,
+                                     "mutate_operations": list(checked.mutate_operations)})
+    assert list(answer.mutate_operation_responses) == [] and resource_counts(sandbox) == before
+    # And it is exactly the create a launch sends
+    mark = len(sandbox.received)
+    launched(gateway, plan, PlatformIds())
+    create, _ = mutates_since(sandbox, mark)
+    assert create.validate_only is False and list(create.mutate_operations) == list(checked.mutate_operations)
+
+
+def test_a_dry_run_reports_refusals_with_googles_codes_and_warnings(sandbox, gateway, monkeypatch):
+    before = resource_counts(sandbox)
+    # A refusal of any operation is the platform's error
+    with pytest.raises(PlatformError) as refused:
+        gateway.dry_run(a_plan(keywords=[{"text": " ".join(["data"] * 11)}]))
+    assert refused.value.codes == ["criterion_error:KEYWORD_HAS_TOO_MANY_WORDS"]
+    # Our own account checks come first, and reach no mutate
+    mark = len(sandbox.received)
+    with pytest.raises(PlatformError) as currency:
+        gateway.dry_run(a_plan(currency="USD"))
+    assert currency.value.codes == ["attract:CURRENCY_MISMATCH"] and mutates_since(sandbox, mark) == []
+    # What Google accepts but the marketer should fix is a warning
+    monkeypatch.setattr(sandbox, "auto_tagging_enabled", False)
+    assert gateway.dry_run(a_plan()) == [AUTO_TAGGING_OFF]
+    assert resource_counts(sandbox) == before
+
+
+# ---- ad review -------------------------------------------------------------------------------------------
+
+def test_an_ad_landing_through_a_redirect_to_another_domain_is_disapproved_and_said_so(sandbox, gateway, redirector):
+    # Given an ad whose final URL is a tracked redirect on another host (the old /r/ link), and one of ours
+    # whose final URL is the careers page itself
+    redirected = launched(gateway, a_plan(landing_url=f"{redirector}/r/gAbc123"), PlatformIds())
+    ours = launched(gateway, a_plan(), PlatformIds())
+    # Then Google's review disapproves the redirected ad for destination mismatch, visible through GAQL
+    summary = policy_summary(gateway, redirected)
+    assert summary.approval_status.name == "DISAPPROVED"
+    assert [(e.topic, e.type_.name) for e in summary.policy_topic_entries] == [("DESTINATION_MISMATCH", "PROHIBITED")]
+    assert [u.name for u in summary.policy_topic_entries[0].evidences[0].destination_mismatch.url_types] == [
+        "FINAL_URL"]
+    # And the launch tells the marketer, in words they can act on
+    [warning] = redirected.warnings
+    assert "disapproved" in warning and "DESTINATION_MISMATCH" in warning and "redirect" in warning
+    # While ours is approved, with nothing to say
+    assert policy_summary(gateway, ours).approval_status.name == "APPROVED" and ours.warnings == []
+    assert gateway.review_warnings(redirected) == [warning]
+
+
+def test_a_secret_without_a_developer_token_works(sandbox, sleeps):
+    # Google sunset developer tokens on 2026-09-09: the header is optional and ignored.
+    gateway = GoogleAdsGateway(sandbox.config(developer_token=None), sandbox.endpoint, sleep=sleeps.append)
+    mark = len(sandbox.headers)
+
+    assert gateway.spend(dt.date(2025, 3, 1), dt.date(2025, 3, 1)) == []
+    assert "developer-token" not in sandbox.headers[mark]

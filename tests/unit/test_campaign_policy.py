@@ -112,6 +112,16 @@ def test_rsa_headline_and_description_lengths_name_the_asset():
         ("google.rsa_headline_length", "google.headlines[1]"), ("google.rsa_description_length", "google.descriptions[1]")]
 
 
+def test_a_google_keyword_has_at_most_10_words():
+    # Google's KeywordInfo.text: at most 80 characters and 10 words; the schema holds the 80 characters.
+    ten = " ".join(["data"] * 10)
+    candidate = draft(google__keywords=[{"text": ten}, {"text": ten + " jobs"}, {"text": "data  engineer\tjobs"}])
+    assert [(v.rule, v.field) for v in policy.check(candidate)] == [
+        ("google.keyword_max_10_words", "google.keywords[1].text")]
+    with pytest.raises(ValueError, match="80 characters"):
+        draft(google__keywords=[{"text": "k" * 81}])
+
+
 def test_double_width_characters_count_two():
     # 15 CJK characters are 30 of Google's characters; 16 are 32. Half-width katakana and accents count 1.
     assert policy.google_length("データエンジニア募集中です東京都") == 32

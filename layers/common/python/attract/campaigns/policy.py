@@ -36,12 +36,14 @@ GOOGLE_POLICY = "https://support.google.com/adspolicy/answer/143465"
 GOOGLE_EMPLOYMENT = "https://support.google.com/adspolicy/answer/9917652"
 GOOGLE_RSA_LIMITS = "https://support.google.com/google-ads/answer/7684791"
 GOOGLE_OPPORTUNITIES = "https://support.google.com/adspolicy/answer/16701755"
+GOOGLE_KEYWORD = "https://developers.google.com/google-ads/api/reference/rpc/v26/KeywordInfo"
 
 META_AGE_MIN, META_AGE_MAX = 18, 65
 META_MIN_RADIUS = {"mile": Decimal(15), "kilometer": Decimal(24)}
 GOOGLE_MIN_RADIUS_KM = Decimal(1)
 RSA_HEADLINES = (3, 15, 30)  # at least, at most, characters each
 RSA_DESCRIPTIONS = (2, 4, 90)
+KEYWORD_MAX_WORDS = 10  # and 80 characters, which the draft's schema already limits (Keyword.text)
 # How far ahead a draft may be dated. Far beyond any campaign a marketer plans (an always-on campaign has no
 # end date), and well inside what the platforms take (Google's end_date_time stops at 2037-12-30).
 DATE_HORIZON = timedelta(days=3 * 365)
@@ -121,6 +123,13 @@ def _asset_length(kind: str, limits: tuple[int, int, int]) -> Callable[[Campaign
     return check
 
 
+def _keyword_words(draft: CampaignDraft) -> Iterator[Violation]:
+    for index, keyword in enumerate(draft.google.keywords if draft.google is not None else []):
+        if len(keyword.text.split()) > KEYWORD_MAX_WORDS:
+            yield Violation("google.keyword_max_10_words", f"google.keywords[{index}].text",
+                            f"a Google keyword has at most {KEYWORD_MAX_WORDS} words")
+
+
 def _enforced_by_adapter(draft: CampaignDraft) -> Iterator[Violation]:
     return iter(())
 
@@ -186,6 +195,9 @@ RULES: tuple[Rule, ...] = (
     Rule("google.rsa_description_length", "google",
          "Each description is at most 90 characters (double-width characters count 2)", GOOGLE_RSA_LIMITS,
          _asset_length("descriptions", RSA_DESCRIPTIONS)),
+    Rule("google.keyword_max_10_words", "google",
+         "Each keyword has at most 10 words (and 80 characters: a schema limit of the draft)", GOOGLE_KEYWORD,
+         _keyword_words),
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 

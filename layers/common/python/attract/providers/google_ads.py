@@ -6,12 +6,18 @@ sandbox (`attract_local.sandboxes.google_ads`) speaks the same one.
 
 - Launch: one atomic `GoogleAdsService.Mutate` with temporary resource names (budget, Search campaign,
   proximity criteria, ad group, keywords, responsive search ad), everything PAUSED; then a second
-  mutate enables campaign, ad group and ad. Before creating, the campaign is looked up by its stored id
-  or by its name (`LaunchPlan.platform_name` carries our campaign id), so a retry after a lost response
-  enables what exists instead of creating a second campaign.
-- Click ids: the ads' final URL is our `/r/` link; the campaign's final URL suffix `gclid={gclid}` puts
-  Google's click id on it even where auto-tagging is off (with auto-tagging on Google appends the same
-  value), and `/r/` records it with the click.
+  mutate enables campaign, ad group and ad, and the ad's policy review is read back (a disapproval
+  becomes a warning). Before creating, the campaign is looked up by its stored id or by its name
+  (`LaunchPlan.platform_name` carries our campaign id), so a retry after a lost response enables what
+  exists instead of creating a second campaign. A dry run sends the same operations with `validate_only`.
+- The account is read first, in one query: its currency (a budget in another currency is refused), its
+  time zone (campaign dates are in it: a start that is today or earlier there is left out, so the
+  campaign starts at once instead of being refused as past) and whether auto-tagging is on.
+- Landing: the ads' final URL is the employer's page itself (`LaunchPlan.landing_url`): an ad whose final
+  URL redirects to another domain is disapproved (destination mismatch). The campaign's final URL suffix
+  is `LaunchPlan.url_suffix` (tc_link and utm values); Google adds the click id (gclid) itself when the
+  account's auto-tagging is on. When it is off there is no gclid to add (Google generates one only with
+  auto-tagging), so the launch says so in `PlatformIds.warnings` instead of appending `gclid={gclid}`.
 - Errors: `GoogleAdsException` becomes `PlatformError` with codes like `campaign_error:DUPLICATE_CAMPAIGN_NAME`
   and the request id; RESOURCE_EXHAUSTED becomes `RateLimited`, retried with `with_backoff`.
 """
@@ -19,9 +25,11 @@ sandbox (`attract_local.sandboxes.google_ads`) speaks the same one.
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from google.ads.googleads.client import GoogleAdsClient
@@ -51,6 +59,14 @@ TRANSIENT_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADL
 # Temporary ids of one launch mutate: negative, unique within the request.
 BUDGET_TEMP_ID, CAMPAIGN_TEMP_ID, AD_GROUP_TEMP_ID = -1, -2, -3
 
+AUTO_TAGGING_OFF = ("auto-tagging is off in Google Ads: turn it on (Admin > Account settings > Auto-tagging) "
+                    "so joins from these ads carry a gclid")
+# Ahead of every other zone: an account time zone Python does not know never lets a past start through.
+FURTHEST_AHEAD = timezone(timedelta(hours=14))
+# What a marketer can do about the policy topics our ads may meet (topic: Google's PolicyTopicEntry.topic).
+REVIEW_HINTS = {"DESTINATION_MISMATCH": "the ad's final URL must open the employer's page on its own domain, "
+                                        "without a redirect to another domain"}
+
 # The SDK logs whole requests (hashed emails, click ids) at INFO on a failure; keep it to its summaries.
 logging.getLogger("google.ads.googleads.client").setLevel(logging.WARNING)
 
@@ -62,7 +78,8 @@ class GoogleAdsConfig(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    developer_token: SecretStr
+    # Sunset by Google on 2026-09-09: access belongs to the OAuth client's Cloud project, the header is ignored.
+    developer_token: SecretStr | None = None
     client_id: str
     client_secret: SecretStr
     refresh_token: SecretStr
@@ -96,9 +113,22 @@ def build_client(config: GoogleAdsConfig, endpoint: str = DEFAULT_ENDPOINT, cred
         credentials = Credentials(token=None, refresh_token=config.refresh_token.get_secret_value(),
                                   client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
                                   token_uri=config.token_uri)
-    return GoogleAdsClient(credentials=credentials, developer_token=config.developer_token.get_secret_value(),
+    developer_token = config.developer_token.get_secret_value() if config.developer_token else None
+    return GoogleAdsClient(credentials=credentials, developer_token=developer_token,
                            login_customer_id=config.login_customer_id, endpoint=endpoint, version=API_VERSION,
                            use_proto_plus=True)
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """What a launch needs to know of the ad account (customer)."""
+
+    currency: str | None
+    time_zone: tzinfo
+    auto_tagging: bool
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.time_zone).date()
 
 
 class GoogleAdsGateway:
@@ -108,11 +138,13 @@ class GoogleAdsGateway:
 
     def __init__(self, config: dict, endpoint: str = DEFAULT_ENDPOINT, *, client: GoogleAdsClient | None = None,
                  timeout_s: float = 60.0, attempts: int = 5, backoff_base_s: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.config = GoogleAdsConfig.model_validate(config)
         self.customer_id: str = self.config.customer_id
         self.endpoint = endpoint
         self.timeout_s, self.attempts, self.backoff_base_s, self._sleep = timeout_s, attempts, backoff_base_s, sleep
+        self._clock = clock
         self._client = client
         self._services: dict[str, Any] = {}
 
@@ -149,30 +181,59 @@ class GoogleAdsGateway:
         return self._call(lambda: list(service.search(customer_id=self.customer_id, query=query,
                                                       timeout=self.timeout_s)))
 
-    def _mutate(self, operations: list) -> list:
+    def _mutate(self, operations: list, *, validate_only: bool = False) -> list:
         service = self._service("GoogleAdsService")
-        response = self._call(lambda: service.mutate(customer_id=self.customer_id, mutate_operations=operations,
-                                                     timeout=self.timeout_s))
+        request = self._new("MutateGoogleAdsRequest", customer_id=self.customer_id, mutate_operations=operations,
+                            validate_only=validate_only)
+        response = self._call(lambda: service.mutate(request=request, timeout=self.timeout_s))
         return list(response.mutate_operation_responses)
 
     # ---- launch ------------------------------------------------------------------------------------------
 
     def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
+        account = self._account()
         found = self._find_launch(plan, done)
         if found is None:
-            self._check_currency(plan)
-            found = self._create(plan, None)
+            _check_currency(plan, account)
+            found = self._create(plan, None, account)
         elif found.ad_group is None or found.ad is None:
             # Not left by our atomic create (someone removed parts): add what is missing under it.
-            found = self._create(plan, found)
-        return found
+            found = self._create(plan, found, account)
+        return found.model_copy(update={"warnings": _merged(found.warnings, _account_warnings(account))})
 
     def activate(self, ids: PlatformIds) -> PlatformIds:
         self._mutate(self._status_operations(ids, "ENABLED", children=True))
-        return ids.model_copy(update={"status": "ENABLED"})
+        return ids.model_copy(update={"status": "ENABLED", "warnings": _merged(ids.warnings, self.review_warnings(ids))})
 
     def dry_run(self, plan: LaunchPlan) -> list[str]:
-        raise PlatformError(PLATFORM, "dry run not implemented yet", ["attract:dry_run_unsupported"])
+        """The launch's create mutate with `validate_only`: Google validates every operation, creates nothing."""
+        account = self._account()
+        _check_currency(plan, account)
+        self._mutate(self._launch_operations(plan, None, account.today(self._clock())), validate_only=True)
+        return _account_warnings(account)
+
+    def review_warnings(self, ids: PlatformIds) -> list[str]:
+        """The ad's policy review in a marketer's words: disapproved or limited, with the policy topics.
+
+        Google reviews a new ad within about a business day: right after the launch it is usually still
+        under review (no warning); reading it again later (GET, the spend sync) shows the outcome.
+        """
+        if not (ids.ad_group and ids.ad):
+            return []
+        rows = self._search("SELECT ad_group_ad.policy_summary.approval_status, "
+                            "ad_group_ad.policy_summary.policy_topic_entries FROM ad_group_ad WHERE "
+                            f"ad_group_ad.resource_name = '{self._path('adGroupAds', f'{ids.ad_group}~{ids.ad}')}'")
+        return [warning for row in rows if (warning := _review_warning(row.ad_group_ad.policy_summary))]
+
+    def _account(self) -> AccountSettings:
+        """Currency, time zone and auto-tagging of the account, in one query."""
+        rows = self._search("SELECT customer.currency_code, customer.time_zone, customer.auto_tagging_enabled "
+                            "FROM customer")
+        customer = rows[0].customer if rows else None
+        if customer is None:
+            return AccountSettings(currency=None, time_zone=FURTHEST_AHEAD, auto_tagging=True)
+        return AccountSettings(currency=customer.currency_code or None, time_zone=_zone(customer.time_zone),
+                               auto_tagging=customer.auto_tagging_enabled)
 
     def _find_launch(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds | None:
         """The campaign a previous attempt created: by its stored id, else by its name; with its children."""
@@ -199,16 +260,8 @@ class GoogleAdsGateway:
         return PlatformIds(campaign=str(campaign.id), budget=_last_segment(campaign.campaign_budget),
                            ad_group=ad_group, ad=ad, status=_status_name(campaign.status))
 
-    def _check_currency(self, plan: LaunchPlan) -> None:
-        # Budget micros are in the account's currency: a EUR budget on a JPY account would be 1/150 of it.
-        rows = self._search("SELECT customer.currency_code FROM customer")
-        account_currency = rows[0].customer.currency_code if rows else None
-        if account_currency and account_currency != plan.draft.daily_budget.currency:
-            raise PlatformError(PLATFORM, f"the ad account bills in {account_currency}, the budget is in "
-                                          f"{plan.draft.daily_budget.currency}", ["attract:CURRENCY_MISMATCH"])
-
-    def _create(self, plan: LaunchPlan, existing: PlatformIds | None) -> PlatformIds:
-        operations = self._launch_operations(plan, existing)
+    def _create(self, plan: LaunchPlan, existing: PlatformIds | None, account: AccountSettings) -> PlatformIds:
+        operations = self._launch_operations(plan, existing, account.today(self._clock()))
         responses = self._mutate(operations)
         ids = existing.model_dump() if existing else {}
         for response in responses:
@@ -220,71 +273,84 @@ class GoogleAdsGateway:
         ids["status"] = "PAUSED"
         return PlatformIds(**ids)
 
-    def _launch_operations(self, plan: LaunchPlan, existing: PlatformIds | None) -> list:
-        """The operations of one atomic mutate: all of a launch, or the children `existing` lacks."""
-        draft, assets = plan.draft, plan.draft.google
-        if assets is None:
+    def _launch_operations(self, plan: LaunchPlan, existing: PlatformIds | None, today: date) -> list:
+        """The operations of one atomic mutate: all of a launch, or the children `existing` lacks.
+
+        `today` is the account's date: campaign dates are in its time zone.
+        """
+        if plan.draft.google is None:
             raise PlatformError(PLATFORM, "the draft has no Google assets", ["attract:NO_GOOGLE_ASSETS"])
-        enums = self.client.enums
         operations = []
         if existing is None:
-            budget_path = self._path("campaignBudgets", BUDGET_TEMP_ID)
             campaign_path = self._path("campaigns", CAMPAIGN_TEMP_ID)
-            # Not explicitly shared: the budget takes the campaign's name, so it needs none of its own.
-            budget = self._new("CampaignBudget", resource_name=budget_path, amount_micros=draft.daily_budget.micros,
-                               delivery_method=enums.BudgetDeliveryMethodEnum.STANDARD, explicitly_shared=False)
-            operations.append(self._new("MutateOperation", campaign_budget_operation={"create": budget}))
-            campaign = self._new(
-                "Campaign", resource_name=campaign_path, name=plan.platform_name,
-                status=enums.CampaignStatusEnum.PAUSED,
-                advertising_channel_type=enums.AdvertisingChannelTypeEnum.SEARCH,
-                campaign_budget=budget_path,
-                target_spend=self._new("TargetSpend"),  # Maximize clicks: no bids to manage
-                network_settings={"target_google_search": True, "target_search_network": False,
-                                  "target_content_network": False, "target_partner_search_network": False},
-                geo_target_type_setting={
-                    "positive_geo_target_type": enums.PositiveGeoTargetTypeEnum.PRESENCE},
-                final_url_suffix=plan.url_suffix,
-                contains_eu_political_advertising=(
-                    enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING),
-            )
-            if plan.start_date is not None:  # otherwise it starts now
-                campaign.start_date_time = f"{plan.start_date.isoformat()} 00:00:00"
-            if plan.end_date is not None:
-                campaign.end_date_time = f"{plan.end_date.isoformat()} 23:59:59"
-            operations.append(self._new("MutateOperation", campaign_operation={"create": campaign}))
-            for location in draft.locations:
-                # Radius targeting only: no age, gender, parental or marital status, no postcodes
-                # (employment ads; attract.campaigns.policy refuses them before this point).
-                units = (enums.ProximityRadiusUnitsEnum.MILES if location.radius_unit == "mile"
-                         else enums.ProximityRadiusUnitsEnum.KILOMETERS)
-                criterion = self._new("CampaignCriterion", campaign=campaign_path, proximity={
-                    "geo_point": {"latitude_in_micro_degrees": round(location.latitude * 1_000_000),
-                                  "longitude_in_micro_degrees": round(location.longitude * 1_000_000)},
-                    "radius": float(location.radius), "radius_units": units})
-                operations.append(self._new("MutateOperation", campaign_criterion_operation={"create": criterion}))
+            operations += self._campaign_operations(plan, campaign_path, today)
         else:
             campaign_path = self._path("campaigns", existing.campaign or "")
         if existing is None or existing.ad_group is None:
             ad_group_path = self._path("adGroups", AD_GROUP_TEMP_ID)
-            ad_group = self._new("AdGroup", resource_name=ad_group_path, name=plan.platform_name,
-                                 campaign=campaign_path, status=enums.AdGroupStatusEnum.PAUSED,
-                                 type_=enums.AdGroupTypeEnum.SEARCH_STANDARD)
-            operations.append(self._new("MutateOperation", ad_group_operation={"create": ad_group}))
-            for keyword in assets.keywords:
-                criterion = self._new("AdGroupCriterion", ad_group=ad_group_path,
-                                      status=enums.AdGroupCriterionStatusEnum.ENABLED,
-                                      keyword={"text": keyword.text,
-                                               "match_type": getattr(enums.KeywordMatchTypeEnum, keyword.match_type)})
-                operations.append(self._new("MutateOperation", ad_group_criterion_operation={"create": criterion}))
+            operations += self._ad_group_operations(plan, campaign_path, ad_group_path)
         else:
             ad_group_path = self._path("adGroups", existing.ad_group)
-        ad = self._new("AdGroupAd", ad_group=ad_group_path, status=enums.AdGroupAdStatusEnum.PAUSED, ad={
-            "final_urls": [plan.landing_url],
-            "responsive_search_ad": {"headlines": [{"text": text} for text in assets.headlines],
-                                     "descriptions": [{"text": text} for text in assets.descriptions]}})
-        operations.append(self._new("MutateOperation", ad_group_ad_operation={"create": ad}))
+        operations.append(self._new("MutateOperation", ad_group_ad_operation={"create": self._ad(plan, ad_group_path)}))
         return operations
+
+    def _campaign_operations(self, plan: LaunchPlan, campaign_path: str, today: date) -> list:
+        """Budget, Search campaign (PAUSED) and one proximity criterion per location."""
+        draft, enums = plan.draft, self.client.enums
+        budget_path = self._path("campaignBudgets", BUDGET_TEMP_ID)
+        # Not explicitly shared: the budget takes the campaign's name, so it needs none of its own.
+        budget = self._new("CampaignBudget", resource_name=budget_path, amount_micros=draft.daily_budget.micros,
+                           delivery_method=enums.BudgetDeliveryMethodEnum.STANDARD, explicitly_shared=False)
+        campaign = self._new(
+            "Campaign", resource_name=campaign_path, name=plan.platform_name,
+            status=enums.CampaignStatusEnum.PAUSED,
+            advertising_channel_type=enums.AdvertisingChannelTypeEnum.SEARCH,
+            campaign_budget=budget_path,
+            target_spend=self._new("TargetSpend"),  # Maximize clicks: no bids to manage
+            network_settings={"target_google_search": True, "target_search_network": False,
+                              "target_content_network": False, "target_partner_search_network": False},
+            geo_target_type_setting={"positive_geo_target_type": enums.PositiveGeoTargetTypeEnum.PRESENCE},
+            final_url_suffix=plan.url_suffix,
+            # Required on every new campaign since 2025 (FieldError.REQUIRED without it).
+            contains_eu_political_advertising=(
+                enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING),
+            **_campaign_dates(plan, today))
+        operations = [self._new("MutateOperation", campaign_budget_operation={"create": budget}),
+                      self._new("MutateOperation", campaign_operation={"create": campaign})]
+        for location in draft.locations:
+            # Radius targeting only: no age, gender, parental or marital status, no postcodes
+            # (employment ads; attract.campaigns.policy refuses them before this point).
+            units = (enums.ProximityRadiusUnitsEnum.MILES if location.radius_unit == "mile"
+                     else enums.ProximityRadiusUnitsEnum.KILOMETERS)
+            criterion = self._new("CampaignCriterion", campaign=campaign_path, proximity={
+                "geo_point": {"latitude_in_micro_degrees": round(location.latitude * 1_000_000),
+                              "longitude_in_micro_degrees": round(location.longitude * 1_000_000)},
+                "radius": float(location.radius), "radius_units": units})
+            operations.append(self._new("MutateOperation", campaign_criterion_operation={"create": criterion}))
+        return operations
+
+    def _ad_group_operations(self, plan: LaunchPlan, campaign_path: str, ad_group_path: str) -> list:
+        """The ad group (PAUSED) and its keywords."""
+        enums = self.client.enums
+        ad_group = self._new("AdGroup", resource_name=ad_group_path, name=plan.platform_name, campaign=campaign_path,
+                             status=enums.AdGroupStatusEnum.PAUSED, type_=enums.AdGroupTypeEnum.SEARCH_STANDARD)
+        operations = [self._new("MutateOperation", ad_group_operation={"create": ad_group})]
+        for keyword in plan.draft.google.keywords if plan.draft.google else []:
+            criterion = self._new("AdGroupCriterion", ad_group=ad_group_path,
+                                  status=enums.AdGroupCriterionStatusEnum.ENABLED,
+                                  keyword={"text": keyword.text,
+                                           "match_type": getattr(enums.KeywordMatchTypeEnum, keyword.match_type)})
+            operations.append(self._new("MutateOperation", ad_group_criterion_operation={"create": criterion}))
+        return operations
+
+    def _ad(self, plan: LaunchPlan, ad_group_path: str):
+        """The responsive search ad (PAUSED), landing on the employer's own page."""
+        assets = plan.draft.google
+        headlines, descriptions = (assets.headlines, assets.descriptions) if assets else ([], [])
+        return self._new("AdGroupAd", ad_group=ad_group_path, status=self.client.enums.AdGroupAdStatusEnum.PAUSED,
+                         ad={"final_urls": [plan.landing_url],
+                             "responsive_search_ad": {"headlines": [{"text": text} for text in headlines],
+                                                      "descriptions": [{"text": text} for text in descriptions]}})
 
     # ---- status ------------------------------------------------------------------------------------------
 
@@ -403,6 +469,62 @@ class GoogleAdsGateway:
                             conversions=[self._click_conversion(conversion) for conversion in conversions])
         response = self._call(lambda: service.upload_click_conversions(request=request, timeout=self.timeout_s))
         return partial_failures(response.partial_failure_error, "conversions")
+
+
+# ---- launch helpers ------------------------------------------------------------------------------------------
+
+def _check_currency(plan: LaunchPlan, account: AccountSettings) -> None:
+    # Budget micros are in the account's currency: a EUR budget on a JPY account would be 1/150 of it.
+    if account.currency and account.currency != plan.draft.daily_budget.currency:
+        raise PlatformError(PLATFORM, f"the ad account bills in {account.currency}, the budget is in "
+                                      f"{plan.draft.daily_budget.currency}", ["attract:CURRENCY_MISMATCH"])
+
+
+def _campaign_dates(plan: LaunchPlan, today: date) -> dict[str, str]:
+    """start_date_time / end_date_time, in the account's time zone (`today` is its date).
+
+    Google refuses a date in the past (CANNOT_SET_DATE_TO_PAST) for the whole atomic create, and 00:00:00
+    of today is already past: a start that is today or earlier there is left out, and the campaign starts
+    at once. A draft's start "tomorrow" in UTC is already today in Tokyo.
+    """
+    if plan.end_date is not None and plan.end_date < today:
+        raise PlatformError(PLATFORM, f"the end date {plan.end_date} has passed in the ad account's time zone",
+                            ["attract:END_DATE_PASSED"])
+    dates = {}
+    if plan.start_date is not None and plan.start_date > today:
+        dates["start_date_time"] = f"{plan.start_date.isoformat()} 00:00:00"
+    if plan.end_date is not None:
+        dates["end_date_time"] = f"{plan.end_date.isoformat()} 23:59:59"
+    return dates
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else FURTHEST_AHEAD
+    except (ZoneInfoNotFoundError, ValueError):
+        return FURTHEST_AHEAD
+
+
+def _account_warnings(account: AccountSettings) -> list[str]:
+    return [] if account.auto_tagging else [AUTO_TAGGING_OFF]
+
+
+def _review_warning(summary) -> str | None:
+    """One warning for a disapproved or limited ad; None while approved or under review."""
+    status = getattr(summary.approval_status, "name", "")
+    topics = [entry.topic for entry in summary.policy_topic_entries]
+    hints = "; ".join(REVIEW_HINTS[topic] for topic in topics if topic in REVIEW_HINTS)
+    named = f" ({', '.join(topics)})" if topics else ""
+    if status == "DISAPPROVED":
+        return f"Google disapproved the ad{named}: it will not show until fixed" + (f": {hints}" if hints else "")
+    if status in ("APPROVED_LIMITED", "AREA_OF_INTEREST_ONLY"):
+        return f"Google limits where the ad may show{named}" + (f": {hints}" if hints else "")
+    return None
+
+
+def _merged(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    """Both lists in order, each warning once (a resumed launch must not repeat them)."""
+    return list(dict.fromkeys([*first, *second]))
 
 
 # ---- errors --------------------------------------------------------------------------------------------------
