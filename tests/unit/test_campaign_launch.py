@@ -180,3 +180,14 @@ def test_an_ad_destination_outside_destination_hosts_is_refused(world):
         launch(world, campaign.id, allowed_hosts=("jobs.example.org",))
     assert (raised.value.field, raised.value.rule) == ("destination", "destination_host_not_allowed")
     assert launch(world, campaign.id, allowed_hosts=("careers.example.com",)).status == "active"
+
+
+def test_a_dry_run_after_the_launch_checks_nothing_twice(world):
+    calls, _, store, _ = world
+    campaign = created(store)
+    launch(world, campaign.id)
+    calls.clear()
+    # A platform would refuse a second campaign of the same name: channels already created are not sent again
+    report = logic.dry_run(campaign.id, store=store, gateways=world[1].__getitem__, now=NOW)
+    assert calls == [] and report.ok is True
+    assert report.channels["meta"].warnings == ["already created on this platform: nothing to check"]

@@ -184,6 +184,10 @@ def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: 
     check_destination(campaign.draft, allowed_hosts)
     results = {}
     for channel in campaign.draft.channels:
+        if _created(campaign.platform_ids.get(channel) or PlatformIds()):
+            # The platform would refuse a second campaign of the same name: there is nothing left to check.
+            results[channel] = DryRunChannel(ok=True, warnings=["already created on this platform: nothing to check"])
+            continue
         code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
         try:
             warnings = gateways(channel).dry_run(launch_plan(campaign, channel, code, now))
