@@ -4,13 +4,17 @@ Development and tests only. The SDK is pointed at it through `FacebookSession.GR
 the real SDK code runs end to end: its form encoding (JSON-encoded values in form fields), its cursors,
 its error parsing. What it serves:
 
+- `GET /vNN.N/act_<id>` the ad account (its `currency`, `min_daily_budget`),
 - `POST|GET /vNN.N/act_<id>/campaigns|adsets|adcreatives|ads` create / list (with `filtering`, `fields`,
-  cursor paging), `GET /vNN.N/act_<id>/insights` (campaign level, daily),
+  cursor paging; a create with `execution_options=["validate_only"]` is checked and answered
+  `{"success": true}`, creating nothing), `GET /vNN.N/act_<id>/insights` (campaign level, daily),
 - `GET|POST|DELETE /vNN.N/<id>` read / update / delete,
 - `POST /vNN.N/<pixel id>/events` the Conversions API.
 
 It checks the access token (and appsecret_proof), keeps objects in memory, enforces the rules Meta applies
-to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >= 15 miles) and the
+to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >= 15 miles), to every ad set
+(radius <= 50 miles, a daily budget of at least the account's minimum in its currency's unit, an end time
+after the start and not past, beneficiary and payor when the campaign runs in the EU) and the
 Conversions API's (hashed emails, fbc format, recent event times, a website event's user agent and page), and records every request in
 `.received` as (method, path, params) with the JSON-encoded values decoded and the credentials removed.
 `fail_next` makes the next matching request fail with a Graph error, before or after applying it, or drop
@@ -36,12 +40,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from attract.campaigns.currencies import meta_offset
+
 log = logging.getLogger(__name__)
 
 EDGES = {"campaigns": "campaign", "adsets": "adset", "adcreatives": "adcreative", "ads": "ad"}
 STATUSES = {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED"}
-MIN_EMPLOYMENT_RADIUS_MILES = Decimal(15)
-KM_PER_MILE = Decimal("1.609344")
+# Per distance_unit, as Meta states them: EMPLOYMENT at least 15 miles / 24 km; any radius at most 50 miles / 80 km
+MIN_EMPLOYMENT_RADIUS = {"mile": Decimal(15), "kilometer": Decimal(24)}
+MAX_RADIUS = {"mile": Decimal(50), "kilometer": Decimal(80)}
+# Where Meta requires dsa_beneficiary and dsa_payor: the EU and its associated territories, as Meta lists them
+# (developers.facebook.com/blog/post/2023/05/16/...-ads-targeting-eu/). Kept apart from the adapter's list
+# (attract.campaigns.policy.META_DSA_COUNTRIES, which adds the EEA) so that the sandbox judges the adapter.
+DSA_COUNTRIES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "AX", "GF", "GP", "MQ", "YT", "RE", "MF",
+})
 _VERSIONED = re.compile(r"^/v\d+\.\d+/(?P<rest>.+)$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FBC = re.compile(r"^fb\.\d\.\d{13}\.[A-Za-z0-9_-]+$")
@@ -96,7 +110,10 @@ class MetaSandbox:
     ad_account_id: str = "act_1000000000001"
     pixel_id: str = "2000000000001"
     page_id: str = "3000000000001"
-    currency: str = "EUR"
+    currency: str = "EUR"  # the ad account's: budgets are in its unit (Meta's offset), spend is reported in it
+    min_daily_budget: int = 100  # in that unit: EUR 1.00, Meta's minimum for impression-billed ad sets in EUR
+    dsa_beneficiary: str = "Attract local employer"  # the secret's DSA names (config()), sent for EU ad sets
+    dsa_payor: str = "Attract local employer"
     simulate_delivery: bool = True  # ACTIVE campaigns spend 90% of their ad sets' daily budgets each day
     today: Callable[[], date] = field(default=lambda: datetime.now(timezone.utc).date())
     received: list[tuple[str, str, dict]] = field(default_factory=list)
@@ -134,9 +151,10 @@ class MetaSandbox:
             self._server = None
 
     def config(self) -> dict:
-        """The Meta secret's JSON (app, token, account, pixel, page) for this sandbox."""
+        """The Meta secret's JSON (app, token, account, pixel, page, DSA beneficiary and payor) for this sandbox."""
         return {"app_id": self.app_id, "app_secret": self.app_secret, "access_token": self.access_token,
-                "ad_account_id": self.ad_account_id, "pixel_id": self.pixel_id, "page_id": self.page_id}
+                "ad_account_id": self.ad_account_id, "pixel_id": self.pixel_id, "page_id": self.page_id,
+                "dsa_beneficiary": self.dsa_beneficiary, "dsa_payor": self.dsa_payor}
 
     def fail_next(self, path_suffix: str, code: int | None = None, subcode: int | None = None, *,
                   after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1,
@@ -208,6 +226,8 @@ class MetaSandbox:
                     return self._list(EDGES[parts[1]], params)
             if parts == [self._account, "insights"] and method == "GET":
                 return self._insights(params)
+            if parts == [self._account] and method == "GET":
+                return self._account_node(params)
             if len(parts) == 2 and parts[1] == "events" and method == "POST":
                 return self._conversions(parts[0], params)
             if len(parts) == 1 and parts[0] in self.objects:
@@ -227,7 +247,23 @@ class MetaSandbox:
         self.objects[object_id] = item
         return {"id": object_id}
 
+    def _account_node(self, params: dict) -> dict:
+        account = {"id": self._account, "account_id": self._account.removeprefix("act_"), "currency": self.currency,
+                   "min_daily_budget": self.min_daily_budget}
+        return {name: value for name, value in account.items() if name == "id" or name in (_fields(params) or account)}
+
     def _create(self, kind: str, params: dict) -> dict:
+        """Checks a create as Meta does; with execution_options=["validate_only"] that is all (Meta answers
+        {"success": true} and creates nothing)."""
+        options = params.pop("execution_options", None) or []
+        if not isinstance(options, list) or not set(options) <= {"validate_only", "include_recommendations"}:
+            raise GraphError(100, "Invalid parameter: execution_options")
+        self._check_create(kind, params)
+        if "validate_only" in options:
+            return {"success": True}
+        return self._new(kind, params)
+
+    def _check_create(self, kind: str, params: dict) -> None:
         if not params.get("name"):
             raise GraphError(100, "The parameter name is required")
         status = params.get("status", "ACTIVE")
@@ -243,13 +279,14 @@ class MetaSandbox:
             campaign = self.objects.get(str(params.get("campaign_id")))
             if campaign is None or campaign["_kind"] != "campaign":
                 raise GraphError(100, "Invalid parameter: campaign_id", subcode=1487076)
-            budget = str(params.get("daily_budget", ""))
-            if not budget.isdigit() or int(budget) <= 0:
-                raise GraphError(100, "daily_budget must be a positive integer in the currency's minor unit")
+            self._budget(params)
             if not isinstance(params.get("targeting"), dict) or not params["targeting"].get("geo_locations"):
                 raise GraphError(100, "targeting with geo_locations is required", subcode=1487079)
+            self._radius_max(params["targeting"])
             if "EMPLOYMENT" in (campaign.get("special_ad_categories") or []):
                 self._employment_targeting(params["targeting"])
+            self._schedule(params)
+            self._dsa(campaign, params)
         elif kind == "adcreative":
             spec = params.get("object_story_spec")
             if not isinstance(spec, dict) or not spec.get("page_id") or not (spec.get("link_data") or {}).get("link"):
@@ -259,7 +296,44 @@ class MetaSandbox:
             creative = params["creative"] if isinstance(params.get("creative"), dict) else {}
             if adset is None or adset["_kind"] != "adset" or str(creative.get("creative_id")) not in self.objects:
                 raise GraphError(100, "adset_id and creative.creative_id must name existing objects", subcode=1487390)
-        return self._new(kind, params)
+
+    def _budget(self, params: dict) -> None:
+        """daily_budget: an integer in the account currency's unit (offset 100: cents; 1: whole yen, won, ...),
+        at least the account's minimum ("Budget Is Too Low", code 100 subcode 1885272, as Meta answers)."""
+        budget = str(params.get("daily_budget", ""))
+        if not budget.isdigit() or int(budget) <= 0:
+            raise GraphError(100, "daily_budget must be a positive integer in the currency's minor unit")
+        if int(budget) < self.min_daily_budget:
+            minimum = Decimal(self.min_daily_budget) / meta_offset(self.currency)
+            raise GraphError(100, f"Budget Is Too Low: the budget for this ad set must be at least {minimum} "
+                                  f"{self.currency}", subcode=1885272)
+
+    @staticmethod
+    def _radius_max(targeting: dict) -> None:
+        for location in (targeting.get("geo_locations") or {}).get("custom_locations") or []:
+            if _radius(location) > MAX_RADIUS[location.get("distance_unit", "mile")]:
+                raise GraphError(100, "custom_locations radius must be at most 50 miles (80 km)", subcode=1487756)
+
+    def _schedule(self, params: dict) -> None:
+        """end_time after start_time (or now) and not past: Meta's "Incorrect End Date" (code 100, 1885407)."""
+        if not params.get("end_time"):
+            return
+        today = self.today()
+        now = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+        start = _time(params["start_time"]) if params.get("start_time") else now
+        end = _time(params["end_time"])
+        if end <= max(start, now):
+            raise GraphError(100, "Incorrect End Date: please choose an end date that occurs after your start date "
+                                  "and in the future", subcode=1885407)
+
+    @staticmethod
+    def _dsa(campaign: dict, params: dict) -> None:
+        """An ad set of a campaign running in the EU names its beneficiary and payor (Digital Services Act)."""
+        countries = set(campaign.get("special_ad_category_country") or [])
+        countries |= set(((params["targeting"].get("geo_locations") or {}).get("countries")) or [])
+        if countries & DSA_COUNTRIES and not (params.get("dsa_beneficiary") and params.get("dsa_payor")):
+            raise GraphError(100, "Ads targeting the EU or its associated territories require dsa_beneficiary and "
+                                  "dsa_payor", subcode=3858082)
 
     @staticmethod
     def _employment_targeting(targeting: dict) -> None:
@@ -272,9 +346,7 @@ class MetaSandbox:
         if geo.get("zips"):
             raise GraphError(100, "Special ad category EMPLOYMENT: postcode targeting is not allowed", subcode=1870194)
         for location in geo.get("custom_locations") or []:
-            radius = Decimal(str(location.get("radius", 0)))
-            miles = radius if location.get("distance_unit", "mile") == "mile" else radius / KM_PER_MILE
-            if miles < MIN_EMPLOYMENT_RADIUS_MILES:
+            if _radius(location) < MIN_EMPLOYMENT_RADIUS[location.get("distance_unit", "mile")]:
                 raise GraphError(100, "Special ad category EMPLOYMENT: radius must be at least 15 miles",
                                  subcode=1870194)
 
@@ -329,7 +401,7 @@ class MetaSandbox:
                 figures = self._spend.get((campaign["id"], day)) or self._simulated(campaign, day)
                 if figures is not None:
                     row = {"campaign_id": campaign["id"], "campaign_name": campaign["name"],
-                           "spend": f"{figures.spend:.2f}", "clicks": str(figures.clicks),
+                           "spend": str(figures.spend), "clicks": str(figures.clicks),
                            "impressions": str(figures.impressions), "account_currency": self.currency}
                     rows.append({**{k: v for k, v in row.items() if k in wanted},
                                  "date_start": day.isoformat(), "date_stop": day.isoformat()})
@@ -345,8 +417,9 @@ class MetaSandbox:
                      if o["_kind"] == "adset" and o.get("campaign_id") == campaign["id"] and o.get("status") == "ACTIVE")
         if not budget:
             return None
-        spend = (Decimal(budget) * Decimal("0.9") / 100).quantize(Decimal("0.01"))
-        impressions = int(spend * 100)
+        offset = meta_offset(self.currency)
+        spend = (Decimal(budget) * Decimal("0.9") / offset).quantize(Decimal(1) / offset)
+        impressions = int(budget * Decimal("0.9"))
         return _Spend(spend, max(1, impressions // 50), impressions)
 
     def _conversions(self, pixel: str, params: dict) -> dict:
@@ -374,6 +447,21 @@ class MetaSandbox:
                 raise GraphError(100, "user_data has no customer information parameter", subcode=2804050)
         self.events.extend(events)
         return {"events_received": len(events), "messages": [], "fbtrace_id": _trace_id()}
+
+
+def _radius(location: dict) -> Decimal:
+    if location.get("distance_unit", "mile") not in ("mile", "kilometer"):
+        raise GraphError(100, "distance_unit must be mile or kilometer")
+    return Decimal(str(location.get("radius", 0)))
+
+
+def _time(value: Any) -> datetime:
+    """A Graph datetime parameter: ISO 8601 (a UTC offset or none, read as UTC) or a UNIX timestamp."""
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), tz=timezone.utc)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _trace_id() -> str:

@@ -277,6 +277,20 @@ def test_a_google_refusal_in_a_dry_run_is_part_of_the_answer(api, google):
     assert report["channels"]["google_search"]["request_id"] == google.failure_request_ids[-1]
 
 
+def test_a_location_whose_coordinates_are_in_another_country_is_422_naming_it(api, google, meta):
+    before = _received(google, meta)
+    body = _draft_body(load_event("campaigns/create"))
+    # Given Berlin's coordinates declared as Austria, and a radius beyond Meta's largest
+    locations = [{**body["locations"][0], "country": "AT"}, {**body["locations"][0], "radius": 60}]
+    status, answer, _ = _invoke(api, with_body(load_event("campaigns/create"), {**body, "locations": locations}))
+    # Then each is named with its field and rule, and no platform heard of the draft
+    assert status == 422, answer
+    assert {(e["field"], e["rule"]) for e in answer["errors"]} == {
+        ("locations[0].country", "meta.location_country_matches_coordinates"),
+        ("locations[1].radius", "meta.radius_max_50_miles")}
+    assert "DE" in answer["errors"][0]["message"] and _received(google, meta) == before
+
+
 # ---- launch
 
 
@@ -525,6 +539,71 @@ def test_twenty_racing_launches_create_each_platform_campaign_once(api, local_aw
     _one_of_each(google, meta, name)
     item = _item(local_aws, created["id"])
     assert item["status"] == "active" and len(item["link_codes"]) == 2
+
+
+def _meta_secret(local_aws, config: dict) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    local_aws.client("secretsmanager").put_secret_value(SecretId=local_aws.refs["MetaSecret"],
+                                                        SecretString=json.dumps(config))
+    parameters.clear_caches()
+
+
+def test_an_eu_launch_without_beneficiary_and_payor_is_422_and_meta_hears_nothing(api, local_aws, started, meta):
+    # Given a Meta secret without the DSA names, and a Meta draft for Berlin
+    _meta_secret(local_aws, {k: v for k, v in meta.config().items() if not k.startswith("dsa_")})
+    try:
+        created = _create(api, channels=["meta"], google=None)
+        received = len(meta.received)
+        # When it is launched
+        status, body, _ = _invoke(api, _action(created["id"], "launch"))
+        # Then a 422 names the rule and both fields, Meta got no request, and the launch is not left running
+        assert status == 422, body
+        assert {(e["field"], e["rule"]) for e in body["errors"]} == {
+            ("meta.dsa_beneficiary", "meta.dsa_beneficiary_payor_required"),
+            ("meta.dsa_payor", "meta.dsa_beneficiary_payor_required")}
+        assert len(meta.received) == received
+        _, failed, _ = _invoke(api, _event("get", created["id"]))
+        assert failed["status"] == "failed"
+        assert failed["last_error"]["codes"] == ["meta.dsa_beneficiary_payor_required"]
+    finally:
+        started[0].fill_secrets(local_aws)
+    # And once the secret names them, launching again sends them on the ad set
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    status, launched, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 200 and launched["status"] == "active", launched
+    (ad_set,) = _meta_objects(meta, _platform_name(created))["adset"]
+    assert (ad_set["dsa_beneficiary"], ad_set["dsa_payor"]) == (meta.dsa_beneficiary, meta.dsa_payor)
+
+
+def test_a_budget_in_another_currency_than_the_meta_account_is_422_before_any_create(api, meta):
+    body = json.loads(load_event("campaigns/create")["body"])
+    created = _create(api, channels=["meta"], google=None, daily_budget={**body["daily_budget"], "currency": "USD"})
+    posts = len([r for r in meta.received if r[0] == "POST"])
+    status, answer, _ = _invoke(api, _action(created["id"], "launch"))
+    assert status == 422, answer
+    assert [(e["field"], e["rule"]) for e in answer["errors"]] == [
+        ("daily_budget.currency", "meta.budget_currency_is_account_currency")]
+    assert len([r for r in meta.received if r[0] == "POST"]) == posts
+
+
+def test_a_dry_run_asks_meta_to_validate_only_and_creates_nothing(api, local_aws, meta):
+    from attract.providers.meta import NOT_VALIDATED
+
+    created = _create(api, channels=["meta"], google=None)
+    event = _action(created["id"], "launch")
+    event["rawQueryString"], event["queryStringParameters"] = "dry_run=true", {"dry_run": "true"}
+    objects, since = len(meta.objects), len(meta.received)
+    status, answer, _ = _invoke(api, event)
+    assert status == 200, answer
+    assert answer["ok"] and answer["channels"]["meta"] == {"ok": True, "warnings": [NOT_VALIDATED], "message": None,
+                                                          "codes": [], "request_id": None, "retryable": False}
+    validated = [path.rsplit("/", 1)[-1] for method, path, params in meta.received[since:]
+                 if method == "POST" and params.get("execution_options") == ["validate_only"]]
+    assert validated == ["campaigns", "adcreatives"] and len(meta.objects) == objects
+    assert _item(local_aws, created["id"])["status"] == "draft"
 
 
 # ---- pause, resume, end

@@ -16,7 +16,8 @@ import pytest
 
 from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
 from attract.campaigns.ports import PlatformError, RateLimited
-from attract.providers.meta import MetaGateway
+from attract.errors import RulesBrokenError
+from attract.providers.meta import NOT_VALIDATED, MetaGateway
 from attract_local.sandboxes.meta import MetaSandbox
 from tests.support import launched
 
@@ -58,6 +59,11 @@ def sleeps() -> list[float]:
 
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)  # the launches' clock: before the drafts' start
+# The drafts' dates, ahead of the sandbox's clock (the machine's): Meta refuses an end time already past.
+START = datetime.now(timezone.utc).date() + timedelta(days=30)
+END = START + timedelta(days=30)
+BERLIN = {"latitude": 52.52, "longitude": 13.405, "radius": 20, "radius_unit": "mile", "country": "DE"}
+VIENNA = {"latitude": 48.2082, "longitude": 16.3738, "radius": 30, "radius_unit": "kilometer", "country": "AT"}
 
 
 @pytest.fixture
@@ -65,20 +71,18 @@ def gateway(sandbox, sleeps):
     return MetaGateway(sandbox.config(), sandbox.url, timeout_s=5, sleep=sleeps.append, clock=lambda: NOW)
 
 
-def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", start: str = "2026-12-01",
-         end: str | None = "2026-12-31") -> LaunchPlan:
+def plan(name: str | None = None, *, radius: int = 20, unit: str = "mile", start: object = START,
+         end: object = END, budget: tuple[str, str] = ("50.00", "EUR"), locations: list[dict] | None = None,
+         **meta: str) -> LaunchPlan:
     campaign_id = uuid.uuid4().hex[:12]
     name = name or f"Data engineers {campaign_id}"
     draft = CampaignDraft.model_validate({
-        "name": name, "channels": ["meta"], "daily_budget": {"amount": "50.00", "currency": "EUR"},
-        "start_date": start, "end_date": end,
-        "locations": [
-            {"latitude": 52.52, "longitude": 13.405, "radius": radius, "radius_unit": unit, "country": "DE"},
-            {"latitude": 48.2082, "longitude": 16.3738, "radius": 30, "radius_unit": "kilometer", "country": "AT"},
-        ],
+        "name": name, "channels": ["meta"], "daily_budget": {"amount": budget[0], "currency": budget[1]},
+        "start_date": str(start), "end_date": None if end is None else str(end),
+        "locations": locations or [{**BERLIN, "radius": radius, "radius_unit": unit}, VIENNA],
         "destination": "https://careers.example.com/data",
         "meta": {"primary_text": "Build our data platform", "headline": "Data engineers wanted",
-                 "image_url": "https://images.example.com/team.png", "call_to_action": "APPLY_NOW"},
+                 "image_url": "https://images.example.com/team.png", "call_to_action": "APPLY_NOW", **meta},
     })
     return LaunchPlan(campaign_id=campaign_id, platform_name=f"{name} [attract:{campaign_id}]", draft=draft,
                       landing_url=draft.destination, url_params=(("tc_link", campaign_id[:8]),),
@@ -124,7 +128,9 @@ def test_launch_sets_employment_rules_creates_paused_then_activates(sandbox, gat
     assert ad_set["daily_budget"] == "5000"  # EUR 50.00 in cents, as Meta wants it
     assert ad_set["campaign_id"] == ids.campaign and ad_set["billing_event"] == "IMPRESSIONS"
     assert ad_set["promoted_object"] == {"pixel_id": sandbox.pixel_id, "custom_event_type": "LEAD"}
-    assert (ad_set["start_time"], ad_set["end_time"]) == ("2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
+    assert (ad_set["start_time"], ad_set["end_time"]) == (f"{START}T00:00:00+00:00", f"{END}T23:59:59+00:00")
+    # DE and AT are in the EU: who benefits and who pays, from the secret
+    assert (ad_set["dsa_beneficiary"], ad_set["dsa_payor"]) == (sandbox.dsa_beneficiary, sandbox.dsa_payor)
 
     link = creative["object_story_spec"]["link_data"]
     # The ad lands on the careers page itself; Meta appends url_tags (tc_link and utm) to it
@@ -157,10 +163,10 @@ def test_a_launch_without_pixel_optimises_for_link_clicks(sandbox, sleeps):
 
 def test_a_draft_that_already_started_starts_now(sandbox, gateway):
     # Given a plan whose start has passed (the launch sends it as "start now": start_date None)
-    launch = plan(start="2026-11-01").model_copy(update={"start_date": None})
+    launch = plan(start=START - timedelta(days=60)).model_copy(update={"start_date": None})
     launched(gateway, launch, PlatformIds())
     (ad_set,) = named(sandbox, "adset", launch)
-    assert "start_time" not in ad_set and ad_set["end_time"] == "2027-01-01T00:00:00+00:00"
+    assert "start_time" not in ad_set and ad_set["end_time"] == f"{END}T23:59:59+00:00"
 
 
 @pytest.mark.parametrize("step", ["/campaigns", "/adsets", "/adcreatives", "/ads"])
@@ -235,6 +241,188 @@ def test_meta_refusal_keeps_codes_and_trace_id_and_nothing_else(sandbox, gateway
     assert error.as_json()["platform"] == "meta" and error.request_id
     assert error.__cause__ is None and error.__suppress_context__  # the SDK error holds the whole request
     assert named(sandbox, "adset", launch) == [] and len(named(sandbox, "campaign", launch)) == 1
+
+
+# ---- dates ---------------------------------------------------------------------------------------------
+
+def test_any_end_date_is_sent_as_the_end_of_that_day_even_the_last_one(sandbox, gateway):
+    # Given the last date there is (the day after it does not exist: the adapter used to crash computing it)
+    launch = plan(end=date.max)
+    # When it is created
+    gateway.create_paused(launch, PlatformIds())
+    # Then the ad set ends at that day's last second
+    (ad_set,) = named(sandbox, "adset", launch)
+    assert ad_set["end_time"] == "9999-12-31T23:59:59+00:00"
+
+
+@pytest.mark.parametrize(("start", "end"), [(None, START - timedelta(days=40)), (END, START)],
+                         ids=["end_past", "start_after_end"])
+def test_the_sandbox_refuses_an_end_time_past_or_before_the_start(sandbox, gateway, start, end):
+    # Given what a launch can no longer send (the policy refuses such drafts): written past the draft's checks
+    launch = plan().model_copy(update={"start_date": start, "end_date": end})
+    # Then Meta's "Incorrect End Date", and no ad set
+    with pytest.raises(PlatformError) as refused:
+        gateway.create_paused(launch, PlatformIds())
+    assert refused.value.codes == ["100", "100/1885407"] and named(sandbox, "adset", launch) == []
+
+
+# ---- countries and the Digital Services Act -------------------------------------------------------------
+
+BASEL = {"latitude": 47.5596, "longitude": 7.5886, "radius": 80, "radius_unit": "kilometer", "country": "CH"}
+NEW_YORK = {"latitude": 40.7128, "longitude": -74.006, "radius": 25, "radius_unit": "mile", "country": "US"}
+
+
+def test_special_ad_category_country_names_every_country_the_radius_reaches(sandbox, gateway):
+    # Given a location in Basel (CH) whose 80 km reach Germany and France
+    launch = plan(locations=[BASEL])
+    gateway.create_paused(launch, PlatformIds())
+    (campaign,) = named(sandbox, "campaign", launch)
+    (ad_set,) = named(sandbox, "adset", launch)
+    # Then the campaign declares the three, and the ad set names its beneficiary and payor (DE, FR: EU)
+    assert campaign["special_ad_category_country"] == ["CH", "DE", "FR"]
+    assert (ad_set["dsa_beneficiary"], ad_set["dsa_payor"]) == (sandbox.dsa_beneficiary, sandbox.dsa_payor)
+
+
+def test_the_draft_names_its_own_beneficiary_and_payor(sandbox, gateway):
+    launch = plan(dsa_beneficiary="Acme Logistics GmbH", dsa_payor="Acme Holding SE")
+    gateway.create_paused(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    assert (ad_set["dsa_beneficiary"], ad_set["dsa_payor"]) == ("Acme Logistics GmbH", "Acme Holding SE")
+
+
+def test_an_eu_launch_without_beneficiary_and_payor_is_refused_before_any_call(sandbox, sleeps):
+    # Given a Meta secret without DSA names, and a draft without its own
+    config = {key: value for key, value in sandbox.config().items() if not key.startswith("dsa_")}
+    gateway = MetaGateway(config, sandbox.url, sleep=sleeps.append)
+    received = len(sandbox.received)
+    # When an EU draft is launched or dry-run
+    for attempt in (lambda launch: gateway.create_paused(launch, PlatformIds()), gateway.dry_run):
+        with pytest.raises(RulesBrokenError) as refused:
+            attempt(plan())
+        # Then a 422 names the rule and both fields, and Meta heard nothing
+        assert {(e["field"], e["rule"]) for e in refused.value.errors} == {
+            ("meta.dsa_beneficiary", "meta.dsa_beneficiary_payor_required"),
+            ("meta.dsa_payor", "meta.dsa_beneficiary_payor_required")}
+    assert len(sandbox.received) == received
+
+
+def test_a_launch_outside_the_eu_needs_no_beneficiary(sandbox, sleeps):
+    config = {key: value for key, value in sandbox.config().items() if not key.startswith("dsa_")}
+    launch = plan(locations=[NEW_YORK], budget=("50.00", "EUR"))
+    MetaGateway(config, sandbox.url, sleep=sleeps.append).create_paused(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    (campaign,) = named(sandbox, "campaign", launch)
+    assert campaign["special_ad_category_country"] == ["US"] and "dsa_beneficiary" not in ad_set
+
+
+def test_the_sandbox_refuses_an_eu_ad_set_without_beneficiary_and_payor(sandbox, gateway):
+    """Meta requires both for ads reaching the EU; the sandbox too (sent through the SDK, past our adapter)."""
+    from facebook_business.adobjects.adaccount import AdAccount
+    from facebook_business.exceptions import FacebookRequestError
+
+    launch = plan()
+    ids = gateway.create_paused(launch, PlatformIds())
+    (ad_set,) = named(sandbox, "adset", launch)
+    params = {key: ad_set[key] for key in ("campaign_id", "daily_budget", "billing_event", "bid_strategy",
+                                           "targeting", "optimization_goal", "status")}
+    account = AdAccount(f"act_{sandbox.ad_account_id.removeprefix('act_')}", api=gateway.api)
+    with pytest.raises(FacebookRequestError) as refused:
+        account.create_ad_set(params={**params, "name": f"{launch.platform_name} · no dsa"})
+    assert (refused.value.api_error_code(), refused.value.api_error_subcode()) == (100, 3858082)
+    assert "dsa_beneficiary" in refused.value.api_error_message() and ids.ad_group
+
+
+# ---- budgets in the account's currency -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def yen_sandbox():
+    box = MetaSandbox(currency="JPY", min_daily_budget=150)
+    box.start()
+    yield box
+    box.stop()
+
+
+def test_a_yen_budget_is_sent_in_whole_yen_and_the_currency_is_read_once(yen_sandbox, sleeps):
+    # Given a JPY ad account (Meta's offset 1: no minor unit)
+    gateway = MetaGateway(yen_sandbox.config(), yen_sandbox.url, sleep=sleeps.append)
+    first, second = plan(budget=("5000", "JPY")), plan(budget=("5000", "JPY"))
+    # When two drafts of JPY 5,000 a day are launched
+    gateway.create_paused(first, PlatformIds())
+    gateway.create_paused(second, PlatformIds())
+    # Then Meta got 5000, not 500000 (as the raw form field), and the account was asked its currency once
+    assert [p["daily_budget"] for p in yen_sandbox.requests_to("POST", "/adsets")] == ["5000", "5000"]
+    account = f"/act_{yen_sandbox.ad_account_id.removeprefix('act_')}"
+    assert [p["fields"] for p in yen_sandbox.requests_to("GET", account)] == ["currency"]
+
+
+def test_a_budget_in_another_currency_than_the_account_is_422_before_any_create(sandbox, gateway):
+    launch = plan(budget=("50.00", "USD"))  # the sandbox's account spends EUR
+    posts_before = len([r for r in sandbox.received if r[0] == "POST"])
+    with pytest.raises(RulesBrokenError) as refused:
+        gateway.create_paused(launch, PlatformIds())
+    assert [(e["field"], e["rule"]) for e in refused.value.errors] == [
+        ("daily_budget.currency", "meta.budget_currency_is_account_currency")]
+    assert "EUR" in refused.value.errors[0]["message"]
+    assert len([r for r in sandbox.received if r[0] == "POST"]) == posts_before
+
+
+def test_the_sandbox_refuses_a_budget_below_the_account_minimum(sandbox, gateway):
+    launch = plan(budget=("0.50", "EUR"))  # the account's minimum is EUR 1.00 (100 cents)
+    with pytest.raises(PlatformError) as refused:
+        gateway.create_paused(launch, PlatformIds())
+    assert refused.value.codes == ["100", "100/1885272"] and "Too Low" in refused.value.message
+
+
+def test_the_sandbox_refuses_a_radius_beyond_50_miles(sandbox, gateway):
+    """The draft's shape allows 500; Meta (and so the sandbox) takes 50 miles / 80 km at most."""
+    for radius, unit in ((51, "mile"), (81, "kilometer")):
+        with pytest.raises(PlatformError) as refused:
+            gateway.create_paused(plan(radius=radius, unit=unit), PlatformIds())
+        assert refused.value.codes == ["100", "100/1487756"]
+    # Each limit itself is fine, in the unit given (24 km is 14.9 miles, and Meta's own minimum)
+    gateway.create_paused(plan(radius=80, unit="kilometer"), PlatformIds())
+    gateway.create_paused(plan(radius=24, unit="kilometer"), PlatformIds())
+
+
+# ---- dry run -------------------------------------------------------------------------------------------
+
+def _validate_only_posts(sandbox: MetaSandbox, since: int) -> list[str]:
+    return [path.rsplit("/", 1)[-1] for method, path, params in sandbox.received[since:]
+            if method == "POST" and params.get("execution_options") == ["validate_only"]]
+
+
+def test_dry_run_validates_without_creating_and_says_what_meta_could_not_check(sandbox, gateway):
+    launch = plan()
+    objects, since = len(sandbox.objects), len(sandbox.received)
+    # When a launch never made is dry-run
+    warnings = gateway.dry_run(launch)
+    # Then the campaign and the creative were sent validate-only, nothing exists, and the answer says that
+    # the ad set and the ad (which Meta checks against parents that do not exist) were not
+    assert _validate_only_posts(sandbox, since) == ["campaigns", "adcreatives"]
+    assert len(sandbox.objects) == objects and warnings == [NOT_VALIDATED]
+
+
+def test_dry_run_of_a_half_made_launch_validates_its_ad_set_and_ad_against_what_exists(sandbox, gateway):
+    launch = plan()
+    sandbox.fail_next("/ads", 2, method="POST")  # campaign, ad set and creative exist; the ad does not
+    with pytest.raises(PlatformError):
+        gateway.create_paused(launch, PlatformIds())
+    objects, since = len(sandbox.objects), len(sandbox.received)
+    assert gateway.dry_run(launch) == []
+    assert _validate_only_posts(sandbox, since) == ["campaigns", "adcreatives", "adsets", "ads"]
+    assert len(sandbox.objects) == objects and named(sandbox, "ad", launch) == []
+
+
+def test_dry_run_refusal_is_a_platform_error_with_meta_codes(sandbox, gateway):
+    # Given a half-made launch whose ad set Meta refused (a 10 km radius for EMPLOYMENT)
+    launch = plan(radius=10, unit="kilometer")
+    with pytest.raises(PlatformError):
+        gateway.create_paused(launch, PlatformIds())
+    # When it is dry-run, Meta refuses the ad set again, with its codes, and nothing is created
+    objects = len(sandbox.objects)
+    with pytest.raises(PlatformError) as refused:
+        gateway.dry_run(launch)
+    assert refused.value.codes == ["100", "100/1870194"] and len(sandbox.objects) == objects
 
 
 def test_meta_employment_rules_are_enforced_by_the_sandbox_too(sandbox, gateway):

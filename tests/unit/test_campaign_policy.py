@@ -170,3 +170,70 @@ def test_meta_ad_set_targeting_request_is_checked_against_the_same_rules():
               "geo_locations": {"custom_locations": [{"radius": 10, "distance_unit": "mile"}]}}
     assert {v.rule for v in policy.meta_targeting_violations(broken)} == {
         "meta.age_fixed_18_65", "meta.no_gender", "meta.no_postal_codes", "meta.radius_min_15_miles"}
+
+
+@pytest.mark.parametrize(("radius", "unit", "refused"), [
+    (50, "mile", False), (51, "mile", True), (80, "kilometer", False), ("80.5", "kilometer", True)])
+def test_meta_radius_is_at_most_50_miles_or_80_km(radius, unit, refused):
+    candidate = draft(locations__0__radius=radius, locations__0__radius_unit=unit)
+    assert ("meta.radius_max_50_miles" in rules(candidate)) is refused
+    broken = [v for v in policy.check(candidate) if v.rule == "meta.radius_max_50_miles"]
+    assert [v.field for v in broken] == (["locations[0].radius"] if refused else [])
+
+
+def test_meta_ad_set_radius_beyond_50_miles_is_checked_on_the_request_too():
+    wide = {"age_min": 18, "age_max": 65, "geo_locations": {"custom_locations": [
+        {"latitude": 52.52, "longitude": 13.405, "radius": 81, "distance_unit": "kilometer"}]}}
+    assert [v.rule for v in policy.meta_targeting_violations(wide)] == ["meta.radius_max_50_miles"]
+
+
+@pytest.mark.parametrize(("latitude", "longitude", "country", "refused"), [
+    (52.52, 13.405, "DE", False),     # Berlin
+    (52.52, 13.405, "AT", True),
+    (48.2082, 16.3738, "DE", True),   # Vienna
+    (47.6506, 9.1751, "CH", False),   # Kreuzlingen (CH), nearer to Konstanz (DE) than to its own centre
+    (47.6506, 9.1751, "DE", False),
+    (13.405, 52.52, "DE", True),      # latitude and longitude swapped: the Arabian Sea, not Germany
+])
+def test_meta_location_country_must_be_one_its_coordinates_may_be_in(latitude, longitude, country, refused):
+    candidate = draft(locations__0__latitude=latitude, locations__0__longitude=longitude, locations__0__country=country)
+    broken = [v for v in policy.check(candidate) if v.rule == "meta.location_country_matches_coordinates"]
+    assert [v.field for v in broken] == (["locations[0].country"] if refused else [])
+
+
+def test_meta_campaign_countries_are_every_country_a_radius_reaches():
+    # An 80 km radius around Basel (CH) reaches Germany and France: all three are declared to Meta
+    basel = draft(locations=[{"latitude": 47.5596, "longitude": 7.5886, "radius": 80, "radius_unit": "kilometer",
+                              "country": "CH"}])
+    assert policy.meta_campaign_countries(basel) == ["CH", "DE", "FR"]
+    assert policy.meta_campaign_countries(draft()) == ["DE"]  # 20 miles around Berlin stay in Germany
+    # And the campaign request must name them all
+    declared = {"special_ad_categories": '["EMPLOYMENT"]', "special_ad_category_country": '["CH"]'}
+    assert [v.rule for v in policy.meta_campaign_violations(declared, basel)] == ["meta.special_ad_category_employment"]
+
+
+def test_meta_dsa_beneficiary_and_payor_are_required_where_the_ads_reach_the_eu():
+    zurich = draft(locations=[{"latitude": 47.3769, "longitude": 8.5417, "radius": 15, "radius_unit": "mile",
+                               "country": "CH"}])
+    assert policy.meta_dsa_violations(zurich, None, None) == []  # Switzerland: no DSA
+    assert policy.meta_dsa_violations(draft(), "Acme GmbH", "Acme GmbH") == []
+    assert [(v.field, v.rule) for v in policy.meta_dsa_violations(draft(), "Acme GmbH", None)] == [
+        ("meta.dsa_payor", "meta.dsa_beneficiary_payor_required")]
+    oslo = draft(locations=[{"latitude": 59.9139, "longitude": 10.7522, "radius": 20, "radius_unit": "mile",
+                             "country": "NO"}])
+    assert len(policy.meta_dsa_violations(oslo, None, None)) == 2  # the EEA too (docs/compliance.md)
+
+
+def test_meta_budget_is_in_the_account_currency():
+    assert policy.meta_account_currency_violations(draft(), "EUR") == []
+    (broken,) = policy.meta_account_currency_violations(draft(), "USD")
+    assert (broken.field, broken.rule) == ("daily_budget.currency", "meta.budget_currency_is_account_currency")
+
+
+@pytest.mark.parametrize(("amount", "currency", "field"), [
+    ("5000", "JPY", None), ("5000.50", "JPY", "daily_budget.amount"), ("12.34", "EUR", None),
+    ("100", "KRW", None), ("100.1", "KRW", "daily_budget.amount"), ("10", "XYZ", "daily_budget.currency")])
+def test_meta_budget_has_no_more_precision_than_meta_s_unit_for_its_currency(amount, currency, field):
+    candidate = draft(daily_budget={"amount": amount, "currency": currency})
+    broken = [v for v in policy.check(candidate) if v.rule == "meta.budget_in_currency_units"]
+    assert [v.field for v in broken] == ([field] if field else [])

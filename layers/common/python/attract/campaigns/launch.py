@@ -36,7 +36,7 @@ from attract.campaigns.channels import ad_channel
 from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.ports import AdsGateway, PlatformError, PlatformStatus
 from attract.campaigns.records import Campaign, CampaignResponse, DryRunChannel, DryRunResponse, TrackedLink
-from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError
+from attract.errors import AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError, RulesBrokenError
 from attract.idempotency import once_per_command
 from attract.links.logic import LinkStore, new_code, tracked_url
 from attract.links.models import Link, host_allowed
@@ -219,6 +219,12 @@ def _on_platform(campaign: Campaign, channel: str, store: CampaignStore, now: da
     except PlatformError as error:
         store.save(_changed(campaign, now, status="failed", launch_started_at=None,
                             last_error=_platform_error(channel, error, now)))
+        raise
+    except RulesBrokenError as error:  # a rule only the adapter can check (its secret, its account): a 422
+        rules = sorted({str(entry.get("rule")) for entry in error.errors})
+        store.save(_changed(campaign, now, status="failed", launch_started_at=None, last_error={
+            "channel": channel, "platform": channel, "message": error.message, "codes": rules,
+            "request_id": None, "retryable": False, "at": now.isoformat()}))
         raise
     except Exception as error:  # noqa: BLE001 - stored by type only: an SDK's message may quote the request
         failure = PlatformError(channel, f"the {channel} adapter failed ({type(error).__name__})",

@@ -22,6 +22,9 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Headline = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AssetText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Who benefits from and who pays for an ad (EU Digital Services Act), as Meta's ad set takes them: free text,
+# a person's or organisation's name. Meta documents no length; 255 bounds what we store and send.
+DsaName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 MILES_TO_KM = Decimal("1.609344")
 
@@ -38,11 +41,6 @@ class Money(_Model):
     def micros(self) -> int:
         """Google's unit: millionths of the currency."""
         return int(self.amount * 1_000_000)
-
-    @property
-    def minor_units(self) -> int:
-        """Meta's unit: cents (the account currency's minor unit; all currencies we accept have two)."""
-        return int(self.amount * 100)
 
 
 class Location(_Model):
@@ -94,6 +92,10 @@ class MetaCreative(_Model):
     headline: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
     image_url: DestinationUrl
     call_to_action: Literal["LEARN_MORE", "APPLY_NOW", "SIGN_UP", "SUBSCRIBE", "CONTACT_US"] = "LEARN_MORE"
+    # For ads reaching the EU: override the Meta secret's dsa_beneficiary / dsa_payor for this campaign
+    # (an agency advertising for several employers). Without either, the secret's value is sent.
+    dsa_beneficiary: DsaName | None = None
+    dsa_payor: DsaName | None = None
 
 
 class CampaignDraft(_Model):

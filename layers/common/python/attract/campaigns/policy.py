@@ -13,7 +13,13 @@ Decisions (docs/compliance.md, "Decisions"):
   but the Meta adapter builds a location-only ad set and never forwards audiences. Accepting them would
   drop them silently, so they are refused by name; Google refuses them by policy (advertiser-curated
   audiences are restricted for employment).
-- Radius: Meta's minimum is 15 miles, which Meta itself states as 24 km; both forms are accepted.
+- Radius: Meta's minimum is 15 miles, which Meta itself states as 24 km; both forms are accepted. Its
+  maximum is 50 miles / 80 km.
+- Countries: the coordinates decide (attract.campaigns.places). A declared country must be one of the
+  centre's; the campaign declares every country a radius reaches (special_ad_category_country).
+- Rules that need the Meta secret or the ad account (DSA beneficiary and payor, the account's currency)
+  are checked by the Meta adapter before its first create: `meta_dsa_violations`,
+  `meta_account_currency_violations` here, raised as the same 422.
 - Nothing here imports an ads SDK: the rules are checked before any adapter is loaded.
 """
 
@@ -24,7 +30,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from attract.campaigns import places
 from attract.campaigns.channels import ad_channel
+from attract.campaigns.currencies import UnknownCurrencyError, meta_decimals, meta_units
 from attract.campaigns.models import CampaignDraft
 from attract.errors import RulesBrokenError
 
@@ -32,6 +40,11 @@ Platform = Literal["meta", "google"]  # the channel registry's `platform` prefix
 
 META_SAC_DOCS = "https://www.facebook.com/business/help/2220749868045706"
 META_API_DOCS = "https://developers.facebook.com/docs/marketing-api/audiences/special-ad-category/"
+META_TARGETING_DOCS = "https://developers.facebook.com/docs/marketing-api/audiences/reference/basic-targeting"
+META_CURRENCY_DOCS = "https://developers.facebook.com/docs/marketing-api/currencies"
+META_BUDGET_DOCS = "https://developers.facebook.com/docs/marketing-api/bidding/overview/budgets"
+META_DSA_DOCS = ("https://developers.facebook.com/blog/post/2023/05/16/"
+                 "new-marketing-mpa-api-requirements-for-facebook-and-instagram-ads-targeting-eu/")
 GOOGLE_POLICY = "https://support.google.com/adspolicy/answer/143465"
 GOOGLE_EMPLOYMENT = "https://support.google.com/adspolicy/answer/9917652"
 GOOGLE_RSA_LIMITS = "https://support.google.com/google-ads/answer/7684791"
@@ -40,6 +53,18 @@ GOOGLE_KEYWORD = "https://developers.google.com/google-ads/api/reference/rpc/v26
 
 META_AGE_MIN, META_AGE_MAX = 18, 65
 META_MIN_RADIUS = {"mile": Decimal(15), "kilometer": Decimal(24)}
+META_MAX_RADIUS = {"mile": Decimal(50), "kilometer": Decimal(80)}  # custom_locations' largest radius
+# Where Meta wants dsa_beneficiary and dsa_payor (META_DSA_DOCS and its full list): the EU member states and
+# the associated territories with a country code of their own (Åland, French Guiana, Guadeloupe, Martinique,
+# Mayotte, Réunion, Saint Martin; the Azores, Madeira, the Canaries, Ceuta and Melilla are PT and ES). Plus the
+# EEA states (IS, LI, NO), which Meta does not list: the DSA is marked as EEA-relevant, and naming who pays
+# where Meta does not ask costs nothing, while missing it where Meta asks stops the ads.
+META_DSA_COUNTRIES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    "AX", "GF", "GP", "MQ", "YT", "RE", "MF",
+    "IS", "LI", "NO",
+})
 GOOGLE_MIN_RADIUS_KM = Decimal(1)
 RSA_HEADLINES = (3, 15, 30)  # at least, at most, characters each
 RSA_DESCRIPTIONS = (2, 4, 90)
@@ -94,6 +119,34 @@ def _meta_radius(draft: CampaignDraft) -> Iterator[Violation]:
                             "Meta employment ads need a radius of at least 15 miles (24 km) around each location")
 
 
+def _meta_radius_max(draft: CampaignDraft) -> Iterator[Violation]:
+    for index, location in enumerate(draft.locations):
+        if location.radius > META_MAX_RADIUS[location.radius_unit]:
+            yield Violation("meta.radius_max_50_miles", f"locations[{index}].radius",
+                            "Meta targets at most 50 miles (80 km) around a location; add another location instead")
+
+
+def _meta_country_of_coordinates(draft: CampaignDraft) -> Iterator[Violation]:
+    for index, location in enumerate(draft.locations):
+        found = places.centre_countries(location.latitude, location.longitude)
+        if found and location.country not in found:
+            yield Violation("meta.location_country_matches_coordinates", f"locations[{index}].country",
+                            f"the coordinates are in {', '.join(sorted(found))}, not in the country given")
+
+
+def _meta_budget_units(draft: CampaignDraft) -> Iterator[Violation]:
+    money = draft.daily_budget
+    try:
+        meta_units(money.amount, money.currency)
+    except UnknownCurrencyError:
+        yield Violation("meta.budget_in_currency_units", "daily_budget.currency",
+                        "Meta ad accounts have no such currency")
+    except ValueError:
+        yield Violation("meta.budget_in_currency_units", "daily_budget.amount",
+                        f"Meta counts {money.currency} in units of {meta_decimals(money.currency)} decimals: "
+                        "the amount is more precise than that")
+
+
 def _google_radius(draft: CampaignDraft) -> Iterator[Violation]:
     for index, location in enumerate(draft.locations):
         if location.radius_km < GOOGLE_MIN_RADIUS_KM:
@@ -137,7 +190,23 @@ def _enforced_by_adapter(draft: CampaignDraft) -> Iterator[Violation]:
 RULES: tuple[Rule, ...] = (
     Rule("meta.special_ad_category_employment", "meta",
          "The campaign declares special_ad_categories=[\"EMPLOYMENT\"] and special_ad_category_country "
-         "(every country of the locations)", META_API_DOCS, _enforced_by_adapter, applies_to="request"),
+         "(every country a location's radius reaches, from its coordinates)", META_API_DOCS, _enforced_by_adapter,
+         applies_to="request"),
+    Rule("meta.location_country_matches_coordinates", "meta",
+         "Each location's country is one its coordinates may be in (GeoNames places, 30 km border slack)",
+         META_API_DOCS, _meta_country_of_coordinates),
+    Rule("meta.dsa_beneficiary_payor_required", "meta",
+         "Ads reaching the EU/EEA name who benefits and who pays (dsa_beneficiary, dsa_payor): the Meta secret's, "
+         "or the draft's meta.dsa_beneficiary / meta.dsa_payor", META_DSA_DOCS, _enforced_by_adapter,
+         applies_to="request"),
+    Rule("meta.budget_currency_is_account_currency", "meta",
+         "The daily budget is in the Meta ad account's currency (Meta spends in that currency only)",
+         META_BUDGET_DOCS, _enforced_by_adapter, applies_to="request"),
+    Rule("meta.budget_in_currency_units", "meta",
+         "The daily budget is a whole number of Meta's unit for its currency (cents, or whole JPY, KRW, ...)",
+         META_CURRENCY_DOCS, _meta_budget_units),
+    Rule("meta.radius_max_50_miles", "meta", "Every location radius is at most 50 miles (80 km)",
+         META_TARGETING_DOCS, _meta_radius_max),
     Rule("meta.age_fixed_18_65", "meta", "Age is fixed at 18-65+: no age_min / age_max", META_SAC_DOCS,
          _refuse_targeting("meta.age_fixed_18_65", ("age_min", "age_max"),
                            "Meta employment ads reach ages 18 to 65+; age cannot be targeted")),
@@ -227,12 +296,40 @@ def date_violations(draft: CampaignDraft, today: date) -> list[Violation]:
 def enforce(draft: CampaignDraft, today: date | None = None) -> None:
     """RulesBrokenError (422, each rule named) unless the draft keeps every employment-ad rule (and, given
     `today`, has dates the platforms would run)."""
-    violations = check(draft) + (date_violations(draft, today) if today is not None else [])
+    refuse(check(draft) + (date_violations(draft, today) if today is not None else []))
+
+
+def refuse(violations: Sequence[Violation], message: str = "Employment-ad policy violated") -> None:
+    """RulesBrokenError (422) naming each violation, if there is any (the adapters' own checks raise it too)."""
     if violations:
-        raise RulesBrokenError("Employment-ad policy violated", [violation.as_error() for violation in violations])
+        raise RulesBrokenError(message, [violation.as_error() for violation in violations])
 
 
 # ---- for the Meta adapter's wire tests: what reached Graph, checked against the same rules ---------------
+
+def meta_campaign_countries(draft: CampaignDraft) -> list[str]:
+    """special_ad_category_country: every country a location's radius reaches (attract.campaigns.places)."""
+    return sorted(set().union(*(places.countries_reached(location) for location in draft.locations)))
+
+
+def meta_dsa_violations(draft: CampaignDraft, beneficiary: str | None, payor: str | None) -> list[Violation]:
+    """Rule meta.dsa_beneficiary_payor_required, given the values the adapter would send (draft's or secret's)."""
+    reached = META_DSA_COUNTRIES.intersection(meta_campaign_countries(draft))
+    if not reached:
+        return []
+    why = (f"the ads reach {', '.join(sorted(reached))}: Meta requires who benefits and who pays (EU Digital "
+           "Services Act); set it in the Meta secret or on the draft")
+    return [Violation("meta.dsa_beneficiary_payor_required", f"meta.dsa_{name}", why)
+            for name, value in (("beneficiary", beneficiary), ("payor", payor)) if not value]
+
+
+def meta_account_currency_violations(draft: CampaignDraft, account_currency: str) -> list[Violation]:
+    """Rule meta.budget_currency_is_account_currency, given the ad account's currency."""
+    if draft.daily_budget.currency == account_currency:
+        return []
+    return [Violation("meta.budget_currency_is_account_currency", "daily_budget.currency",
+                      f"the Meta ad account spends {account_currency}: give the daily budget in {account_currency}")]
+
 
 def meta_campaign_violations(params: Mapping[str, Any], draft: CampaignDraft) -> list[Violation]:
     """Rule meta.special_ad_category_employment on the campaign a Meta adapter created (its Graph params)."""
@@ -241,7 +338,7 @@ def meta_campaign_violations(params: Mapping[str, Any], draft: CampaignDraft) ->
     if _as_list(params.get("special_ad_categories")) != ["EMPLOYMENT"]:
         found.append(Violation(rule, "special_ad_categories", "must be exactly [\"EMPLOYMENT\"]"))
     countries = set(_as_list(params.get("special_ad_category_country")))
-    missing = {location.country for location in draft.locations} - countries
+    missing = set(meta_campaign_countries(draft)) - countries
     if not countries or missing:
         found.append(Violation(rule, "special_ad_category_country",
                                "must name every country the ads run in" + (f" (missing {sorted(missing)})" if missing else "")))
@@ -260,9 +357,13 @@ def meta_targeting_violations(targeting: Mapping[str, Any]) -> list[Violation]:
             found.append(Violation(rule, f"targeting.{key}", "not allowed for employment ads"))
     for index, place in enumerate(((targeting.get("geo_locations") or {}).get("custom_locations")) or []):
         unit = "kilometer" if place.get("distance_unit") == "kilometer" else "mile"
-        if Decimal(str(place.get("radius", 0))) < META_MIN_RADIUS[unit]:
+        radius = Decimal(str(place.get("radius", 0)))
+        if radius < META_MIN_RADIUS[unit]:
             found.append(Violation("meta.radius_min_15_miles", f"targeting.geo_locations.custom_locations[{index}]",
                                    "radius below 15 miles (24 km)"))
+        if radius > META_MAX_RADIUS[unit]:
+            found.append(Violation("meta.radius_max_50_miles", f"targeting.geo_locations.custom_locations[{index}]",
+                                   "radius above 50 miles (80 km)"))
     return found
 
 

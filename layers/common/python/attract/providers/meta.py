@@ -5,6 +5,11 @@ and the public functions must not load it. Every Meta rule for employment ads th
 it always sets (special ad category EMPLOYMENT with its countries, age 18-65, no genders, radius
 targeting); `attract.campaigns.policy` refuses drafts that ask for anything else before we get here.
 
+Before its first create (and before a dry run's first validation), the adapter checks what only it can
+know: the account's currency (read once per gateway) against the draft's budget, and who benefits and
+pays (the secret's DSA values, or the draft's) when the ads reach the EU. A broken rule is the same 422
+as the policy's (RulesBrokenError), and nothing reached Meta but that one read.
+
 Launch is resumable: before creating anything it looks the object up by its name (ours, derived from
 the plan's `platform_name`, which carries our campaign id), so a retry after a timeout that Meta did
 apply never makes a second campaign, ad set, creative or ad.
@@ -15,9 +20,10 @@ token in the URL and the hashed email in the body) and never the SDK exception a
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
@@ -31,8 +37,19 @@ from facebook_business.adobjects.serverside.user_data import UserData
 from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from attract.campaigns.models import META, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
+from attract.campaigns import policy
+from attract.campaigns.currencies import meta_units
+from attract.campaigns.models import (
+    META,
+    Conversion,
+    ConversionResult,
+    DsaName,
+    LaunchPlan,
+    PlatformIds,
+    SpendRow,
+)
 from attract.campaigns.ports import PlatformError, PlatformStatus, RateLimited, with_backoff
 
 T = TypeVar("T")
@@ -73,6 +90,11 @@ def _day_start(day: date) -> str:
     return datetime.combine(day, time(0), tzinfo=timezone.utc).isoformat()
 
 
+def _day_end(day: date) -> str:
+    """The day's last second: an inclusive end date, for any date (the day after 9999-12-31 does not exist)."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc).isoformat()
+
+
 def platform_error(error: FacebookRequestError) -> PlatformError:
     """A Graph API refusal as our error: codes "<code>" and "<code>/<subcode>", Meta's message and trace id."""
     code, subcode = error.api_error_code(), error.api_error_subcode()
@@ -90,9 +112,58 @@ def platform_error(error: FacebookRequestError) -> PlatformError:
     return PlatformError(META, message, codes, request_id, retryable=transient)
 
 
+Credential = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+
+
+class MetaConfig(BaseModel):
+    """The Meta secret's JSON (META_SECRET_ID). Refused as a whole (credentials_invalid) when a value is missing."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
+
+    app_id: Credential
+    app_secret: Credential
+    access_token: Credential
+    ad_account_id: Credential
+    page_id: Credential
+    pixel_id: str | None = None  # a dataset for OUTCOME_LEADS and the Conversions API; without: OUTCOME_TRAFFIC
+    test_event_code: str | None = None  # Events Manager's test tool
+    # Who benefits from and who pays for the ads (EU Digital Services Act): sent on every ad set reaching the
+    # EU/EEA, unless the draft names its own (meta.dsa_beneficiary / meta.dsa_payor).
+    dsa_beneficiary: DsaName | None = None
+    dsa_payor: DsaName | None = None
+
+    @field_validator("ad_account_id")
+    @classmethod
+    def _act(cls, value: str) -> str:
+        return account_id(value)
+
+    @field_validator("pixel_id", "test_event_code", "dsa_beneficiary", "dsa_payor", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value is None or str(value).strip() == "" else value
+
+
+@dataclass(frozen=True)
+class _Creates:
+    """A launch's four Graph creates, each without the ids of its parents (added as they exist)."""
+
+    campaign: dict[str, Any]
+    ad_set: dict[str, Any]
+    creative: dict[str, Any]
+    ad: dict[str, Any]
+
+
+VALIDATE_ONLY = {"execution_options": ["validate_only"]}
+# What a dry run tells the marketer when Meta could not check a child (its parents do not exist yet).
+NOT_VALIDATED = ("Meta checks an ad set against its campaign, and an ad against its ad set and creative; a dry run "
+                 "creates neither, so the ad set and the ad were checked against Attract's rules only")
+AD_NOT_VALIDATED = ("Meta checks an ad against its ad set and creative; this launch has not made both yet, so the ad "
+                    "was checked against Attract's rules only")
+
+
 class MetaGateway:
-    """AdsGateway for channel "meta". `config` is the Meta secret's JSON (see CONTRACT: app id/secret, token,
-    ad account, pixel, page); `graph_url` the Graph API base URL (META_GRAPH_URL; a local sandbox in tests)."""
+    """AdsGateway for channel "meta". `config` is the Meta secret's JSON (MetaConfig: app id/secret, token, ad
+    account, page, pixel, DSA names); `graph_url` the Graph API base URL (META_GRAPH_URL; a sandbox in tests)."""
 
     channel = META
 
@@ -103,19 +174,19 @@ class MetaGateway:
 
         if not graph_url.startswith(("https://", "http://")):
             raise ValueError("graph_url must be an http(s) URL")
-        self.account = account_id(str(config["ad_account_id"]))
-        self.pixel_id = str(config.get("pixel_id") or "") or None
-        self.page_id = str(config["page_id"])
+        self.config = MetaConfig.model_validate(config)
+        self.account, self.pixel_id, self.page_id = self.config.ad_account_id, self.config.pixel_id, self.config.page_id
         # Process-wide on purpose: the Conversions API and the SDK's crash reporter build their own
         # sessions from the class attribute, and neither may ever reach another host than ours.
         FacebookSession.GRAPH = graph_url.rstrip("/")
         self.api = FacebookAdsApi.init(
-            app_id=str(config["app_id"]), app_secret=str(config["app_secret"]),
-            access_token=str(config["access_token"]), crash_log=False, timeout=timeout_s,
+            app_id=self.config.app_id, app_secret=self.config.app_secret,
+            access_token=self.config.access_token, crash_log=False, timeout=timeout_s,
         )
         # This gateway's own requests keep its URL even if another gateway later moves the class attribute.
         self.api._session.GRAPH = FacebookSession.GRAPH  # type: ignore[attr-defined]
-        self.test_event_code = str(config.get("test_event_code") or "") or None  # Events Manager's test tool
+        self.test_event_code = self.config.test_event_code
+        self._currency: str | None = None  # the ad account's, read once
         self._sleep = sleep or time_module.sleep
         self._clock = clock
         self._attempts, self._backoff_base_s = attempts, backoff_base_s
@@ -168,65 +239,19 @@ class MetaGateway:
     # ---- AdsGateway -----------------------------------------------------------------------------------
 
     def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
-        draft, creative = plan.draft, plan.draft.meta
-        if creative is None:
-            raise PlatformError(META, "the draft has no `meta` creative", ["draft_without_meta"])
-        account, ids = self._ad_account(), done.model_copy()
-        countries = sorted({location.country for location in draft.locations})
-
+        creates, account, ids = self._creates(plan), self._ad_account(), done.model_copy()
         if ids.campaign is None:
-            campaign: dict[str, Any] = {
-                "name": plan.platform_name,
-                "objective": Campaign.Objective.outcome_leads if self.pixel_id else Campaign.Objective.outcome_traffic,
-                "status": Campaign.Status.paused,
-                "special_ad_categories": [Campaign.SpecialAdCategories.employment],
-                "special_ad_category_country": countries,
-                "is_adset_budget_sharing_enabled": False,  # the budget is the ad set's
-                "buying_type": "AUCTION",
-            }
             ids = ids.model_copy(update={"campaign": self._find_or_create(
-                account.get_campaigns, account.create_campaign, campaign)})
-
+                account.get_campaigns, account.create_campaign, creates.campaign)})
         if ids.ad_group is None:
-            ad_set: dict[str, Any] = {
-                "name": child_name(plan.platform_name, "ad set"),
-                "campaign_id": ids.campaign,
-                "status": AdSet.Status.paused,
-                "daily_budget": draft.daily_budget.minor_units,
-                "billing_event": AdSet.BillingEvent.impressions,
-                "bid_strategy": AdSet.BidStrategy.lowest_cost_without_cap,
-                "targeting": self._targeting(plan),
-            }
-            if plan.start_date is not None:  # otherwise Meta starts it now
-                ad_set["start_time"] = _day_start(plan.start_date)
-            if plan.end_date is not None:  # inclusive: delivery stops when the day after begins
-                ad_set["end_time"] = _day_start(plan.end_date + timedelta(days=1))
-            if self.pixel_id:
-                ad_set["optimization_goal"] = AdSet.OptimizationGoal.offsite_conversions
-                ad_set["promoted_object"] = {"pixel_id": self.pixel_id, "custom_event_type": "LEAD"}
-            else:
-                ad_set["optimization_goal"] = AdSet.OptimizationGoal.link_clicks
             ids = ids.model_copy(update={"ad_group": self._find_or_create(
-                account.get_ad_sets, account.create_ad_set, ad_set)})
-
+                account.get_ad_sets, account.create_ad_set, {**creates.ad_set, "campaign_id": ids.campaign})})
         if ids.creative is None:
-            spec = {
-                "name": child_name(plan.platform_name, "creative"),
-                "object_story_spec": {"page_id": self.page_id, "link_data": {
-                    "link": plan.landing_url, "message": creative.primary_text, "name": creative.headline,
-                    "picture": creative.image_url,
-                    "call_to_action": {"type": creative.call_to_action, "value": {"link": plan.landing_url}},
-                }},
-                "url_tags": plan.url_suffix,  # tc_link and utm: the careers-site snippet records the landing
-            }
             ids = ids.model_copy(update={"creative": self._find_or_create(
-                account.get_ad_creatives, account.create_ad_creative, spec)})
-
+                account.get_ad_creatives, account.create_ad_creative, creates.creative)})
         if ids.ad is None:
-            ad = {"name": child_name(plan.platform_name, "ad"), "adset_id": ids.ad_group,
-                  "creative": {"creative_id": ids.creative}, "status": Ad.Status.paused}
+            ad = {**creates.ad, "adset_id": ids.ad_group, "creative": {"creative_id": ids.creative}}
             ids = ids.model_copy(update={"ad": self._find_or_create(account.get_ads, account.create_ad, ad)})
-
         return ids.model_copy(update={"status": "PAUSED"})
 
     def activate(self, ids: PlatformIds) -> PlatformIds:
@@ -239,7 +264,99 @@ class MetaGateway:
         return ids.model_copy(update={"status": "ENABLED"})
 
     def dry_run(self, plan: LaunchPlan) -> list[str]:
-        raise PlatformError(META, "dry run not implemented yet", ["attract:dry_run_unsupported"])
+        """Every create of the launch with execution_options=["validate_only"]: Meta validates, creates nothing.
+
+        Meta validates an ad set against its campaign and an ad against its ad set and creative, by id. A dry
+        run creates no campaign, so those two are validated only against what a half-made launch of this
+        campaign already has on Meta (found by name); otherwise the answer says they were not.
+        """
+        creates, account = self._creates(plan), self._ad_account()
+        self._validate(account.create_campaign, creates.campaign)
+        self._validate(account.create_ad_creative, creates.creative)
+        campaign_id = self._find(account.get_campaigns, creates.campaign["name"])
+        if campaign_id is None:
+            return [NOT_VALIDATED]
+        self._validate(account.create_ad_set, {**creates.ad_set, "campaign_id": campaign_id})
+        ad_set_id = self._find(account.get_ad_sets, creates.ad_set["name"])
+        creative_id = self._find(account.get_ad_creatives, creates.creative["name"])
+        if ad_set_id is None or creative_id is None:
+            return [AD_NOT_VALIDATED]
+        self._validate(account.create_ad, {**creates.ad, "adset_id": ad_set_id,
+                                           "creative": {"creative_id": creative_id}})
+        return []
+
+    def _validate(self, create: Callable[..., Any], params: dict) -> None:
+        self._call(lambda: create(params={**params, **VALIDATE_ONLY}))
+
+    # ---- what a launch sends, after the checks only the adapter can make --------------------------------
+
+    def _creates(self, plan: LaunchPlan) -> _Creates:
+        """The four creates; RulesBrokenError (422) first if the secret or the account refuses the draft."""
+        draft, creative = plan.draft, plan.draft.meta
+        if creative is None:
+            raise PlatformError(META, "the draft has no `meta` creative", ["draft_without_meta"])
+        dsa = {"dsa_beneficiary": creative.dsa_beneficiary or self.config.dsa_beneficiary,
+               "dsa_payor": creative.dsa_payor or self.config.dsa_payor}
+        policy.refuse(policy.meta_dsa_violations(draft, dsa["dsa_beneficiary"], dsa["dsa_payor"]),
+                      "Meta refuses this launch")
+        currency = self._account_currency()
+        policy.refuse(policy.meta_account_currency_violations(draft, currency), "Meta refuses this launch")
+        countries = policy.meta_campaign_countries(draft)
+        campaign = {
+            "name": plan.platform_name,
+            "objective": Campaign.Objective.outcome_leads if self.pixel_id else Campaign.Objective.outcome_traffic,
+            "status": Campaign.Status.paused,
+            "special_ad_categories": [Campaign.SpecialAdCategories.employment],
+            "special_ad_category_country": countries,
+            "is_adset_budget_sharing_enabled": False,  # the budget is the ad set's
+            "buying_type": "AUCTION",
+        }
+        return _Creates(campaign=campaign, ad_set=self._ad_set(plan, currency, countries, dsa),
+                        creative=self._creative(plan),
+                        ad={"name": child_name(plan.platform_name, "ad"), "status": Ad.Status.paused})
+
+    def _ad_set(self, plan: LaunchPlan, currency: str, countries: list[str], dsa: dict[str, str | None]) -> dict:
+        ad_set: dict[str, Any] = {
+            "name": child_name(plan.platform_name, "ad set"),
+            "status": AdSet.Status.paused,
+            # In the account currency's unit (cents; whole units for JPY, KRW, ...): the policy refused more precision
+            "daily_budget": meta_units(plan.draft.daily_budget.amount, currency),
+            "billing_event": AdSet.BillingEvent.impressions,
+            "bid_strategy": AdSet.BidStrategy.lowest_cost_without_cap,
+            "targeting": self._targeting(plan),
+        }
+        if policy.META_DSA_COUNTRIES.intersection(countries):
+            ad_set.update(dsa)
+        if plan.start_date is not None:  # otherwise Meta starts it now
+            ad_set["start_time"] = _day_start(plan.start_date)
+        if plan.end_date is not None:  # inclusive: delivery stops at the end of that day
+            ad_set["end_time"] = _day_end(plan.end_date)
+        if self.pixel_id:
+            ad_set["optimization_goal"] = AdSet.OptimizationGoal.offsite_conversions
+            ad_set["promoted_object"] = {"pixel_id": self.pixel_id, "custom_event_type": "LEAD"}
+        else:
+            ad_set["optimization_goal"] = AdSet.OptimizationGoal.link_clicks
+        return ad_set
+
+    def _creative(self, plan: LaunchPlan) -> dict:
+        creative = plan.draft.meta
+        assert creative is not None  # _creates refused a draft without one
+        return {
+            "name": child_name(plan.platform_name, "creative"),
+            "object_story_spec": {"page_id": self.page_id, "link_data": {
+                "link": plan.landing_url, "message": creative.primary_text, "name": creative.headline,
+                "picture": creative.image_url,
+                "call_to_action": {"type": creative.call_to_action, "value": {"link": plan.landing_url}},
+            }},
+            "url_tags": plan.url_suffix,  # tc_link and utm: the careers-site snippet records the landing
+        }
+
+    def _account_currency(self) -> str:
+        """The ad account's currency (GET act_<id>?fields=currency), read once: an account never changes it."""
+        if self._currency is None:
+            account = self._call(lambda: self._ad_account().api_get(fields=[AdAccount.Field.currency]))
+            self._currency = str(account[AdAccount.Field.currency]).upper()
+        return self._currency
 
     @staticmethod
     def _targeting(plan: LaunchPlan) -> dict:
