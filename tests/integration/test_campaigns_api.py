@@ -563,9 +563,9 @@ def test_an_eu_launch_without_beneficiary_and_payor_is_422_and_meta_hears_nothin
             ("meta.dsa_beneficiary", "meta.dsa_beneficiary_payor_required"),
             ("meta.dsa_payor", "meta.dsa_beneficiary_payor_required")}
         assert len(meta.received) == received
-        _, failed, _ = _invoke(api, _event("get", created["id"]))
-        assert failed["status"] == "failed"
-        assert failed["last_error"]["codes"] == ["meta.dsa_beneficiary_payor_required"]
+        _, refused, _ = _invoke(api, _event("get", created["id"]))
+        assert refused["status"] == "draft"  # the account refused it before anything was created
+        assert refused["last_error"]["codes"] == ["meta.dsa_beneficiary_payor_required"]
     finally:
         started[0].fill_secrets(local_aws)
     # And once the secret names them, launching again sends them on the ad set
@@ -691,7 +691,7 @@ def test_placeholder_credentials_are_a_502_naming_the_code_never_the_secret(api,
         assert "FILL-ME" not in json.dumps(body)
         assert len(google.received) == google_calls
         _, stored, _ = _invoke(api, _event("get", created["id"]))
-        assert stored["status"] == "failed" and stored["last_error"]["codes"] == ["attract:credentials_invalid"]
+        assert stored["status"] == "draft" and stored["last_error"]["codes"] == ["attract:credentials_invalid"]
     finally:
         started[0].fill_secrets(local_aws)
         parameters.clear_caches()

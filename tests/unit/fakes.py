@@ -168,6 +168,10 @@ class FakeAdsGateway:
         if method in self.refuse:
             raise self.refuse.pop(method)
 
+    def preflight(self, plan):
+        self._called("preflight")
+        return []
+
     def create_paused(self, plan, done):
         from attract.campaigns.models import PlatformIds
 

@@ -46,8 +46,9 @@ def test_every_channel_is_created_paused_before_any_is_activated(world):
     campaign = created(store)
     # When it is launched
     launched = launch(world, campaign.id)
-    # Then both were created (paused) first, and only then activated
-    assert calls == [("google_search", "create_paused"), ("meta", "create_paused"),
+    # Then both accounts checked the draft, both were created (paused), and only then activated
+    assert calls == [("google_search", "preflight"), ("meta", "preflight"),
+                     ("google_search", "create_paused"), ("meta", "create_paused"),
                      ("google_search", "activate"), ("meta", "activate")]
     assert launched.status == "active" and {ids.status for ids in launched.platform_ids.values()} == {"ENABLED"}
     # And each ad lands on the destination, with the channel's tracked link code and utm values appended
@@ -73,7 +74,8 @@ def test_a_refusal_half_way_leaves_nothing_spending_and_a_relaunch_finishes_it(w
     # When it is launched again, Google is not created twice; both are activated once Meta exists
     calls.clear()
     assert launch(world, campaign.id).status == "active"
-    assert calls == [("meta", "create_paused"), ("google_search", "activate"), ("meta", "activate")]
+    assert calls == [("meta", "preflight"), ("meta", "create_paused"), ("google_search", "activate"),
+                     ("meta", "activate")]
 
 
 def test_an_adapter_crash_is_stored_as_failed_and_answered_like_a_platform_error(world):
@@ -191,3 +193,20 @@ def test_a_dry_run_after_the_launch_checks_nothing_twice(world):
     report = logic.dry_run(campaign.id, store=store, gateways=world[1].__getitem__, now=NOW)
     assert calls == [] and report.ok is True
     assert report.channels["meta"].warnings == ["already created on this platform: nothing to check"]
+
+
+def test_a_draft_one_account_refuses_creates_nothing_anywhere(world):
+    calls, gateways, store, _ = world
+    campaign = created(store)
+    # Given Meta's account refuses the draft (its currency, or the secret has no DSA names): a rule only it can check
+    gateways["meta"].refuse["preflight"] = RulesBrokenError("Meta refuses this launch", [
+        {"field": "daily_budget.currency", "location": "body", "rule": "meta.budget_currency_is_account_currency",
+         "message": "the ad account bills in USD"}])
+    # When the campaign is launched, then it is a 422 before anything is created on any platform
+    with pytest.raises(RulesBrokenError):
+        launch(world, campaign.id)
+    assert calls == [("google_search", "preflight"), ("meta", "preflight")]
+    # And the campaign is still a draft: fix the draft or the account, and launch again
+    refused = store.get(campaign.id)
+    assert refused.status == "draft" and refused.link_codes == {}
+    assert refused.last_error["codes"] == ["meta.budget_currency_is_account_currency"]

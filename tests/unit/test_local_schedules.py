@@ -102,3 +102,12 @@ def test_handler_module_of_a_nested_code_uri():
         "Joins": {"Properties": {"CodeUri": "functions/joins/", "Handler": "app.lambda_handler"}}}}
     assert function_module(template, "Sender") == "functions.invites.sender.app"
     assert function_module(template, "Joins") == "functions.joins.app"
+
+
+def test_a_scheduled_function_reads_its_time_from_the_event():
+    from attract.clock import scheduled_at
+
+    assert scheduled_at({"time": "2026-12-02T15:00:00Z"}) == datetime(2026, 12, 2, 15, tzinfo=UTC)
+    # Absent, unreadable or without an offset: the function falls back to its own clock
+    assert scheduled_at({}) is None and scheduled_at({"time": "soon"}) is None
+    assert scheduled_at({"time": "2026-12-02T15:00:00"}) is None and scheduled_at([]) is None  # type: ignore[arg-type]

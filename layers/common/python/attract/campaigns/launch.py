@@ -152,6 +152,7 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
     started = campaign.launch_started_at
     if campaign.status == "launching" and started is not None and now - started < LAUNCH_LEASE:
         raise ConflictError(f"a launch of campaign {campaign_id} is in progress; retry shortly")
+    _preflight(campaign, gateways, store, now)
     campaign = store.save(_changed(campaign, now, status="launching", launch_started_at=now))
     for channel in campaign.draft.channels:
         campaign, code = _tracked_link(campaign, channel, store, links, now, owner)
@@ -199,6 +200,24 @@ def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: 
     return DryRunResponse(id=campaign.id, ok=all(result.ok for result in results.values()), channels=results)
 
 
+def _preflight(campaign: Campaign, gateways: Gateways, store: CampaignStore, now: datetime) -> None:
+    """Every channel still to create checks the draft against its account first (RulesBrokenError: 422,
+    PlatformError: 502): a draft one platform refuses creates nothing anywhere. The campaign keeps its
+    status; the refusal is stored as `last_error`, so GET says why the launch did not start."""
+    for channel in campaign.draft.channels:
+        if _created(campaign.platform_ids.get(channel) or PlatformIds()):
+            continue
+        code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
+        try:
+            gateways(channel).preflight(launch_plan(campaign, channel, code, now))
+        except PlatformError as error:
+            store.save(_changed(campaign, now, last_error=_platform_error(channel, error, now)))
+            raise
+        except RulesBrokenError as error:
+            store.save(_changed(campaign, now, last_error=_rules_error(channel, error, now)))
+            raise
+
+
 def _created(ids: PlatformIds) -> bool:
     return bool(ids.campaign and ids.ad_group and ids.ad)
 
@@ -221,10 +240,8 @@ def _on_platform(campaign: Campaign, channel: str, store: CampaignStore, now: da
                             last_error=_platform_error(channel, error, now)))
         raise
     except RulesBrokenError as error:  # a rule only the adapter can check (its secret, its account): a 422
-        rules = sorted({str(entry.get("rule")) for entry in error.errors})
-        store.save(_changed(campaign, now, status="failed", launch_started_at=None, last_error={
-            "channel": channel, "platform": channel, "message": error.message, "codes": rules,
-            "request_id": None, "retryable": False, "at": now.isoformat()}))
+        store.save(_changed(campaign, now, status="failed", launch_started_at=None,
+                            last_error=_rules_error(channel, error, now)))
         raise
     except Exception as error:  # noqa: BLE001 - stored by type only: an SDK's message may quote the request
         failure = PlatformError(channel, f"the {channel} adapter failed ({type(error).__name__})",
@@ -334,6 +351,12 @@ def _tracked_link(campaign: Campaign, channel: str, store: CampaignStore, links:
         except AlreadyExistsError:
             pass  # created by the attempt that stored this code: the same link
     return campaign, code
+
+
+def _rules_error(channel: str, error: RulesBrokenError, now: datetime) -> dict[str, Any]:
+    rules = sorted({str(entry.get("rule")) for entry in error.errors})
+    return {"channel": channel, "platform": channel, "message": error.message, "codes": rules, "request_id": None,
+            "retryable": False, "at": now.isoformat()}
 
 
 def _platform_error(channel: str, error: PlatformError, now: datetime) -> dict[str, Any]:

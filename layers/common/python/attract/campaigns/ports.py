@@ -42,6 +42,14 @@ class RateLimited(PlatformError):
 class AdsGateway(Protocol):
     channel: str  # a name of the channel registry (attract.campaigns.channels)
 
+    def preflight(self, plan: LaunchPlan) -> list[str]:
+        """What the account says of the draft before anything is created anywhere (its currency, time zone,
+        the secret's declarations): RulesBrokenError (422) or PlatformError when it refuses; else warnings.
+
+        The launch asks every channel first, so a draft one platform refuses creates nothing on the others.
+        """
+        ...
+
     def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
         """Create what `done` lacks, everything PAUSED; find a half-made launch by name/external id first.
 

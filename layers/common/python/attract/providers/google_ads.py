@@ -190,6 +190,13 @@ class GoogleAdsGateway:
 
     # ---- launch ------------------------------------------------------------------------------------------
 
+    def preflight(self, plan: LaunchPlan) -> list[str]:
+        """The account's currency and today (its time zone) against the draft; auto-tagging as a warning."""
+        account = self._account()
+        _check_currency(plan, account)
+        _campaign_dates(plan, account.today(self._clock()))
+        return _account_warnings(account)
+
     def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
         account = self._account()
         found = self._find_launch(plan, done)

@@ -238,6 +238,11 @@ class MetaGateway:
 
     # ---- AdsGateway -----------------------------------------------------------------------------------
 
+    def preflight(self, plan: LaunchPlan) -> list[str]:
+        """The secret's DSA names and the account's currency against the draft (the checks of `_creates`)."""
+        self._creates(plan)
+        return []
+
     def create_paused(self, plan: LaunchPlan, done: PlatformIds) -> PlatformIds:
         creates, account, ids = self._creates(plan), self._ad_account(), done.model_copy()
         if ids.campaign is None:
