@@ -5,6 +5,7 @@ Every count <= 1, every good invitation exactly 1, the poison message in the DLQ
 """
 
 import json
+import re
 import time
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ import requests
 from attract.aws import from_item
 from attract.identity import email_hash
 from tests.integration.conftest import VISIBILITY
+from tests.raw_mail import check_invitation
 from tests.support import FakeLambdaContext, load_event
 
 
@@ -196,6 +198,37 @@ def test_the_sent_message_carries_one_click_unsubscribe_and_the_postal_address(s
     text = message.get_body(("plain",)).get_content()
     assert "1 Main Street, Springfield" in text and message["List-Unsubscribe"][1:-1] in text
     assert "https://go.acme.example/r/inv-berlin?tc_inv=" in text
+
+
+def sent_raw(local_aws, to: str) -> list[dict]:
+    """moto's records of the raw messages SES accepted for `to`: {source, destinations, raw_data} (the bytes sent)."""
+    data = requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=60).json()
+    to_line = re.compile(rf"^To: {re.escape(to)}\r?$", re.MULTILINE)
+    return [m for m in (data.get("ses") or {}).get("RawMessage", []) if to_line.search(m["raw_data"])]
+
+
+def test_the_raw_bytes_ses_received_read_strictly_whatever_the_row_holds(sender, queues, domain, local_aws):
+    # Given a job whose first name hides a Bcc in an encoded word and a line separator, used in the subject
+    sqs, queue, _ = queues
+    campaign = f"raw-{uuid.uuid4().hex[:6]}"
+    body = job(domain, "dorothy", campaign)
+    body["recipient"]["first_name"] = "=?utf-8?q?Dot=0D=0ABcc:_spy@evil.example?=\u2028Bcc: spy2@evil.example"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+    # When the sender sends it through SES
+    drain(sender, sqs, queue)
+    # Then the bytes SES received have one header block of printable ASCII fields, each once, no Bcc
+    address = f"dorothy@people.{domain}"
+    (message,) = sent_raw(local_aws, address)
+    raw = message["raw_data"].encode()
+    headers = check_invitation(raw)
+    assert raw.isascii() and message["destinations"] == [address]  # SES found no other recipient in the headers
+    assert headers["To"] == address and "Bcc" not in headers
+    assert headers["Subject"] == ("= ?utf-8?q?Dot=0D=0ABcc:_spy@evil.example?= Bcc: spy2@evil.example, join our talent "
+                                  "community")
+    # And List-Unsubscribe is the plain one-click URL in the raw bytes, the one the body shows
+    url = headers["List-Unsubscribe"][1:-1]
+    assert url.startswith("https://go.acme.example/u/") and f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw
+    assert url in BytesParser(policy=policy.default).parsebytes(raw).get_body(("plain",)).get_content()
 
 
 def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():
