@@ -128,6 +128,43 @@ def test_a_failure_before_the_send_releases_the_claim_and_the_retry_sends_once(s
     assert claim(local_aws, campaign, f"grace@people.{domain}")["status"] == "SENT"
 
 
+def cooldown(local_aws, address: str) -> dict | None:
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"COOLDOWN#{email_hash(address, pepper)}"}, "SK": {"S": "COOLDOWN"}}).get("Item")
+    return from_item(item) if item else None
+
+
+def test_a_send_ses_refuses_gives_the_persons_cooldown_back_as_it_was(sender, queues, domain, local_aws):
+    # Given a person another campaign invited 40 days ago, and a campaign whose sender SES refuses (not verified)
+    sqs, queue, _ = queues
+    person = f"kathleen@people.{domain}"
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    old = int(time.time()) - 40 * 86400
+    local_aws.client("dynamodb").put_item(TableName=local_aws.refs["AttractTable"], Item={
+        "PK": {"S": f"COOLDOWN#{email_hash(person, pepper)}"}, "SK": {"S": "COOLDOWN"}, "type": {"S": "cooldown"},
+        "invited_at": {"N": str(old)}, "campaign_id": {"S": "older"}, "expires_at": {"N": str(old + 30 * 86400)}})
+    refused = job(f"unverified-{uuid.uuid4().hex[:8]}.example", "kathleen", f"no-{uuid.uuid4().hex[:6]}")
+    refused["recipient"]["email"] = person
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(refused))
+    # When SES refuses it (MessageRejected)
+    count, failed = poll_once(sender, sqs, queue)
+    assert count == 1 and len(failed) == 1
+    # Then the person's cooldown is the one before, untouched, and no claim is left
+    assert cooldown(local_aws, person) == {"PK": f"COOLDOWN#{email_hash(person, pepper)}", "SK": "COOLDOWN",
+                                           "type": "cooldown", "invited_at": old, "campaign_id": "older",
+                                           "expires_at": old + 30 * 86400}
+    assert claim(local_aws, refused["campaign_id"], person) is None
+    # And a campaign SES accepts invites them now, not 30 days after an invitation never sent
+    accepted = job(domain, "kathleen", f"yes-{uuid.uuid4().hex[:6]}")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(accepted))
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"kathleen": 1}
+    assert cooldown(local_aws, person)["campaign_id"] == accepted["campaign_id"]
+
+
 def test_a_job_failing_on_its_last_receive_is_counted_failed_and_the_run_settles(sender, queues, local_aws):
     # Given a run that planned two jobs, one of them to a domain SES never accepts mail from
     from attract.invites.runs import RunRepository
