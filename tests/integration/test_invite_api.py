@@ -206,7 +206,7 @@ def test_a_retried_create_returns_the_same_campaign(api):
 
 def test_preview_of_a_sqlite_file_in_the_local_stack(api, sqlite_file):
     created = _create(api, name="Local ATS", source={"kind": "sqlite", "path": sqlite_file, "table": "candidates"},
-                      html="<p>Hi {{first_name}} {{last_name}}</p>")
+                      html="<p>Hi {{first_name}} {{last_name}}</p><a href=\"{{invite_url}}\">Join</a>")
     status, preview = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))
     assert status == 200, preview
     assert [m["to"] for m in preview["messages"]] == ["ada@example.com", "grace@example.com", "margaret@example.com"]
@@ -457,6 +457,18 @@ def test_a_bad_schedule_is_422_naming_the_field(api):
     assert status == 422
     assert {(e["field"], e["rule"]) for e in body["errors"]} == {("expression", "schedule_expression"),
                                                                   ("timezone", "timezone")}
+
+
+@pytest.mark.parametrize(("changes", "field"), [({"text": "Hello {{first_name}}, ..."}, "text"),
+                                              ({"html": "<p>Hello {{first_name}}</p>"}, "html")])
+def test_an_invitation_without_its_join_link_is_422_naming_the_field_and_the_rule(api, local_aws, changes, field):
+    # Given a body whose text (or html) never places {{invite_url}}
+    body = _body(mapping=_mapping(), source={"kind": "postgresql", "secret_id": "attract/sources/x",
+                                             "table": "candidates"}, **changes)
+    # When it is posted, Then 422 naming the field and the rule
+    status, answer = _call(api, _event("POST", "/invite-campaigns", body))
+    assert status == 422, answer
+    assert [(e["field"], e["location"], e["rule"]) for e in answer["errors"]] == [(field, "body", "invite_url_required")]
 
 
 ROUTES = [("GET", "/invite-campaigns/{id}"), ("POST", "/invite-campaigns/{id}/preview"),
