@@ -69,8 +69,17 @@ def test_a_sender_that_is_not_one_mailbox_is_refused_before_ses_is_asked(sender,
     assert (raised.value.field, raised.value.rule) == (field, "mailbox") and identities.asked == []
 
 
-def test_identities_of_an_idn_address_are_its_punycode():
+def test_identities_of_an_address_are_it_its_domain_and_the_parent_domains():
     assert identities_of("careers@xn--bcher-kva.example") == ["careers@xn--bcher-kva.example", "xn--bcher-kva.example"]
+    assert identities_of("jobs@Mail.EU.Acme.example") == ["jobs@mail.eu.acme.example", "mail.eu.acme.example",
+                                                         "eu.acme.example", "acme.example"]
+
+
+def test_a_verified_parent_domain_lets_its_subdomains_send():
+    # SES: a verified domain identity lets the account send from any subdomain of it
+    identities = MemoryIdentities(**{"acme.example": True})
+    check_sender(_sender("Acme <jobs@mail.acme.example>"), identities)
+    assert identities.asked == ["jobs@mail.acme.example", "mail.acme.example", "acme.example"]
 
 
 # ---- the adapter: SES v2 GetEmailIdentity

@@ -1,7 +1,7 @@
 """Who invitations are sent as: one mailbox at an address SES lets this account send from.
 
-SES rejects every message whose From is not a verified identity, the address itself or its domain
-(`MessageRejected`). Checked when the campaign is created, so the marketer hears it then, with the field
+SES rejects every message whose From is not a verified identity: the address itself, its domain, or a
+parent domain (a verified domain covers its subdomains) (`MessageRejected`). Checked when the campaign is created, so the marketer hears it then, with the field
 named, rather than from a run whose every message SES refused.
 """
 
@@ -28,14 +28,17 @@ class SenderIdentities(Protocol):  # attract.providers.ses.SesIdentities
 
 
 def identities_of(address: str) -> list[str]:
-    """The identities that let `address` send, in the order asked: the address, then its domain."""
+    """The identities that let `address` send, in the order asked: the address, its domain, then each parent
+    domain of two labels or more (a verified domain lets SES send from its subdomains too)."""
     local, _, domain = address.rpartition("@")
-    return [f"{local}@{domain.lower()}", domain.lower()]
+    labels = domain.lower().split(".")
+    return [f"{local}@{domain.lower()}", *(".".join(labels[start:]) for start in range(len(labels) - 1))]
 
 
 def check_sender(sender: InviteSender, identities: SenderIdentities) -> None:
     """422 naming `sender.from` / `sender.reply_to` unless each is one mailbox an invitation can carry and
-    `sender.from` is a verified SES identity (its address or its domain); 502 when SES cannot be asked."""
+    `sender.from` is a verified SES identity (its address, its domain or a parent domain); 502 when SES cannot be
+    asked."""
     address = _mailbox("sender.from", sender.from_)
     if sender.reply_to:
         _mailbox("sender.reply_to", sender.reply_to)
