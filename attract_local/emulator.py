@@ -14,6 +14,10 @@ moto's DynamoDB backend is plain dicts without locks, served by a threaded werkz
 per item; a local emulator does not need parallelism), replaces the rollback copy with a copy of the
 items the transaction touches, and lets a base-table Query read only its partition. Only the emulator
 is patched; our code runs unchanged.
+
+`ses_identities_verified()` makes moto's SES answer what it does: it sends from every identity it holds
+(`_is_verified_address`), yet its GetEmailIdentity says `VerifiedForSendingStatus: false` for each of them,
+which would make the invite API refuse every sender the local stack verified.
 """
 
 import copy
@@ -44,6 +48,22 @@ def serialise_dynamodb() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     _partition_queries()
     _PATCHED = True
+
+
+def ses_identities_verified() -> None:
+    """An identity moto's SES holds is verified for sending, as its SendEmail already treats it (idempotent)."""
+    from moto.ses.models import EmailIdentity
+
+    if getattr(EmailIdentity, "_attract_verified", False):
+        return
+    init = EmailIdentity.__init__
+
+    def verified_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        init(self, *args, **kwargs)
+        self.verified_for_sending_status = True
+
+    EmailIdentity.__init__ = verified_init  # type: ignore[method-assign]
+    EmailIdentity._attract_verified = True  # type: ignore[attr-defined]
 
 
 def _partition_queries() -> None:

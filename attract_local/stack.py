@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from attract_local.auth import LOCAL_CLIENT_ID, LOCAL_USER_POOL_ID
 from attract_local.cfn import ROOT, TEMPLATE, Resolver, UnresolvableIntrinsicError, load_template
-from attract_local.emulator import serialise_dynamodb
+from attract_local.emulator import serialise_dynamodb, ses_identities_verified
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -75,6 +75,7 @@ class LocalAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
         serialise_dynamodb()
+        ses_identities_verified()
         self.port = self.port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()

@@ -164,7 +164,7 @@ def put_campaign(aws, source: dict) -> str:
     table = aws.refs["AttractTable"]
     CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({
         "id": campaign_id, "name": f"Bench {campaign_id}", "destination": "https://careers.example.com/community",
-        "source": source, "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}",
+        "source": source, "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}: {{invite_url}}",
         "sender": {"from": "Acme <careers@acme.example>", "postal_address": "1 Main Street, Springfield"},
         "link_code": "bench1", "created_at": datetime.now(timezone.utc)}))
 

@@ -52,6 +52,21 @@ def require_binary(name: str) -> str:
     return path
 
 
+def require_python(version: str) -> str:
+    """Path of a python<version> interpreter (pyenv's, or one on PATH); skip on a laptop without it, fail in CI."""
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/root/.pyenv/versions/{version}.*/bin/python")) or [
+        path for path in [shutil.which(f"python{version}")] if path]
+    if not found:
+        message = f"no python{version} interpreter (pyenv's /root/.pyenv/versions/{version}.* or on PATH)"
+        if os.environ.get("ATTRACT_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and ATTRACT_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    return found[-1]
+
+
 def join_and_confirm(api: str, aws_endpoint: str, body: dict, session=None) -> "requests.Response":
     """POST /joins as the careers site does, read the emailed link, press the page's button (a form POST)."""
     http = session or requests

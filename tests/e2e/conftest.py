@@ -40,6 +40,14 @@ def aws_endpoint(stack) -> str:
 
 
 @pytest.fixture(scope="session")
+def verified_sender(stack) -> str:
+    """The sample campaigns' sender domain (careers@acme.example), verified in the stack's SES as an operator would:
+    the invite API refuses a sender.from SES would refuse."""
+    stack[0].client("sesv2").create_email_identity(EmailIdentity="acme.example")
+    return "acme.example"
+
+
+@pytest.fixture(scope="session")
 def marketer() -> dict:
     return {"Authorization": "Bearer " + mint_token(["marketers"])}
 

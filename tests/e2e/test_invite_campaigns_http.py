@@ -19,7 +19,8 @@ def _ats(tmp_path) -> str:
     return str(path)
 
 
-def test_a_marketer_creates_previews_runs_and_schedules_a_campaign(api, aws_endpoint, marketer, recruiter, tmp_path):
+def test_a_marketer_creates_previews_runs_and_schedules_a_campaign(api, aws_endpoint, marketer, recruiter, tmp_path,
+                                                                    verified_sender):
     body = {"name": f"E2E invites {uuid.uuid4().hex[:6]}", "destination": "https://careers.example.com/community",
             "source": {"kind": "sqlite", "path": _ats(tmp_path), "table": "candidates"},
             "mapping": {"email": "email", "first_name": "first_name", "consent": "consent", "external_id": "id"},
@@ -58,7 +59,7 @@ def test_a_marketer_creates_previews_runs_and_schedules_a_campaign(api, aws_endp
     assert requests.get(base, headers=marketer).json()["schedule"] is None
 
 
-def test_fifty_racing_identical_creates_make_one_campaign(api, marketer, tmp_path):
+def test_fifty_racing_identical_creates_make_one_campaign(api, marketer, tmp_path, verified_sender):
     from concurrent.futures import ThreadPoolExecutor
 
     body = {"name": f"E2E race {uuid.uuid4().hex[:6]}", "destination": "https://careers.example.com/community",
@@ -76,7 +77,7 @@ def test_fifty_racing_identical_creates_make_one_campaign(api, marketer, tmp_pat
     assert retried.status_code == 201 and (retried.json()["id"], retried.json()["link_code"]) in created
 
 
-def test_racing_run_starts_make_one_run_and_a_repeated_key_gets_it_back(api, marketer, tmp_path):
+def test_racing_run_starts_make_one_run_and_a_repeated_key_gets_it_back(api, marketer, tmp_path, verified_sender):
     from concurrent.futures import ThreadPoolExecutor
 
     body = {"name": f"E2E run race {uuid.uuid4().hex[:6]}", "destination": "https://careers.example.com/community",

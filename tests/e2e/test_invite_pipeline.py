@@ -57,7 +57,7 @@ def test_a_scheduled_campaign_runs_through_planner_and_sender_to_done(stack, tmp
     CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({
         "id": campaign_id, "name": "Pipeline", "destination": "https://careers.example.com/community",
         "source": {"kind": "sqlite", "path": str(tmp_path / "ats.db"), "table": "candidates"},
-        "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}",
+        "mapping": MAPPING, "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}: {{invite_url}}",
         "sender": {"from": f"Acme <careers@{domain}>", "postal_address": "1 Main Street, Springfield"},
         "link_code": "pipe01", "created_at": datetime.now(UTC)}))
     due = datetime.now(UTC) + timedelta(seconds=2)

@@ -93,14 +93,16 @@ def api(local_aws, plan, monkeypatch):
         campaign_logic.idempotent_create_campaign.cache_clear()
         campaign_logic.idempotent_start_run.cache_clear()
 
+    # The sample campaigns send as careers@acme.example: its domain is a verified SES identity, as it must be
+    local_aws.client("sesv2").create_email_identity(EmailIdentity="acme.example")
     reset()
     module = importlib.import_module("functions.invites.api.app")
-    module._stores.cache_clear()
-    module._triggers.cache_clear()
+    for cached in (module._stores, module._triggers, module._identities):
+        cached.cache_clear()
     yield module
     reset()
-    module._stores.cache_clear()
-    module._triggers.cache_clear()
+    for cached in (module._stores, module._triggers, module._identities):
+        cached.cache_clear()
 
 
 def _secret(local_aws, **credentials) -> str:
@@ -206,7 +208,7 @@ def test_a_retried_create_returns_the_same_campaign(api):
 
 def test_preview_of_a_sqlite_file_in_the_local_stack(api, sqlite_file):
     created = _create(api, name="Local ATS", source={"kind": "sqlite", "path": sqlite_file, "table": "candidates"},
-                      html="<p>Hi {{first_name}} {{last_name}}</p>")
+                      html="<p>Hi {{first_name}} {{last_name}}</p><a href=\"{{invite_url}}\">Join</a>")
     status, preview = _call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview"))
     assert status == 200, preview
     assert [m["to"] for m in preview["messages"]] == ["ada@example.com", "grace@example.com", "margaret@example.com"]
@@ -457,6 +459,60 @@ def test_a_bad_schedule_is_422_naming_the_field(api):
     assert status == 422
     assert {(e["field"], e["rule"]) for e in body["errors"]} == {("expression", "schedule_expression"),
                                                                   ("timezone", "timezone")}
+
+
+@pytest.mark.parametrize(("changes", "field"), [({"text": "Hello {{first_name}}, ..."}, "text"),
+                                              ({"html": "<p>Hello {{first_name}}</p>"}, "html")])
+def test_an_invitation_without_its_join_link_is_422_naming_the_field_and_the_rule(api, local_aws, changes, field):
+    # Given a body whose text (or html) never places {{invite_url}}
+    body = _body(mapping=_mapping(), source={"kind": "postgresql", "secret_id": "attract/sources/x",
+                                             "table": "candidates"}, **changes)
+    # When it is posted, Then 422 naming the field and the rule
+    status, answer = _call(api, _event("POST", "/invite-campaigns", body))
+    assert status == 422, answer
+    assert [(e["field"], e["location"], e["rule"]) for e in answer["errors"]] == [(field, "body", "invite_url_required")]
+
+
+def _sender(address: str) -> dict:
+    return {"from": f"Acme Careers <{address}>", "postal_address": "1 Main Street, Springfield"}
+
+
+def test_a_sender_ses_has_not_verified_is_422_naming_sender_from_and_the_rule(api, local_aws):
+    # Given a sender whose address and domain are no SES identity of the account
+    domain = f"unverified-{uuid.uuid4().hex[:8]}.example"
+    body = _body(mapping=_mapping(), sender=_sender(f"careers@{domain}"))
+    # When the campaign is created, Then 422 naming sender.from and the rule; no link, no campaign
+    status, answer = _call(api, _event("POST", "/invite-campaigns", body))
+    assert status == 422, answer
+    assert [(e["field"], e["location"], e["rule"]) for e in answer["errors"]] == [
+        ("sender.from", "body", "ses.identity_not_verified")]
+    assert domain not in json.dumps(answer)  # the address is never echoed
+    # When the address alone is verified (not its domain), Then the same request creates the campaign
+    local_aws.client("sesv2").create_email_identity(EmailIdentity=f"careers@{domain}")
+    status, created = _call(api, _event("POST", "/invite-campaigns", body))
+    assert status == 201, created
+
+
+@pytest.mark.parametrize(("sender", "field"), [
+    ({"from": "careers@acme.example, boss@acme.example", "postal_address": "1 Main Street"}, "sender.from"),
+    ({"from": "Acme <evil@x.example> <careers@acme.example>", "postal_address": "1 Main Street"}, "sender.from"),
+    ({"from": "=?utf-8?q?x=0D=0A?=@acme.example", "postal_address": "1 Main Street"}, "sender.from"),
+    ({"from": "careers@acme.example", "reply_to": "not an address", "postal_address": "1 Main Street"},
+     "sender.reply_to")])
+def test_a_sender_that_is_not_one_mailbox_is_422_naming_the_field(api, sender, field):
+    status, answer = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping(), sender=sender)))
+    assert status == 422, answer
+    assert [(e["field"], e["rule"]) for e in answer["errors"]] == [(field, "mailbox")]
+
+
+def test_ses_that_cannot_be_asked_is_a_502_naming_sender_from_not_a_500(api, monkeypatch):
+    # Given SES out of reach (nothing listens on that port; the adapter's client is made after this)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    api._identities.cache_clear()
+    # When a campaign is created, Then 502 naming sender.from and the rule ses.unavailable
+    status, answer = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping())))
+    assert status == 502, answer
+    assert [(e["field"], e["rule"]) for e in answer["errors"]] == [("sender.from", "ses.unavailable")]
 
 
 ROUTES = [("GET", "/invite-campaigns/{id}"), ("POST", "/invite-campaigns/{id}/preview"),

@@ -229,7 +229,7 @@ def put_campaign(local_aws, source: dict, domain: str, mapping: dict = MAPPING) 
         InviteCampaign.model_validate({
             "id": campaign_id, "name": f"Alumni {campaign_id}", "destination": "https://careers.example.com/community",
             "source": source, "mapping": mapping, "subject": "{{first_name}}, join our talent community",
-            "text": "Hello {{first_name}}, join us.",
+            "text": "Hello {{first_name}}, join us: {{invite_url}}",
             "sender": {"from": f"Acme Careers <careers@{domain}>", "reply_to": f"careers@{domain}",
                        "postal_address": "1 Main Street, Springfield"},
             "link_code": "inv" + campaign_id[:8], "created_at": NOW, "created_by": "marketer-1"}))

@@ -5,6 +5,7 @@ Every count <= 1, every good invitation exactly 1, the poison message in the DLQ
 """
 
 import json
+import re
 import time
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ import requests
 from attract.aws import from_item
 from attract.identity import email_hash
 from tests.integration.conftest import VISIBILITY
+from tests.raw_mail import check_invitation
 from tests.support import FakeLambdaContext, load_event
 
 
@@ -126,6 +128,43 @@ def test_a_failure_before_the_send_releases_the_claim_and_the_retry_sends_once(s
     assert claim(local_aws, campaign, f"grace@people.{domain}")["status"] == "SENT"
 
 
+def cooldown(local_aws, address: str) -> dict | None:
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    item = local_aws.client("dynamodb").get_item(TableName=local_aws.refs["AttractTable"], Key={
+        "PK": {"S": f"COOLDOWN#{email_hash(address, pepper)}"}, "SK": {"S": "COOLDOWN"}}).get("Item")
+    return from_item(item) if item else None
+
+
+def test_a_send_ses_refuses_gives_the_persons_cooldown_back_as_it_was(sender, queues, domain, local_aws):
+    # Given a person another campaign invited 40 days ago, and a campaign whose sender SES refuses (not verified)
+    sqs, queue, _ = queues
+    person = f"kathleen@people.{domain}"
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    old = int(time.time()) - 40 * 86400
+    local_aws.client("dynamodb").put_item(TableName=local_aws.refs["AttractTable"], Item={
+        "PK": {"S": f"COOLDOWN#{email_hash(person, pepper)}"}, "SK": {"S": "COOLDOWN"}, "type": {"S": "cooldown"},
+        "invited_at": {"N": str(old)}, "campaign_id": {"S": "older"}, "expires_at": {"N": str(old + 30 * 86400)}})
+    refused = job(f"unverified-{uuid.uuid4().hex[:8]}.example", "kathleen", f"no-{uuid.uuid4().hex[:6]}")
+    refused["recipient"]["email"] = person
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(refused))
+    # When SES refuses it (MessageRejected)
+    count, failed = poll_once(sender, sqs, queue)
+    assert count == 1 and len(failed) == 1
+    # Then the person's cooldown is the one before, untouched, and no claim is left
+    assert cooldown(local_aws, person) == {"PK": f"COOLDOWN#{email_hash(person, pepper)}", "SK": "COOLDOWN",
+                                           "type": "cooldown", "invited_at": old, "campaign_id": "older",
+                                           "expires_at": old + 30 * 86400}
+    assert claim(local_aws, refused["campaign_id"], person) is None
+    # And a campaign SES accepts invites them now, not 30 days after an invitation never sent
+    accepted = job(domain, "kathleen", f"yes-{uuid.uuid4().hex[:6]}")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(accepted))
+    drain(sender, sqs, queue)
+    assert received(local_aws, domain) == {"kathleen": 1}
+    assert cooldown(local_aws, person)["campaign_id"] == accepted["campaign_id"]
+
+
 def test_a_job_failing_on_its_last_receive_is_counted_failed_and_the_run_settles(sender, queues, local_aws):
     # Given a run that planned two jobs, one of them to a domain SES never accepts mail from
     from attract.invites.runs import RunRepository
@@ -196,6 +235,37 @@ def test_the_sent_message_carries_one_click_unsubscribe_and_the_postal_address(s
     text = message.get_body(("plain",)).get_content()
     assert "1 Main Street, Springfield" in text and message["List-Unsubscribe"][1:-1] in text
     assert "https://go.acme.example/r/inv-berlin?tc_inv=" in text
+
+
+def sent_raw(local_aws, to: str) -> list[dict]:
+    """moto's records of the raw messages SES accepted for `to`: {source, destinations, raw_data} (the bytes sent)."""
+    data = requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=60).json()
+    to_line = re.compile(rf"^To: {re.escape(to)}\r?$", re.MULTILINE)
+    return [m for m in (data.get("ses") or {}).get("RawMessage", []) if to_line.search(m["raw_data"])]
+
+
+def test_the_raw_bytes_ses_received_read_strictly_whatever_the_row_holds(sender, queues, domain, local_aws):
+    # Given a job whose first name hides a Bcc in an encoded word and a line separator, used in the subject
+    sqs, queue, _ = queues
+    campaign = f"raw-{uuid.uuid4().hex[:6]}"
+    body = job(domain, "dorothy", campaign)
+    body["recipient"]["first_name"] = "=?utf-8?q?Dot=0D=0ABcc:_spy@evil.example?=\u2028Bcc: spy2@evil.example"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+    # When the sender sends it through SES
+    drain(sender, sqs, queue)
+    # Then the bytes SES received have one header block of printable ASCII fields, each once, no Bcc
+    address = f"dorothy@people.{domain}"
+    (message,) = sent_raw(local_aws, address)
+    raw = message["raw_data"].encode()
+    headers = check_invitation(raw)
+    assert raw.isascii() and message["destinations"] == [address]  # SES found no other recipient in the headers
+    assert headers["To"] == address and "Bcc" not in headers
+    assert headers["Subject"] == ("= ?utf-8?q?Dot=0D=0ABcc:_spy@evil.example?= Bcc: spy2@evil.example, join our talent "
+                                  "community")
+    # And List-Unsubscribe is the plain one-click URL in the raw bytes, the one the body shows
+    url = headers["List-Unsubscribe"][1:-1]
+    assert url.startswith("https://go.acme.example/u/") and f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw
+    assert url in BytesParser(policy=policy.default).parsebytes(raw).get_body(("plain",)).get_content()
 
 
 def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():

@@ -120,3 +120,17 @@ def test_a_query_reads_its_partition_in_order(table):
     assert keys("PK = :pk AND begins_with(SK, :a)", {":a": {"S": "a"}}) == ["a", "ab"]
     assert client.query(TableName=name, KeyConditionExpression="PK = :pk",
                         ExpressionAttributeValues={":pk": {"S": "NOPE#none"}})["Items"] == []
+
+
+def test_an_identity_moto_sends_from_is_verified_for_sending(local_aws):
+    # moto sends from any identity it holds; GetEmailIdentity must say so, or the invite API refuses every sender
+    ses = local_aws.client("sesv2")
+    domain = f"verified-{uuid.uuid4().hex[:8]}.example"
+    ses.create_email_identity(EmailIdentity=domain)
+    assert ses.get_email_identity(EmailIdentity=domain)["VerifiedForSendingStatus"] is True
+    with pytest.raises(ClientError) as missing:
+        ses.get_email_identity(EmailIdentity=f"other-{domain}")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"
+    emulator.ses_identities_verified()  # idempotent: a second stack in the process patches nothing twice
+    ses.create_email_identity(EmailIdentity=f"again-{domain}")
+    assert ses.get_email_identity(EmailIdentity=f"again-{domain}")["VerifiedForSendingStatus"] is True

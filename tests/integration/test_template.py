@@ -246,3 +246,12 @@ def test_invite_run_lock_grants(raw_template):
         assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= grants["INVITE_RUN#*"], function
         assert {"dynamodb:GetItem", "dynamodb:UpdateItem"} <= grants["INVITE_CAMPAIGN#*"], function
     assert _grants(raw_template, "InviteSenderFunction")["INVITE_CAMPAIGN#*"] == {"dynamodb:UpdateItem"}
+
+
+def test_the_invite_api_may_read_ses_identities_and_send_nothing(raw_template):
+    # sender.from is checked with SES v2 GetEmailIdentity: read-only, this account's identities in this region
+    statements = [s for p in raw_template["Resources"]["InviteApiFunction"]["Properties"]["Policies"]
+                  for s in p["Statement"] if any(a.startswith("ses:") for a in s["Action"])]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [(
+        ["ses:GetEmailIdentity"],
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"})]

@@ -12,14 +12,15 @@ from attract.invites.campaign_logic import check_source_allowed, preview, schedu
 from attract.invites.campaigns import CampaignSchedule, InviteCampaign, InviteCampaignRequest
 from attract.invites.sources import INVALID_ROW, SourceError, SourceNotAllowedError
 
-# The issue's example, verbatim: clients rely on this shape.
+# The issue's example: clients rely on this shape. Its text ("Hello {{first_name}}, ...") gained the {{invite_url}}
+# every invitation must now place.
 ISSUE_EXAMPLE = {
     "name": "Berlin data alumni", "destination": "https://careers.example.com/community",
     "source": {"kind": "postgresql", "secret_id": "ats/readonly", "table": "public.candidates"},
     "mapping": {"email": "email", "first_name": "first_name", "last_name": "last_name",
                 "skills": "skills", "location": "city", "consent": "marketing_consent",
                 "updated_at": "updated_at", "external_id": "id"},
-    "subject": "{{first_name}}, join our talent community", "text": "Hello {{first_name}}, ...",
+    "subject": "{{first_name}}, join our talent community", "text": "Hello {{first_name}}, ... {{invite_url}}",
     "sender": {"from": "Acme Careers <careers@acme.example>", "reply_to": "careers@acme.example",
                "postal_address": "1 Main Street, Springfield"}}
 
@@ -61,6 +62,9 @@ def test_every_source_kind_of_the_issue_is_accepted():
     ("subject", "Hi {{first_nam}}", ("subject", "unknown_placeholder")),
     ("text", "Hello {{password}}", ("text", "unknown_placeholder")),
     ("html", "<p>{{ salary }}</p>", ("html", "unknown_placeholder")),
+    ("text", "Hello {{first_name}}, ...", ("text", "invite_url_required")),
+    ("text", "Join us: {{ unsubscribe_url }} invite_url", ("text", "invite_url_required")),
+    ("html", "<p>Hello {{first_name}}</p>", ("html", "invite_url_required")),
     ("name", "   ", ("name", "string_too_short")),
     ("destination", "javascript:alert(1)", ("destination", "url_scheme")),
     ("source.kind", "oracle", ("source", "union_tag_invalid")),
@@ -79,6 +83,26 @@ def test_every_source_kind_of_the_issue_is_accepted():
 ])
 def test_each_broken_rule_is_named_by_its_field(path, value, expected):
     assert expected in _errors(_with(path, value))
+
+
+def test_an_invitation_without_its_join_link_is_refused_naming_the_field_and_the_rule():
+    # Given the issue's example as it was written: a text that never places {{invite_url}}
+    body = _with("text", "Hello {{first_name}}, ...")
+    # When it is validated, Then the 422 names text and the rule, and says what to add
+    with pytest.raises(ValidationError) as raised:
+        InviteCampaignRequest.model_validate(body)
+    (error,) = raised.value.errors()
+    assert (error["loc"], error["type"]) == (("text",), "invite_url_required") and "{{invite_url}}" in error["msg"]
+    # And with the link (spaces inside the braces too) in text and html, it is accepted
+    accepted = InviteCampaignRequest.model_validate({**body, "text": "Join: {{ invite_url }}",
+                                                     "html": "<a href=\"{{invite_url}}\">Join</a>"})
+    assert accepted.html is not None
+
+
+def test_a_campaign_stored_before_the_join_link_rule_still_reads():
+    stored = InviteCampaign.model_validate({**_with("text", "Hello {{first_name}}"), "html": "<p>Hi</p>", "id": "c0",
+                                            "link_code": "AbCd1234", "created_at": "2026-01-01T00:00:00Z"})
+    assert stored.text == "Hello {{first_name}}" and stored.html == "<p>Hi</p>"
 
 
 def test_unknown_placeholder_message_names_it_and_the_known_ones():
@@ -129,7 +153,8 @@ class ListSource:
 def _campaign(**changes) -> InviteCampaign:
     return InviteCampaign.model_validate({
         **ISSUE_EXAMPLE, "id": "c1", "link_code": "AbCd1234", "created_at": datetime(2026, 11, 1, tzinfo=timezone.utc),
-        "text": "Hello {{first_name}} in {{location}}: {{invite_url}}", "html": "<p>Hi {{first_name}}</p>", **changes})
+        "text": "Hello {{first_name}} in {{location}}: {{invite_url}}",
+        "html": "<p>Hi {{first_name}}</p><a href=\"{{invite_url}}\">Join</a>", **changes})
 
 
 def test_preview_renders_three_candidates_counts_the_skips_and_stops_reading():

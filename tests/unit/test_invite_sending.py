@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from attract.invites.models import InvitationJob
+from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.sending import (
     NotSent,
     SendPolicy,
@@ -52,9 +52,17 @@ class MemoryInvites:
     def hold_cooldown(self, email_hash, campaign_id, now, days):
         held = self.cooldowns.get(email_hash)
         if held and held[0] > now - timedelta(days=days) and held[1] != campaign_id:
-            return False
+            return None
         self.cooldowns[email_hash] = (now, campaign_id)
-        return True
+        return CooldownHold(previous=Cooldown(int(held[0].timestamp()), held[1]) if held else None)
+
+    def release_cooldown(self, email_hash, campaign_id, now, previous):
+        if self.cooldowns.get(email_hash) != (now, campaign_id):
+            return  # taken by someone else since
+        if previous is None:
+            del self.cooldowns[email_hash]
+        else:
+            self.cooldowns[email_hash] = (datetime.fromtimestamp(previous.invited_at, timezone.utc), previous.campaign_id)
 
     def put_invite_touch(self, token, job, email_hash, now, expires_at):
         self.touches[token] = {"campaign": job.campaign_name, "channel": "email"}
@@ -103,11 +111,45 @@ def test_a_rejection_before_the_send_releases_the_claim_and_the_retry_sends_once
     assert _send(store, mailer) == "sent" and len(mailer.sent) == 1
 
 
+@pytest.mark.parametrize("code", ["MessageRejected", "MailFromDomainNotVerifiedException", "SendingPausedException",
+                                  "AccountSuspendedException", "TooManyRequestsException"])
+def test_a_send_ses_refuses_takes_nobodys_cooldown_and_gives_back_the_one_it_replaced(code):
+    # Given a person another campaign invited 40 days ago (its cooldown of 30 days is over, its item still there)
+    store = MemoryInvites()
+    store.cooldowns[HASH] = (NOW - timedelta(days=40), "older")
+    # When SES refuses campaign "first"'s invitation
+    with pytest.raises(NotSent):
+        _send(store, Mailer(fail=[NotSent(code)]), _job("first"))
+    # Then neither the claim nor the cooldown is taken: the person's cooldown is the one before, as it was
+    assert store.claims == {} and store.cooldowns == {HASH: (NOW - timedelta(days=40), "older")}
+    # And another campaign invites them right away (it would have waited 30 days for an invitation never sent)
+    mailer = Mailer()
+    assert _send(store, mailer, _job("second")) == "sent" and len(mailer.sent) == 1
+    assert store.cooldowns[HASH] == (NOW, "second")
+
+
+def test_a_refused_first_invitation_leaves_no_cooldown_at_all():
+    store = MemoryInvites()
+    with pytest.raises(NotSent):
+        _send(store, Mailer(fail=[NotSent("MessageRejected")]), _job("first"))
+    assert store.cooldowns == {} and store.claims == {}
+
+
+def test_a_failure_building_the_message_gives_the_claim_and_the_cooldown_back():
+    store = MemoryInvites()
+    job = _job("first")
+    job.sender.from_ = "not an address"  # no From header can carry it
+    with pytest.raises(ValueError):
+        _send(store, Mailer(), job)
+    assert store.cooldowns == {} and store.claims == {}
+
+
 def test_an_unknown_failure_after_the_request_keeps_the_claim_and_is_reconciled_not_resent():
     store, mailer = MemoryInvites(), Mailer(fail=[TimeoutError("read timeout")])
     with pytest.raises(TimeoutError):
         _send(store, mailer)
     assert store.claims == {("alumni", HASH): "SENDING"}
+    assert store.cooldowns == {HASH: (NOW, "alumni")}  # SES may have sent it: the cooldown stays taken
     assert _send(store, mailer) == "reconcile" and _send(store, mailer) == "reconcile"
     assert len(mailer.sent) == 1 and store.counts == {"reconcile": 2}
 
@@ -128,7 +170,7 @@ def test_the_invite_touch_is_written_before_the_send_and_tokens_verify_only_for_
     store, mailer = MemoryInvites(), Mailer()
     _send(store, mailer)
     (token,) = store.touches
-    assert token.encode() in mailer.sent[0].replace(b"=\n", b"")
+    assert token.encode() in mailer.sent[0].replace(b"=\r\n", b"")
     assert SIGNER.open("invite", token, int(NOW.timestamp()), 2) == ["alumni", HASH[:32]]
     assert SIGNER.open("invite", token[:-1] + "x", int(NOW.timestamp()), 2) is None
     assert SIGNER.open("invite", token, int((NOW + timedelta(days=61)).timestamp()), 2) is None  # expired

@@ -107,6 +107,16 @@ def test_screen_skips_and_counts_by_reason_in_order():
     assert counts == {"invalid_email": 2, "no_consent": 2, "invalid_row": 1, "duplicate": 1}
 
 
+def test_addresses_no_invitation_header_can_carry_are_invalid_emails():
+    # Given addresses email_validator accepts: an encoded word hiding CR/LF in the local part, a non-ASCII one
+    rows = [_row("=?utf-8?q?a=0D=0ABcc=3A=20b=40evil.example?=@example.com"), _row("zoë@example.com"),
+            _row("ada@bücher.example")]
+    # When screened, Then the first two are invalid_email (never a job that fails forever); an IDN domain is fine
+    out = list(screen(rows))
+    assert [item.reason if isinstance(item, Skip) else item.email for item in out] == [
+        "invalid_email", "invalid_email", "ada@bücher.example"]
+
+
 def test_screen_asks_the_planner_hook_only_for_unique_consenting_candidates():
     asked = []
 

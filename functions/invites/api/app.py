@@ -22,6 +22,7 @@ from attract.api import (
 from attract.clock import utc_now
 from attract.errors import NotFoundError
 from attract.invites import campaign_logic as logic
+from attract.invites import senders
 from attract.invites.campaigns import (
     CampaignPreview,
     CampaignRepository,
@@ -68,6 +69,13 @@ def _triggers() -> tuple[SqsPlanQueue, SchedulerSchedules]:
             SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn))
 
 
+@lru_cache(maxsize=1)
+def _identities() -> senders.SenderIdentities:
+    from attract.providers.ses import SesIdentities
+
+    return SesIdentities()
+
+
 def _base_url() -> str:
     return load_settings().public_base_url or f"https://{app.current_event.request_context.domain_name}"
 
@@ -84,10 +92,13 @@ def _response(campaign: InviteCampaign) -> logic.CampaignResponse:
 
 @app.post("/invite-campaigns", summary="Create an invite campaign (and its schedule, when given)",
           tags=["invite campaigns"],
-          responses={201: {"description": "Created (a retried identical request returns the same campaign)"}, **ERRORS})
+          responses={201: {"description": "Created (a retried identical request returns the same campaign)"},
+                     502: {"description": "SES could not say whether `sender.from` is verified (rule ses.unavailable)"},
+                     **ERRORS})
 def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Response[logic.CampaignResponse]:
     settings = load_settings()
     logic.check_source_allowed(request, settings.invite_allow_local_sources)
+    senders.check_sender(request.sender, _identities())  # 422 ses.identity_not_verified: SES would refuse every message
     check_destination_host(CreateLinkRequest(destination=request.destination, campaign=request.name,
                                              channel="email", source="invitation", medium="email"),  # type: ignore[arg-type]
                            settings.destination_hosts)

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso, iso_micro
 from attract.errors import AlreadyExistsError, NotFoundError
-from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
+from attract.invites.messages import PLACEHOLDER, PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
 from attract.invites.repository import campaign_key
 from attract.invites.sources import ColumnMapping, SourceSpec
@@ -101,15 +101,27 @@ def _known_placeholders_only(template: str | None) -> str | None:
     return template
 
 
+def _places_the_join_link(template: str | None) -> str | None:
+    """An invitation is a way to join: each body must place the personal link (the footer adds only unsubscribe)."""
+    if template is not None and "invite_url" not in PLACEHOLDER.findall(template):
+        raise PydanticCustomError("invite_url_required",
+                                  "the invitation must place the personal join link: add {{invite_url}}")
+    return template
+
+
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_known_placeholders_only)]
-TextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_known_placeholders_only)]
-HtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), AfterValidator(_known_placeholders_only)]
+StoredTextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000),
+                               AfterValidator(_known_placeholders_only)]
+StoredHtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), AfterValidator(_known_placeholders_only)]
+TextTemplate = Annotated[StoredTextTemplate, AfterValidator(_places_the_join_link)]
+HtmlTemplate = Annotated[StoredHtmlTemplate, AfterValidator(_places_the_join_link)]
 CampaignName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class InviteCampaignRequest(BaseModel):
     """POST /invite-campaigns. Placeholders: {{first_name}} {{last_name}} {{location}} {{skills}}, and the
-    {{invite_url}} {{unsubscribe_url}} {{postal_address}} the sender fills per message (HTML-escaped in html)."""
+    {{invite_url}} {{unsubscribe_url}} {{postal_address}} the sender fills per message (HTML-escaped in html).
+    `text`, and `html` when given, must place {{invite_url}}."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -134,6 +146,9 @@ class InviteCampaign(InviteCampaignRequest):
     watermark: datetime | None = None
     latest_run_id: str | None = None
     schedule: StoredSchedule | None = None  # type: ignore[assignment]  # the request's, plus its name
+    # A campaign stored before {{invite_url}} was required still reads (its GET, its runs): the rule is the request's.
+    text: StoredTextTemplate
+    html: StoredHtmlTemplate = None
 
 
 # ---- responses ------------------------------------------------------------------------------------------------

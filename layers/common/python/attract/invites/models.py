@@ -1,9 +1,11 @@
 """The invitation job: one SQS message from the planner to the sender, small and self-contained.
 
 It carries the campaign's templates and sender so the sender needs no read per message (planning and
-sending are hours apart: a campaign edited in between changes no queued job).
+sending are hours apart: a campaign edited in between changes no queued job). Also the person's cooldown
+as the sender takes and gives it back.
 """
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -50,3 +52,19 @@ class InvitationJob(BaseModel):
     recipient: Recipient
     templates: InviteTemplates
     sender: InviteSender
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """A person's cooldown: who invited them last, when (epoch seconds), until when it is kept."""
+
+    invited_at: int
+    campaign_id: str
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class CooldownHold:
+    """The cooldown a send took; `previous` is the one it replaced (None: there was none), put back on a release."""
+
+    previous: Cooldown | None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from attract.aws import Repository, to_item
 from attract.clock import iso
-from attract.invites.models import InvitationJob
+from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.tokens import recipient_key, token_key
 
 if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder
@@ -100,21 +100,43 @@ class InviteRepository(Repository):
                                        ConsistentRead=True).get("Item")
         return found["status"]["S"] if found else None
 
-    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> bool:
-        """Take the person's cooldown for this campaign: refused while another campaign holds it."""
+    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> CooldownHold | None:
+        """Take the person's cooldown for this campaign (None while another campaign holds it), keeping what it
+        replaced so that a send SES refuses can put it back."""
         at = int(now.timestamp())
         try:
-            self.dynamodb.update_item(
+            response = self.dynamodb.update_item(
                 TableName=self.table, Key=cooldown_key(email_hash),
                 UpdateExpression="SET invited_at = :now, campaign_id = :campaign, expires_at = :expires, #t = :type",
                 ConditionExpression="attribute_not_exists(PK) OR invited_at < :cutoff OR campaign_id = :campaign",
                 ExpressionAttributeNames={"#t": "type"},
                 ExpressionAttributeValues={":now": {"N": str(at)}, ":campaign": {"S": campaign_id},
                                            ":expires": {"N": str(at + days * 86400)},
-                                           ":cutoff": {"N": str(at - days * 86400)}, ":type": {"S": "cooldown"}})
+                                           ":cutoff": {"N": str(at - days * 86400)}, ":type": {"S": "cooldown"}},
+                ReturnValues="ALL_OLD")
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        old = response.get("Attributes")
+        if not old:
+            return CooldownHold(previous=None)
+        return CooldownHold(previous=Cooldown(
+            invited_at=int(old["invited_at"]["N"]), campaign_id=old["campaign_id"]["S"],
+            expires_at=int(old["expires_at"]["N"]) if "expires_at" in old else None))
+
+    def release_cooldown(self, email_hash: str, campaign_id: str, now: datetime, previous: Cooldown | None) -> None:
+        """The cooldown as it was before `hold_cooldown` at `now`, unless someone took it since (then it is theirs)."""
+        still_ours = {"ConditionExpression": "campaign_id = :campaign AND invited_at = :now",
+                      "ExpressionAttributeValues": {":campaign": {"S": campaign_id},
+                                                    ":now": {"N": str(int(now.timestamp()))}}}
+        try:
+            if previous is None:
+                self.dynamodb.delete_item(TableName=self.table, Key=cooldown_key(email_hash), **still_ours)
+            else:
+                self.dynamodb.put_item(TableName=self.table, Item={**cooldown_key(email_hash), **to_item({
+                    "type": "cooldown", "invited_at": previous.invited_at, "campaign_id": previous.campaign_id,
+                    "expires_at": previous.expires_at})}, **still_ours)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
 
     def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None:
         self.dynamodb.put_item(TableName=self.table, Item={

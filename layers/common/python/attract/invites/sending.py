@@ -8,7 +8,10 @@ the COMPLETED record, the in-progress record expires and a redelivery sends agai
 4. release the claim only when the send failed in a way known to happen before SES accepted anything
    (`NotSent`, raised by the provider). Any other failure leaves SENDING: the redelivery finds it,
    sends nothing and is counted for reconciliation.
-The suppression list and the per-person cooldown are re-checked here: planning was hours ago.
+The suppression list and the per-person cooldown are re-checked here: planning was hours ago. The
+cooldown is taken with the claim (so two campaigns cannot both invite someone) and given back as it was
+whenever the claim is released: a message SES refused invited nobody, and must not keep other campaigns
+away from the person for `cooldown_days`.
 """
 
 import time
@@ -18,7 +21,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from attract.invites.messages import compose, mime
-from attract.invites.models import InvitationJob
+from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.tokens import (  # noqa: F401 - re-exported: callers imported them from here before
     INVITE,
     UNSUBSCRIBE,
@@ -44,7 +47,14 @@ class InviteStore(Protocol):
     def claim(self, campaign_id: str, email_hash: str, run_id: str, now: datetime) -> Claim: ...
     def release(self, campaign_id: str, email_hash: str) -> None: ...
     def mark_sent(self, campaign_id: str, email_hash: str, message_id: str, now: datetime) -> None: ...
-    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> bool: ...
+    def hold_cooldown(self, email_hash: str, campaign_id: str, now: datetime, days: int) -> CooldownHold | None:
+        """Take the cooldown for this campaign; None while another campaign holds it."""
+        ...
+
+    def release_cooldown(self, email_hash: str, campaign_id: str, now: datetime, previous: Cooldown | None) -> None:
+        """Put back `previous` if the cooldown is still the one this campaign took at `now`."""
+        ...
+
     def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None: ...
     def count(self, campaign_id: str, run_id: str, name: str) -> None: ...
 
@@ -95,7 +105,8 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
         # A previous attempt died between claiming and marking: SES may have sent it. Never resend.
         store.count(campaign, run, "reconcile")
         return "reconcile"
-    if not store.hold_cooldown(email_hash, campaign, now, policy.cooldown_days):
+    hold = store.hold_cooldown(email_hash, campaign, now, policy.cooldown_days)
+    if hold is None:
         store.release(campaign, email_hash)  # not invited by this campaign: a later run may
         store.count(campaign, run, "skipped_cooldown")
         return "cooldown"
@@ -107,16 +118,23 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
         raw = mime(letter(job, email, email_hash, token, now, policy, signer))
         bucket.take()
     except Exception:
-        store.release(campaign, email_hash)  # nothing reached SES
+        _give_back(store, campaign, email_hash, now, hold)  # nothing reached SES
         raise
     try:
         message_id = mailer.send_raw(raw, {"campaign_id": campaign, "run_id": run})
     except NotSent:
-        store.release(campaign, email_hash)
+        _give_back(store, campaign, email_hash, now, hold)  # SES refused it: nobody was invited
         raise
     store.mark_sent(campaign, email_hash, message_id, now)
     store.count(campaign, run, "sent")
     return "sent"
+
+
+def _give_back(store: InviteStore, campaign_id: str, email_hash: str, now: datetime, hold: CooldownHold) -> None:
+    """Release the claim, then the cooldown. In that order: dying in between leaves this campaign's own cooldown,
+    which its retry takes again (the same campaign passes), never a SENDING claim nobody would resend."""
+    store.release(campaign_id, email_hash)
+    store.release_cooldown(email_hash, campaign_id, now, hold.previous)
 
 
 class RunSettler(Protocol):

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from attract.identity import normalise_email
+from attract.invites.messages import mail_address
 
 # SQL identifiers (also CSV headers and DynamoDB attribute names, one rule everywhere): quoted by
 # SQLAlchemy anyway, but a narrow rule keeps free text and SQL out of the API.
@@ -285,6 +286,9 @@ def _candidate(row: Row) -> tuple[Candidate | None, SkipReason | None]:
         return None, "invalid_email"
     try:
         normalised = normalise_email(email)
+        # Valid, yet no invitation could carry it: a non-ASCII local part (SES has no SMTPUTF8), or `=?` in
+        # it (lenient readers decode an encoded word even there, CR/LF included).
+        mail_address(normalised)
     except ValueError:
         return None, "invalid_email"
     if not as_bool(row.get("consent")):

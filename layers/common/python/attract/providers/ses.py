@@ -1,4 +1,5 @@
-"""Mail through Amazon SES v2. The only module that knows SES: logic sees the `MailSender` Protocol."""
+"""Amazon SES v2. The only module that knows SES: logic sees the `MailSender`, `RawMailer` and
+`SenderIdentities` Protocols."""
 
 from attract.aws import client
 
@@ -74,3 +75,53 @@ class SesRawMailer:
                 # Refused by botocore itself, or no connection was ever made: nothing reached SES.
                 raise NotSent(type(error).__name__) from error
         raise AssertionError("unreachable")
+
+
+class SesIdentities:
+    """SES v2 GetEmailIdentity: may this account send from an address or a domain? (`SenderIdentities`).
+
+    A verified answer is kept `ttl_seconds` per warm function (campaigns of one sender come in bursts); a
+    negative one never is, so a marketer who has just verified the identity can retry at once.
+    """
+
+    def __init__(self, sesv2=None, ttl_seconds: float = 300.0, clock=None):
+        import time
+
+        self._sesv2 = sesv2
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock or time.monotonic
+        self._verified_until: dict[str, float] = {}
+
+    @property
+    def sesv2(self):
+        if self._sesv2 is None:
+            import boto3
+            from botocore.config import Config
+
+            # A read behind an API request (API Gateway waits 30 s): short timeouts, a couple of retries.
+            self._sesv2 = boto3.client("sesv2", config=Config(connect_timeout=3, read_timeout=5,
+                                                              retries={"total_max_attempts": 3, "mode": "standard"}))
+        return self._sesv2
+
+    def verified_for_sending(self, identity: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from attract.invites.senders import IdentityLookupError
+
+        if self._verified_until.get(identity, 0.0) > self._clock():
+            return True
+        try:
+            found = self.sesv2.get_email_identity(EmailIdentity=identity)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "") or "ClientError"
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            # No such identity, or no name SES could verify (a bare 404: a path the endpoint routes nowhere)
+            if code in ("NotFoundException", "BadRequestException") or status == 404:
+                return False
+            raise IdentityLookupError(code) from error
+        except BotoCoreError as error:  # no connection, a timeout: SES said nothing
+            raise IdentityLookupError(type(error).__name__) from error
+        if found.get("VerifiedForSendingStatus") is not True:
+            return False
+        self._verified_until[identity] = self._clock() + self.ttl_seconds
+        return True
