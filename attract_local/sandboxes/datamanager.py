@@ -162,6 +162,11 @@ class DataManagerSandbox:
     def calls(self, method: str) -> list[Any]:
         return [request for name, request in self.received if name == method]
 
+    def clear_faults(self) -> None:
+        """Drops injected faults not consumed yet (between tests sharing one sandbox), like the other sandboxes."""
+        with self._lock:
+            self._faults.clear()
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()

@@ -148,3 +148,12 @@ def test_the_form_s_browser_for_meta_s_website_events_without_the_page_s_query()
 ])
 def test_a_missing_or_odd_browser_header_is_left_out_or_cut(headers, expected):
     assert browser_context(headers) == expected
+
+
+def test_a_scheduled_function_reads_its_time_from_the_event():
+    from attract.clock import scheduled_at
+
+    assert scheduled_at({"time": "2026-12-02T15:00:00Z"}) == datetime(2026, 12, 2, 15, tzinfo=timezone.utc)
+    # Absent, unreadable or without an offset: the function falls back to its own clock
+    assert scheduled_at({}) is None and scheduled_at({"time": "soon"}) is None
+    assert scheduled_at({"time": "2026-12-02T15:00:00"}) is None
