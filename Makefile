@@ -33,9 +33,9 @@ demo: venv
 local: venv
 	$(PY) -m attract_local.serve
 
-## Fire one schedule of a running `make local` now: make fire SCHEDULE=<event or schedule name> [URL=http://127.0.0.1:3000]
+## Fire one schedule of a running `make local` now: make fire SCHEDULE=<event or schedule name> [URL=http://127.0.0.1:3000] [AT=<ISO time>]
 fire: venv
-	@$(PY) -m attract_local.fire "$(SCHEDULE)" $(if $(URL),--url $(URL))
+	@$(PY) -m attract_local.fire "$(SCHEDULE)" $(if $(URL),--url $(URL)) $(if $(AT),--at $(AT))
 
 ## A bearer token for the local API: make token ROLE=marketer|recruiter
 token: venv
