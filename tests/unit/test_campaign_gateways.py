@@ -67,3 +67,17 @@ def test_an_uploader_without_a_secret_is_a_platform_error_like_a_gateway():
     lookup = gateways.uploaders(SETTINGS)
     with pytest.raises(gateways.MissingCredentialsError):
         lookup("meta")
+
+
+def test_the_campaigns_domain_never_imports_an_adapter():
+    # Ports live in the domain (attract.campaigns.ports); adapters (attract.providers.*) import them, never the reverse.
+    import ast
+    from pathlib import Path
+
+    import attract.campaigns
+
+    for module in Path(attract.campaigns.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        assert not [name for name in imported if name.startswith(("attract.providers", "attract_local"))], module.name
