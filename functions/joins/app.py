@@ -13,7 +13,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.api import json_response, register_error_handlers, reject_non_json
-from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.feedback import browser_context
@@ -50,8 +49,9 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
                         half_life_days=settings.time_decay_half_life_days,
                         consent_text_version=settings.consent_text_version,
                         aggregate_shards=settings.aggregate_shards)
-    aggregates = AggregateRepository(settings.table_name, shards=settings.aggregate_shards)
-    return TouchRepository(settings.table_name), MemberRepository(settings.table_name, aggregates=aggregates), policy
+    # The aggregates are built on the first confirmation: a submission never loads the attribution modules.
+    members = MemberRepository(settings.table_name, aggregate_shards=settings.aggregate_shards)
+    return TouchRepository(settings.table_name), members, policy
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,6 @@ import hashlib
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from attract.campaigns.channels import AD_CHANNELS, all_click_ids
 from attract.tracking.logic import clean_referrer
 from attract.tracking.models import Touch
 
@@ -56,6 +55,8 @@ def conversion_message(join_id: str, joined_at: datetime, email: str, path: list
     """
     if not consented:
         return None
+    from attract.campaigns.channels import AD_CHANNELS, all_click_ids  # the ads registry: confirmations only
+
     latest: dict[str, tuple[str, datetime]] = {}
     for touch in sorted(path, key=lambda t: (t.occurred_at, t.touch_id)):  # the latest click of each kind wins
         for kind in all_click_ids():
