@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from attract import snapstart
 from attract.api import json_response, register_error_handlers, reject_non_json
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
@@ -32,6 +33,13 @@ load_settings()
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
+
+
+@snapstart.before_snapshot
+def _load_the_submission_path() -> None:
+    # Published versions (SnapStart) only: what the first POST /joins imports goes into the snapshot, not
+    # into a visitor's request. Without SnapStart it is imported by that first request (attract.identity).
+    import email_validator  # noqa: F401
 
 CONFIRM_PREFIX = "/joins/confirm/"
 CONFIRM_PAGE = page(title="Join our talent community", body=(
