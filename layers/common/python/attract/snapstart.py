@@ -20,6 +20,7 @@ the runtime's order (before: reverse of registration; after: registration order)
 import random
 import sys
 from collections.abc import Callable
+from typing import Any
 
 Hook = Callable[[], None]
 
@@ -57,7 +58,7 @@ def _reseed_random() -> None:
 @after_restore
 def _forget_aws_sessions() -> None:
     # Only what init loaded: a module nobody imported holds nothing to forget (and costs nothing to skip).
-    boto3 = sys.modules.get("boto3")
+    boto3: Any = sys.modules.get("boto3")
     if boto3 is not None:
         boto3.DEFAULT_SESSION = None
     aws = sys.modules.get("attract.aws")

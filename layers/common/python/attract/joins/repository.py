@@ -46,8 +46,8 @@ class MemberRepository(Repository):
         if self._aggregates is None:
             from attract.attribution.repository import AggregateRepository
 
-            shards = {} if self._aggregate_shards is None else {"shards": self._aggregate_shards}
-            self._aggregates = AggregateRepository(self.table, self._dynamodb, **shards)
+            self._aggregates = (AggregateRepository(self.table, self._dynamodb) if self._aggregate_shards is None
+                                else AggregateRepository(self.table, self._dynamodb, shards=self._aggregate_shards))
         return self._aggregates
 
     def is_member(self, email_hash: str) -> bool:
