@@ -42,8 +42,11 @@ token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 
 ## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
-test: venv browser lint
+test: venv browser lint checkov
 	$(PY) -m pytest
+
+## checkov over template.yaml (its own venv: .ci/checkov); every suppression is justified where it stands.
+checkov: ; @bash .ci/checkov
 
 ## ruff and mypy over the code (configured in pyproject.toml); part of `make test`.
 lint: venv

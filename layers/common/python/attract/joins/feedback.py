@@ -19,11 +19,14 @@ pending join with the ads consent only (`browser_context`).
 
 import hashlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from attract.campaigns.channels import AD_CHANNELS, AdChannel, all_click_ids
 from attract.tracking.logic import clean_referrer
 from attract.tracking.models import Touch
+
+if TYPE_CHECKING:  # the ads registry is imported by confirmations only (conversion_message), never at submit
+    from attract.campaigns.channels import AdChannel
 
 MAX_USER_AGENT = 512  # real browsers' are far shorter; a longer header is cut, not refused
 MESSAGE_VERSION = 2
@@ -67,7 +70,7 @@ def browser_context(headers: dict[str, str]) -> dict[str, str]:
     return context
 
 
-def _from(entry: AdChannel, touch: Touch) -> bool:
+def _from(entry: "AdChannel", touch: Touch) -> bool:
     """The touch came from this channel's ads: one of its click ids, or one of its tracked links."""
     return any(touch.click_ids.get(kind) for kind in entry.click_ids) or (
         touch.channel == entry.report_channel and touch.source in entry.sources)
@@ -85,6 +88,8 @@ def conversion_message(join_id: str, joined_at: datetime, email: str, path: list
     """
     if not consented:
         return None
+    from attract.campaigns.channels import AD_CHANNELS, all_click_ids  # the ads registry: confirmations only
+
     latest: dict[str, tuple[str, datetime]] = {}
     for touch in sorted(path, key=lambda t: (t.occurred_at, t.touch_id)):  # the latest click of each kind wins
         for kind in all_click_ids():
