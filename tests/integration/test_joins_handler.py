@@ -259,6 +259,24 @@ def test_an_invitation_token_credits_the_invitation(stores, local_aws):
     assert [(t.origin, t.campaign, t.credits["first_touch"]) for t in path] == [("invite", "Alumni invite", 1)]
 
 
+def test_one_invitation_token_credits_one_join(stores, local_aws):
+    # Issue 13: the token is claimed in the confirmation's transaction (CLAIM#tc_inv#<invitation>), like tc_click
+    touches, members, dynamodb = stores
+    now = datetime.now(timezone.utc)
+    token, touch_id = "invite-" + uuid.uuid4().hex * 2, f"inv-claim-{uuid.uuid4().hex[:16]}"
+    dynamodb.put_item(TableName=touches.table, Item=to_item({
+        "PK": f"INVITE#{invite_token_key(token)}", "SK": "INVITE", "touch_id": touch_id,
+        "occurred_at": (now - timedelta(days=1)).isoformat(), "origin": "invite", "campaign": "Alumni invite",
+        "channel": "email", "source": "recruiter", "medium": "invitation"}))
+    emails = [f"inv-{n}-{uuid.uuid4().hex[:8]}@example.com" for n in range(3)]
+    links = [_submit(stores, email, now, invite_token=token) for email in emails]
+    assert all(confirm_join(link, now, POLICY, SIGNER, members) for link in links)
+    origins = [[t.origin for t in members.find(email_hash(email, "pepper"))[1]] for email in emails]
+    assert origins == [["invite"], ["join"], ["join"]]
+    claim = _item(local_aws, f"CLAIM#tc_inv#{touch_id}", "CLAIM")
+    assert claim["member_id"] == members.find(email_hash(emails[0], "pepper"))[0].member_id
+
+
 def test_pending_item_round_trips_and_confirm_refuses_a_replaced_nonce(stores):
     _, members, _ = stores
     now = datetime.now(timezone.utc)

@@ -80,6 +80,7 @@ class MemoryMembers:
         self.members: dict[str, tuple] = {}
         self.pendings: dict = {}
         self.claimed: dict[str, str] = {}
+        self.invites_claimed: dict[str, str] = {}  # invitation touch id -> the member it credited
         self.created: list[tuple] = []  # (member, path) of each join counted: the aggregates are added with it
         self.calls: list[str] = []
 
@@ -103,16 +104,19 @@ class MemoryMembers:
     def pending(self, email_hash):
         return self.pendings.get(email_hash)
 
-    def confirm(self, member, path, nonce, claims, untrusted_ids):
+    def confirm(self, member, path, nonce, claims, untrusted_ids, invite=None):
         from attract.joins.logic import ClickClaimedError, LinkUsedError
 
         current = self.pendings.get(member.email_hash)
         if member.email_hash in self.members or current is None or current.nonce != nonce:
             raise LinkUsedError()
         taken = [click for click in claims if click in self.claimed]
-        if taken:
-            raise ClickClaimedError(taken)
+        invite_taken = invite is not None and invite in self.invites_claimed
+        if taken or invite_taken:
+            raise ClickClaimedError(taken, invite=invite_taken)
         self.claimed.update({click: member.member_id for click in claims})
+        if invite is not None:
+            self.invites_claimed[invite] = member.member_id
         del self.pendings[member.email_hash]
         self.members[member.email_hash] = (member, path)
         self.created.append((member, path))

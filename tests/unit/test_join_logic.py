@@ -236,6 +236,44 @@ def test_one_click_credits_one_join():
     assert members.claimed == {CLICK: members.members["cd" * 32][0].member_id}
 
 
+def test_one_invitation_credits_one_join():
+    # Issue 13: unlike tc_click, an invitation token was never claimed: one token credited any number of joins.
+    invitation = Touch(touch_id="inv-c1-ab", occurred_at=NOW - timedelta(days=2), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv01")
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.invites["token-1234567890abcdef"] = invitation
+    tokens = []
+    for index, email in enumerate(("ada@example.com", "forwarded@example.com", "again@example.com")):
+        submit(request(email=email, invite_token="token-1234567890abcdef"), source=source, members=members,
+               outbox=outbox, digest=f"{index:02d}" * 32)
+        tokens.append(link_token(outbox))
+    # When all three confirm (the invitee, someone it was forwarded to, a replay)
+    assert all(confirm_join(token, NOW, POLICY, SIGNER, members) for token in tokens)
+    # Then the first confirmed is credited with the invitation, the others with their own landing only
+    paths = [members.members[f"{index:02d}" * 32][1] for index in range(3)]
+    assert [[t.origin for t in path] for path in paths] == [["invite"], ["join"], ["join"]]
+    assert members.invites_claimed == {"inv-c1-ab": members.members["00" * 32][0].member_id}
+
+
+def test_an_invitation_stood_for_by_its_click_is_claimed_too():
+    # The click on the invitation's link stands for it (one touch): the token is still used up by that join
+    invitation = Touch(touch_id="inv-c1-cd", occurred_at=NOW - timedelta(days=2), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv01")
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.invites["token-abcdef1234567890"] = invitation
+    source.add(f"VISITOR#{VISITOR}", touch("t-click", 1, channel="email", campaign="Alumni", source="invitation",
+                                           link_code="inv01", visitor_id=VISITOR))
+    submit(request(visitor_id=VISITOR, invite_token="token-abcdef1234567890"), source=source, members=members,
+           outbox=outbox)
+    clicked = link_token(outbox)
+    submit(request(email="other@example.com", invite_token="token-abcdef1234567890"), source=source, members=members,
+           outbox=outbox, digest="ef" * 32)
+    replayed = link_token(outbox)
+    assert confirm_join(clicked, NOW, POLICY, SIGNER, members) and confirm_join(replayed, NOW, POLICY, SIGNER, members)
+    assert [t.touch_id for t in members.members[DIGEST][1]] == ["t-click"]
+    assert [t.origin for t in members.members["ef" * 32][1]] == ["join"]
+
+
 def test_touchless_join_is_attributed_from_its_own_campaign_parameters():
     members, outbox = MemoryMembers(), Outbox()
     submit(request(utm_source="google", utm_medium="cpc", utm_campaign="Brand"), members=members, outbox=outbox)

@@ -41,11 +41,12 @@ class LinkUsedError(Exception):
 
 
 class ClickClaimedError(Exception):
-    """Some tc_click values of this join were already credited to another join."""
+    """Some tc_click values of this join (or its invitation) were already credited to another join."""
 
-    def __init__(self, clicks: list[str]):
-        super().__init__(f"{len(clicks)} click(s) already claimed")
+    def __init__(self, clicks: list[str], invite: bool = False):
+        super().__init__(f"{len(clicks)} click(s){' and the invitation' if invite else ''} already claimed")
         self.clicks = clicks
+        self.invite = invite
 
 
 class MemberStore(Protocol):
@@ -56,8 +57,9 @@ class MemberStore(Protocol):
     def release(self, email_hash: str, nonce: str) -> None: ...
     def pending(self, email_hash: str) -> PendingJoin | None: ...
     def confirm(self, member: Member, path: list[CreditedTouch], nonce: str, claims: list[str],
-                untrusted_ids: dict) -> None:
-        """Member, attribution, claims and the join's aggregates in one transaction."""
+                untrusted_ids: dict, invite: str | None = None) -> None:
+        """Member, attribution, claims (the tc_click values and the invitation) and the join's aggregates in
+        one transaction."""
         ...
 
 
@@ -88,6 +90,7 @@ class Captured:
     claims: dict[str, str]
     visitor_id: str | None
     untrusted_ids: dict
+    invite: str | None = None  # the invitation's touch id, claimed at confirmation (one join per invitation)
 
 
 def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookback_days: int,
@@ -122,19 +125,22 @@ def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookb
             found.setdefault(touch.touch_id, touch)
     for touch in source.touches_of(f"EMAIL#{email_digest}", since):
         found.setdefault(touch.touch_id, touch)
-    if request.invite_token:
-        invite = source.invite_touch(request.invite_token)
-        # An invitation and the click on its link are one touch: the click (it says when) stands for it.
-        clicked = invite is not None and any(
-            t.link_code == invite.link_code and t.origin != "invite" and t.occurred_at >= invite.occurred_at
-            for t in found.values())
-        if invite is not None and not clicked:
-            found.setdefault(invite.touch_id, invite)
+    invite = source.invite_touch(request.invite_token) if request.invite_token else None
+    # An invitation and the click on its link are one touch: the click (it says when) stands for it.
+    clicked = invite is not None and any(
+        t.link_code == invite.link_code and t.origin != "invite" and t.occurred_at >= invite.occurred_at
+        for t in found.values())
+    if invite is not None and not clicked:
+        found.setdefault(invite.touch_id, invite)
     in_window = [t for t in found.values() if since <= t.occurred_at <= now + CLOCK_SKEW]
     in_window.sort(key=lambda t: (t.occurred_at, t.touch_id))
     path = in_window[-MAX_PATH:]
     credited_visitors = {t.visitor_id for t in path}
-    return Captured(path, {c: v for c, v in claims.items() if v in credited_visitors}, trusted_visitor, untrusted)
+    # The invitation is claimed whether its own touch or the click on its link stands for it: either way the
+    # token credited this join, and must credit no other (issue 13: one token credited any number of joins).
+    credited_invite = invite is not None and (clicked or any(t.touch_id == invite.touch_id for t in path))
+    return Captured(path, {c: v for c, v in claims.items() if v in credited_visitors}, trusted_visitor, untrusted,
+                    invite.touch_id if credited_invite and invite is not None else None)
 
 
 def landing_touch(request: JoinRequest, joined_at: datetime) -> Touch:
@@ -193,6 +199,7 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
             "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
+            "invite": captured.invite,
             "untrusted_ids": captured.untrusted_ids, "browser": dict(browser or {}) if request.ads_consent else {}})
     if not members.hold(pending, stamp - int(policy.mail_interval.total_seconds())):
         return "rate_limited"
@@ -230,17 +237,18 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
         return False
     captured = [Touch.model_validate(t) for t in pending.touches]
     claims = dict(pending.claims)
+    invite = pending.invite
     member = Member(
         member_id=str(uuid.uuid4()), email=pending.email, email_hash=email_digest, name=pending.name or "",
         skills=pending.skills, location=pending.location, joined_at=now, visitor_id=pending.visitor_id,
         consent={"granted": True, "text_version": pending.consent_text_version or policy.consent_text_version,
                  "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat(), "ads": pending.ads_consent},
     )
-    for _ in range(MAX_SIGNED_CLICKS + 1):  # each retry drops at least one claimed click
+    for _ in range(MAX_SIGNED_CLICKS + 2):  # each retry drops at least one claim (a click or the invitation)
         path_touches = captured or ([Touch.model_validate(pending.landing)] if pending.landing else [])
         path = credit_path(path_touches, now, policy.half_life_days)
         try:
-            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids)
+            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids, invite)
         except LinkUsedError:
             return False
         except ClickClaimedError as taken:
@@ -248,6 +256,10 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
             lost = {claims.pop(click) for click in taken.clicks if click in claims}
             captured = [t for t in captured if t.visitor_id not in lost]
             claims = {c: v for c, v in claims.items() if v not in lost}
+            if taken.invite:
+                # The invitation credited another join already (a forwarded or replayed token): not this one.
+                captured = [t for t in captured if not (t.origin == "invite" and t.touch_id == invite)]
+                invite = None
             continue
         # After the transaction, once: a redelivered confirmation is refused above and enqueues nothing.
         # The landing touch counts for its click ids even when other touches were credited: an ad's

@@ -131,6 +131,7 @@ class PendingJoin(BaseModel):
     touches: list[dict] = Field(default_factory=list)  # captured at submission (Touch dumps)
     landing: dict | None = None  # the join's own touch, credited when nothing else is
     claims: dict[str, str] = Field(default_factory=dict)  # signed tc_click -> the visitor it stands for
+    invite: str | None = None  # the invitation's touch id (tc_inv resolved): claimed at confirmation, once
     untrusted_ids: dict = Field(default_factory=dict)  # ids that did not verify: recorded, never credited
     browser: dict[str, str] = Field(default_factory=dict)  # ads consent only: feedback.browser_context, for Meta
 

@@ -4,6 +4,7 @@ Member:      PK=MEMBER#<email_hash>, SK=MEMBER       (the raw email, once confir
 Attribution: PK=MEMBER#<email_hash>, SK=ATTRIBUTION  (the credited path, no personal data)
 Pending:     PK=MEMBER#<email_hash>, SK=PENDING      (a submitted join awaiting confirmation; TTL 7 days)
 Click claim: PK=CLAIM#tc_click#<click id>, SK=CLAIM  (one tc_click credits at most one join)
+Invitation claim: PK=CLAIM#tc_inv#<invitation touch id>, SK=CLAIM  (one invitation credits at most one join)
 A confirmation writes member, attribution, claims and aggregates and deletes the pending item in one
 transaction (docs/decisions.md).
 """
@@ -28,6 +29,11 @@ def member_key(email_hash: str, sort: str) -> dict:
 
 def claim_key(click: str) -> dict:
     return {"PK": {"S": f"CLAIM#tc_click#{click}"}, "SK": {"S": "CLAIM"}}
+
+
+def invite_claim_key(invite_touch_id: str) -> dict:
+    """The invitation's touch id (`inv-<campaign>-<recipient>`, written by the sender) names one invitation and token."""
+    return {"PK": {"S": f"CLAIM#tc_inv#{invite_touch_id}"}, "SK": {"S": "CLAIM"}}
 
 
 class MemberRepository(Repository):
@@ -83,9 +89,9 @@ class MemberRepository(Repository):
         return Member.model_validate(items["MEMBER"]), path
 
     def confirm(self, member: Member, path: list[CreditedTouch], nonce: str, claims: list[str],
-                untrusted_ids: dict) -> None:
+                untrusted_ids: dict, invite: str | None = None) -> None:
         """All or nothing, with the join's aggregates. LinkUsedError: pending item gone or replaced, or
-        already a member. ClickClaimedError: some claims were taken (nothing was written)."""
+        already a member. ClickClaimedError: some claims (clicks, the invitation) were taken (nothing was written)."""
         pk = f"MEMBER#{member.email_hash}"
         own = [
             {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
@@ -100,6 +106,10 @@ class MemberRepository(Repository):
             *[{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
                        "Item": {**claim_key(click), "type": {"S": "click_claim"}, "member_id": {"S": member.member_id}}}}
               for click in claims],
+            *[{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                       "Item": {**invite_claim_key(invite), "type": {"S": "invite_claim"},
+                                "member_id": {"S": member.member_id}}}}
+              for invite in ([invite] if invite else [])],
         ]
         for attempt in range(MAX_CONFLICT_RETRIES):
             # Planned again on every attempt: the aggregates' plan depends on what racing joins admitted.
@@ -115,8 +125,9 @@ class MemberRepository(Repository):
                     raise LinkUsedError("already confirmed, replaced or already a member") from error
                 taken = [claims[i] for i, code in enumerate(reasons[FIXED_ACTIONS:FIXED_ACTIONS + len(claims)])
                          if code == "ConditionalCheckFailed"]
-                if taken:
-                    raise ClickClaimedError(taken) from error
+                invite_taken = bool(invite) and reasons[FIXED_ACTIONS + len(claims):][:1] == ["ConditionalCheckFailed"]
+                if taken or invite_taken:
+                    raise ClickClaimedError(taken, invite=invite_taken) from error
                 # A failed condition after the join's own items is an aggregate key or cap that a racing
                 # join changed; a conflict is another join on the same item at the same moment.
                 retry = "TransactionConflict" in reasons or "ConditionalCheckFailed" in reasons[len(own):]
