@@ -8,6 +8,7 @@ import pytest
 
 from attract.aws import from_item, to_item
 from attract.identity import email_hash
+from attract.joins.limits import requester
 from attract.joins.logic import JoinPolicy, confirm_join, submit_join
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.joins.repository import MemberRepository
@@ -194,7 +195,8 @@ def _submit(stores, email: str, now: datetime, **fields) -> str:
     mail = _Mail()
     digest = email_hash(email, "pepper")
     outcome = submit_join(JoinRequest.model_validate({"email": email, "name": "N", "consent": True, **fields}), digest,
-                          now, POLICY, SIGNER, "https://go.example", touches, members, mail)
+                          now, POLICY, SIGNER, "https://go.example", touches, members, mail,
+                          requester=requester(email, f"203.0.113.{uuid.uuid4().int % 250}", "pepper"))
     assert outcome == "mailed"
     return mail.sent[-1].split("/joins/confirm/")[1].split()[0]
 
