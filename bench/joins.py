@@ -1,4 +1,5 @@
-"""Join cost: DynamoDB calls and items written per join, CPU per join. Printed, never asserted (`make bench`).
+"""Join cost: DynamoDB calls and items written per join, CPU per join; the confirmation mails one client can
+cause per hour (issue 13). Printed, never asserted (`make bench`).
 What a report costs with 1,000 vs 20,000 joins behind it, and aggregate item sizes: bench/aggregates.py.
 """
 
@@ -13,6 +14,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common/python")]
@@ -23,6 +25,10 @@ from attract_local.stack import LocalAws  # noqa: E402
 SAMPLE_JOINS = 200
 VOLUMES = (1_000, 20_000)
 DAYS = 30
+# The cost rows send many joins from the sample event's one sourceIp: the mail limits would refuse most of
+# them. They run with the limits raised; measure_mail_limits sets the template's defaults back.
+COST_LIMITS: dict[str, object] = {"JoinMailsPerSourceHour": 1_000_000, "JoinMailsPerHour": 1_000_000}
+MAIL_LIMITS = {"JoinMailsPerSourceHour": "JOIN_MAILS_PER_SOURCE_HOUR", "JoinMailsPerHour": "JOIN_MAILS_PER_HOUR"}
 CHANNELS = [("paid_search", "google", "cpc"), ("paid_social", "linkedin", "cpc"), ("email", "crm", "email"),
             ("organic_social", "mastodon", "social"), ("event", "career-fair", "badge")]
 
@@ -131,9 +137,87 @@ def measure_join_path(aws: LocalAws) -> None:
         print(f"  {label:<24}  {json.dumps(per_join):<82} {items:>13.1f} {p50:>6.1f}ms {p95:>6.1f}ms")
 
 
+def measure_mail_limits(aws: LocalAws) -> None:
+    """Issue 13: the confirmation mails one client can cause in a clock hour, to one mailbox and in all.
+
+    Computed from template.yaml's defaults, then measured: POST /joins through the real handler (in-process)
+    against moto, counting the SES SendEmail calls and the messages put off to JoinMailQueue, in one clock
+    hour of its own (a fixed clock: the handler reads it, so the window cannot roll over mid-run).
+    """
+    defaults = {name: int(aws.template["Parameters"][name]["Default"])
+                for name in (*MAIL_LIMITS, "JoinRateLimit")}
+    use_function_env(aws, "JoinsFunction")
+    os.environ.update({variable: str(defaults[name]) for name, variable in MAIL_LIMITS.items()})
+    joins = importlib.import_module("functions.joins.app")
+    from attract import aws as attract_aws
+    from attract import settings
+
+    settings.load_settings.cache_clear()
+    attract_aws.client.cache_clear()
+    joins._stores.cache_clear()
+    joins._later.cache_clear()
+    first_hour = datetime(2031, 1, 1, 0, 5, tzinfo=timezone.utc) + timedelta(hours=random.randrange(100_000))
+    mails: Counter = Counter()
+    queued: Counter = Counter()
+    attract_aws.client("sesv2").meta.events.register(
+        "provide-client-params.sesv2.SendEmail",
+        lambda params, **_: mails.update(params["Destination"]["ToAddresses"]))
+    attract_aws.client("sqs").meta.events.register(
+        "provide-client-params.sqs.SendMessage",
+        lambda params, **_: queued.update(["deferred"]) if "JoinMailQueue" in params["QueueUrl"] else None)
+    run = uuid.uuid4().hex[:8]
+
+    def post(email: str, ip: str) -> None:
+        event = join_event({"email": email, "name": "Bench", "consent": True})
+        event["requestContext"]["http"]["sourceIp"] = ip
+        assert joins.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202
+
+    def scenario(hour: int, requests: list[tuple[str, str]]) -> tuple[int, int]:
+        """The mails sent and put off for `requests`, all in a clock hour of this scenario alone."""
+        mails.clear()
+        queued.clear()
+        with mock.patch.object(joins, "utc_now", lambda: first_hour + timedelta(hours=hour)):
+            for email, ip in requests:
+                post(email, ip)
+        return sum(mails.values()), queued["deferred"]
+
+    per_source, per_account = defaults["JoinMailsPerSourceHour"], defaults["JoinMailsPerHour"]
+    throttle = defaults["JoinRateLimit"] * 3600
+    devnull, real_stdout = open(os.devnull, "w"), sys.stdout  # noqa: SIM115 - closed at the end of the run
+    sys.stdout = devnull  # EMF metrics and log lines
+    try:
+        mailbox = scenario(0, [(f"victim{run}+{n}@example.com", "198.51.100.30") for n in range(100)])
+        gmail = scenario(1, [(f"{'.'.join('victim' + run[:4])}+{n}@gmail.com", "198.51.100.31") for n in range(50)])
+        ipv4 = scenario(2, [(f"v4-{n}-{run}@example.com", "198.51.100.32") for n in range(100)])
+        ipv6 = scenario(3, [(f"v6-{n}-{run}@example.com", f"2001:db8:{run[:4]}:1::{n + 1:x}") for n in range(100)])
+        # Many clients, one request each: only the account-wide cap holds them; the rest wait for later hours.
+        crowd = scenario(4, [(f"crowd-{n}-{run}@example.com", f"10.7.{n // 250}.{n % 250}")
+                             for n in range(per_account + 100)])
+    finally:
+        sys.stdout = real_stdout
+        devnull.close()
+    print("\nConfirmation mails one client can cause in a clock hour (issue 13; template.yaml's defaults: "
+          f"JoinMailsPerSourceHour {per_source}, JoinMailsPerHour {per_account}, JoinRateLimit {defaults['JoinRateLimit']}/s)")
+    print("  measured: POST /joins through the handler in-process, SES and SQS = moto server, SendEmail calls counted")
+    print(f"  {'who':<58} {'computed':>9} {'measured':>9}")
+    rows = [
+        ("to one mailbox: victim+1..+100@ from one IPv4 client", 1, mailbox[0]),
+        ("to one mailbox: 50 dotted / +tagged Gmail spellings", 1, gmail[0]),
+        ("in all: 100 addresses from one IPv4 client", min(per_source, per_account), ipv4[0]),
+        ("in all: 100 addresses from one IPv6 /64, host part rotated", min(per_source, per_account), ipv6[0]),
+        (f"in all: {per_account + 100} clients, one join each (account cap)", per_account, crowd[0]),
+    ]
+    for label, computed, measured in rows:
+        print(f"  {label:<58} {computed:>9,} {measured:>9,}")
+    print(f"  {'  of which held and queued for a later hour':<58} {100:>9,} {crowd[1]:>9,}")
+    print(f"  before issue 13 (only the route throttle and one mail per exact address an hour): "
+          f"{throttle:,} an hour to one mailbox and in all ({defaults['JoinRateLimit']}/s x 3,600)")
+
+
 if __name__ == "__main__":
-    aws = LocalAws().start()
+    aws = LocalAws(parameters=COST_LIMITS).start()
     try:
         measure_join_path(aws)
+        measure_mail_limits(aws)
     finally:
         aws.stop()

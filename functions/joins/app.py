@@ -17,7 +17,16 @@ from attract.api import json_response, register_error_handlers, reject_non_json
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.feedback import browser_context
-from attract.joins.logic import ConversionQueue, JoinPolicy, MailSender, confirm_join, open_token, submit_join
+from attract.joins.limits import requester
+from attract.joins.logic import (
+    ConversionQueue,
+    JoinPolicy,
+    MailQueue,
+    MailSender,
+    confirm_join,
+    open_token,
+    submit_join,
+)
 from attract.joins.models import JoinAccepted, JoinRequest
 from attract.joins.repository import MemberRepository
 from attract.observability import logger, metrics, tracer
@@ -42,6 +51,10 @@ def _load_the_submission_path() -> None:
     import email_validator  # noqa: F401
 
 CONFIRM_PREFIX = "/joins/confirm/"
+# Submissions that mailed nothing now, by why (JoinMailsDeferred: the account's hourly cap, alarmed in template.yaml).
+OUTCOME_METRICS = {"rate_limited": "JoinMailRateLimited", "source_limited": "JoinMailSourceLimited",
+                   "busy": "JoinMailBusy", "deferred": "JoinMailsDeferred", "retry_queued": "JoinMailRetryQueued",
+                   "mail_failed": "JoinMailFailed"}
 CONFIRM_PAGE = page(title="Join our talent community", body=(
     "<p>Press the button to confirm you want to join. Nothing happens until you do.</p>"
     "<form method=post><button type=submit>Yes, I want to join</button></form>"))
@@ -56,7 +69,9 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
     policy = JoinPolicy(lookback_days=settings.attribution_lookback_days,
                         half_life_days=settings.time_decay_half_life_days,
                         consent_text_version=settings.consent_text_version,
-                        aggregate_shards=settings.aggregate_shards)
+                        aggregate_shards=settings.aggregate_shards,
+                        mails_per_source_hour=settings.join_mails_per_source_hour,
+                        mails_per_hour=settings.join_mails_per_hour)
     # The aggregates are built on the first confirmation: a submission never loads the attribution modules.
     members = MemberRepository(settings.table_name, aggregate_shards=settings.aggregate_shards)
     return TouchRepository(settings.table_name), members, policy
@@ -67,6 +82,13 @@ def _mail() -> MailSender:
     from attract.providers.ses import SesMailSender  # SES only where mail is sent
 
     return SesMailSender(load_settings().mail_from_address)
+
+
+@lru_cache(maxsize=1)
+def _later() -> MailQueue:
+    from attract.providers.sqs import SqsMailQueue  # SQS only when a mail is put off
+
+    return SqsMailQueue(load_settings().join_mail_queue_url)
 
 
 @lru_cache(maxsize=1)
@@ -97,14 +119,17 @@ def _base_url() -> str:
 def join(request: Annotated[JoinRequest, Body()]) -> Response[JoinAccepted]:
     settings = load_settings()
     touches, members, policy = _stores()
-    digest = email_hash(request.email, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
-    outcome = submit_join(request, digest, utc_now(), policy, _signer(), _base_url(), touches, members, _mail(),
-                          browser_context(dict(app.current_event.headers or {})))
+    pepper = email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds)
+    # sourceIp is API Gateway's (the TCP peer), never a header the caller writes; only its keyed hash is stored.
+    who = requester(request.email, app.current_event.request_context.http.source_ip, pepper)
+    outcome = submit_join(request, email_hash(request.email, pepper), utc_now(), policy, _signer(), _base_url(), touches,
+                          members, _mail(), browser_context(dict(app.current_event.headers or {})), requester=who,
+                          later=_later())
     metrics.add_metric(name="JoinsSubmitted", unit=MetricUnit.Count, value=1)
-    if outcome in ("rate_limited", "mail_failed"):
-        metrics.add_metric(name="JoinMailRateLimited" if outcome == "rate_limited" else "JoinMailFailed",
-                           unit=MetricUnit.Count, value=1)
+    if outcome in OUTCOME_METRICS:
+        metrics.add_metric(name=OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
     logger.info("join submitted", extra={"outcome": outcome})
+    # The same answer whatever happened: nothing tells a member, a pending address or a limit apart.
     return json_response(202, JoinAccepted(status="pending"))
 
 

@@ -153,7 +153,8 @@ def landing(code: str) -> Response[str]:
     # The request's own Referer is the careers page (t.js sends none); where the person came from is `ref`.
     # A request without `ref` (a parallel-tracking hit) came from the ad's page: its Referer is that page.
     referrer = query[REFERRER_PARAM] if REFERRER_PARAM in query else event.headers.get("referer")
-    # No cookie: a cross-site call from the careers page carries none. The visitor id comes signed in the query.
+    # No cookie: a cross-site call from the careers page carries none. A tc_vid in the query is ignored (it may
+    # be anyone's): the answer's visitor id is always a new one (attract.tracking.logic.handle_landing).
     links, touches = _stores()
     visit = handle_landing(_click_request(code, visitor_cookie=None, referrer=referrer), links, touches, utc_now(),
                            load_settings().touch_retention_days, signer=_signer())

@@ -9,7 +9,9 @@ from attract_local.gateway import start_local
 # The session stack checks behaviour, not throttling (tests/e2e/test_gateway_abuse.py does, with low limits):
 # high limits so that fast test loops never meet a 429.
 FUNCTIONAL_LIMITS = {name: 100_000 for name in ("PublicRateLimit", "PublicBurstLimit", "JoinRateLimit", "JoinBurstLimit",
-                                                "ApiRateLimit", "ApiBurstLimit")}
+                                                "ApiRateLimit", "ApiBurstLimit",
+                                                # every client here is 127.0.0.1: the mail limits are tested apart
+                                                "JoinMailsPerSourceHour", "JoinMailsPerHour")}
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 
 

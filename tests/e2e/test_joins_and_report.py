@@ -123,6 +123,27 @@ def test_fifty_racing_joins_of_one_email_send_one_mail_and_count_once(api, aws_e
     assert _report(api, recruiter, "first_touch")["totals"]["joins"] == pytest.approx(before + 1)
 
 
+def test_fifty_racing_joins_of_one_mailbox_send_one_mail(api, aws_endpoint):
+    # Issue 13: victim+1@ … victim+50@ from one client at once each got a confirmation (41 in 2 seconds)
+    user, barrier, results = f"victim-{uuid.uuid4().hex[:8]}", threading.Barrier(50), []
+    addresses = [f"{user}+{n}@example.com" for n in range(1, 51)]
+
+    def join(address: str) -> None:
+        barrier.wait()
+        results.append(requests.post(f"{api}/joins", json={"email": address, "name": "V", "consent": True}, timeout=120))
+
+    threads = [threading.Thread(target=join, args=(address,)) for address in addresses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then 50 identical answers, and one mail in the mailbox (to the address typed)
+    assert {(r.status_code, r.content) for r in results} == {(202, b'{"status":"pending"}')}
+    data = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=60).json()
+    mailed = [to for m in data["ses"]["Message"] for to in m["destinations"]["ToAddresses"] if to.startswith(user)]
+    assert len(mailed) == 1 and mailed[0] in addresses
+
+
 def test_multi_touch_join_and_lookback(api, aws_endpoint, stack, marketer, browser):
     # Given a visitor who clicked a LinkedIn ad, then an email link, and had a 45-day-old imported touch
     visitor = _click(browser, _link(api, marketer))

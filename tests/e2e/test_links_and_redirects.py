@@ -59,18 +59,19 @@ def test_same_visitor_across_touches_via_cookie(api, marketer, browser):
     assert parse_qs(urlsplit(again.headers["Location"]).query)["tc_vid"] == [visitor]
 
 
-def test_same_visitor_across_touches_via_query(api, marketer, browser):
+def test_a_visitor_id_in_the_query_is_never_adopted(api, marketer, browser):
     link = _create(api, marketer)
-    # A visitor id the redirect issued (signed) carries over through the query, without the cookie
+    # Given someone's genuine visitor id (the redirect issued and signed it)
     first = requests.get(link["url"], headers={"User-Agent": browser.headers["User-Agent"]}, allow_redirects=False)
-    visitor = parse_qs(urlsplit(first.headers["Location"]).query)["tc_vid"][0]
-    response = browser.get(f"{link['url']}?tc_vid={visitor}", allow_redirects=False)
-    assert parse_qs(urlsplit(response.headers["Location"]).query)["tc_vid"] == [visitor]
-    assert response.headers["Set-Cookie"].startswith(f"tc_vid={visitor};")
-    # One the redirect did not issue is replaced: a join would not trust it
-    forged = requests.get(f"{link['url']}?tc_vid=CrossDevice_visitor_01", allow_redirects=False,
-                          headers={"User-Agent": browser.headers["User-Agent"]})
-    assert parse_qs(urlsplit(forged.headers["Location"]).query)["tc_vid"] != ["CrossDevice_visitor_01"]
+    someone = parse_qs(urlsplit(first.headers["Location"]).query)["tc_vid"][0]
+    # When a clean browser follows a link written with that id (issue 13: visitor fixation)
+    response = browser.get(f"{link['url']}?tc_vid={someone}", allow_redirects=False)
+    # Then it gets an id of its own, in the URL and the cookie: its join will never be credited with that path
+    issued = parse_qs(urlsplit(response.headers["Location"]).query)["tc_vid"][0]
+    assert issued != someone and response.headers["Set-Cookie"].startswith(f"tc_vid={issued};")
+    # And its own cookie is what keeps its clicks together
+    again = browser.get(f"{link['url']}?tc_vid={someone}", allow_redirects=False, headers={"Cookie": f"tc_vid={issued}"})
+    assert parse_qs(urlsplit(again.headers["Location"]).query)["tc_vid"] == [issued]
 
 
 def test_new_visitors_get_different_ids(api, marketer):

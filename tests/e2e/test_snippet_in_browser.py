@@ -163,6 +163,28 @@ def test_an_ad_landing_on_the_careers_page_is_credited_to_the_campaign(api, aws_
     assert requests.get(f"{api}/links/{link['code']}", headers=marketer).json()["clicks"] == 1
 
 
+def test_a_visitor_id_written_into_the_careers_page_url_is_not_adopted(api, marketer, careers_site, chrome):
+    # Issue 13 (visitor fixation): a URL is anyone's to write. Someone's genuine tc_vid in it, alone or on an ad
+    # landing, must not become this browser's id (the join would be credited with that person's path).
+    link = requests.post(f"{api}/links", headers=marketer, json={
+        "destination": f"{careers_site}/landing.html", "campaign": f"Fixation {uuid.uuid4().hex[:6]}",
+        "channel": "paid_search", "source": "google", "medium": "cpc"}).json()
+    handed = requests.get(link["url"], headers={"User-Agent": DESKTOP_CHROME}, allow_redirects=False)
+    someone = parse_qs(urlsplit(handed.headers["Location"]).query)["tc_vid"][0]
+    # When the page is opened with that id alone
+    chrome.get(f"{careers_site}/landing.html?tc_vid={someone}")
+    assert "visitor_id" not in chrome.execute_script("return Attract.fields()")
+    # And as an ad landing carrying it: /l/ answers a new id, which the snippet keeps
+    chrome.get(f"{careers_site}/landing.html?tc_link={link['code']}&gclid=FIXATION-{uuid.uuid4().hex[:6]}&tc_vid={someone}")
+    chrome.execute_async_script("Attract.ready.then(arguments[arguments.length - 1])")
+    kept = chrome.execute_script("return Attract.fields()")
+    assert kept["visitor_id"] != someone and len(kept["visitor_id"]) >= 16 and len(kept["click_ids"]["tc_click"]) == 1
+    # While the redirect's own hand-over (tc_vid with its tc_click) is still adopted
+    chrome.get(link["url"])
+    assert chrome.execute_script("return Attract.fields()")["visitor_id"] == parse_qs(
+        urlsplit(chrome.current_url).query)["tc_vid"][0]
+
+
 def test_an_invitation_followed_in_the_browser_credits_the_join(api, aws_endpoint, stack, marketer, careers_site,
                                                                  chrome, stack_log):
     from selenium.webdriver.common.by import By

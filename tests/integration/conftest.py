@@ -9,10 +9,14 @@ import pytest
 from attract_local.openapi import function_module
 from attract_local.stack import LocalAws
 
+# Join events share one sourceIp and the session shares one table: the functional tests check behaviour, not the
+# mail limits (tests/integration/test_join_mail_limits.py does, with low limits of its own).
+FUNCTIONAL_MAIL_LIMITS = {"JoinMailsPerSourceHour": 1_000_000, "JoinMailsPerHour": 1_000_000}
+
 
 @pytest.fixture(scope="session")
 def local_aws():
-    aws = LocalAws().start()
+    aws = LocalAws(parameters=FUNCTIONAL_MAIL_LIMITS).start()
     yield aws
     aws.stop()
 

@@ -317,7 +317,9 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
     assert joins["Environment"]["Variables"]["CONVERSIONS_QUEUE_URL"] == {"Ref": "ConversionsQueue"}
     grants = [s for s in joins["Policies"][0]["Statement"] if "sqs:SendMessage" in s["Action"]]
     assert grants == [{"Sid": "EnqueueConversions", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                       "Resource": {"Fn::GetAtt": ["ConversionsQueue", "Arn"]}}]
+                       "Resource": {"Fn::GetAtt": ["ConversionsQueue", "Arn"]}},
+                      {"Sid": "DeferConfirmations", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                       "Resource": {"Fn::GetAtt": ["JoinMailQueue", "Arn"]}}]  # issue 13: capped mails wait there
 
 
 # ---- the real adapters against their local sandboxes

@@ -8,6 +8,7 @@ import pytest
 
 from attract.aws import from_item, to_item
 from attract.identity import email_hash
+from attract.joins.limits import requester
 from attract.joins.logic import JoinPolicy, confirm_join, submit_join
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.joins.repository import MemberRepository
@@ -194,7 +195,8 @@ def _submit(stores, email: str, now: datetime, **fields) -> str:
     mail = _Mail()
     digest = email_hash(email, "pepper")
     outcome = submit_join(JoinRequest.model_validate({"email": email, "name": "N", "consent": True, **fields}), digest,
-                          now, POLICY, SIGNER, "https://go.example", touches, members, mail)
+                          now, POLICY, SIGNER, "https://go.example", touches, members, mail,
+                          requester=requester(email, f"203.0.113.{uuid.uuid4().int % 250}", "pepper"))
     assert outcome == "mailed"
     return mail.sent[-1].split("/joins/confirm/")[1].split()[0]
 
@@ -257,6 +259,24 @@ def test_an_invitation_token_credits_the_invitation(stores, local_aws):
     assert confirm_join(link_token, now, POLICY, SIGNER, members)
     (_, path) = members.find(email_hash("invited@example.com", "pepper"))
     assert [(t.origin, t.campaign, t.credits["first_touch"]) for t in path] == [("invite", "Alumni invite", 1)]
+
+
+def test_one_invitation_token_credits_one_join(stores, local_aws):
+    # Issue 13: the token is claimed in the confirmation's transaction (CLAIM#tc_inv#<invitation>), like tc_click
+    touches, members, dynamodb = stores
+    now = datetime.now(timezone.utc)
+    token, touch_id = "invite-" + uuid.uuid4().hex * 2, f"inv-claim-{uuid.uuid4().hex[:16]}"
+    dynamodb.put_item(TableName=touches.table, Item=to_item({
+        "PK": f"INVITE#{invite_token_key(token)}", "SK": "INVITE", "touch_id": touch_id,
+        "occurred_at": (now - timedelta(days=1)).isoformat(), "origin": "invite", "campaign": "Alumni invite",
+        "channel": "email", "source": "recruiter", "medium": "invitation"}))
+    emails = [f"inv-{n}-{uuid.uuid4().hex[:8]}@example.com" for n in range(3)]
+    links = [_submit(stores, email, now, invite_token=token) for email in emails]
+    assert all(confirm_join(link, now, POLICY, SIGNER, members) for link in links)
+    origins = [[t.origin for t in members.find(email_hash(email, "pepper"))[1]] for email in emails]
+    assert origins == [["invite"], ["join"], ["join"]]
+    claim = _item(local_aws, f"CLAIM#tc_inv#{touch_id}", "CLAIM")
+    assert claim["member_id"] == members.find(email_hash(emails[0], "pepper"))[0].member_id
 
 
 def test_pending_item_round_trips_and_confirm_refuses_a_replaced_nonce(stores):

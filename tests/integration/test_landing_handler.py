@@ -97,8 +97,8 @@ def test_a_landing_records_the_click_once_and_answers_signed_ids(function_env, l
     # When the page is reloaded (same gclid, the visitor id now kept) and opened elsewhere (no id)
     again = _land(tracking, code, {**_landing_event(code)["queryStringParameters"], "tc_vid": ids["tc_vid"]})
     elsewhere = _land(tracking, code)
-    # Then nothing more is written or counted, and no click id is handed out
-    assert again == (200, {"tc_vid": ids["tc_vid"], "tc_click": None})
+    # Then nothing more is written or counted, no click id is handed out, and no id from the query comes back
+    assert again[0] == 200 and again[1]["tc_click"] is None and again[1]["tc_vid"] != ids["tc_vid"]
     assert elsewhere[0] == 200 and elsewhere[1]["tc_click"] is None and elsewhere[1]["tc_vid"] != ids["tc_vid"]
     assert len(_touches(local_aws, ids["tc_vid"])) == 1 and _clicks(local_aws, code) == 1
     # And GET /links/{code}, what the marketer reads, says 1
@@ -138,6 +138,15 @@ def test_an_unsigned_visitor_id_in_the_query_is_replaced_by_a_signed_one(functio
     _, ids = _land(function_env("TrackingFunction"), ad_link["code"], {"gclid": "Cj0-forged", "tc_vid": forged})
     assert ids["tc_vid"] != forged and _signer(local_aws).is_visitor_id(ids["tc_vid"])
     assert _touches(local_aws, forged) == []
+
+
+def test_a_signed_visitor_id_in_the_query_is_neither_kept_nor_answered(function_env, local_aws, ad_link):
+    # Issue 13 (visitor fixation): a careers-page URL written with someone's genuine tc_vid must not make this
+    # browser record its landing on that person's path, nor hand the id back for the snippet to keep.
+    someone = _signer(local_aws).new_visitor_id()
+    status, ids = _land(function_env("TrackingFunction"), ad_link["code"], {"gclid": "Cj0-fixation", "tc_vid": someone})
+    assert status == 200 and ids["tc_vid"] != someone and _signer(local_aws).is_visitor_id(ids["tc_vid"])
+    assert _touches(local_aws, someone) == [] and len(_touches(local_aws, ids["tc_vid"])) == 1
 
 
 @pytest.mark.parametrize("code", ["x", "AbCd-1234", "%00AbCd1234", "😀" * 600, "A" * 3000, "../r/AbCd1234"])

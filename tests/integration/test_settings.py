@@ -68,6 +68,7 @@ def test_each_function_model_is_loaded_and_cached_apart(monkeypatch):
     monkeypatch.delenv("EMAIL_PEPPER_SECRET_ID", raising=False)
     monkeypatch.setenv("SIGNING_KEY_SECRET_ID", "arn:signing")
     monkeypatch.setenv("MAIL_FROM_ADDRESS", "community@example.com")
+    monkeypatch.setenv("JOIN_MAIL_QUEUE_URL", "https://sqs.example/join-mail")
     load_settings.cache_clear()
     assert load_settings().table_name == "attract"
     with pytest.raises(SettingsError, match="EMAIL_PEPPER_SECRET_ID is not set"):
@@ -110,4 +111,5 @@ def test_every_problem_is_named_at_once():
         JoinsSettings.from_environment({"POWERTOOLS_METRICS_NAMESPACE": "Attract", "AGGREGATE_SHARDS": "65"})
     assert str(raised.value) == ("JoinsSettings: TABLE_NAME is not set; EMAIL_PEPPER_SECRET_ID is not set; "
                                  "SIGNING_KEY_SECRET_ID is not set; MAIL_FROM_ADDRESS is not set; "
-                                 "AGGREGATE_SHARDS: Input should be less than or equal to 64")
+                                 "AGGREGATE_SHARDS: Input should be less than or equal to 64; "
+                                 "JOIN_MAIL_QUEUE_URL is not set")

@@ -400,7 +400,8 @@ def test_functions_use_the_key_only_through_dynamodb_and_the_queues_they_use(raw
     assert _key_grants(raw_template, "ReportsFunction")[0]["Action"] == ["kms:Decrypt"]
 
 
-RESERVED = {"InviteSenderFunction", "ConversionsFunction", "CampaignsApiFunction", "SpendSyncFunction"}
+RESERVED = {"InviteSenderFunction", "JoinMailerFunction", "ConversionsFunction", "CampaignsApiFunction",
+            "SpendSyncFunction"}
 
 
 def test_senders_and_ads_functions_have_reserved_concurrency_their_queues_never_exceed(raw_template):

@@ -71,6 +71,24 @@ def test_click_redirects_records_touch_and_counts(function_env, local_aws, link_
     assert _clicks(local_aws, link_code) == 1
 
 
+def test_a_signed_visitor_id_in_the_query_never_becomes_the_cookie(function_env, local_aws, link_code):
+    # Issue 13 (visitor fixation): /r/{code}?tc_vid=<someone's id> made a clean browser adopt that id as its
+    # cookie for a year, and its confirmed join was then credited with the other person's clicks.
+    someone = _signer(local_aws).new_visitor_id()
+    event = _click_event("tracking/click", link_code)
+    event.pop("cookies", None)  # a clean browser
+    event["queryStringParameters"] = {**(event.get("queryStringParameters") or {}), "tc_vid": someone}
+    event["rawQueryString"] = f"tc_vid={someone}"
+    response = function_env("TrackingFunction").lambda_handler(event, FakeLambdaContext())
+    # Then the browser gets a new id of its own: in its cookie, in the URL and on the touch
+    assert response["statusCode"] == 302
+    issued = parse_qs(urlsplit(response["headers"]["Location"]).query)["tc_vid"][0]
+    assert issued != someone and _signer(local_aws).is_visitor_id(issued)
+    assert not any(someone in cookie for cookie in response["cookies"])
+    assert any(cookie.startswith(f"tc_vid={issued};") for cookie in response["cookies"])
+    assert _touches(local_aws, someone) == [] and len(_touches(local_aws, issued)) == 1
+
+
 def test_an_unsigned_visitor_cookie_is_replaced_by_signed_ids(function_env, local_aws, link_code):
     # Finding 2: ids a join trusts must be ones the redirect issued; the sample event's cookie is unsigned.
     response = function_env("TrackingFunction").lambda_handler(_click_event("tracking/click", link_code), FakeLambdaContext())

@@ -80,42 +80,98 @@ class MemoryMembers:
         self.members: dict[str, tuple] = {}
         self.pendings: dict = {}
         self.claimed: dict[str, str] = {}
+        self.invites_claimed: dict[str, str] = {}  # invitation touch id -> the member it credited
         self.created: list[tuple] = []  # (member, path) of each join counted: the aggregates are added with it
+        self.mailboxes: dict[str, tuple[int, str]] = {}  # mailbox hash -> (mailed_at, nonce)
+        self.sources: dict[tuple[str, str], int] = {}  # (source hash, hour) -> mails
+        self.account: dict[str, int] = {}  # hour -> mails
         self.calls: list[str] = []
 
     def is_member(self, email_hash):
         self.calls.append("is_member")
         return email_hash in self.members
 
-    def hold(self, pending, mailed_before):
+    def hold(self, pending, mailed_before, requester=None, window="", source_limit=0, window_expires_at=0):
+        """As the repository's transaction: the pending join, the mailbox mark and the source's count, all or nothing."""
         self.calls.append("hold")
         current = self.pendings.get(pending.email_hash)
-        if current is not None and current.mailed_at >= mailed_before:
-            return False
+        mark = self.mailboxes.get(requester.mailbox) if requester else None
+        if (current is not None and current.mailed_at >= mailed_before) or (mark and mark[0] >= mailed_before):
+            return "rate_limited"
+        if requester and self.sources.get((requester.source, window), 0) >= source_limit:
+            return "source_limited"
         self.pendings[pending.email_hash] = pending
+        if requester:
+            self.mailboxes[requester.mailbox] = (pending.mailed_at, pending.nonce)
+            self.sources[(requester.source, window)] = self.sources.get((requester.source, window), 0) + 1
+        return "held"
+
+    def take_mail_slot(self, window, cap, window_expires_at):
+        self.calls.append("take_mail_slot")
+        if self.account.get(window, 0) >= cap:
+            return False
+        self.account[window] = self.account.get(window, 0) + 1
         return True
 
-    def release(self, email_hash, nonce):
+    def release(self, email_hash, nonce, mailbox=None):
         current = self.pendings.get(email_hash)
         if current is not None and current.nonce == nonce:
             self.pendings[email_hash] = current.model_copy(update={"mailed_at": 0})
+        if mailbox:
+            self.release_mailbox(mailbox, nonce)
+
+    def release_mailbox(self, mailbox, nonce):
+        if self.mailboxes.get(mailbox, (0, None))[1] == nonce:
+            self.mailboxes[mailbox] = (0, nonce)
+
+    def claim_send(self, email_hash, nonce, sent_at):
+        current = self.pendings.get(email_hash)
+        if current is None or current.nonce != nonce or current.sent_at is not None:
+            return False
+        self.pendings[email_hash] = current.model_copy(update={"sent_at": sent_at})
+        return True
+
+    def unclaim_send(self, email_hash, nonce):
+        current = self.pendings.get(email_hash)
+        if current is not None and current.nonce == nonce:
+            self.pendings[email_hash] = current.model_copy(update={"sent_at": None})
+
+    def member_email(self, email_hash):
+        found = self.members.get(email_hash)
+        return found[0].email if found else None
 
     def pending(self, email_hash):
         return self.pendings.get(email_hash)
 
-    def confirm(self, member, path, nonce, claims, untrusted_ids):
+    def confirm(self, member, path, nonce, claims, untrusted_ids, invite=None):
         from attract.joins.logic import ClickClaimedError, LinkUsedError
 
         current = self.pendings.get(member.email_hash)
         if member.email_hash in self.members or current is None or current.nonce != nonce:
             raise LinkUsedError()
         taken = [click for click in claims if click in self.claimed]
-        if taken:
-            raise ClickClaimedError(taken)
+        invite_taken = invite is not None and invite in self.invites_claimed
+        if taken or invite_taken:
+            raise ClickClaimedError(taken, invite=invite_taken)
         self.claimed.update({click: member.member_id for click in claims})
+        if invite is not None:
+            self.invites_claimed[invite] = member.member_id
         del self.pendings[member.email_hash]
         self.members[member.email_hash] = (member, path)
         self.created.append((member, path))
+
+
+class MemoryMailQueue:
+    """A MailQueue keeping (message, delay); `fail` makes the next defers raise."""
+
+    def __init__(self):
+        self.messages: list[tuple[dict, int]] = []
+        self.fail = False
+
+    def defer(self, message, delay_seconds):
+        if self.fail:
+            raise ConnectionError("queue down")
+        self.messages.append((dict(message), delay_seconds))
 
 
 class Outbox:

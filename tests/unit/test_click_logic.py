@@ -104,10 +104,22 @@ def test_visitor_id_from_cookie_is_kept():
     assert outcome.visitor_id == VISITOR
 
 
-def test_visitor_id_from_query_is_kept_when_no_cookie():
-    outcome = handle_click(_click(query={"tc_vid": VISITOR}), MemoryLinks(LINK), MemoryTouches(), NOW, 400)
-    assert outcome.visitor_id == VISITOR
-    assert _query(outcome.location)["tc_vid"] == [VISITOR]
+def test_a_visitor_id_in_the_query_is_never_adopted_even_when_signed():
+    # Issue 13: /r/{code}?tc_vid=<someone's id> made a clean browser take that id (cookie, URL, touch) for a year,
+    # so its confirmed join was credited with the other person's path.
+    from attract.signing import Signer
+
+    signer = Signer("click-unit-test-key")
+    someone = signer.new_visitor_id()
+    touches = MemoryTouches()
+    outcome = handle_click(_click(query={"tc_vid": someone}), MemoryLinks(LINK), touches, NOW, 400, signer=signer)
+    assert outcome.visitor_id != someone and signer.is_visitor_id(outcome.visitor_id)
+    assert _query(outcome.location)["tc_vid"] == [outcome.visitor_id]
+    assert touches.clicks[0][0].visitor_id == outcome.visitor_id
+    # The browser's own cookie is what keeps a visitor's clicks together
+    own = signer.new_visitor_id()
+    assert handle_click(_click(visitor_cookie=own, query={"tc_vid": someone}), MemoryLinks(LINK), touches, NOW, 400,
+                        signer=signer).visitor_id == own
 
 
 def test_cookie_wins_over_query_and_malformed_ids_are_replaced():

@@ -24,3 +24,19 @@ def test_the_same_address_in_any_case_or_padding_hashes_the_same():
     assert email_hash(normalise_email("  Ada.Lovelace@Example.COM "), PEPPER) == (
         "eaa2650fc6d88b7add01b1f91f9e04b4b1f2c184e1c7fad4a17f4d73ab3ca890")
     assert email_hash("ada.lovelace@example.com", PEPPER + "x") != email_hash("ada.lovelace@example.com", PEPPER)
+
+
+@pytest.mark.parametrize(("address", "mailbox"), [
+    ("ada@example.com", "ada@example.com"),
+    ("Ada+Jobs@Example.COM", "ada@example.com"),  # +tag, case
+    ("ada+1+2@example.com", "ada@example.com"),
+    ("a.d.a@example.com", "a.d.a@example.com"),  # dots matter outside Gmail
+    ("a.d.a+x@gmail.com", "ada@gmail.com"),
+    ("A.D.A@googlemail.com", "ada@gmail.com"),  # googlemail.com is gmail.com
+    ("+only@example.com", "@example.com"),
+])
+def test_the_mailbox_key_folds_tags_case_and_gmail_dots(address, mailbox):
+    # Issue 13: victim+1@, victim+2@ … must count as one mailbox (only for counting: mail goes to the address typed)
+    from attract.identity import mailbox_key
+
+    assert mailbox_key(normalise_email(address)) == mailbox

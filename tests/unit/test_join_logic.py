@@ -5,18 +5,21 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from attract.joins.limits import hour_window as limits_window
+from attract.joins.limits import requester
 from attract.joins.logic import (
     MAX_SIGNED_CLICKS,
     JoinPolicy,
     confirm_join,
     gather_touches,
     landing_touch,
+    send_deferred,
     submit_join,
 )
 from attract.joins.models import JoinRequest
 from attract.signing import Signer
 from attract.tracking.models import Touch
-from tests.unit.fakes import MemoryMembers, MemoryTouchSource, Outbox
+from tests.unit.fakes import MemoryMailQueue, MemoryMembers, MemoryTouchSource, Outbox
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 SIGNER = Signer("unit-test-key")
@@ -37,9 +40,12 @@ def request(**overrides) -> JoinRequest:
     return JoinRequest.model_validate({"email": " Ada@Example.COM ", "name": "Ada", "consent": True, **overrides})
 
 
-def submit(req=None, now=NOW, source=None, members=None, outbox=None, digest=DIGEST):
-    return submit_join(req or request(), digest, now, POLICY, SIGNER, BASE, source or MemoryTouchSource(),
-                       members if members is not None else MemoryMembers(), outbox if outbox is not None else Outbox())
+def submit(req=None, now=NOW, source=None, members=None, outbox=None, digest=DIGEST, ip="198.51.100.7", later=None,
+           policy=POLICY):
+    req = req or request()
+    return submit_join(req, digest, now, policy, SIGNER, BASE, source or MemoryTouchSource(),
+                       members if members is not None else MemoryMembers(), outbox if outbox is not None else Outbox(),
+                       requester=requester(req.email, ip, "pepper"), later=later)
 
 
 def link_token(outbox: Outbox) -> str:
@@ -147,7 +153,7 @@ def test_new_pending_and_member_emails_get_the_same_outcome_class_and_the_same_w
     assert confirm_join(link_token(outbox), NOW + timedelta(hours=2), POLICY, SIGNER, members)
     members.calls.clear()
     assert submit(now=NOW + timedelta(hours=3), members=members, outbox=outbox) == "member_noted"
-    assert new_calls == pending_calls == members.calls == ["is_member", "hold"]
+    assert new_calls == pending_calls == members.calls == ["is_member", "hold", "take_mail_slot"]
     to, subject, text = outbox.sent[-1]
     assert to == "ada@example.com" and "already" in subject and "/joins/confirm/" not in text
 
@@ -169,6 +175,92 @@ def test_one_email_per_address_per_hour():
     # The newest email's link is the one that works
     assert not confirm_join(first, NOW + timedelta(hours=2), POLICY, SIGNER, members)
     assert confirm_join(link_token(outbox), NOW + timedelta(hours=2), POLICY, SIGNER, members)
+
+
+def test_tagged_addresses_of_one_mailbox_get_one_mail_an_hour():
+    # Issue 13: victim+1@, victim+2@ … each got a confirmation; Gmail ignores dots too
+    members, outbox = MemoryMembers(), Outbox()
+    tagged = [request(email=f"victim+{n}@example.com") for n in range(50)]
+    dotted = [request(email=address) for address in ("v.ictim@gmail.com", "VICTIM+x@googlemail.com", "vic.tim@gmail.com")]
+    outcomes = [submit(req, members=members, outbox=outbox, digest=f"{n:064x}") for n, req in enumerate(tagged + dotted)]
+    assert outcomes.count("mailed") == 2 and set(outcomes) == {"mailed", "rate_limited"}
+    assert [to for to, _, _ in outbox.sent] == ["victim+0@example.com", "v.ictim@gmail.com"]  # the address typed
+    # An hour later, one more
+    assert submit(tagged[9], now=NOW + timedelta(hours=1, seconds=1), members=members, outbox=outbox,
+                  digest=f"{9:064x}") == "mailed"
+
+
+def test_one_network_causes_at_most_its_hourly_mails():
+    members, outbox = MemoryMembers(), Outbox()
+    policy = JoinPolicy(mails_per_source_hour=3)
+    outcomes = [submit(request(email=f"p{n}@example.com"), members=members, outbox=outbox, digest=f"{n:064x}",
+                       ip="2001:db8:7:7::" + f"{n + 1:x}", policy=policy) for n in range(6)]  # one /64
+    assert outcomes == ["mailed"] * 3 + ["source_limited"] * 3 and len(outbox.sent) == 3
+    # A refused submission wrote nothing: the address (and its mailbox) can still be mailed from elsewhere
+    assert submit(request(email="p4@example.com"), members=members, outbox=outbox, digest=f"{4:064x}",
+                  ip="2001:db8:7:8::1", policy=policy) == "mailed"
+    # The next clock hour starts a new count
+    assert submit(request(email="p5@example.com"), now=NOW + timedelta(hours=1), members=members, outbox=outbox,
+                  digest=f"{5:064x}", ip="2001:db8:7:7::99", policy=policy) == "mailed"
+
+
+def test_above_the_account_cap_mails_are_queued_then_sent_once_in_a_later_hour():
+    members, outbox, later = MemoryMembers(), Outbox(), MemoryMailQueue()
+    policy = JoinPolicy(mails_per_hour=1)
+    assert submit(request(email="first@example.com"), members=members, outbox=outbox, digest="01" * 32, later=later,
+                  policy=policy) == "mailed"
+    # The second of the hour is held and its mail queued (naming the pending join, not the address)
+    assert submit(request(email="second@example.com"), members=members, outbox=outbox, digest="02" * 32, later=later,
+                  ip="198.51.100.8", policy=policy) == "deferred"
+    (message, delay), = later.messages
+    assert "second@" not in str(message) and message["email_hash"] == "02" * 32 and delay == 900
+    assert len(outbox.sent) == 1 and members.pendings["02" * 32].email == "second@example.com"
+    # Still the same hour: queued again; the next hour: sent, once
+    assert send_deferred(message, NOW + timedelta(minutes=50), policy, SIGNER, members, outbox, later) == "deferred"
+    assert later.messages[-1] == (message, 601) and len(outbox.sent) == 1  # ten minutes to the next hour
+    assert send_deferred(message, NOW + timedelta(hours=1), policy, SIGNER, members, outbox, later) == "mailed"
+    assert send_deferred(message, NOW + timedelta(hours=1), policy, SIGNER, members, outbox, later) == "sent_already"
+    assert outbox.sent[-1][:2] == ("second@example.com", "Confirm you want to join our talent community")
+    assert confirm_join(link_token(outbox), NOW + timedelta(hours=2), POLICY, SIGNER, members)
+    # A confirmed (or replaced) join's queued mail is not needed any more
+    assert send_deferred(message, NOW + timedelta(hours=3), policy, SIGNER, members, outbox, later) == "gone"
+
+
+def test_a_members_deferred_note_goes_to_the_members_address_and_the_work_is_the_same():
+    members, outbox, later = MemoryMembers(), Outbox(), MemoryMailQueue()
+    assert submit(members=members, outbox=outbox) == "mailed"
+    assert confirm_join(link_token(outbox), NOW, POLICY, SIGNER, members)
+    capped = JoinPolicy(mails_per_hour=1)
+    members.account[limits_window(NOW + timedelta(hours=1))] = 1  # the next hour's only mail is taken
+    members.calls.clear()
+    # A member's repeat and a new address, both over the cap: the same calls, both queued
+    assert submit(now=NOW + timedelta(hours=1), members=members, outbox=outbox, later=later, policy=capped) == "deferred"
+    member_calls = list(members.calls)
+    members.calls.clear()
+    assert submit(request(email="new@example.com"), now=NOW + timedelta(hours=1), members=members, outbox=outbox,
+                  digest="cd" * 32, later=later, policy=capped) == "deferred"
+    assert member_calls == members.calls == ["is_member", "hold", "take_mail_slot"]
+    assert send_deferred(later.messages[0][0], NOW + timedelta(hours=2), capped, SIGNER, members, outbox,
+                         later) == "member_noted"
+    assert outbox.sent[-1][:2] == ("ada@example.com", "You are already in our talent community")
+
+
+def test_a_failed_send_is_queued_for_a_retry_and_a_failed_queue_releases_the_limits():
+    members, outbox, later = MemoryMembers(), Outbox(), MemoryMailQueue()
+    outbox.fail = True
+    assert submit(members=members, outbox=outbox, later=later) == "retry_queued"
+    assert later.messages[0][1] == POLICY.retry_delay_seconds
+    # The queue's retry fails too: the mark is cleared for the next delivery, and the error tells SQS to retry
+    with pytest.raises(ConnectionError):
+        send_deferred(later.messages[0][0], NOW + timedelta(minutes=1), POLICY, SIGNER, members, outbox, later)
+    outbox.fail = False
+    assert send_deferred(later.messages[0][0], NOW + timedelta(minutes=2), POLICY, SIGNER, members, outbox,
+                         later) == "mailed"
+    # Neither sent nor queued: the mailbox is not held, so the person's next try mails
+    members2, later.fail, outbox.fail = MemoryMembers(), True, True
+    assert submit(members=members2, outbox=outbox, later=later) == "mail_failed"
+    outbox.fail = False
+    assert submit(now=NOW + timedelta(minutes=1), members=members2, outbox=outbox, later=later) == "mailed"
 
 
 def test_a_failed_mail_does_not_hold_the_rate_limit():
@@ -236,6 +328,44 @@ def test_one_click_credits_one_join():
     assert members.claimed == {CLICK: members.members["cd" * 32][0].member_id}
 
 
+def test_one_invitation_credits_one_join():
+    # Issue 13: unlike tc_click, an invitation token was never claimed: one token credited any number of joins.
+    invitation = Touch(touch_id="inv-c1-ab", occurred_at=NOW - timedelta(days=2), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv01")
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.invites["token-1234567890abcdef"] = invitation
+    tokens = []
+    for index, email in enumerate(("ada@example.com", "forwarded@example.com", "again@example.com")):
+        submit(request(email=email, invite_token="token-1234567890abcdef"), source=source, members=members,
+               outbox=outbox, digest=f"{index:02d}" * 32)
+        tokens.append(link_token(outbox))
+    # When all three confirm (the invitee, someone it was forwarded to, a replay)
+    assert all(confirm_join(token, NOW, POLICY, SIGNER, members) for token in tokens)
+    # Then the first confirmed is credited with the invitation, the others with their own landing only
+    paths = [members.members[f"{index:02d}" * 32][1] for index in range(3)]
+    assert [[t.origin for t in path] for path in paths] == [["invite"], ["join"], ["join"]]
+    assert members.invites_claimed == {"inv-c1-ab": members.members["00" * 32][0].member_id}
+
+
+def test_an_invitation_stood_for_by_its_click_is_claimed_too():
+    # The click on the invitation's link stands for it (one touch): the token is still used up by that join
+    invitation = Touch(touch_id="inv-c1-cd", occurred_at=NOW - timedelta(days=2), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv01")
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.invites["token-abcdef1234567890"] = invitation
+    source.add(f"VISITOR#{VISITOR}", touch("t-click", 1, channel="email", campaign="Alumni", source="invitation",
+                                           link_code="inv01", visitor_id=VISITOR))
+    submit(request(visitor_id=VISITOR, invite_token="token-abcdef1234567890"), source=source, members=members,
+           outbox=outbox)
+    clicked = link_token(outbox)
+    submit(request(email="other@example.com", invite_token="token-abcdef1234567890"), source=source, members=members,
+           outbox=outbox, digest="ef" * 32)
+    replayed = link_token(outbox)
+    assert confirm_join(clicked, NOW, POLICY, SIGNER, members) and confirm_join(replayed, NOW, POLICY, SIGNER, members)
+    assert [t.touch_id for t in members.members[DIGEST][1]] == ["t-click"]
+    assert [t.origin for t in members.members["ef" * 32][1]] == ["join"]
+
+
 def test_touchless_join_is_attributed_from_its_own_campaign_parameters():
     members, outbox = MemoryMembers(), Outbox()
     submit(request(utm_source="google", utm_medium="cpc", utm_campaign="Brand"), members=members, outbox=outbox)
@@ -269,7 +399,8 @@ def test_the_form_s_browser_is_kept_with_the_ads_consent_only_and_reaches_the_co
     members, outbox, queue = MemoryMembers(), Outbox(), Queue()
     browser = {"client_user_agent": "Mozilla/5.0 (X11)", "event_source_url": "https://careers.example.com/join"}
     assert submit_join(request(ads_consent=ads_consent, fbclid="IwAR-1"), DIGEST, NOW, POLICY, SIGNER, BASE,
-                       MemoryTouchSource(), members, outbox, browser) == "mailed"
+                       MemoryTouchSource(), members, outbox, browser,
+                       requester=requester("ada@example.com", "198.51.100.7", "pepper")) == "mailed"
     assert members.pendings[DIGEST].browser == (browser if ads_consent else {})
     assert confirm_join(link_token(outbox), NOW + timedelta(hours=1), POLICY, SIGNER, members, queue)
     assert [{k: m[k] for k in browser} for m in queue.sent] == ([browser] if ads_consent else [])

@@ -27,3 +27,23 @@ def email_pepper(secret_id: str, max_age: int) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     return parameters.get_secret(secret_id, max_age=max_age)
+
+
+# Google ignores dots in the local part of its consumer addresses, and googlemail.com is gmail.com.
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(normalised_email: str) -> str:
+    """The mailbox an address delivers to, for counting mails only (never as the address mailed).
+
+    Lower-case, the local part's `+tag` removed (ada+1@ and ada+2@ reach ada@ at almost every provider),
+    and for gmail.com / googlemail.com its dots removed and the domain spelt gmail.com: a.d.a+x@googlemail.com
+    -> ada@gmail.com. Other schemes (Yahoo's `-`, Fastmail's subdomains, catch-all domains) are not folded.
+    """
+    local, at, domain = normalised_email.strip().lower().rpartition("@")
+    if not at:
+        return normalised_email.strip().lower()
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"

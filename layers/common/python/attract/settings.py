@@ -145,6 +145,11 @@ class Settings:
     conversions_queue_url: str = variable("CONVERSIONS_QUEUE_URL", "")
     # The invitation queues' maxReceiveCount: the last receive of a job or plan message records its failure.
     invite_max_receives: int = variable("INVITE_MAX_RECEIVES", 3, parse=_integer, ge=1, le=1000)
+    # Join confirmation mails (issue 13, attract.joins.limits): per client network and account-wide per clock
+    # hour; above the account's cap the mails wait in this queue for a later hour.
+    join_mails_per_source_hour: int = variable("JOIN_MAILS_PER_SOURCE_HOUR", 30, parse=_integer, ge=1, le=1_000_000)
+    join_mails_per_hour: int = variable("JOIN_MAILS_PER_HOUR", 500, parse=_integer, ge=1, le=10_000_000)
+    join_mail_queue_url: str | None = variable("JOIN_MAIL_QUEUE_URL", None, min_length=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -196,10 +201,20 @@ class TrackingSettings(Settings):
 class JoinsSettings(Settings):
     """POST /joins, GET/POST /joins/confirm/{token}."""
 
-    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "SIGNING_KEY_SECRET_ID", "MAIL_FROM_ADDRESS")
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "SIGNING_KEY_SECRET_ID", "MAIL_FROM_ADDRESS", "JOIN_MAIL_QUEUE_URL")
     email_pepper_secret_id: str  # required: never None here
     signing_key_secret_id: str
     mail_from_address: str
+    join_mail_queue_url: str  # mails above the account's hourly cap wait there
+
+
+class JoinMailerSettings(Settings):
+    """SQS (JoinMailQueue) -> SES: join confirmations put off by the account's hourly cap."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "MAIL_FROM_ADDRESS", "JOIN_MAIL_QUEUE_URL")
+    signing_key_secret_id: str
+    mail_from_address: str
+    join_mail_queue_url: str
 
 
 class LinksSettings(Settings):

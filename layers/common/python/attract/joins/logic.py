@@ -1,9 +1,13 @@
 """A join in two steps (double opt-in, docs/security.md).
 
 1. `submit_join` (POST /joins): capture the touches reachable now, hold them in a pending item and mail
-   a signed confirmation link. Nothing is counted; the answer is the same whoever the email belongs to.
+   a signed confirmation link, within the mail limits (attract.joins.limits): one an hour per mailbox, a
+   few an hour per source network, and above the account's hourly cap the mail waits in a queue
+   (`send_deferred` sends it later). Nothing is counted; the answer is the same whoever the email
+   belongs to and whichever limit applied.
 2. `confirm_join` (POST /joins/confirm/{token}): in one transaction create the member and its
-   attribution, consume the pending item, claim the clicks credited and add to the aggregates.
+   attribution, consume the pending item, claim the clicks (and the invitation) credited and add to the
+   aggregates.
 """
 
 import hmac
@@ -14,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from attract.attribution.channels import group_channel
+from attract.joins.limits import Requester, hour_window, seconds_to_next_window, window_end
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.signing import Signer
 from attract.tracking.logic import clean_referrer
@@ -25,7 +30,16 @@ MAX_VISITORS_PER_JOIN = 5
 CLOCK_SKEW = timedelta(minutes=5)
 TOKEN_PURPOSE = "join-confirm"
 
-Submitted = Literal["mailed", "member_noted", "rate_limited", "mail_failed"]
+# What a submission did (the caller answers the same 202 for each): mailed (a link, or a member's note);
+# rate_limited (this mailbox had its mail this hour), source_limited (this network had its mails this hour),
+# busy (racing submissions of one source kept conflicting): nothing written, nothing sent; deferred (the
+# account's hourly cap: held, its mail queued for a later hour), retry_queued (the send failed: queued);
+# mail_failed (not sent and not queued: the limits released, so a retry may mail).
+Submitted = Literal["mailed", "member_noted", "rate_limited", "source_limited", "busy", "deferred", "retry_queued",
+                    "mail_failed"]
+Held = Literal["held", "rate_limited", "source_limited", "busy"]
+Delivered = Literal["mailed", "member_noted", "deferred", "gone", "sent_already"]
+DEFERRED_MAIL_VERSION = 1
 
 
 class TouchSource(Protocol):
@@ -39,28 +53,55 @@ class LinkUsedError(Exception):
 
 
 class ClickClaimedError(Exception):
-    """Some tc_click values of this join were already credited to another join."""
+    """Some tc_click values of this join (or its invitation) were already credited to another join."""
 
-    def __init__(self, clicks: list[str]):
-        super().__init__(f"{len(clicks)} click(s) already claimed")
+    def __init__(self, clicks: list[str], invite: bool = False):
+        super().__init__(f"{len(clicks)} click(s){' and the invitation' if invite else ''} already claimed")
         self.clicks = clicks
+        self.invite = invite
 
 
 class MemberStore(Protocol):
     table: str
 
     def is_member(self, email_hash: str) -> bool: ...
-    def hold(self, pending: PendingJoin, mailed_before: int) -> bool: ...
-    def release(self, email_hash: str, nonce: str) -> None: ...
+    def hold(self, pending: PendingJoin, mailed_before: int, requester: Requester, window: str, source_limit: int,
+             window_expires_at: int) -> Held:
+        """The pending join, its mailbox's mark and one of its source's mails of `window`, all or nothing:
+        "held", "rate_limited", "source_limited" or "busy"."""
+        ...
+
+    def take_mail_slot(self, window: str, cap: int, window_expires_at: int) -> bool:
+        """One of the account's `cap` confirmation mails of `window`."""
+        ...
+
+    def release(self, email_hash: str, nonce: str, mailbox: str | None = None) -> None: ...
+    def release_mailbox(self, mailbox: str, nonce: str) -> None: ...
     def pending(self, email_hash: str) -> PendingJoin | None: ...
     def confirm(self, member: Member, path: list[CreditedTouch], nonce: str, claims: list[str],
-                untrusted_ids: dict) -> None:
-        """Member, attribution, claims and the join's aggregates in one transaction."""
+                untrusted_ids: dict, invite: str | None = None) -> None:
+        """Member, attribution, claims (the tc_click values and the invitation) and the join's aggregates in
+        one transaction."""
         ...
+
+
+class DeferredMailStore(MemberStore, Protocol):
+    def claim_send(self, email_hash: str, nonce: str, sent_at: int) -> bool:
+        """Mark the submission's deferred mail as going out, once (False: it went out already)."""
+        ...
+
+    def unclaim_send(self, email_hash: str, nonce: str) -> None: ...
+    def member_email(self, email_hash: str) -> str | None: ...
 
 
 class MailSender(Protocol):
     def send(self, to: str, subject: str, text: str) -> None: ...
+
+
+class MailQueue(Protocol):
+    def defer(self, message: dict, delay_seconds: int) -> None:
+        """Queue a confirmation mail for later (`send_deferred`); raises when it could not be queued."""
+        ...
 
 
 class ConversionQueue(Protocol):
@@ -77,7 +118,10 @@ class JoinPolicy:
     consent_text_version: str = "v1"
     aggregate_shards: int = 4
     confirm_days: int = 7
-    mail_interval: timedelta = timedelta(hours=1)
+    mail_interval: timedelta = timedelta(hours=1)  # per mailbox (attract.identity.mailbox_key)
+    mails_per_source_hour: int = 30  # per client network (IPv4 address, IPv6 /64), clock hour
+    mails_per_hour: int = 500  # account-wide, clock hour: above it mails wait in the queue
+    retry_delay_seconds: int = 60  # a failed send tries again from the queue after this
 
 
 @dataclass(frozen=True)
@@ -86,6 +130,7 @@ class Captured:
     claims: dict[str, str]
     visitor_id: str | None
     untrusted_ids: dict
+    invite: str | None = None  # the invitation's touch id, claimed at confirmation (one join per invitation)
 
 
 def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookback_days: int,
@@ -120,19 +165,22 @@ def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookb
             found.setdefault(touch.touch_id, touch)
     for touch in source.touches_of(f"EMAIL#{email_digest}", since):
         found.setdefault(touch.touch_id, touch)
-    if request.invite_token:
-        invite = source.invite_touch(request.invite_token)
-        # An invitation and the click on its link are one touch: the click (it says when) stands for it.
-        clicked = invite is not None and any(
-            t.link_code == invite.link_code and t.origin != "invite" and t.occurred_at >= invite.occurred_at
-            for t in found.values())
-        if invite is not None and not clicked:
-            found.setdefault(invite.touch_id, invite)
+    invite = source.invite_touch(request.invite_token) if request.invite_token else None
+    # An invitation and the click on its link are one touch: the click (it says when) stands for it.
+    clicked = invite is not None and any(
+        t.link_code == invite.link_code and t.origin != "invite" and t.occurred_at >= invite.occurred_at
+        for t in found.values())
+    if invite is not None and not clicked:
+        found.setdefault(invite.touch_id, invite)
     in_window = [t for t in found.values() if since <= t.occurred_at <= now + CLOCK_SKEW]
     in_window.sort(key=lambda t: (t.occurred_at, t.touch_id))
     path = in_window[-MAX_PATH:]
     credited_visitors = {t.visitor_id for t in path}
-    return Captured(path, {c: v for c, v in claims.items() if v in credited_visitors}, trusted_visitor, untrusted)
+    # The invitation is claimed whether its own touch or the click on its link stands for it: either way the
+    # token credited this join, and must credit no other (issue 13: one token credited any number of joins).
+    credited_invite = invite is not None and (clicked or any(t.touch_id == invite.touch_id for t in path))
+    return Captured(path, {c: v for c, v in claims.items() if v in credited_visitors}, trusted_visitor, untrusted,
+                    invite.touch_id if credited_invite and invite is not None else None)
 
 
 def landing_touch(request: JoinRequest, joined_at: datetime) -> Touch:
@@ -170,12 +218,15 @@ MEMBER_TEXT = (
 
 def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: JoinPolicy, signer: Signer,
                 base_url: str, touches: TouchSource, members: MemberStore, mail: MailSender,
-                browser: dict[str, str] | None = None) -> Submitted:
-    """Hold the join and mail its confirmation (or a member's note), at most once an hour per address.
+                browser: dict[str, str] | None = None, *, requester: Requester,
+                later: MailQueue | None = None) -> Submitted:
+    """Hold the join and mail its confirmation (or a member's note), within the mail limits.
 
-    Every email does the same reads and one conditional write whether it is new, pending or a member's,
-    so neither the answer nor its timing class tells them apart (the caller always answers 202).
-    `browser` (feedback.browser_context of the request) is kept only with the ads consent.
+    Every email does the same reads and writes whether it is new, pending or a member's (a member's mail is
+    a note instead of a link), so neither the answer nor its work tells them apart (the caller always
+    answers 202). A limit that refuses writes nothing and sends nothing; above the account's hourly cap the
+    join is held and its mail queued on `later` for a later hour. `browser` (feedback.browser_context of the
+    request) is kept only with the ads consent.
     """
     member = members.is_member(email_digest)
     captured = gather_touches(request, email_digest, now, policy.lookback_days, touches, signer)
@@ -183,7 +234,7 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
     expires_at = stamp + policy.confirm_days * 86400
     nonce = secrets.token_urlsafe(16)
     pending = PendingJoin(email_hash=email_digest, nonce=nonce, submitted_at=now, mailed_at=stamp, expires_at=expires_at,
-                          member=member)
+                          member=member, mailbox=requester.mailbox)
     if not member:
         pending = pending.model_copy(update={
             "email": request.email, "name": request.name, "skills": request.skills, "location": request.location,
@@ -191,20 +242,78 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
             "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
+            "invite": captured.invite,
             "untrusted_ids": captured.untrusted_ids, "browser": dict(browser or {}) if request.ads_consent else {}})
-    if not members.hold(pending, stamp - int(policy.mail_interval.total_seconds())):
-        return "rate_limited"
+    window, window_expires_at = hour_window(now), int(window_end(now).timestamp()) + 3600
+    held = members.hold(pending, stamp - int(policy.mail_interval.total_seconds()), requester, window,
+                        policy.mails_per_source_hour, window_expires_at)
+    if held != "held":
+        return held  # type: ignore[return-value]  # one of Submitted's refusals
+    subject, text = confirmation_mail(member, email_digest, nonce, expires_at, base_url, policy, signer)
+    deferred: Submitted
+    if members.take_mail_slot(window, policy.mails_per_hour, window_expires_at):
+        try:
+            mail.send(request.email, subject, text)
+            return "member_noted" if member else "mailed"
+        except Exception:  # noqa: BLE001 - any mail failure: queue it for a retry, answer the same
+            deferred, delay = "retry_queued", policy.retry_delay_seconds
+    else:
+        deferred, delay = "deferred", seconds_to_next_window(now)
+    if later is not None:
+        try:
+            later.defer(deferred_mail(email_digest, nonce, base_url), delay)
+            return deferred
+        except Exception:  # noqa: BLE001 - not queued either: release the limits below, answer the same
+            pass
+    members.release(email_digest, nonce, requester.mailbox)  # let the next attempt mail again
+    return "mail_failed"
+
+
+def confirmation_mail(member: bool, email_digest: str, nonce: str, expires_at: int, base_url: str, policy: JoinPolicy,
+                      signer: Signer) -> tuple[str, str]:
+    """Subject and text of the submission's mail: its signed link, or a member's note (no caller text in either)."""
+    if member:
+        return MEMBER_SUBJECT, MEMBER_TEXT
+    link = confirm_link(base_url, signer.token(TOKEN_PURPOSE, [email_digest, nonce], expires_at))
+    return CONFIRM_SUBJECT, CONFIRM_TEXT.format(days=policy.confirm_days, link=link)
+
+
+def deferred_mail(email_digest: str, nonce: str, base_url: str) -> dict:
+    """The queue message of a mail put off: names the pending join, never the address (it stays in the table)."""
+    return {"v": DEFERRED_MAIL_VERSION, "email_hash": email_digest, "nonce": nonce, "base_url": base_url}
+
+
+def send_deferred(message: dict, now: datetime, policy: JoinPolicy, signer: Signer, members: DeferredMailStore,
+                  mail: MailSender, later: MailQueue) -> Delivered:
+    """Send a confirmation mail the account's cap (or a failed send) put off, once, if this hour allows.
+
+    Still capped: queued again for the next hour ("deferred"). Confirmed, replaced by a newer submission
+    (which has its own mail) or expired: nothing to send ("gone"). A redelivered message finds the
+    pending join's `sent_at` and sends nothing more ("sent_already"). A failed send raises, after
+    clearing `sent_at`, so the queue delivers the message again (and then to its dead-letter queue).
+    """
+    email_digest, nonce, base_url = str(message["email_hash"]), str(message["nonce"]), str(message["base_url"])
+    pending = members.pending(email_digest)
+    if (pending is None or not hmac.compare_digest(pending.nonce.encode(), nonce.encode())
+            or pending.expires_at <= now.timestamp()):
+        return "gone"
+    if pending.sent_at is not None:
+        return "sent_already"
+    if not members.take_mail_slot(hour_window(now), policy.mails_per_hour, int(window_end(now).timestamp()) + 3600):
+        later.defer(message, seconds_to_next_window(now))
+        return "deferred"
+    address = members.member_email(email_digest) if pending.member else pending.email
+    if not address:
+        return "gone"
+    if not members.claim_send(email_digest, nonce, int(now.timestamp())):
+        return "sent_already"
+    subject, text = confirmation_mail(pending.member, email_digest, nonce, pending.expires_at, base_url, policy, signer)
     try:
-        if member:
-            mail.send(request.email, MEMBER_SUBJECT, MEMBER_TEXT)
-        else:
-            token = signer.token(TOKEN_PURPOSE, [email_digest, nonce], expires_at)
-            link = confirm_link(base_url, token)
-            mail.send(request.email, CONFIRM_SUBJECT, CONFIRM_TEXT.format(days=policy.confirm_days, link=link))
-    except Exception:  # noqa: BLE001 - any mail failure: let the next attempt mail again, answer the same
-        members.release(email_digest, nonce)
-        return "mail_failed"
-    return "member_noted" if member else "mailed"
+        mail.send(address, subject, text)
+    except Exception:
+        members.unclaim_send(email_digest, nonce)
+        raise
+    return "member_noted" if pending.member else "mailed"
 
 
 def open_token(token: str, now: datetime, signer: Signer) -> tuple[str, str] | None:
@@ -232,17 +341,18 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
 
     captured = [Touch.model_validate(t) for t in pending.touches]
     claims = dict(pending.claims)
+    invite = pending.invite
     member = Member(
         member_id=str(uuid.uuid4()), email=pending.email, email_hash=email_digest, name=pending.name or "",
         skills=pending.skills, location=pending.location, joined_at=now, visitor_id=pending.visitor_id,
         consent={"granted": True, "text_version": pending.consent_text_version or policy.consent_text_version,
                  "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat(), "ads": pending.ads_consent},
     )
-    for _ in range(MAX_SIGNED_CLICKS + 1):  # each retry drops at least one claimed click
+    for _ in range(MAX_SIGNED_CLICKS + 2):  # each retry drops at least one claim (a click or the invitation)
         path_touches = captured or ([Touch.model_validate(pending.landing)] if pending.landing else [])
         path = credit_path(path_touches, now, policy.half_life_days)
         try:
-            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids)
+            members.confirm(member, path, nonce, sorted(claims), pending.untrusted_ids, invite)
         except LinkUsedError:
             return False
         except ClickClaimedError as taken:
@@ -250,6 +360,10 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
             lost = {claims.pop(click) for click in taken.clicks if click in claims}
             captured = [t for t in captured if t.visitor_id not in lost]
             claims = {c: v for c, v in claims.items() if v not in lost}
+            if taken.invite:
+                # The invitation credited another join already (a forwarded or replayed token): not this one.
+                captured = [t for t in captured if not (t.origin == "invite" and t.touch_id == invite)]
+                invite = None
             continue
         # After the transaction, once: a redelivered confirmation is refused above and enqueues nothing.
         # The landing touch counts for its click ids even when other touches were credited: an ad's
@@ -259,5 +373,10 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
                                      pending.browser)
         if conversions is not None and message is not None:
             conversions.send(message)
+        if pending.mailbox:
+            try:  # a member's note may follow at once, as before marks were per mailbox
+                members.release_mailbox(pending.mailbox, nonce)
+            except Exception:  # noqa: BLE001 - the join stands; the mark lapses within the hour anyway
+                pass
         return True
     return False

@@ -131,6 +131,9 @@ class PendingJoin(BaseModel):
     touches: list[dict] = Field(default_factory=list)  # captured at submission (Touch dumps)
     landing: dict | None = None  # the join's own touch, credited when nothing else is
     claims: dict[str, str] = Field(default_factory=dict)  # signed tc_click -> the visitor it stands for
+    invite: str | None = None  # the invitation's touch id (tc_inv resolved): claimed at confirmation, once
+    mailbox: str | None = None  # keyed hash of the mailbox (attract.joins.limits): its hourly mark is this one's
+    sent_at: int | None = None  # epoch seconds: the deferred mail went out (the mailer's once-only mark)
     untrusted_ids: dict = Field(default_factory=dict)  # ids that did not verify: recorded, never credited
     browser: dict[str, str] = Field(default_factory=dict)  # ads consent only: feedback.browser_context, for Meta
 

@@ -1,4 +1,5 @@
-"""Amazon SQS producers: the planner's batched sender and the joins function's conversion feedback."""
+"""Amazon SQS producers: the planner's batched sender, the joins function's conversion feedback and its
+deferred confirmation mails."""
 
 import json
 import time
@@ -80,3 +81,20 @@ class SqsConversionQueue:
             metrics.add_metric(name="ConversionEnqueueFailed", unit=MetricUnit.Count, value=1)
             return
         metrics.add_metric(name="ConversionsEnqueued", unit=MetricUnit.Count, value=1)
+
+
+class SqsMailQueue:
+    """`attract.joins.logic.MailQueue`: a confirmation mail put off, as a delayed message naming the pending join.
+
+    Raises when SQS refuses: the join then releases its limits (nothing is held that no mail will follow).
+    """
+
+    MAX_DELAY = 900  # SQS DelaySeconds' maximum
+
+    def __init__(self, queue_url: str, sqs=None):
+        self.queue_url = queue_url
+        self._sqs = sqs
+
+    def defer(self, message: dict, delay_seconds: int) -> None:
+        (self._sqs or client("sqs")).send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message),
+                                                  DelaySeconds=max(0, min(self.MAX_DELAY, int(delay_seconds))))

@@ -208,10 +208,11 @@ def record_visit(
         return Visit(link, passthrough, None, None, False)
 
     # Ids are signed (attract.signing) so a join can tell ours from forged ones; an unsigned id is replaced.
-    visitor_id = next(
-        (vid for vid in (click.visitor_cookie, click.query.get(VISITOR_PARAM))
-         if valid_visitor_id(vid) and (signer is None or signer.is_visitor_id(vid))), None
-    ) or (signer.new_visitor_id() if signer else new_id())
+    # Only the browser's own cookie is kept: a tc_vid in the query is anyone's (a link can carry another
+    # person's id), so adopting it would fix that id on this browser and credit its path to this person's join.
+    cookie = click.visitor_cookie
+    visitor_id = (cookie if valid_visitor_id(cookie) and (signer is None or signer.is_visitor_id(cookie)) else None) or (
+        signer.new_visitor_id() if signer else new_id())
     click_id = signer.new_click_id() if signer else new_id()
     touch = ClickTouch(
         touch_id=click_id, occurred_at=now, visitor_id=visitor_id, link_code=link.code, campaign=link.campaign,
@@ -252,6 +253,9 @@ def handle_landing(
 ) -> Visit | None:
     """GET /l/{code}: an ad landed on the careers page itself (tc_link); recorded as /r/ would, once per ad click.
 
-    The answer's ids are what the redirect would have put in the destination URL. None: unknown code.
+    The answer's ids are what the redirect would have put in the destination URL for a browser without
+    our cookie: a new signed visitor id every time, never one from the query (the careers page's URL is
+    anyone's to write). The snippet keeps its earlier tc_click values, which still find their visitors
+    for the join. None: unknown code.
     """
     return record_visit(click, links, touches, now, retention_days, signer, once_per_ad_click=True)

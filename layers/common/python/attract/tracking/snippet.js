@@ -42,7 +42,11 @@
   state.click_ids = state.click_ids || {};
   var query = new URLSearchParams(window.location.search);
   var vid = query.get("tc_vid");
-  if (vid && VISITOR.test(vid)) { state.visitor_id = vid; }
+  // Only the redirect's hand-over is adopted: tc_vid with its tc_click, never on an ad landing (/l/ answers the ids
+  // there). A bare tc_vid in a URL can be anyone's: kept, it would credit that person's path to this join.
+  if (vid && VISITOR.test(vid) && VISITOR.test(query.get("tc_click") || "") && query.get("tc_link") === null) {
+    state.visitor_id = vid;
+  }
   var invite = query.get("tc_inv");
   if (invite && INVITE.test(invite)) { state.invite_token = invite; }
   remember(state, "tc_click", query.get("tc_click"));
@@ -80,7 +84,6 @@
       if (value && value.length <= 512) { params.set(name, value); }
     });
     Object.keys(utm).forEach(function (name) { params.set(name, utm[name]); });
-    if (state.visitor_id) { params.set("tc_vid", state.visitor_id); }
     // Where the person came from (the ad's page), as the Referer of a click on /r/ would say; no Referer of ours.
     if (document.referrer) { params.set("ref", document.referrer.split("?")[0].split("#")[0].slice(0, 1024)); }
     return fetch(api + "/l/" + code + "?" + params, {
