@@ -13,6 +13,7 @@ fire, and one that a change repeats fires once (the first time it happens).
 """
 
 import calendar
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,7 +151,7 @@ def shortest_interval(schedule: Schedule, start: datetime, below: timedelta | No
             return None
         start = max(start, datetime(min(later), 1, 1, tzinfo=UTC))
     walls = [hour * 3600 + minute * 60 for hour, minute in schedule._times]
-    same_day = min((b - a for a, b in zip(walls, walls[1:], strict=False)), default=None)
+    same_day = min((b - a for a, b in itertools.pairwise(walls)), default=None)
     shortest: int | None = None
     previous: float | None = None  # the last firing so far, epoch seconds
 
@@ -171,7 +172,7 @@ def shortest_interval(schedule: Schedule, start: datetime, below: timedelta | No
                 continue
             stamps = [moment.timestamp() for moment in moments]
             first, last = stamps[0], stamps[-1]
-            if any(seen(b - a) for a, b in zip(stamps, stamps[1:], strict=False)):
+            if any(seen(b - a) for a, b in itertools.pairwise(stamps)):
                 break
         if previous is not None and seen(first - previous):
             break

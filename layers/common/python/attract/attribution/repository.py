@@ -34,12 +34,11 @@ from attract.attribution.logic import (
     registry_lookups,
 )
 from attract.attribution.registry import registry_key
-from attract.aws import Repository, from_item
+from attract.aws import Repository, batch_get, from_item
 from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
 SPEND_PREFIX = "s|"  # a spend item's per-platform-campaign values (attract.campaigns.spend_repository)
-MAX_BATCH_GET = 100
 
 
 def bucket_key(dimension: str, day: date, bucket: int) -> dict:
@@ -161,16 +160,9 @@ class AggregateRepository(Repository):
 
     def _batch_get(self, keys: list[dict], projection: str, names: dict[str, str]) -> dict[tuple[str, str], dict]:
         """Consistent reads (a stale "absent" would split a key's counts), unprocessed keys retried."""
-        found: dict[tuple[str, str], dict] = {}
-        for start in range(0, len(keys), MAX_BATCH_GET):
-            request = {self.table: {"Keys": keys[start:start + MAX_BATCH_GET], "ConsistentRead": True,
-                                    "ProjectionExpression": projection, "ExpressionAttributeNames": names}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    found[(item["PK"]["S"], item["SK"]["S"])] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        items = batch_get(self.dynamodb, self.table, keys, ConsistentRead=True, ProjectionExpression=projection,
+                          ExpressionAttributeNames=names)
+        return {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
 
     # -- the report's side ----------------------------------------------------------------------
 

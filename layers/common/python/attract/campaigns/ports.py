@@ -6,12 +6,12 @@ the campaigns domain and its tests can name the interface without loading an SDK
 domain, adapters depend on it, never the reverse.
 """
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Literal, Protocol, TypeVar
 
+from attract import retry
 from attract.campaigns.models import Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
 
 PlatformStatus = Literal["ENABLED", "PAUSED", "REMOVED"]
@@ -86,11 +86,4 @@ class AdsGateway(Protocol):
 def with_backoff(call: Callable[[], T], *, attempts: int = 5, base_s: float = 0.5, cap_s: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     """`call()`, retried on RateLimited with full-jitter exponential backoff; the last RateLimited is raised."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except RateLimited:
-            if attempt == attempts - 1:
-                raise
-            sleep(random.uniform(0, min(cap_s, base_s * 2 ** attempt)))
-    raise AssertionError("unreachable")
+    return retry.with_backoff(call, retry_on=RateLimited, attempts=attempts, base_s=base_s, cap_s=cap_s, sleep=sleep)

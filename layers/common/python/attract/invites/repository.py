@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from attract.aws import Repository, to_item
+from attract.aws import Repository, batch_get, to_item
 from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.tokens import recipient_key, token_key
@@ -155,7 +155,6 @@ class InviteRepository(Repository):
 # ---- the planner's lookups: one BatchGetItem for up to 25 people (4 keys each)
 
 LOOKUPS_PER_BATCH = 25  # people per BatchGetItem: 4 keys each, DynamoDB's limit is 100 keys
-_MAX_UNPROCESSED_ROUNDS = 8
 
 
 class PlanningLookups(Repository):
@@ -167,9 +166,7 @@ class PlanningLookups(Repository):
 
     def __init__(self, table_name: str, dynamodb=None, sleep=None):
         super().__init__(table_name, dynamodb)
-        import time
-
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep  # None: attract.retry's default
 
     def reasons(self, campaign_id: str, email_hashes: list[str], now: datetime,
                 cooldown_days: int) -> dict[str, str | None]:
@@ -203,14 +200,5 @@ class PlanningLookups(Repository):
         return answer
 
     def _batch_get(self, keys: list[dict]) -> list[dict]:
-        items: list[dict] = []
-        request = {self.table: {"Keys": keys, "ConsistentRead": True,
-                                "ProjectionExpression": "PK, SK, invited_at, campaign_id"}}
-        for attempt in range(_MAX_UNPROCESSED_ROUNDS):
-            response = self.dynamodb.batch_get_item(RequestItems=request)
-            items += response.get("Responses", {}).get(self.table, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            self._sleep(min(0.05 * 2 ** attempt, 2.0))  # throttled: back off, then ask for the rest
-        raise RuntimeError("DynamoDB left keys unprocessed after retries")
+        return batch_get(self.dynamodb, self.table, keys, sleep=self._sleep, ConsistentRead=True,
+                         ProjectionExpression="PK, SK, invited_at, campaign_id")

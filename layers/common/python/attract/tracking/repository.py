@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from attract.aws import Repository, from_item, to_item
+from attract.aws import Repository, batch_write, from_item, to_item
 from attract.clock import iso
 from attract.errors import AlreadyExistsError
 from attract.links.repository import click_counter_key
@@ -24,9 +24,6 @@ from attract.tracking.records import ClickTouch
 
 if TYPE_CHECKING:
     from attract.tracking.models import Touch
-
-BATCH_SIZE = 25  # BatchWriteItem limit
-MAX_UNPROCESSED_RETRIES = 8
 
 
 def subject_key(touch: Touch | ClickTouch) -> str:
@@ -101,16 +98,7 @@ class TouchRepository(Repository):
         """Batch-write imported touches. Their keys are deterministic, so a repeated import rewrites the same items."""
         unique = {touch_item(t, expires_at[t.touch_id])["SK"]["S"] + subject_key(t): t for t in touches}
         requests = [{"PutRequest": {"Item": touch_item(t, expires_at[t.touch_id])}} for t in unique.values()]
-        for start in range(0, len(requests), BATCH_SIZE):
-            pending = {self.table: requests[start : start + BATCH_SIZE]}
-            for attempt in range(MAX_UNPROCESSED_RETRIES):
-                response = self.dynamodb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise RuntimeError("DynamoDB left touches unprocessed after retries")
+        batch_write(self.dynamodb, self.table, requests)
 
     def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]:
         """Touches of one subject (`VISITOR#…` or `EMAIL#…`), oldest first, optionally from `since` on."""
