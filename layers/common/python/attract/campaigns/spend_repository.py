@@ -16,7 +16,7 @@ from datetime import date, datetime
 from botocore.exceptions import ClientError
 
 from attract.attribution.logic import bucket_of
-from attract.attribution.repository import SPEND_PREFIX
+from attract.attribution.repository import SPEND_PREFIX, TOTALS, aggregate_partition, day_sort_key
 from attract.aws import Repository, batch_get, from_item, to_item
 from attract.campaigns.models import SpendRow
 from attract.campaigns.spend import PlatformCampaign, SyncOutcome
@@ -37,7 +37,8 @@ def registry_key(channel: str, platform_campaign_id: str) -> dict:
 
 
 def spend_key(partition: str, day: date, shard: int) -> dict:
-    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}#{shard}"}}
+    """A day's spend item in an aggregate partition: inside the day's range, after its key and totals items."""
+    return {"PK": {"S": partition}, "SK": {"S": day_sort_key(day, SPEND_MARK, shard)}}
 
 
 def spend_attribute(channel: str, platform_campaign_id: str) -> str:
@@ -94,8 +95,8 @@ class SpendRepository(Repository):
             attribute = spend_attribute(row.channel, row.platform_campaign_id)
             shard = bucket_of(attribute, SPEND_SHARDS)
             for dimension, key in campaign.report_keys.items():
-                per_item[(f"AGG#{dimension}", row.day, shard)][attribute] = {**value, "key": key}
-            per_item[("AGG#totals", row.day, shard)][attribute] = value
+                per_item[(aggregate_partition(dimension), row.day, shard)][attribute] = {**value, "key": key}
+            per_item[(aggregate_partition(TOTALS), row.day, shard)][attribute] = value
         for (partition, day, shard), values in sorted(per_item.items()):
             entries = sorted(values.items())
             for start in range(0, len(entries), SETS_PER_UPDATE):
