@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from attract_local.gateway import LocalGateway
 from attract.schedules import UnsupportedScheduleError
+from attract_local.gateway import LocalGateway
 from attract_local.stack import ROOT, LocalAws, function_arn
 
 UTC = timezone.utc

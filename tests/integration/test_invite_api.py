@@ -290,7 +290,7 @@ def _plan_messages(plan) -> list[dict]:
 
 
 def _runs(local_aws):
-    from attract.invites.runs import RunRepository
+    from attract.invites.run_repository import RunRepository
 
     return RunRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
 
@@ -543,7 +543,7 @@ def test_unknown_run_of_a_known_campaign_is_404(api):
 def test_complete_planning_moves_the_watermark_forward_only(api, local_aws):
     from datetime import datetime, timezone
 
-    from attract.invites.campaigns import CampaignRepository
+    from attract.invites.campaign_repository import CampaignRepository
 
     created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
     campaigns = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from attract.aws import from_item
 from attract.identity import email_hash
-from attract.invites.campaigns import CampaignRepository, InviteCampaign
-from attract.invites.runs import RunRepository
+from attract.invites.campaign_repository import CampaignRepository
+from attract.invites.campaigns import InviteCampaign
+from attract.invites.run_repository import RunRepository
 from attract_local.triggers import sqs_event
 from tests.integration.conftest import VISIBILITY
 from tests.integration.test_invite_sender import received

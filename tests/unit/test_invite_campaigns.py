@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from attract.errors import InvalidRequestError, UpstreamError
 from attract.invites.campaign_logic import check_source_allowed, preview, schedule_payload, source_failure
 from attract.invites.campaigns import CampaignSchedule, InviteCampaign, InviteCampaignRequest
-from attract.invites.sources import INVALID_ROW, SourceError, SourceNotAllowedError
+from attract.invites.ports import SourceError, SourceNotAllowedError, SourceSecretError
+from attract.invites.sources import INVALID_ROW
 
 # The example: clients rely on this shape. Its text ("Hello {{first_name}}, ...") gained the {{invite_url}}
 # every invitation must now place.
@@ -205,7 +206,7 @@ def test_a_failing_source_is_a_named_4xx_or_502_never_a_crash():
 
 def test_source_failures_are_classified_by_kind():
     assert source_failure(SourceNotAllowedError("x")).rule == "source_kind_local_only"
-    assert source_failure(KeyError("host")).rule == "source_secret_invalid"
+    assert source_failure(SourceSecretError("x")).rule == "source_secret_invalid"
     error = type("GetParameterError", (Exception,), {})("ResourceNotFoundException arn:...:secret:ats")
     assert isinstance(source_failure(error), UpstreamError) and source_failure(error).field == "source.secret_id"
 

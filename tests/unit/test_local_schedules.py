@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attract_local.openapi import function_module
 from attract.schedules import At, Rate, UnsupportedScheduleError, parse
+from attract_local.openapi import function_module
 from attract_local.triggers import failed_message_ids
 
 UTC = timezone.utc

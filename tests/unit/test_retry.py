@@ -89,7 +89,7 @@ def test_every_repository_batch_read_is_bounded(monkeypatch):
     from attract import retry
     from attract.attribution.repository import AggregateRepository, bucket_key
     from attract.campaigns.spend_repository import SpendRepository
-    from attract.invites.repository import PlanningLookups
+    from attract.invites.planning_repository import PlanningLookups
 
     monkeypatch.setattr(retry.time, "sleep", lambda seconds: None)  # the helper's default sleep, looked up per call
     for read in (lambda db: AggregateRepository("t", db)._batch_get([bucket_key("channel", date(2026, 1, 1), 0)],

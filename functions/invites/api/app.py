@@ -23,9 +23,9 @@ from attract.clock import utc_now
 from attract.errors import NotFoundError
 from attract.invites import campaign_logic as logic
 from attract.invites import senders
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     CampaignPreview,
-    CampaignRepository,
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
@@ -34,7 +34,8 @@ from attract.invites.campaigns import (
     StoredSchedule,
 )
 from attract.invites.models import CampaignId
-from attract.invites.runs import RunRepository, RunStatus
+from attract.invites.run_repository import RunRepository
+from attract.invites.runs import RunStatus
 from attract.links.logic import check_destination_host
 from attract.links.models import CreateLinkRequest
 from attract.links.repository import LinkRepository
@@ -126,7 +127,7 @@ def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignR
           responses={200: {"description": "Rendered messages and the skip counts of the rows read"}, **NOT_FOUND,
                      502: {"description": "The source could not be read (reason named)"}, **ERRORS})
 def preview_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignPreview:
-    from attract.invites.sources import open_source  # drivers are imported by kind, on first use
+    from attract.providers.sources import open_source  # drivers are imported by kind, on first use
 
     campaign = _campaign(campaign_id)
     allow_local = load_settings().invite_allow_local_sources

@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
-from attract.invites.campaigns import CampaignRepository
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.planning import execute, parse_request
-from attract.invites.repository import PlanningLookups
-from attract.invites.runs import RunRepository
-from attract.invites.sources import open_source
+from attract.invites.planning_repository import PlanningLookups
+from attract.invites.run_repository import RunRepository
 from attract.observability import logger, metrics, tracer
+from attract.providers.sources import open_source
 from attract.providers.sqs import SqsBatchSender
 from attract.settings import InvitePlannerSettings
 

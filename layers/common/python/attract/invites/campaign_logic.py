@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
 from attract.idempotency import once_per_command
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     CampaignPreview,
-    CampaignRepository,
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
@@ -27,15 +27,11 @@ from attract.invites.campaigns import (
     schedule_name,
 )
 from attract.invites.messages import compose
+from attract.invites.ports import CandidateSource, PlanQueue, RunStore, Schedules
 from attract.invites.runs import RunStatus
-from attract.invites.sources import (
-    LOCAL_ONLY_KINDS,
-    Candidate,
-    CandidateSource,
-    SourceError,
-    SourceNotAllowedError,
-    screen,
-)
+from attract.invites.screening import screen
+from attract.invites.source_rules import classify, unavailable
+from attract.invites.sources import LOCAL_ONLY_KINDS, Candidate
 from attract.links.logic import CreateLinkCommand, LinkStore, create_link, tracked_url
 from attract.links.models import CreateLinkRequest
 
@@ -45,25 +41,6 @@ SQL_KINDS = frozenset({"postgresql", "mysql", "sqlite"})
 PREVIEW_TOKEN = "PREVIEW"  # stands in for the signed per-person tokens, which a preview never makes
 # How long an Idempotency-Key of POST /invite-campaigns/{id}/runs is remembered (the usual 24 h of such keys).
 RUN_IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-class PlanQueue(Protocol):
-    def send(self, body: dict) -> None: ...
-
-
-class Schedules(Protocol):
-    def put(self, name: str, expression: str, timezone: str, payload: str) -> None:
-        """Create the schedule, or update it when it exists."""
-        ...
-
-    def delete(self, name: str) -> None:
-        """Remove the schedule; nothing when there is none."""
-        ...
-
-
-class RunStore(Protocol):  # attract.invites.runs.RunRepository
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
-    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
 class CampaignResponse(InviteCampaign):
@@ -100,12 +77,8 @@ def new_run_id() -> str:
 def check_source_allowed(request: InviteCampaignRequest, allow_local: bool) -> None:
     """422 on `source.kind` for a local-only source (sqlite) outside the local stack."""
     if request.source.kind in LOCAL_ONLY_KINDS and not allow_local:
-        raise _local_only()
-
-
-def _local_only() -> InvalidRequestError:
-    return InvalidRequestError("source.kind", "source_kind_local_only",
-                               "sqlite sources are for the local stack and the demo only", location="body")
+        raise InvalidRequestError("source.kind", "source_kind_local_only",
+                                  "sqlite sources are for the local stack and the demo only", location="body")
 
 
 def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
@@ -192,35 +165,19 @@ def render_preview(campaign: InviteCampaign, person: Candidate, base_url: str) -
 
 
 def source_failure(error: BaseException) -> AttractError:
-    """A source failure as a 422 (the campaign names something unusable) or a 502 (the source is unavailable).
+    """A source failure as a 422 (the campaign names something unusable) or a 502 (the source is unavailable), as
+    `attract.invites.source_rules.classify` reads it (the planner's run codes come from the same reading).
 
     Only the error's kind is used: driver messages can quote hosts, SQL and credentials.
     """
-    if isinstance(error, SourceNotAllowedError):
-        return _local_only()
-    if isinstance(error, SourceError):  # our adapters' own messages, written to be shown
-        return InvalidRequestError("source", "source_invalid", str(error), location="body")
-    kind = type(error).__name__
-    if kind in ("GetParameterError", "GetSecretValueError"):
-        return UpstreamError("source.secret_id", "source_secret_unavailable", "the source's secret could not be read")
-    if kind == "TransformParameterError" or isinstance(error, KeyError | TypeError):
-        return InvalidRequestError("source.secret_id", "source_secret_invalid",
-                                   "the secret is not JSON in the RDS format (engine, host, port, username, password, "
-                                   "dbname)", location="body")
-    if type(error).__module__.startswith("sqlalchemy"):
-        original = str(getattr(error, "orig", "")).lower()
-        if kind == "ProgrammingError" or original.startswith(("no such table", "no such column")):
-            return InvalidRequestError("mapping", "source_schema",
-                                       "the table or a mapped column does not exist, or may not be read", location="body")
-        return UpstreamError("source", "source_unavailable", f"the database could not be read ({kind})")
-    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-    if code:
-        return UpstreamError("source", "source_unavailable", f"the source answered {code}")
-    return UpstreamError("source", "source_unavailable", f"the source could not be read ({kind})")
+    failure = classify(error) or unavailable(error)
+    if failure.upstream:
+        return UpstreamError(failure.field, failure.rule, failure.message)
+    return InvalidRequestError(failure.field, failure.rule, failure.message, location="body")
 
 
 def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any) -> CandidateSource:
-    """`opener(spec, mapping, allow_local=...)` (attract.invites.sources.open_source), failures mapped."""
+    """`opener(spec, mapping, allow_local=...)` (attract.providers.sources.open_source), failures mapped."""
     # Small partitions for SQL: the stream stops after a few rows, and MariaDB drains an open partition on close.
     options = {"batch_size": 50} if campaign.source.kind in SQL_KINDS else {}
     try:

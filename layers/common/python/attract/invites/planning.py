@@ -13,7 +13,7 @@ Scan has no stable order: its run is rewound and read from the start.
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -22,19 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from attract.clock import iso_micro
 from attract.invites.models import CampaignId, InvitationJob, InviteTemplates, Recipient
+from attract.invites.ports import CandidateSource, JobQueue, Lookups, RunStore
 from attract.invites.runs import RUN_IN_PROGRESS, RunInProgressError
-from attract.invites.sources import (
-    Candidate,
-    CandidateSource,
-    InvalidRow,
-    Row,
-    Skip,
-    SourceError,
-    SourceNotAllowedError,
-    SourceTruncatedError,
-    as_datetime,
-    screen,
-)
+from attract.invites.screening import as_datetime, screen
+from attract.invites.source_rules import classify
+from attract.invites.sources import Candidate, InvalidRow, Row, Skip
 
 CHECKPOINT_EVERY = 1_000
 LOOKUP_BATCH = 25
@@ -87,25 +79,6 @@ class Campaign(Protocol):
     def mapping(self) -> Any: ...
     @property
     def sender(self) -> Any: ...
-
-
-class Runs(Protocol):
-    def begin_planning(self, campaign_id: str, run_id: str, since: str | None, now: datetime) -> dict | None: ...
-    def checkpoint(self, campaign_id: str, run_id: str, previous_rows: int, rows: int, counts: Mapping[str, int],
-                   added: Mapping[str, int]) -> bool: ...
-    def finish_planning(self, campaign_id: str, run_id: str, previous_rows: int, rows: int,
-                        counts: Mapping[str, int], added: Mapping[str, int], now: datetime) -> bool: ...
-    def rewind(self, campaign_id: str, run_id: str, previous_rows: int, counts: Mapping[str, int]) -> bool: ...
-    def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool: ...
-
-
-class Lookups(Protocol):
-    def reasons(self, campaign_id: str, email_hashes: list[str], now: datetime,
-                cooldown_days: int) -> dict[str, str | None]: ...
-
-
-class JobQueue(Protocol):
-    def send(self, bodies: list[str]) -> None: ...
 
 
 class Watermarks(Protocol):
@@ -192,7 +165,7 @@ class _Pipeline:
             sender=campaign.sender)
 
 
-def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs, campaigns: Watermarks,
+def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: RunStore, campaigns: Watermarks,
          lookups: Lookups, queue: JobQueue, hasher: Callable[[str], str], now: datetime, cooldown_days: int,
          checkpoint_every: int = CHECKPOINT_EVERY) -> PlanOutcome:
     """Plan (or resume planning) run `run_id` of `campaign` from `source`; the run must exist.
@@ -256,29 +229,14 @@ def reads_in_order(spec: Any) -> bool:
 
 
 def error_code(error: BaseException) -> tuple[str, bool]:
-    """(short code for the run item, permanent?) of a planning failure. Permanent ones are not retried."""
+    """(short code for the run item, permanent?) of a planning failure. Permanent ones are not retried.
+
+    A source's failure is read by `attract.invites.source_rules.classify`, as the API reads it for a preview;
+    anything else (throttling, a bug) is `planning_failed`, retried."""
     if isinstance(error, PlanningError):
         return error.code, True
-    if isinstance(error, SourceTruncatedError):
-        return "source_truncated", False  # MariaDB's net_write_timeout, a dropped connection: read again
-    if isinstance(error, SourceNotAllowedError):
-        return "source_not_allowed", True
-    if isinstance(error, SourceError):
-        return "source_error", True
-    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
-    if code in ("NoSuchKey", "NoSuchBucket", "ResourceNotFoundException"):
-        return "source_not_found", True
-    if code in ("AccessDenied", "AccessDeniedException"):
-        return "source_access_denied", True
-    module = type(error).__module__
-    if module.startswith("sqlalchemy"):
-        name = type(error).__name__
-        # Missing table or column, bad credentials shape: retrying cannot help. A dropped connection can.
-        return ("source_unavailable", False) if name in ("OperationalError", "InterfaceError") else \
-            ("source_query_failed", True)
-    if type(error).__name__ == "GetParameterError":
-        return "source_secret_unavailable", False
-    return "planning_failed", False
+    failure = classify(error)
+    return (failure.code, failure.permanent) if failure else ("planning_failed", False)
 
 
 def parse_request(body: str) -> PlanRequest:
@@ -292,13 +250,6 @@ class PlanSummary(BaseModel):
     run_id: str
     outcome: str
     error: str | None = Field(default=None)
-
-
-class RunStore(Runs, Protocol):
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
-    def record_skipped(self, campaign_id: str, run_id: str, trigger: str, active_run_id: str,
-                       now: datetime) -> None: ...
-    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
 class Campaigns(Watermarks, Protocol):
@@ -341,3 +292,4 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         runs.fail(campaign.id, run_id, code, now)
         return summary.model_copy(update={"outcome": "failed", "error": code})
     return summary.model_copy(update={"outcome": outcome})
+
