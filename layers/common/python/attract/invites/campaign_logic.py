@@ -25,15 +25,17 @@ from attract.invites.campaigns import (
     RunStarted,
     StoredSchedule,
     schedule_name,
+    too_frequent,
 )
 from attract.invites.messages import compose
-from attract.invites.ports import CandidateSource, PlanQueue, RunStore, Schedules
+from attract.invites.ports import CandidateSource, PlanQueue, RunStore, Schedules, SourceNotAllowedError
 from attract.invites.runs import RunStatus
 from attract.invites.screening import screen
-from attract.invites.source_rules import classify, unavailable
-from attract.invites.sources import LOCAL_ONLY_KINDS, Candidate
+from attract.invites.source_rules import SourcePolicy, check_source, classify, unavailable
+from attract.invites.sources import Candidate
 from attract.links.logic import CreateLinkCommand, LinkStore, create_link, tracked_url
 from attract.links.models import CreateLinkRequest
+from attract.schedules import UnsupportedScheduleError
 
 PREVIEW_MESSAGES = 3
 PREVIEW_MAX_ROWS = 1_000  # a source of skips only still answers quickly
@@ -74,11 +76,36 @@ def new_run_id() -> str:
     return f"r-{uuid.uuid4().hex[:20]}"
 
 
-def check_source_allowed(request: InviteCampaignRequest, allow_local: bool) -> None:
-    """422 on `source.kind` for a local-only source (sqlite) outside the local stack."""
-    if request.source.kind in LOCAL_ONLY_KINDS and not allow_local:
-        raise InvalidRequestError("source.kind", "source_kind_local_only",
-                                  "sqlite sources are for the local stack and the demo only", location="body")
+def check_request(request: InviteCampaignRequest, policy: SourcePolicy, now: datetime) -> None:
+    """The rules a create request is checked against before anything is written: the source the campaign may
+    read, and a schedule firing at most once an hour. 422 naming the field and the rule."""
+    check_campaign_source(request.source, policy)
+    if request.schedule is not None:
+        check_schedule(request.schedule, "schedule.expression", now)
+
+
+def check_campaign_source(spec: Any, policy: SourcePolicy) -> None:
+    """422 naming the field and the rule unless the campaign may read `spec` (attract.invites.source_rules):
+    no I/O, so the answer is the same whether the bucket, table or secret exists or not."""
+    try:
+        check_source(spec, policy)
+    except SourceNotAllowedError as error:
+        raise InvalidRequestError(error.field, error.rule, error.message, location="body") from None
+
+
+def check_schedule(schedule: CampaignSchedule, field: str, now: datetime) -> None:
+    """422 on `field` for a schedule that fires more than once an hour (`rate`, `cron` and `at` alike:
+    attract.invites.campaigns.too_frequent), or whose firings cannot be computed."""
+    try:
+        interval = too_frequent(schedule, now)
+    except UnsupportedScheduleError as error:
+        raise InvalidRequestError(field, "schedule_unsupported", f"the firings of this expression cannot be "
+                                  f"checked: {error.detail}", location="body") from None
+    if interval is not None:
+        minutes = int(interval.total_seconds() // 60)
+        raise InvalidRequestError(field, "schedule_too_frequent", "an invite campaign runs at most once an hour: "
+                                  f"this schedule fires {minutes} minute{'s' if minutes != 1 else ''} apart",
+                                  location="body")
 
 
 def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
@@ -176,12 +203,14 @@ def source_failure(error: BaseException) -> AttractError:
     return InvalidRequestError(failure.field, failure.rule, failure.message, location="body")
 
 
-def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any) -> CandidateSource:
-    """`opener(spec, mapping, allow_local=...)` (attract.providers.sources.open_source), failures mapped."""
+def open_preview_source(campaign: InviteCampaign, policy: SourcePolicy, opener: Any) -> CandidateSource:
+    """`opener(spec, mapping, allow_local=...)` (attract.providers.sources.open_source) once the campaign may read
+    its source (a campaign stored before the rule is refused as a new one is); failures mapped."""
+    check_campaign_source(campaign.source, policy)
     # Small partitions for SQL: the stream stops after a few rows, and MariaDB drains an open partition on close.
     options = {"batch_size": 50} if campaign.source.kind in SQL_KINDS else {}
     try:
-        return opener(campaign.source, campaign.mapping, allow_local=allow_local, **options)
+        return opener(campaign.source, campaign.mapping, allow_local=policy.allow_local, **options)
     except AttractError:
         raise
     except Exception as error:
@@ -193,7 +222,8 @@ def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any
 
 def start_run(campaign: InviteCampaign, runs: RunStore, queue: PlanQueue, now: datetime) -> RunStarted:
     """A run now: its item (planning) and the campaign's active and latest run in one transaction, then the
-    planner's message. RunInProgressError (409 naming it) while another run of the campaign is active."""
+    planner's message. RunInProgressError (409 naming it) while another run of the campaign is active.
+    The caller has checked the campaign's source (`check_campaign_source`): a refused source starts nothing."""
     run_id = new_run_id()
     runs.start(campaign.id, run_id, "api", now)
     try:

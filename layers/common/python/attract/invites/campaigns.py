@@ -3,13 +3,14 @@ and the API's answers. Stored by `attract.invites.campaign_repository`.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from attract import schedules
 from attract.invites.messages import PLACEHOLDER, PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
 from attract.invites.sources import ColumnMapping, SourceSpec
@@ -77,6 +78,20 @@ class StoredSchedule(CampaignSchedule):
 
 def schedule_name(campaign_id: str) -> str:
     return f"invite-{campaign_id}"
+
+
+# At most one firing an hour: each firing is a full read of the employer's source (rate(1 minute) was 1,440 a day).
+MIN_SCHEDULE_INTERVAL = timedelta(hours=1)
+
+
+def too_frequent(schedule: CampaignSchedule, now: datetime) -> timedelta | None:
+    """The interval between two firings when it is under MIN_SCHEDULE_INTERVAL, measured in real time over 28
+    years, DST changes included (attract.schedules.shortest_interval); None for a schedule that may run.
+    UnsupportedScheduleError for an expression whose firings cannot be computed. The API refuses such schedules
+    and the planner does not run one stored before the rule."""
+    interval = schedules.shortest_interval(schedules.parse(schedule.expression, schedule.timezone), now,
+                                           below=MIN_SCHEDULE_INTERVAL)
+    return interval if interval is not None and interval < MIN_SCHEDULE_INTERVAL else None
 
 
 # ---- the request ----------------------------------------------------------------------------------------------

@@ -21,16 +21,19 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from attract.clock import iso_micro
+from attract.invites.campaigns import too_frequent
 from attract.invites.models import CampaignId, InvitationJob, InviteTemplates, Recipient
 from attract.invites.ports import CandidateSource, JobQueue, Lookups, RunStore
 from attract.invites.runs import RUN_IN_PROGRESS, RunInProgressError
 from attract.invites.screening import as_datetime, screen
-from attract.invites.source_rules import classify
+from attract.invites.source_rules import SourcePolicy, check_source, classify
 from attract.invites.sources import Candidate, InvalidRow, Row, Skip
+from attract.schedules import UnsupportedScheduleError
 
 CHECKPOINT_EVERY = 1_000
 LOOKUP_BATCH = 25
 QUEUE_BATCH = 10
+SCHEDULE_TOO_FREQUENT = "schedule_too_frequent"
 PlanOutcome = Literal["planned", "not_planning", "superseded", "failed"]
 
 
@@ -79,6 +82,8 @@ class Campaign(Protocol):
     def mapping(self) -> Any: ...
     @property
     def sender(self) -> Any: ...
+    @property
+    def schedule(self) -> Any: ...
 
 
 class Watermarks(Protocol):
@@ -259,11 +264,16 @@ class Campaigns(Watermarks, Protocol):
 def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             open_source: Callable[[Any], CandidateSource], lookups: Lookups, queue: JobQueue,
             hasher: Callable[[str], str], now: datetime, cooldown_days: int, last_attempt: bool,
-            checkpoint_every: int = CHECKPOINT_EVERY) -> PlanSummary:
+            policy: SourcePolicy, checkpoint_every: int = CHECKPOINT_EVERY) -> PlanSummary:
     """One plan message: the run (created here for a schedule), planned or resumed; failures recorded.
 
     A schedule firing while another run of the campaign is planning or sending starts nothing: its run is
-    recorded as failed with error `run_in_progress` (outcome "skipped"); the next firing tries again.
+    recorded as failed with error `run_in_progress` (outcome "skipped"); the next firing tries again. A firing
+    of a schedule that fires more than once an hour (stored before the API refused such schedules) starts
+    nothing either and writes nothing: outcome "skipped", error `schedule_too_frequent`, in the log.
+
+    The campaign's source is checked against `policy` before it is opened (a campaign stored before the rule
+    is refused as a new one is): the run fails with `source_not_allowed`, nothing is read.
 
     A permanent failure, or any failure on the message's last receive, marks the run failed and returns
     (the message is done with); a transient one raises, so SQS delivers the message again.
@@ -275,6 +285,8 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         if request.run_id is not None:
             runs.fail(request.campaign_id, run_id, "campaign_not_found", now)
         return summary.model_copy(update={"outcome": "failed", "error": "campaign_not_found"})
+    if request.run_id is None and fires_too_often(campaign.schedule, now):
+        return summary.model_copy(update={"outcome": "skipped", "error": SCHEDULE_TOO_FREQUENT})
     if request.run_id is None:
         try:  # False for a redelivered schedule: the same run, planned (or resumed) below
             runs.start(campaign.id, run_id, request.trigger, now)
@@ -282,6 +294,7 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             runs.record_skipped(campaign.id, run_id, request.trigger, busy.run_id, now)
             return summary.model_copy(update={"outcome": "skipped", "error": RUN_IN_PROGRESS})
     try:
+        check_source(campaign.source, policy)
         source = open_source(campaign)
         outcome = plan(campaign, run_id, source, runs=runs, campaigns=campaigns, lookups=lookups, queue=queue,
                        hasher=hasher, now=now, cooldown_days=cooldown_days, checkpoint_every=checkpoint_every)
@@ -293,3 +306,13 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         return summary.model_copy(update={"outcome": "failed", "error": code})
     return summary.model_copy(update={"outcome": outcome})
 
+
+def fires_too_often(schedule: Any, now: datetime) -> bool:
+    """Whether the campaign's schedule fires more than once an hour (or cannot be read): the API refuses such
+    schedules; one stored before the rule is not run."""
+    if schedule is None:
+        return False
+    try:
+        return too_frequent(schedule, now) is not None
+    except UnsupportedScheduleError:
+        return True
