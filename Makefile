@@ -33,17 +33,20 @@ demo: venv
 local: venv
 	$(PY) -m attract_local.serve
 
-## Fire one schedule of a running `make local` now: make fire SCHEDULE=<event or schedule name> [URL=http://127.0.0.1:3000]
+## Fire one schedule of a running `make local` now: make fire SCHEDULE=<event or schedule name> [URL=http://127.0.0.1:3000] [AT=<ISO time>]
 fire: venv
-	@$(PY) -m attract_local.fire "$(SCHEDULE)" $(if $(URL),--url $(URL))
+	@$(PY) -m attract_local.fire "$(SCHEDULE)" $(if $(URL),--url $(URL)) $(if $(AT),--at $(AT))
 
 ## A bearer token for the local API: make token ROLE=marketer|recruiter
 token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 
 ## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
-test: venv browser lint
+test: venv browser lint checkov
 	$(PY) -m pytest
+
+## checkov over template.yaml (its own venv: .ci/checkov); every suppression is justified where it stands.
+checkov: ; @bash .ci/checkov
 
 ## ruff and mypy over the code (configured in pyproject.toml); part of `make test`.
 lint: venv

@@ -1,4 +1,4 @@
-"""`make local` / `make demo`: the local Google Ads and Meta sandboxes, and the functions pointed at them.
+"""`make local` / `make demo`: the local Google Ads, Data Manager and Meta sandboxes, and the functions pointed at them.
 
 Each sandbox starts only when the environment does not already name that platform's endpoint, so a
 user can point the local stack at a sandbox or recorder of their own:
@@ -6,6 +6,7 @@ user can point the local stack at a sandbox or recorder of their own:
   certificate, for gRPC to trust). When the Google sandbox starts and the roots variable is already
   set (some machines set it to the system bundle), the sandbox's certificate is added to a copy of
   that bundle, so everything trusted before stays trusted;
+- `GOOGLE_DATAMANAGER_ENDPOINT` (host:port of a gRPC server: Google conversions), trusted the same way;
 - `META_GRAPH_URL` (the Graph API base URL).
 The function workers inherit this process's environment (attract_local.stack.LocalAws.function_environment),
 so setting the variables before the gateway starts is all the wiring they need. The stack's platform
@@ -23,6 +24,9 @@ from typing import Any
 # platform -> (module, class, the secret's logical id, the variable naming its endpoint)
 SANDBOXES = {
     "google": ("attract_local.sandboxes.google_ads", "GoogleAdsSandbox", "GoogleAdsSecret", "GOOGLE_ADS_ENDPOINT"),
+    # Google conversions: the same secret (one OAuth client for both Google APIs), another API
+    "google_datamanager": ("attract_local.sandboxes.datamanager", "DataManagerSandbox", "GoogleAdsSecret",
+                           "GOOGLE_DATAMANAGER_ENDPOINT"),
     "meta": ("attract_local.sandboxes.meta", "MetaSandbox", "MetaSecret", "META_GRAPH_URL"),
 }
 GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
@@ -34,11 +38,18 @@ class AdSandboxes:
     notes: list[str] = field(default_factory=list)  # what to tell the user, one line each
 
     def fill_secrets(self, aws) -> None:
-        """Put each started sandbox's credentials into the local stack's secret for that platform."""
+        """Put each started sandbox's credentials into the local stack's secret for that platform.
+
+        Sandboxes sharing a secret (Google Ads and Data Manager) add their fields to it; where both name one
+        (the OAuth client, token endpoint, customer), the first wins: both sandboxes take the same token.
+        """
+        secrets: dict[str, dict] = {}
         for platform, sandbox in self.started.items():
-            secret = aws.refs.get(SANDBOXES[platform][2])
+            secrets[SANDBOXES[platform][2]] = sandbox.config() | secrets.get(SANDBOXES[platform][2], {})
+        for logical_id, config in secrets.items():
+            secret = aws.refs.get(logical_id)
             if secret:
-                aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(sandbox.config()))
+                aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(config))
 
     def stop(self) -> None:
         for sandbox in self.started.values():
@@ -69,6 +80,8 @@ def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
         if cert_path and not environ.get(GRPC_ROOTS):
             environ[GRPC_ROOTS] = str(cert_path)
             note += f", {GRPC_ROOTS}={cert_path}"
+        elif cert_path and str(cert_path) in _pem_sources.get(environ[GRPC_ROOTS], (environ[GRPC_ROOTS],)):
+            note += f", {GRPC_ROOTS}={environ[GRPC_ROOTS]} (already trusts it: the Google sandboxes share one)"
         elif cert_path:
             # Roots the environment chose stay trusted; the sandbox's certificate is added next to them.
             environ[GRPC_ROOTS] = _combined_roots(environ[GRPC_ROOTS], str(cert_path))
@@ -89,4 +102,8 @@ def _combined_roots(roots_file: str, certificate_file: str) -> str:
     handle, combined = tempfile.mkstemp(prefix="attract-grpc-roots-", suffix=".pem")
     with os.fdopen(handle, "wb") as bundle:
         bundle.write(b"".join(parts))
+    _pem_sources[combined] = (roots_file, certificate_file)
     return combined
+
+
+_pem_sources: dict[str, tuple[str, ...]] = {}  # a combined bundle -> the files it holds

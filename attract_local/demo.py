@@ -14,6 +14,7 @@ from attract.tracking.repository import TouchRepository
 from attract_local import demo_invites
 from attract_local.ad_sandboxes import AdSandboxes, start_ad_sandboxes
 from attract_local.auth import STATE_DIR, mint_token
+from attract_local.conversions import advance_and_sweep, sweep_at
 from attract_local.gateway import start_local
 from attract_local.invitee import land_from_ad
 from attract_local.mailbox import confirm_link, sent_mail, stored_attribution
@@ -104,7 +105,7 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     invalid = requests.post(f"{api}/joins", json={"email": "x", "name": "", "consent": False})
     print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
 
-    if ads is not None and set(ads.started) == {"google", "meta"}:
+    if ads is not None and {"google", "meta"} <= set(ads.started):
         run_ads(api, aws, marketer, ads)
     elif ads is not None:
         print("\n== 5. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
@@ -125,7 +126,7 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
         print(f"   person {person} ({len(touches)} touches): {path}")
     print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
     print_attribution(api)
-    if ads is not None and set(ads.started) == {"google", "meta"}:
+    if ads is not None and {"google", "meta"} <= set(ads.started):
         print_costs(api)
 
 
@@ -196,18 +197,36 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
     channels = (synced.get("result") or {}).get("channels", {})
     print("   the hourly spend sync runs (make fire SCHEDULE=SpendSyncFunction.Hourly): "
           + ", ".join(f"{c} {'ok' if o.get('ok') else 'FAILED'}" for c, o in channels.items()))
-    _wait_for_conversions(google, meta)
-    google_uploads = [r for method, r in google.received if "UploadClickConversions" in str(method)]
+    _wait_for_meta_events(meta)
+    _wait_until_drained(aws, "ConversionsQueue")  # every confirmed join's message handled (Google's: held)
     meta_events = [p for method, path, p in meta.received if path.endswith("/events")]
-    print(f"   conversions fed back off the join's path (only with ads consent): Google {len(google_uploads)} "
-          f"upload(s) with order_id = join id, Meta {len(meta_events)} Lead event(s) with event_id = join id")
+    print(f"   conversions fed back off the join's path (only with ads consent): Meta {len(meta_events)} Lead event(s) "
+          "at once, with event_id = join id")
+    datamanager = ads.started.get("google_datamanager")
+    early = sweep_at(api, datetime.now(timezone.utc))
+    print(f"   Google's conversion waits: Google takes one only 6 hours after its click; the sweep now "
+          f"(every 15 minutes) uploads {early.get('result', {}).get('counts', {}).get('uploaded', 0)} and holds it")
+    later = advance_and_sweep(api, ads, hours=6.5)
+    uploaded = later.get("result", {}).get("counts", {}).get("uploaded", 0)
+    events = len(datamanager.events) if datamanager is not None else 0
+    print(f"   6.5 hours later (the demo's clock moved on), the sweep uploads {uploaded} to Google's Data Manager API "
+          f"(IngestEvents): {events} event(s) recorded, transaction_id = join id")
 
 
-def _wait_for_conversions(google: Any, meta: Any, timeout_s: float = 20) -> None:
+def _wait_until_drained(aws: Any, queue: str, timeout_s: float = 30) -> None:
+    sqs, names = aws.client("sqs"), ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any("UploadClickConversions" in str(m) for m, _ in google.received) and \
-                any(path.endswith("/events") for _, path, _ in meta.received):
+        counts = sqs.get_queue_attributes(QueueUrl=aws.refs[queue], AttributeNames=names)["Attributes"]
+        if all(int(counts[name]) == 0 for name in names):
+            return
+        time.sleep(0.5)
+
+
+def _wait_for_meta_events(meta: Any, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(path.endswith("/events") for _, path, _ in meta.received):
             return
         time.sleep(0.5)
 

@@ -17,11 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name", help="schedule to fire")
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="the running local stack's API")
+    parser.add_argument("--at", help="fire as of this ISO time (with its offset), e.g. 6 hours ahead")
     args = parser.parse_args(argv)
     if not args.name:
         parser.error("name a schedule: make fire SCHEDULE=<name>")
     try:
-        response = requests.post(f"{args.url}/_local/fire/{quote(args.name, safe='')}", timeout=60)
+        response = requests.post(f"{args.url}/_local/fire/{quote(args.name, safe='')}", timeout=60,
+                                 params={"at": args.at} if args.at else None)
     except requests.ConnectionError:
         print(f"no local stack at {args.url}: start it with `make local`", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar, TextIO
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
 from attract_local.cfn import http_routes
@@ -395,7 +395,7 @@ class LocalGateway:
             return 204, cors_headers(self.cors, origin, preflight=True), [], b""
         if parts.path.startswith(ADMIN_PREFIX):
             seen["route"] = "(local admin)"
-            return self._admin(request, parts.path)
+            return self._admin(request, parts.path, parts.query)
         route = self.match(request.command, parts.path)
         if route is None:
             raise GatewayError(404)
@@ -432,14 +432,23 @@ class LocalGateway:
             raise GatewayError(500) from None
         return status, {**out_headers, **cors_headers(self.cors, origin, preflight=False)}, cookies, out_body
 
-    def _admin(self, request: BaseHTTPRequestHandler, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
-        """`POST /_local/fire/<name>` (make fire): not part of the API, answered to loopback clients only."""
+    def _admin(self, request: BaseHTTPRequestHandler, path: str,
+               query: str = "") -> tuple[int, dict[str, str], list[str], bytes]:
+        """`POST /_local/fire/<name>[?at=<ISO time>]` (make fire): not part of the API, answered to loopback
+        clients only. `at` fires the schedule as of that time (the event's time), e.g. hours ahead."""
         name = unquote(path.removeprefix(ADMIN_PREFIX + "fire/"))
         if (request.command != "POST" or not path.startswith(ADMIN_PREFIX + "fire/") or not name
                 or not ipaddress.ip_address(request.client_address[0]).is_loopback):
             raise GatewayError(404)
+        at_text = parse_qs(query).get("at", [""])[0]
         try:
-            status, answer = 200, self.triggers.fire(name)
+            at = datetime.fromisoformat(at_text) if at_text else None
+        except ValueError:
+            at = None
+        if at_text and (at is None or at.tzinfo is None):
+            return 400, {"content-type": "application/json"}, [], b'{"message": "at must be an ISO time with its offset"}'
+        try:
+            status, answer = 200, self.triggers.fire(name, at)
         except KeyError:
             status, answer = 404, {"message": f"no single schedule named {name!r}", "schedules": self.triggers.names()}
         return status, {"content-type": "application/json"}, [], json.dumps(answer, default=str).encode()

@@ -461,11 +461,12 @@ class LocalTriggers:
         with self._lock:
             return sorted({e.name for e in self.schedules} | {e.name for e in self.runtime.values()})
 
-    def fire(self, name: str) -> dict:
+    def fire(self, name: str, at: datetime | None = None) -> dict:
         """Fire one schedule now, whatever its expression or state (`make fire`); waits for the function.
 
         `name` is a template event's name (or `Function.Event`), or a Scheduler schedule's (or `group/name`).
-        Raises KeyError when nothing, or more than one schedule, has that name.
+        `at` is the scheduled time the event carries (default now): a function that works as of its event's
+        time can be run as of hours ahead. Raises KeyError when nothing, or more than one schedule, has that name.
         """
         with self._lock:
             self.refresh()
@@ -473,7 +474,7 @@ class LocalTriggers:
             matches += [e for e in self.runtime.values() if name in (e.name, f"{e.group}/{e.name}")]
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} schedules named {name!r}")
-        return self._invoke(matches[0], self.clock())
+        return self._invoke(matches[0], at or self.clock())
 
     def describe(self) -> list[str]:
         lines = [f"SQS  {m.queue_arn.rsplit(':', 1)[-1]} -> {m.function} (batch {m.batch_size}"

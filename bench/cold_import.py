@@ -28,6 +28,8 @@ PUBLIC = {"tracking": "TrackingFunction", "joins": "JoinsFunction"}
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 HOST_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 GOAL = 1.3
+# Functions that validate bodies with pydantic pay the floor's frameworks anyway: theirs is measured against the floor.
+FLOOR_GOAL = {"joins": 1.2}
 
 # Its Tracer patches botocore only, as ours does: a default Tracer's patch_all would make the baseline
 # slower and every ratio look better than it is.
@@ -166,6 +168,10 @@ def main() -> None:
             ratio, ratio_min = median[name] / median["baseline"], fastest[name] / fastest["baseline"]
             goal = "" if name in labels or "without" in name else f"  goal <= {GOAL}: {'met' if ratio <= GOAL else 'missed'}"
             print(f"  {labels.get(name, name):<56} {median[name]:6.0f} ms  {ratio:.2f} x  (min {ratio_min:.2f} x){goal}")
+        for area, floor_goal in FLOOR_GOAL.items():
+            ratio, ratio_min = median[area] / median["floor"], fastest[area] / fastest["floor"]
+            print(f"  {area} / floor{'':<47} {ratio:.2f} x  (min {ratio_min:.2f} x)  goal <= {floor_goal}: "
+                  f"{'met' if ratio <= floor_goal else 'missed'}")
         print("  imported beyond the baseline, ms in the modules' own bodies (one -X importtime run):")
         baseline = import_times(run(*variants["baseline"], "-X", "importtime"))
         for area in PUBLIC:

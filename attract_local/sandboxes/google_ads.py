@@ -3,11 +3,13 @@
 Not Google: an in-memory fake for tests, `make local` and `make demo`. It serves the services our
 adapter (`attract.providers.google_ads`) calls, in the same API version, with request deserialisers
 and response serialisers taken from `google.ads.googleads.<version>.services.types`:
-GoogleAdsService (Search, SearchStream, Mutate) and ConversionUploadService (UploadClickConversions).
+GoogleAdsService (Search, SearchStream, Mutate). Conversions go through the Data Manager API, whose sandbox
+is attract_local.sandboxes.datamanager (UploadClickConversions takes no new adopters: docs/decisions.md).
 
 - TLS with a self-signed certificate for 127.0.0.1/localhost (`cert_path`). Clients trust it through
   GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, which gRPC reads once per process at its first TLS channel: the
-  certificate is therefore made once per process and shared by every sandbox of that process.
+  certificate is therefore made once per process and shared by every sandbox of that process
+  (attract_local.sandboxes.google_oauth, with the Data Manager sandbox).
 - OAuth: `token_uri` is a plain-HTTP token endpoint answering refresh-token grants with `access_token`;
   every RPC must carry that bearer token. A developer token is neither required nor checked: Google sunset
   them on 2026-09-09 and ignores the header since.
@@ -30,43 +32,37 @@ GoogleAdsService (Search, SearchStream, Mutate) and ConversionUploadService (Upl
   `set_spend` sets exact figures for a day.
 - Failure injection: `fail_next` (a GoogleAdsFailure in the trailing metadata, as Google sends it),
   `rate_limit_next` (RESOURCE_EXHAUSTED with a quota_error), `lose_next_response` (applies the call, then
-  answers UNAVAILABLE: a response lost on the way back), `bad_click_ids` (per-item conversion failures).
+  answers UNAVAILABLE: a response lost on the way back).
 - `received`: every (method, request) in order.
 """
 
-import atexit
 import copy
 import datetime as dt
-import ipaddress
 import itertools
 import json
 import logging
 import re
-import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
-from functools import cache
 from http.client import HTTPConnection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import import_module
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import grpc
 
 from attract.providers.google_ads import API_VERSION, FAILURE_METADATA_KEY
+from attract_local.sandboxes.google_oauth import sandbox_certificate, token_handler
 
 logger = logging.getLogger("attract_local.sandboxes.google_ads")
 
 _PACKAGE = f"google.ads.googleads.{API_VERSION}"
 _services = import_module(f"{_PACKAGE}.services.types.google_ads_service")
-_uploads = import_module(f"{_PACKAGE}.services.types.conversion_upload_service")
 _errors = import_module(f"{_PACKAGE}.errors.types.errors")
 _policy = import_module(f"{_PACKAGE}.common.types.policy")
 
@@ -111,35 +107,6 @@ class _Fault:
     status: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
 
 
-@cache
-def sandbox_certificate() -> tuple[bytes, bytes, str]:
-    """(key PEM, certificate PEM, certificate file): one self-signed certificate per process."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Attract local Google Ads sandbox")])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
-    folder = tempfile.mkdtemp(prefix="attract-google-ads-sandbox-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    path = Path(folder) / "sandbox-ca.pem"
-    path.write_bytes(cert_pem)
-    return key_pem, cert_pem, str(path)
-
-
 # Google never reuses an id. The stack's DynamoDB (moto) lives as long as the process, and the spend
 # registry refuses a platform id already registered to another campaign: a restarted sandbox must not
 # hand out its predecessor's ids again.
@@ -158,10 +125,8 @@ class GoogleAdsSandbox:
         self.received: list[tuple[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # request metadata per call, without the bearer token
         self.token_requests = 0
-        self.bad_click_ids: set[str] = set()
         self.resources: dict[str, dict[str, Any]] = {kind[0]: {} for kind in _KINDS.values()}
         self.spend_by_day: dict[tuple[str, str], tuple[int, int, int]] = {}  # (campaign id, day) -> micros, clicks, impr.
-        self.conversions: dict[str, Any] = {}  # order_id -> ClickConversion accepted
         self.failure_request_ids: list[str] = []  # request ids of the GoogleAdsFailures sent
         self._faults: dict[str, list[_Fault]] = {}
         self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
@@ -191,18 +156,12 @@ class GoogleAdsSandbox:
                     self._mutate, request_deserializer=_services.MutateGoogleAdsRequest.deserialize,
                     response_serializer=_services.MutateGoogleAdsResponse.serialize),
             }),
-            grpc.method_handlers_generic_handler(f"{_PACKAGE}.services.ConversionUploadService", {
-                "UploadClickConversions": grpc.unary_unary_rpc_method_handler(
-                    self._upload_click_conversions,
-                    request_deserializer=_uploads.UploadClickConversionsRequest.deserialize,
-                    response_serializer=_uploads.UploadClickConversionsResponse.serialize),
-            }),
         ])
         bound = server.add_secure_port(f"127.0.0.1:{port}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
         server.start()
         self._server = server
         self.endpoint = f"127.0.0.1:{bound}"
-        self._token_server = ThreadingHTTPServer(("127.0.0.1", token_port), self._token_handler())
+        self._token_server = ThreadingHTTPServer(("127.0.0.1", token_port), token_handler(self))
         threading.Thread(target=self._token_server.serve_forever, daemon=True).start()
         self.token_uri = f"http://127.0.0.1:{self._token_server.server_address[1]}/token"
         logger.warning("LOCAL SANDBOX (not Google): Google Ads API %s fake on %s, OAuth token endpoint %s, "
@@ -224,7 +183,7 @@ class GoogleAdsSandbox:
         return {"developer_token": "sandbox-developer-token", "client_id": "sandbox-client",
                 "client_secret": "sandbox-secret", "refresh_token": "sandbox-refresh-token",
                 "login_customer_id": self.customer_id, "customer_id": self.customer_id,
-                "conversion_action": "555000111", "token_uri": self.token_uri, **overrides}
+                "token_uri": self.token_uri, **overrides}
 
     # ---- test controls -----------------------------------------------------------------------------------
 
@@ -256,7 +215,6 @@ class GoogleAdsSandbox:
         """Drops injected faults not consumed yet (between tests sharing one sandbox)."""
         with self._lock:
             self._faults.clear()
-            self.bad_click_ids.clear()
 
     def ad_click(self, campaign_id: str) -> tuple[str, str | None]:
         """(landing URL, gclid) of a click on the campaign's ad, as Google serves it: the final URL, the
@@ -343,54 +301,6 @@ class GoogleAdsSandbox:
             yield _services.SearchGoogleAdsStreamResponse(results=rows[start:start + 10_000],
                                                           request_id=_request_id())
         self._finish(context, fault)
-
-    def _upload_click_conversions(self, request, context):
-        fault = self._begin("UploadClickConversions", request, context)
-        failures: list[tuple[str, str, str, list[tuple[str, int | None]]]] = []
-        results = []
-        with self._lock:
-            for index, conversion in enumerate(request.conversions):
-                problem = self._conversion_problem(conversion)
-                if problem:
-                    failures.append(("conversion_upload_error", problem, f"sandbox: {problem}",
-                                     [("conversions", index)]))
-                    results.append(_uploads.ClickConversionResult())
-                    if not request.partial_failure:
-                        self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, _Refused(*failures))
-                    continue
-                self.conversions[conversion.order_id] = conversion
-                results.append(_uploads.ClickConversionResult(
-                    gclid=conversion.gclid, conversion_action=conversion.conversion_action,
-                    conversion_date_time=conversion.conversion_date_time))
-        response = _uploads.UploadClickConversionsResponse(results=results)
-        if failures:
-            failure = _errors.GoogleAdsFailure(errors=[
-                {"error_code": {field: name}, "message": message,
-                 "location": {"field_path_elements": [{"field_name": f, "index": i} for f, i in path]}}
-                for field, name, message, path in failures])
-            from google.protobuf import any_pb2
-            from google.rpc import status_pb2
-
-            detail = any_pb2.Any(type_url=f"type.googleapis.com/{_PACKAGE}.errors.GoogleAdsFailure",
-                                 value=_errors.GoogleAdsFailure.serialize(failure))
-            response.partial_failure_error = status_pb2.Status(
-                code=3, message="sandbox: some conversions failed", details=[detail])
-        self._finish(context, fault)
-        return response
-
-    def _conversion_problem(self, conversion) -> str | None:
-        click_ids = [value for value in (conversion.gclid, conversion.gbraid, conversion.wbraid) if value]
-        if conversion.gbraid and conversion.wbraid:
-            return "GBRAID_WBRAID_BOTH_SET"
-        if any(value in self.bad_click_ids for value in click_ids):
-            return "UNPARSEABLE_GCLID" if conversion.gclid else "UNPARSEABLE_GBRAID"
-        if not click_ids and not conversion.user_identifiers:
-            return "INVALID_USER_IDENTIFIER"
-        if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", conversion.conversion_date_time):
-            return "INVALID_CONVERSION_ACTION_TYPE"
-        if conversion.order_id and conversion.order_id in self.conversions:
-            return "ORDER_ID_ALREADY_IN_USE"
-        return None
 
     # ---- mutate: atomic, temporary ids resolved ----------------------------------------------------------
 
@@ -581,29 +491,6 @@ class GoogleAdsSandbox:
                 rows.append(_services.GoogleAdsRow(ad_group_ad=ad, ad_group=ad_group,
                                                    campaign=campaigns[ad_group.campaign], customer=customer))
         return rows
-
-    def _token_handler(self):
-        sandbox = self
-
-        class TokenHandler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
-                ok = form.get("grant_type") == ["refresh_token"] and form.get("refresh_token")
-                with sandbox._lock:
-                    sandbox.token_requests += 1
-                body = (json.dumps({"access_token": sandbox.access_token, "expires_in": 3600, "token_type": "Bearer"})
-                        if ok else json.dumps({"error": "invalid_grant"})).encode()
-                self.send_response(200 if ok else 400)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format, *args):
-                pass
-
-        return TokenHandler
-
 
 def _date_time(campaign, field: str, path) -> dt.datetime | None:
     if field not in campaign:

@@ -12,8 +12,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from attract import snapstart
 from attract.api import json_response, register_error_handlers, reject_non_json
-from attract.attribution.repository import AggregateRepository
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.feedback import browser_context
@@ -34,6 +34,13 @@ load_settings()
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 
+
+@snapstart.before_snapshot
+def _load_the_submission_path() -> None:
+    # Published versions (SnapStart) only: what the first POST /joins imports goes into the snapshot, not
+    # into a visitor's request. Without SnapStart it is imported by that first request (attract.identity).
+    import email_validator  # noqa: F401
+
 CONFIRM_PREFIX = "/joins/confirm/"
 CONFIRM_PAGE = page(title="Join our talent community", body=(
     "<p>Press the button to confirm you want to join. Nothing happens until you do.</p>"
@@ -50,8 +57,9 @@ def _stores() -> tuple[TouchRepository, MemberRepository, JoinPolicy]:
                         half_life_days=settings.time_decay_half_life_days,
                         consent_text_version=settings.consent_text_version,
                         aggregate_shards=settings.aggregate_shards)
-    aggregates = AggregateRepository(settings.table_name, shards=settings.aggregate_shards)
-    return TouchRepository(settings.table_name), MemberRepository(settings.table_name, aggregates=aggregates), policy
+    # The aggregates are built on the first confirmation: a submission never loads the attribution modules.
+    members = MemberRepository(settings.table_name, aggregate_shards=settings.aggregate_shards)
+    return TouchRepository(settings.table_name), members, policy
 
 
 @lru_cache(maxsize=1)

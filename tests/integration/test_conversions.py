@@ -1,21 +1,29 @@
 """Conversion feedback against moto: the joins function enqueues only consented ad joins (never a raw email),
-the uploader records each (join, platform) result, retries what may succeed later, and dead-letters poison."""
+the uploader records each (join, platform) result, retries what may succeed later, and dead-letters poison;
+a Google conversion waits 6 hours after its click in the delayed path (held items + the sweep), never in SQS."""
 
 import hashlib
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from attract.aws import from_item
-from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, upload_conversion
-from attract.campaigns.conversions_repository import ConversionRepository, conversion_key
+from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, sweep, upload_conversion
+from attract.campaigns.conversions_repository import (
+    CURSOR_KEY,
+    ConversionRepository,
+    PendingConversionRepository,
+    conversion_key,
+    held_key,
+)
 from attract.campaigns.models import Conversion, ConversionResult
 from attract.campaigns.ports import RateLimited
 from attract.identity import email_hash
+from attract.joins.feedback import google_email_sha256
 from attract_local.triggers import failed_message_ids, sqs_event
 from tests.integration.conftest import MAX_RECEIVES, VISIBILITY
 from tests.support import FakeLambdaContext, join_and_confirm_in_process, load_event, with_body
@@ -71,7 +79,9 @@ def test_a_consented_join_from_a_google_ad_enqueues_one_message_without_the_emai
     [message] = messages(sqs, queue)
     body = json.loads(message["Body"])
     assert body["channels"] == ["google_search"] and body["gclid"] == "Cj0KCQ-test-gclid"
-    assert body["email_sha256"] == hashlib.sha256(email.encode()).hexdigest()
+    # Google's hash of the address (its own normalisation), and not Meta's: Meta is not told of this join
+    assert body["google_email_sha256"] == google_email_sha256(email) and "email_sha256" not in body
+    assert body["v"] == 2 and datetime.fromisoformat(body["google_click_at"]) <= datetime.fromisoformat(body["joined_at"])
     assert email not in message["Body"] and email.split("@")[0] not in message["Body"]
     # And its join id is the member's id (Google's order_id, Meta's event_id)
     pepper = local_aws.client("secretsmanager").get_secret_value(SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
@@ -182,48 +192,57 @@ def ledger(local_aws):
     local_aws.client("dynamodb").delete_table(TableName=name)
 
 
+@pytest.fixture
+def held(ledger, local_aws):
+    """The delayed path's items, in the ledger's table of this test."""
+    return PendingConversionRepository(ledger.table, local_aws.client("dynamodb"))
+
+
 def record(ledger: ConversionRepository, join_id: str, channel: str) -> dict:
     item = ledger.dynamodb.get_item(TableName=ledger.table, Key=conversion_key(join_id, channel))["Item"]
     return from_item(item)
 
 
-def message(join_id: str = "j-1", channels=("google_search", "meta"), joined_at: datetime = NOW) -> ConversionMessage:
+def message(join_id: str = "j-1", channels=("google_search", "meta"), joined_at: datetime = NOW,
+            clicked: timedelta = timedelta(hours=7)) -> ConversionMessage:
+    """A join `clicked` after its Google click (7 hours: Google takes it at once)."""
     return ConversionMessage(join_id=join_id, joined_at=joined_at, channels=list(channels), gclid="G", fbclid="F",
-                             fbclid_at=joined_at, email_sha256="a" * 64, client_user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+                             fbclid_at=joined_at, email_sha256="a" * 64, google_email_sha256="b" * 64,
+                             google_click_at=joined_at - clicked, client_user_agent="Mozilla/5.0 (X11; Linux x86_64)",
                              event_source_url="https://careers.example.com/join")
 
 
-def test_each_platform_is_uploaded_once_and_a_redelivery_uploads_nothing(ledger):
+def test_each_platform_is_uploaded_once_and_a_redelivery_uploads_nothing(ledger, held):
     google, meta = Platform("google_search", {"ok": True}), Platform("meta", {"ok": True})
     platforms = {"google_search": google, "meta": meta}
-    assert upload_conversion(message(), platforms.__getitem__, ledger, NOW) == {"google_search": "uploaded", "meta": "uploaded"}
-    assert upload_conversion(message(), platforms.__getitem__, ledger, NOW) == {"google_search": "skipped", "meta": "skipped"}
+    assert upload_conversion(message(), platforms.__getitem__, ledger, held, NOW) == {"google_search": "uploaded", "meta": "uploaded"}
+    assert upload_conversion(message(), platforms.__getitem__, ledger, held, NOW) == {"google_search": "skipped", "meta": "skipped"}
     assert len(google.uploaded) == len(meta.uploaded) == 1
     [[sent]] = google.uploaded
-    assert isinstance(sent, Conversion) and (sent.join_id, sent.gclid, sent.email_sha256) == ("j-1", "G", "a" * 64)
+    assert isinstance(sent, Conversion) and (sent.join_id, sent.gclid, sent.google_email_sha256) == ("j-1", "G", "b" * 64)
     assert record(ledger, "j-1", "meta") | {"last_at": None, "first_at": None} == {
         "PK": "CONVERSION#j-1", "SK": "meta", "status": "uploaded", "retryable": False, "code": "-", "attempts": 1,
-        "type": "conversion", "last_at": None, "first_at": None}
+        "type": "conversion", "request_id": "-", "last_at": None, "first_at": None}
 
 
-def test_a_retryable_failure_is_recorded_raised_and_the_retry_uploads_only_what_is_left(ledger):
+def test_a_retryable_failure_is_recorded_raised_and_the_retry_uploads_only_what_is_left(ledger, held):
     google = Platform("google_search", {"ok": True})
     meta = Platform("meta", RateLimited("meta", "too many calls", ["17"]), {"ok": True})
     platforms = {"google_search": google, "meta": meta}
     with pytest.raises(RetryableUploadError) as raised:
-        upload_conversion(message(), platforms.__getitem__, ledger, NOW)
+        upload_conversion(message(), platforms.__getitem__, ledger, held, NOW)
     assert raised.value.channels == ["meta"]
     assert (record(ledger, "j-1", "meta")["status"], record(ledger, "j-1", "meta")["code"]) == ("failed", "17")
-    assert upload_conversion(message(), platforms.__getitem__, ledger, NOW) == {"google_search": "skipped", "meta": "uploaded"}
+    assert upload_conversion(message(), platforms.__getitem__, ledger, held, NOW) == {"google_search": "skipped", "meta": "uploaded"}
     assert len(google.uploaded) == 1 and len(meta.uploaded) == 2
     assert (record(ledger, "j-1", "meta")["status"], record(ledger, "j-1", "meta")["attempts"]) == ("uploaded", 2)
 
 
-def test_a_refused_conversion_is_recorded_with_its_code_and_never_retried(ledger):
+def test_a_refused_conversion_is_recorded_with_its_code_and_never_retried(ledger, held):
     google = Platform("google_search", {"ok": False, "retryable": False, "error": "EXPIRED_GCLID"})
     platforms = {"google_search": google}
-    assert upload_conversion(message(channels=["google_search"]), platforms.__getitem__, ledger, NOW) == {"google_search": "failed"}
-    assert upload_conversion(message(channels=["google_search"]), platforms.__getitem__, ledger, NOW) == {"google_search": "skipped"}
+    assert upload_conversion(message(channels=["google_search"]), platforms.__getitem__, ledger, held, NOW) == {"google_search": "failed"}
+    assert upload_conversion(message(channels=["google_search"]), platforms.__getitem__, ledger, held, NOW) == {"google_search": "skipped"}
     assert len(google.uploaded) == 1
     assert {k: record(ledger, "j-1", "google_search")[k] for k in ("status", "retryable", "code")} == {
         "status": "failed", "retryable": False, "code": "EXPIRED_GCLID"}
@@ -304,24 +323,29 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
 # ---- the real adapters against their local sandboxes
 
 
-def test_google_upload_click_conversions_through_the_sandbox(ledger, monkeypatch):
-    from attract.providers import google_ads as adapter
-    from attract_local.sandboxes import google_ads as sandboxes
+def test_google_through_the_data_manager_sandbox(ledger, held, monkeypatch):
+    from attract.providers import google_datamanager as adapter
+    from attract_local.sandboxes import datamanager as sandboxes
 
-    sandbox = sandboxes.GoogleAdsSandbox()
+    sandbox = sandboxes.DataManagerSandbox()
     endpoint = sandbox.start()
     try:
         monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(sandbox.cert_path))
-        gateway = adapter.GoogleAdsGateway(sandbox.config(), endpoint)
-        statuses = upload_conversion(message(channels=["google_search"]), {"google_search": gateway}.__getitem__, ledger, NOW)
-        assert statuses == {"google_search": "uploaded"}
-        [request] = [r for method, r in sandbox.received if "UploadClickConversions" in str(method)]
-        assert request.partial_failure and request.conversions[0].order_id == "j-1" and request.conversions[0].gclid == "G"
+        uploader = adapter.DataManagerUploader(sandbox.config(), endpoint)
+        joined_at = datetime.now(timezone.utc)  # the sandbox holds event_timestamp to the last 90 days
+        sent = message(channels=["google_search"], joined_at=joined_at)
+        assert upload_conversion(sent, {"google_search": uploader}.__getitem__, ledger, held, joined_at) == {
+            "google_search": "uploaded"}
+        [request] = sandbox.calls("IngestEvents")
+        [event] = request.events
+        assert (event.transaction_id, event.ad_identifiers.gclid) == ("j-1", "G")
+        assert [u.email_address for u in event.user_data.user_identifiers] == ["b" * 64]  # Google's hash, not Meta's
+        assert record(ledger, "j-1", "google_search")["request_id"] != "-"
     finally:
         sandbox.stop()
 
 
-def test_meta_conversions_api_lead_through_the_sandbox(ledger):
+def test_meta_conversions_api_lead_through_the_sandbox(ledger, held):
     from attract.providers import meta as adapter
     from attract_local.sandboxes import meta as sandboxes
 
@@ -332,7 +356,7 @@ def test_meta_conversions_api_lead_through_the_sandbox(ledger):
         # The sandbox holds event_time to Meta's window against the wall clock: a join of a moment ago
         joined_at = datetime.now(timezone.utc)
         sent_message = message(channels=["meta"], joined_at=joined_at)
-        assert upload_conversion(sent_message, {"meta": gateway}.__getitem__, ledger, joined_at) == {"meta": "uploaded"}
+        assert upload_conversion(sent_message, {"meta": gateway}.__getitem__, ledger, held, joined_at) == {"meta": "uploaded"}
         [event] = sandbox.events
         assert (event["event_name"], event["event_id"], event["user_data"]["em"]) == ("Lead", "j-1", ["a" * 64])
         assert event["user_data"]["client_user_agent"] == "Mozilla/5.0 (X11; Linux x86_64)"
@@ -341,20 +365,164 @@ def test_meta_conversions_api_lead_through_the_sandbox(ledger):
         sandbox.stop()
 
 
-def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(uploader, local_aws, sandboxes):
-    google, meta, _, _ = sandboxes  # gateway_for builds the real adapters from the stack's secrets
+def test_the_handler_uploads_to_both_platforms_through_the_real_adapters(sandboxes, datamanager, uploader, local_aws):
+    _, meta, _, _ = sandboxes  # uploader_for builds the real adapters from the stack's secrets
     event = load_event("campaigns/conversion")
     join_id = f"j-{uuid.uuid4()}"
     joined_at = datetime.now(timezone.utc)  # Meta (and its sandbox) take events of the last 7 days only
     body = json.loads(event["Records"][0]["body"]) | {"join_id": join_id, "joined_at": joined_at.isoformat(),
-                                                       "fbclid_at": joined_at.isoformat()}
+                                                       "fbclid_at": joined_at.isoformat(),
+                                                       "google_click_at": (joined_at - timedelta(hours=7)).isoformat()}
     event["Records"][0]["body"] = json.dumps(body)
     assert uploader.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
     store = ConversionRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
     assert record(store, join_id, "google_search")["status"] == record(store, join_id, "meta")["status"] == "uploaded"
-    [upload] = [r for method, r in google.received if "UploadClickConversions" in str(method)]
-    assert upload.partial_failure and upload.conversions[0].order_id == join_id
+    [upload] = datamanager.calls("IngestEvents")
+    assert [e.transaction_id for e in upload.events] == [join_id]
+    assert upload.events[0].user_data.user_identifiers[0].email_address == body["google_email_sha256"]
     sent_to_meta = json.dumps(meta.received, default=str)
     assert join_id in sent_to_meta and body["email_sha256"] in sent_to_meta
     [lead] = [e for e in meta.events if e["event_id"] == join_id]
     assert (lead["user_data"]["client_user_agent"], lead["event_source_url"]) == (body["client_user_agent"], body["event_source_url"])
+
+
+# ---- the delayed path: Google takes a conversion 6 hours after its click; nothing waits in SQS for it
+
+
+def test_a_conversion_not_due_is_held_and_the_sweep_uploads_it_once_when_due(ledger, held):
+    # Given a join 1 hour after its Google click (and Meta's too, which takes it at once)
+    google, meta = Platform("google_search", {"ok": True}), Platform("meta", {"ok": True})
+    platforms = {"google_search": google, "meta": meta}.__getitem__
+    early = message(clicked=timedelta(hours=1))
+    # When the queue delivers it (twice: at-least-once)
+    for _ in range(2):
+        statuses = upload_conversion(early, platforms, ledger, held, NOW)
+    # Then Meta has it, Google does not yet: it is held for the click's sixth hour, not raised for SQS to retry
+    assert statuses == {"google_search": "scheduled", "meta": "skipped"} and google.uploaded == []
+    due = NOW + timedelta(hours=5)
+    [item] = list(held.due(due))
+    assert (item.channel, item.due_at, item.message.channels) == ("google_search", due, ["google_search"])
+    # And a sweep before then uploads nothing; the first after it uploads once; later sweeps find nothing
+    assert sweep(held, platforms, ledger, due - timedelta(minutes=1)) == {}
+    assert sweep(held, platforms, ledger, due + timedelta(minutes=10)) == {"uploaded": 1}
+    assert sweep(held, platforms, ledger, due + timedelta(minutes=25)) == {}
+    assert len(google.uploaded) == 1 and record(ledger, "j-1", "google_search")["status"] == "uploaded"
+    # And a late redelivery of the queue message changes nothing
+    assert upload_conversion(early, platforms, ledger, held, due + timedelta(hours=1)) == {
+        "google_search": "skipped", "meta": "skipped"}
+
+
+def test_a_platform_asking_to_come_back_later_gets_it_later_never_a_retry_now(ledger, held):
+    google = Platform("google_search", {"ok": False, "retryable": True, "error": "datamanager:CONVERSION_ACTION_TOO_RECENTLY_CREATED",
+                                        "retry_after_s": 6 * 3600}, {"ok": True})
+    platforms = {"google_search": google}.__getitem__
+    # The queue's delivery records it and holds it: no RetryableUploadError, so nothing is dead-lettered
+    assert upload_conversion(message(channels=["google_search"]), platforms, ledger, held, NOW) == {
+        "google_search": "scheduled"}
+    assert sweep(held, platforms, ledger, NOW + timedelta(hours=5)) == {}
+    assert sweep(held, platforms, ledger, NOW + timedelta(hours=6)) == {"uploaded": 1}
+    assert len(google.uploaded) == 2
+
+
+def test_the_sweep_retries_with_backoff_then_gives_up_for_good(ledger, held):
+    limited = {"ok": False, "retryable": True, "error": "datamanager:RESOURCE_EXHAUSTED"}
+    google = Platform("google_search", *[limited] * 3)
+    platforms = {"google_search": google}.__getitem__
+    held.hold("google_search", message(channels=["google_search"]), NOW)
+    # 15, then 30 minutes later: each retryable failure is held again, further off
+    assert sweep(held, platforms, ledger, NOW, max_attempts=3) == {"scheduled": 1}
+    assert sweep(held, platforms, ledger, NOW + timedelta(minutes=14), max_attempts=3) == {}
+    assert sweep(held, platforms, ledger, NOW + timedelta(minutes=15), max_attempts=3) == {"scheduled": 1}
+    assert sweep(held, platforms, ledger, NOW + timedelta(minutes=45), max_attempts=3) == {"failed": 1}
+    # The third failure is the last: recorded as refused (settled), held no more
+    assert {k: record(ledger, "j-1", "google_search")[k] for k in ("status", "retryable", "code", "attempts")} == {
+        "status": "failed", "retryable": False, "code": "datamanager:RESOURCE_EXHAUSTED,attract:GAVE_UP", "attempts": 3}
+    assert sweep(held, platforms, ledger, NOW + timedelta(days=1), max_attempts=3) == {} and len(google.uploaded) == 3
+
+
+def test_the_sweep_reads_due_hour_partitions_from_its_cursor_never_a_scan(ledger, held):
+    # Given conversions held for 3 different hours
+    for hour in (9, 11, 14):
+        held.hold("google_search", message(join_id=f"j-{hour}", channels=["google_search"]), NOW.replace(hour=hour))
+    calls = []
+    dynamodb = held.dynamodb
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.*", lambda model, params, **_: calls.append(
+        (model.name, params.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S"))))
+    try:
+        google = Platform("google_search", {"ok": True}, {"ok": True})
+        assert sweep(held, {"google_search": google}.__getitem__, ledger, NOW.replace(hour=12)) == {"uploaded": 2}
+    finally:
+        dynamodb.meta.events.unregister("before-parameter-build.dynamodb.*")
+    # Then it Queried each hour up to its own (from 2 days back: no cursor yet), and no Scan
+    queried = [pk for name, pk in calls if name == "Query"]
+    assert queried[-4:] == [f"CONVERSION_DUE#2026-12-03T{h:02d}" for h in (9, 10, 11, 12)] and len(queried) == 49
+    assert "Scan" not in {name for name, _ in calls}
+    # And the next sweep starts an hour before its predecessor's hour
+    assert dynamodb.get_item(TableName=held.table, Key=CURSOR_KEY)["Item"]["through"]["S"] == "2026-12-03T11"
+    assert "Item" in dynamodb.get_item(TableName=held.table, Key=held_key("google_search", "j-14", NOW.replace(hour=14)))
+
+
+# ---- the delayed path end to end: the real functions, the Data Manager adapter and sandbox, moto's queue
+
+
+@pytest.fixture
+def sweeper(function_env, local_aws):
+    """The sweep function; the sweep's cursor starts afresh (tests move its time back and forth)."""
+    dynamodb, table = local_aws.client("dynamodb"), local_aws.refs["AttractTable"]
+    dynamodb.delete_item(TableName=table, Key=CURSOR_KEY)
+    yield function_env("ConversionSweepFunction")
+    dynamodb.delete_item(TableName=table, Key=CURSOR_KEY)
+
+
+def scheduled(at: datetime) -> dict:
+    return {**load_event("campaigns/conversion_sweep_schedule"), "time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_a_join_an_hour_after_its_click_is_uploaded_by_the_sweep_6_hours_on_never_dead_lettered(
+        sandboxes, datamanager, uploader, sweeper, local_aws):  # sandboxes first: the functions read their endpoints
+    # Given a join confirmed 1 hour after its Google click (Google knows the click), on a queue wired like the stack's
+    sqs, queue, arn, dlq = new_queue(local_aws)
+    clicked = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    join_id, gclid = f"j-{uuid.uuid4()}", f"Cj0KCQ-{uuid.uuid4().hex[:12]}"
+    datamanager.record_click(gclid, clicked)
+    body = json.dumps({"v": 2, "join_id": join_id, "joined_at": (clicked + timedelta(hours=1)).isoformat(),
+                       "channels": ["google_search"], "gclid": gclid, "google_click_at": clicked.isoformat(),
+                       "google_email_sha256": google_email_sha256("ada.lovelace@gmail.com")})
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+    # When the poller delivers it, and the message comes back once more (at-least-once)
+    for delivery in range(2):
+        if delivery:
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
+        [delivered] = sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"]
+        assert uploader.lambda_handler(sqs_event([delivered], arn), FakeLambdaContext()) == {"batchItemFailures": []}
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=delivered["ReceiptHandle"])
+    # Then nothing went to Google, nothing is left to retry or dead-letter: the conversion is held
+    assert datamanager.calls("IngestEvents") == [] and messages(sqs, queue) == [] and messages(sqs, dlq) == []
+    store = ConversionRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    assert not store.settled(join_id, "google_search")
+    # When the sweep runs 4 hours later, nothing is due; 6 hours after the click (Google's clock agrees), it uploads
+    assert sweeper.lambda_handler(scheduled(clicked + timedelta(hours=5)), FakeLambdaContext())["counts"] == {}
+    six_hours = clicked + timedelta(hours=6, minutes=10)
+    datamanager.clock = lambda: six_hours
+    answer = sweeper.lambda_handler(scheduled(six_hours), FakeLambdaContext())
+    assert answer["counts"] == {"uploaded": 1}
+    [request] = datamanager.calls("IngestEvents")
+    assert [(e.transaction_id, e.ad_identifiers.gclid) for e in request.events] == [(join_id, gclid)]
+    assert ("555000111", join_id) in datamanager.events  # ingested: no TOO_RECENT_CLICK
+    assert record(store, join_id, "google_search")["status"] == "uploaded"
+    # And a repeated sweep uploads nothing more
+    assert sweeper.lambda_handler(scheduled(six_hours + timedelta(minutes=15)), FakeLambdaContext())["counts"] == {}
+    assert len(datamanager.calls("IngestEvents")) == 1
+
+
+def test_the_template_runs_the_sweep_every_15_minutes_with_least_privilege(local_aws):
+    resources = local_aws.template["Resources"]
+    sweep_function = resources["ConversionSweepFunction"]["Properties"]
+    assert sweep_function["Events"]["Sweep"] == {"Type": "Schedule", "Properties": {"Schedule": "rate(15 minutes)"}}
+    grants = {s["Sid"]: s for s in sweep_function["Policies"][0]["Statement"]}
+    assert grants["HeldConversions"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+                                                   "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    assert grants["HeldConversions"]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["CONVERSION_DUE#*"]
+    assert not any("Scan" in str(s["Action"]) for s in grants.values())
+    uploader = {s["Sid"]: s for s in resources["ConversionsFunction"]["Properties"]["Policies"][0]["Statement"]}
+    assert uploader["HoldConversions"]["Action"] == ["dynamodb:PutItem"]

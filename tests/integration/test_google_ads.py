@@ -4,16 +4,16 @@ Assertions are on what the sandbox received and stored, decoded from the wire wi
 """
 
 import datetime as dt
-import hashlib
 import os
 import threading
 import uuid
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from attract.campaigns.models import CampaignDraft, Conversion, LaunchPlan, PlatformIds
+from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.ports import PlatformError, RateLimited
 from attract.providers.google_ads import API_VERSION, AUTO_TAGGING_OFF, GoogleAdsConfig, GoogleAdsGateway, build_client
 from attract_local.sandboxes.google_ads import GoogleAdsSandbox
@@ -334,44 +334,19 @@ def test_a_lasting_rate_limit_surfaces_as_rate_limited(sandbox, sleeps):
     assert len(sleeps) == 2
 
 
-# ---- conversions -----------------------------------------------------------------------------------------
+# Conversions no longer go through the Google Ads API (UploadClickConversions takes no new adopters): the
+# Data Manager adapter and its sandbox are tested in tests/integration/test_google_datamanager.py.
 
-def test_conversions_upload_with_partial_failure_order_id_consent_and_hashed_email(sandbox, gateway):
-    joined = dt.datetime(2026, 12, 3, 10, 15, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    email_hash = hashlib.sha256(b"ada@example.com").hexdigest()
-    bad_gclid = f"bad-{uuid.uuid4().hex}"
-    sandbox.bad_click_ids.add(bad_gclid)
-    run = uuid.uuid4().hex[:8]
-    conversions = [
-        Conversion(join_id=f"j1-{run}", joined_at=joined, gclid="Cj0KCQ-good", email_sha256=email_hash),
-        Conversion(join_id=f"j2-{run}", joined_at=joined, gclid=bad_gclid),
-        Conversion(join_id=f"j3-{run}", joined_at=joined, email_sha256=email_hash),  # enhanced conversions for leads
-        Conversion(join_id=f"j4-{run}", joined_at=joined),  # nothing to match on: never sent
-        Conversion(join_id=f"j5-{run}", joined_at=joined, gbraid="gb-1", wbraid="wb-1"),
-    ]
-    mark = len(sandbox.received)
 
-    results = gateway.upload_conversions(conversions)
+def test_the_google_ads_sandbox_serves_no_click_conversion_upload(sandbox):
+    import grpc
 
-    [(method, request)] = sandbox.received[mark:]
-    assert method == "UploadClickConversions" and request.partial_failure is True
-    assert [c.order_id for c in request.conversions] == [f"j1-{run}", f"j2-{run}", f"j3-{run}", f"j5-{run}"]
-    assert {c.conversion_date_time for c in request.conversions} == {"2026-12-03 09:15:30+00:00"}
-    assert {c.conversion_action for c in request.conversions} == {"customers/1234567890/conversionActions/555000111"}
-    assert {c.consent.ad_user_data.name for c in request.conversions} == {"GRANTED"}
-    first, _, lead, braid = request.conversions
-    assert first.gclid == "Cj0KCQ-good" and [u.hashed_email for u in first.user_identifiers] == [email_hash]
-    assert not lead.gclid and [(u.hashed_email, u.user_identifier_source.name) for u in lead.user_identifiers] == [
-        (email_hash, "FIRST_PARTY")]
-    assert braid.gbraid == "gb-1" and not braid.wbraid  # the API refuses both on one conversion
-    assert [(r.join_id, r.ok, r.error) for r in results] == [
-        (f"j1-{run}", True, None), (f"j2-{run}", False, "conversion_upload_error:UNPARSEABLE_GCLID"),
-        (f"j3-{run}", True, None), (f"j4-{run}", False, "attract:NO_CLICK_ID_OR_EMAIL"), (f"j5-{run}", True, None)]
-    assert not any(r.retryable for r in results)
-
-    # A redelivered batch: Google already has those order ids, which counts as done.
-    again = gateway.upload_conversions(conversions[:1])
-    assert [(r.ok, r.error) for r in again] == [(True, None)]
+    channel = grpc.secure_channel(sandbox.endpoint, grpc.ssl_channel_credentials(Path(sandbox.cert_path).read_bytes()))
+    call = channel.unary_unary(f"/google.ads.googleads.{API_VERSION}.services.ConversionUploadService/UploadClickConversions")
+    with pytest.raises(grpc.RpcError) as refused:
+        call(b"", metadata=(("authorization", f"Bearer {sandbox.access_token}"),), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    channel.close()
 
 
 # ---- wiring ----------------------------------------------------------------------------------------------

@@ -276,7 +276,8 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():
     function = resources["InviteSenderFunction"]["Properties"]
     # A job must not come back while an earlier delivery may still be sending it
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3 and queue["SqsManagedSseEnabled"] is True
+    # Jobs carry addresses: encrypted with the stack's key (template.yaml, DataKey)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3 and queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["InvitesDeadLetterQueue", "Arn"]}
     (event,) = function["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 10

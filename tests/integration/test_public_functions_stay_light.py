@@ -90,3 +90,14 @@ def test_unsubscribe_loads_no_mime_builder():
     assert imported == [], f"the unsubscribe function imports {imported[:5]}"
     # Without the module split this test would see the builder: the sender does import it
     assert "attract.invites.messages" in _imported_by("functions/invites/sender/", ("attract.invites.messages",))
+
+
+def test_a_join_submission_loads_no_confirmation_modules():
+    # POST /joins captures touches and mails a link; crediting the path (attribution), the aggregates and the ads
+    # registry (conversion feedback) are the confirmation's, and email-validator's ~20 ms of compiled patterns are
+    # paid where an address is checked (a SnapStart snapshot holds them: attract.snapstart). bench/cold_import.py
+    # measures the rest against the Powertools + pydantic floor.
+    confirmation_only = ("attract.attribution.logic", "attract.attribution.models", "attract.attribution.repository",
+                         "attract.campaigns", "email_validator")
+    imported = _imported_by("functions/joins/", confirmation_only)
+    assert imported == [], f"the joins function imports {imported[:5]} at cold start"

@@ -188,6 +188,27 @@ def test_the_hourly_handler_records_each_channels_failure_and_keeps_going(functi
         assert last["rows_stored"] == 0 and "last_success_at" not in last
 
 
+
+def test_the_handler_publishes_the_day_spend_per_currency_for_the_alarm(function_env, capfd, monkeypatch):
+    # Given a sync whose channels stored spend in two currencies
+    from attract.campaigns.spend import SyncOutcome
+
+    module = function_env("SpendSyncFunction")
+    google = SyncOutcome("google_search", DAY, DAY, rows_stored=2, spend={(DAY, "EUR"): Decimal("120.40")})
+    meta = SyncOutcome("meta", DAY, DAY, rows_stored=2, spend={(DAY, "EUR"): Decimal("30"), (DAY, "USD"): Decimal("9.5")})
+    monkeypatch.setattr(module, "sync_all", lambda gateways, store, now: [google, meta])
+    capfd.readouterr()
+    # When the schedule fires
+    module.lambda_handler(load_event("campaigns/spend_schedule"), FakeLambdaContext())
+    # Then one AdSpendDay per currency, in the template's namespace with the service and currency dimensions the
+    # alarm names (template.yaml, DailyAdSpendAlarm)
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"AdSpendDay"' in line]
+    assert {line["currency"]: line["AdSpendDay"] for line in lines} == {"EUR": [150.4], "USD": [9.5]}
+    for line in lines:
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "Attract" and sorted(directive["Dimensions"][0]) == ["currency", "service"]
+        assert line["service"] == "attract"
+
 def test_the_last_sync_keeps_the_last_success_through_a_failure(local_aws, table):
     spend = SpendRepository(table, local_aws.client("dynamodb"))
     spend.register_platform_campaign("meta", "m-1", "c1", NAME)

@@ -35,3 +35,49 @@ def test_registry_names_every_channel_once_with_an_importable_adapter_and_its_se
         module, _, cls = entry.adapter.partition(":")
         assert module.startswith("attract.providers.") and cls
         assert entry.sandbox.startswith("attract_local.sandboxes.")
+
+
+def test_each_channel_names_its_conversions_route_with_real_settings_modules_and_a_sandbox():
+    import importlib
+
+    from attract.campaigns.channels import AD_CHANNELS
+    from attract.campaigns.ports import ConversionUploader
+
+    for entry in AD_CHANNELS.values():
+        route = entry.conversions
+        assert hasattr(SETTINGS, route.secret_setting) and hasattr(SETTINGS, route.endpoint_setting)
+        module, _, cls = route.adapter.partition(":")
+        assert callable(getattr(importlib.import_module(module), cls).upload_conversions)
+        assert importlib.util.find_spec(route.sandbox) is not None
+        # The queue message carries the fields the route reads
+        from attract.campaigns.conversions import ConversionMessage
+        assert {route.click_time_field or "joined_at", route.email_hash_field} <= set(ConversionMessage.model_fields)
+    # Google's conversions go through the Data Manager API and wait 6 hours after the click; Meta's at once
+    google, meta = AD_CHANNELS["google_search"].conversions, AD_CHANNELS["meta"].conversions
+    assert google.adapter == "attract.providers.google_datamanager:DataManagerUploader"
+    assert (google.min_delay.total_seconds(), meta.min_delay.total_seconds()) == (6 * 3600, 0)
+    assert meta.adapter == AD_CHANNELS["meta"].adapter  # one adapter for both of Meta's ports
+    assert ConversionUploader  # the port the routes' adapters implement
+
+
+def test_an_uploader_without_a_secret_is_a_platform_error_like_a_gateway():
+    with pytest.raises(gateways.MissingCredentialsError, match="google_search") as raised:
+        gateways.uploader_for("google_search", SETTINGS)
+    assert raised.value.codes == ["attract:credentials_not_configured"]
+    lookup = gateways.uploaders(SETTINGS)
+    with pytest.raises(gateways.MissingCredentialsError):
+        lookup("meta")
+
+
+def test_the_campaigns_domain_never_imports_an_adapter():
+    # Ports live in the domain (attract.campaigns.ports); adapters (attract.providers.*) import them, never the reverse.
+    import ast
+    from pathlib import Path
+
+    import attract.campaigns
+
+    for module in Path(attract.campaigns.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        assert not [name for name in imported if name.startswith(("attract.providers", "attract_local"))], module.name

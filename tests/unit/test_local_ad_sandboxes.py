@@ -87,3 +87,35 @@ def test_a_missing_sandbox_module_is_a_clear_note_not_a_crash():
     assert sandboxes.notes == ["no google sandbox (attract_local.sandboxes.no_such_platform is not installed): "
                                "campaigns cannot launch on google locally unless GOOGLE_ADS_ENDPOINT points at a "
                                "sandbox of your own"]
+
+
+def test_two_google_sandboxes_share_one_certificate_and_one_secret(sandbox_module):
+    # Given the Google Ads and the Data Manager sandboxes: one certificate per process, one Google secret
+    class _DataManager(_GrpcSandbox):
+        def config(self) -> dict:
+            return {"developer_token": "other", "conversion_action": "555"}
+
+    sys.modules["fake_ads_sandbox"].DataManager = _DataManager  # type: ignore[attr-defined]
+    rows = {**sandbox_module, "google_datamanager": ("fake_ads_sandbox", "DataManager", "GoogleAdsSecret",
+                                                     "GOOGLE_DATAMANAGER_ENDPOINT")}
+    environ: dict[str, str] = {}
+    sandboxes = start_ad_sandboxes(environ, rows)
+    # Then gRPC trusts the certificate once, and both endpoints are set
+    assert environ[GRPC_ROOTS] == "/tmp/sandbox-cert.pem" and environ["GOOGLE_DATAMANAGER_ENDPOINT"]
+
+    # And the shared secret gets both sandboxes' fields, the first one's where both name one
+    class _Aws:
+        def __init__(self):
+            self.refs = {"GoogleAdsSecret": "arn:google", "MetaSecret": "arn:meta"}
+            self.written: dict[str, str] = {}
+
+        def client(self, _service):
+            return self
+
+        def put_secret_value(self, SecretId, SecretString):
+            self.written[SecretId] = SecretString
+
+    aws = _Aws()
+    sandboxes.fill_secrets(aws)
+    import json
+    assert json.loads(aws.written["arn:google"]) == {"developer_token": "sandbox", "conversion_action": "555"}

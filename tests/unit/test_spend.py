@@ -10,7 +10,7 @@ from attract.attribution.logic import ReportData, attribution_report
 from attract.attribution.models import OTHER, GroupBy
 from attract.campaigns.models import SpendRow
 from attract.campaigns.ports import PlatformError, RateLimited
-from attract.campaigns.spend import PlatformCampaign, sync_all, sync_channel, sync_window
+from attract.campaigns.spend import PlatformCampaign, day_spend, sync_all, sync_channel, sync_window
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)
 YESTERDAY, TODAY = date(2026, 12, 1), date(2026, 12, 2)
@@ -82,6 +82,27 @@ def test_a_day_synced_again_carries_its_full_value_so_the_store_replaces_it():
     sync_channel(Platform("google_search", [row("111", TODAY, "7.25")]), store, YESTERDAY, TODAY, NOW)
     assert store.days[("google_search", "111", TODAY)][0].cost == Decimal("7.25")  # the day's new total
 
+
+
+def test_the_day_spend_is_the_highest_day_per_currency_of_launched_campaigns_all_channels_added():
+    # Given Google (EUR, two campaigns of ours and one not) and Meta (EUR and a USD account) synced for the window
+    ours = PlatformCampaign("google_search", "112", "c2", "Analysts Paris")
+    meta_usd = PlatformCampaign("meta", "m-10", "c3", "Data engineers Austin")
+    store = MemorySpend(DATA_ENG, ours, DATA_ENG_META, meta_usd)
+    google = sync_channel(Platform("google_search", [row("111", YESTERDAY, "40"), row("111", TODAY, "12.50"),
+                                                     row("112", TODAY, "7.50"), row("999", TODAY, "900")]),
+                          store, YESTERDAY, TODAY, NOW)
+    meta = sync_channel(Platform("meta", [row("m-9", TODAY, "30", channel="meta"),
+                                          row("m-10", TODAY, "5.25", "USD", channel="meta")]), store, YESTERDAY, TODAY, NOW)
+    assert google.spend == {(YESTERDAY, "EUR"): Decimal("40"), (TODAY, "EUR"): Decimal("20.00")}
+    # Then today's EUR is both channels added (50 > yesterday's 40), USD stands alone, nothing is converted, and
+    # the account's campaigns Attract did not launch (999) never count
+    assert day_spend([google, meta]) == {"EUR": Decimal("50.00"), "USD": Decimal("5.25")}
+    # And a failed channel adds nothing; a resync (the day's new total) replaces, never adds
+    failed = sync_channel(Platform("meta", error=RateLimited("meta", "busy", ["80004"], "t")), store, YESTERDAY, TODAY, NOW)
+    assert failed.spend == {} and day_spend([google, failed]) == {"EUR": Decimal("40")}
+    again = sync_channel(Platform("google_search", [row("111", TODAY, "12.50")]), store, YESTERDAY, TODAY, NOW)
+    assert day_spend([again]) == {"EUR": Decimal("12.50")}
 
 def test_rows_outside_the_window_are_not_stored():
     store = MemorySpend(DATA_ENG)

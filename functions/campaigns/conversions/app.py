@@ -1,8 +1,11 @@
-"""Conversion feedback: SQS (confirmed joins from ads, enqueued by the joins function) -> Google Ads / Meta.
+"""Conversion feedback: SQS (confirmed joins from ads, enqueued by the joins function) -> Google (Data Manager
+API) / Meta (Conversions API).
 
 Partial batch responses: a message whose upload failed retryably is retried by SQS alone and, after
-maxReceiveCount, lands in the dead-letter queue; a refused conversion is recorded and not retried.
-The per-message logic is attract.campaigns.conversions; gateways come from attract.campaigns.gateways.
+maxReceiveCount, lands in the dead-letter queue; a refused conversion is recorded and not retried. A
+conversion a platform does not take yet (Google: 6 hours after the click) is held for the sweep
+(functions/campaigns/conversion_sweep), never retried early. The per-message logic is
+attract.campaigns.conversions; adapters come from attract.campaigns.gateways.
 """
 
 import json
@@ -13,9 +16,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.campaigns.conversions import ConversionMessage, RetryableUploadError, upload_conversion
-from attract.campaigns.conversions_repository import ConversionRepository
-from attract.campaigns.ports import AdsGateway
+from attract.campaigns.conversions import (
+    STATUS_METRICS,
+    ConversionMessage,
+    RetryableUploadError,
+    Uploaders,
+    upload_conversion,
+)
+from attract.campaigns.conversions_repository import ConversionRepository, PendingConversionRepository
+from attract.campaigns.gateways import uploaders
 from attract.clock import utc_now
 from attract.observability import logger, metrics, tracer
 from attract.settings import ConversionsSettings
@@ -24,7 +33,6 @@ load_settings = ConversionsSettings.load
 load_settings()
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-METRICS = {"uploaded": "ConversionsUploaded", "skipped": "ConversionsAlreadySettled", "failed": "ConversionsRefused"}
 
 
 @lru_cache(maxsize=1)
@@ -32,28 +40,21 @@ def _ledger() -> ConversionRepository:
     return ConversionRepository(load_settings().table_name)
 
 
-_batch_gateways: dict[str, AdsGateway] = {}  # built once per batch: a rotated secret is picked up by the next one
+@lru_cache(maxsize=1)
+def _held() -> PendingConversionRepository:
+    return PendingConversionRepository(load_settings().table_name)
 
 
-def _gateway(channel: str) -> AdsGateway:
-    # The adapter (and its SDK) is imported only for a platform a message names.
-    if channel not in _batch_gateways:
-        from attract.campaigns.gateways import gateway_for
-
-        _batch_gateways[channel] = gateway_for(channel, load_settings())
-    return _batch_gateways[channel]
-
-
-def _upload(record: SQSRecord) -> dict:
+def _upload(record: SQSRecord, batch_uploaders: Uploaders) -> dict:
     message = ConversionMessage.model_validate(json.loads(record.body))
     try:
-        statuses = upload_conversion(message, _gateway, _ledger(), utc_now())
+        statuses = upload_conversion(message, batch_uploaders, _ledger(), _held(), utc_now())
     except RetryableUploadError as error:
         metrics.add_metric(name="ConversionUploadRetried", unit=MetricUnit.Count, value=len(error.channels))
         logger.warning("conversion upload to retry", extra={"join_id": message.join_id, "channels": error.channels})
         raise
     for status in statuses.values():
-        metrics.add_metric(name=METRICS[status], unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=STATUS_METRICS[status], unit=MetricUnit.Count, value=1)
     logger.info("conversion", extra={"join_id": message.join_id, "statuses": statuses})
     return statuses
 
@@ -62,5 +63,7 @@ def _upload(record: SQSRecord) -> dict:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    _batch_gateways.clear()
-    return dict(process_partial_response(event=event, record_handler=_upload, processor=processor, context=context))
+    # The adapters (and their SDKs) are imported only for a platform a message names, once per batch.
+    batch_uploaders = uploaders(load_settings())
+    return dict(process_partial_response(event=event, record_handler=lambda record: _upload(record, batch_uploaders),
+                                         processor=processor, context=context))

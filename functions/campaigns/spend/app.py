@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.campaigns.channels import AD_CHANNELS
 from attract.campaigns.ports import AdsGateway
-from attract.campaigns.spend import sync_all
+from attract.campaigns.spend import day_spend, sync_all
 from attract.campaigns.spend_repository import SpendRepository
 from attract.clock import utc_now
 from attract.observability import logger, metrics, tracer
@@ -42,6 +42,13 @@ def _count(name: str, channel: str, value: int) -> None:
         pass
 
 
+def _amount(currency: str, value: float) -> None:
+    # The day's spend in one currency (attract.campaigns.spend.day_spend): the daily-spend alarm's metric.
+    with single_metric(name="AdSpendDay", unit=MetricUnit.NoUnit, value=value, namespace=load_settings().metrics_namespace,
+                       default_dimensions={"currency": currency}):
+        pass
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
@@ -54,5 +61,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         log = logger.info if outcome.ok else logger.warning
         log("spend sync", extra={"channel": outcome.channel, "ok": outcome.ok, "rows_stored": outcome.rows_stored,
                                  "unknown_campaigns": outcome.unknown_campaigns, "error_codes": outcome.error_codes})
+    for currency, amount in sorted(day_spend(outcomes).items()):
+        _amount(currency, float(amount))
     return {"channels": {o.channel: {"ok": o.ok, "rows_stored": o.rows_stored, "unknown_campaigns": o.unknown_campaigns,
                                      "unknown_rows": o.unknown_rows, "error_codes": o.error_codes} for o in outcomes}}

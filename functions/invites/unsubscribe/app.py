@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import attract.snapstart  # noqa: F401 - registers the SnapStart restore hooks (template: SnapStart)
 from attract.api import register_error_handlers
 from attract.clock import utc_now
 from attract.invites.repository import InviteRepository

@@ -19,9 +19,14 @@ class RetriesExhaustedError(RuntimeError):
     """The last attempt still left work undone."""
 
 
+def backoff_bound(attempt: int, base_s: float, cap_s: float) -> float:
+    """The longest delay after attempt `attempt` (0-based): base_s, doubling, capped (the exponent too: no overflow)."""
+    return min(cap_s, base_s * 2 ** min(attempt, 62))
+
+
 def backoff(attempt: int, base_s: float, cap_s: float, jitter: Callable[[], float] = random.random) -> float:
-    """The delay after attempt `attempt` (0-based): full jitter under min(cap_s, base_s * 2^attempt)."""
-    return jitter() * min(cap_s, base_s * 2 ** attempt)
+    """The delay after attempt `attempt` (0-based): full jitter under `backoff_bound`."""
+    return jitter() * backoff_bound(attempt, base_s, cap_s)
 
 
 def with_backoff(call: Callable[[], T], *, retry_on: type[BaseException] | tuple[type[BaseException], ...],

@@ -148,6 +148,9 @@ class Settings:
     meta_secret_id: str | None = variable("META_SECRET_ID", None, min_length=1)
     google_ads_endpoint: str = variable("GOOGLE_ADS_ENDPOINT", "googleads.googleapis.com:443", min_length=3)
     meta_graph_url: str = variable("META_GRAPH_URL", "https://graph.facebook.com", min_length=8)
+    # Google conversions go through the Data Manager API (gRPC host:port), with the Google Ads secret's OAuth client.
+    google_datamanager_endpoint: str = variable("GOOGLE_DATAMANAGER_ENDPOINT", "datamanager.googleapis.com:443",
+                                                min_length=3)
     # Rate-limited platform calls (Google RESOURCE_EXHAUSTED, Meta 17/613/80004): tries in all, and the first
     # backoff (full jitter, doubling). The attempts must fit the function's timeout.
     ads_retry_attempts: int = variable("ADS_RETRY_ATTEMPTS", 5, parse=_integer, ge=1, le=10)
@@ -266,11 +269,15 @@ class SpendSyncSettings(Settings):
 
 
 class ConversionsSettings(Settings):
-    """SQS -> Google Ads / Meta conversion uploads."""
+    """SQS -> Google (Data Manager API) / Meta conversion uploads; a Google join younger than 6 hours waits."""
 
     REQUIRED = ("GOOGLE_ADS_SECRET_ID", "META_SECRET_ID")
     google_ads_secret_id: str
     meta_secret_id: str
+
+
+class ConversionSweepSettings(ConversionsSettings):
+    """Schedule -> the conversions that waited (attract.campaigns.conversions.sweep), uploaded once due."""
 
 
 # What the functions reading invitation sources cannot do without (attract.invites.source_rules.SourcePolicy).

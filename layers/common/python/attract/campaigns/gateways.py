@@ -1,4 +1,5 @@
-"""The one place where a channel becomes an `AdsGateway`: adapter imported lazily, credentials from Secrets Manager.
+"""The one place where a channel becomes an `AdsGateway` or a `ConversionUploader`: adapter imported lazily,
+credentials from Secrets Manager.
 
 Each adapter module imports its SDK (google-ads: gRPC and ~130 MB of generated types; facebook-business),
 so it is imported only when a campaigns function first talks to that platform. Credentials are the
@@ -11,15 +12,16 @@ point them at the local sandboxes (attract_local.sandboxes) rather than standing
 import hashlib
 import importlib
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from attract.campaigns.channels import UnknownChannelError, ad_channel
-from attract.campaigns.ports import AdsGateway, PlatformError
+from attract.campaigns.ports import AdsGateway, ConversionUploader, PlatformError
 from attract.settings import Settings
 
-__all__ = ["MissingCredentialsError", "UnknownChannelError", "gateway_for", "platform_config"]
+__all__ = ["MissingCredentialsError", "UnknownChannelError", "gateway_for", "platform_config", "uploader_for", "uploaders"]
 
-_built: dict[str, tuple[str, AdsGateway]] = {}  # channel -> (fingerprint of config, endpoint, retries; gateway)
+_built: dict[tuple[str, str], tuple[str, Any]] = {}  # (port, channel) -> (fingerprint of config, endpoint, retries; adapter)
 
 
 class MissingCredentialsError(PlatformError):
@@ -36,25 +38,50 @@ class MissingCredentialsError(PlatformError):
 def gateway_for(channel: str, settings: Settings) -> AdsGateway:
     """The channel's adapter, built once per credentials version and reused across warm invocations."""
     entry = ad_channel(channel)
-    secret_id, endpoint = getattr(settings, entry.secret_setting), getattr(settings, entry.endpoint_setting)
+    return cast(AdsGateway, _adapter("gateway", channel, entry.adapter, entry.secret_setting, entry.endpoint_setting,
+                                     settings))
+
+
+def uploader_for(channel: str, settings: Settings) -> ConversionUploader:
+    """The channel's conversions adapter (registry row `conversions`), built and cached like `gateway_for`."""
+    route = ad_channel(channel).conversions
+    return cast(ConversionUploader, _adapter("conversions", channel, route.adapter, route.secret_setting,
+                                             route.endpoint_setting, settings))
+
+
+def uploaders(settings: Settings) -> Callable[[str], ConversionUploader]:
+    """`uploader_for` memoised for one batch or sweep: a rotated secret is picked up by the next one."""
+    built: dict[str, ConversionUploader] = {}
+
+    def lookup(channel: str) -> ConversionUploader:
+        if channel not in built:
+            built[channel] = uploader_for(channel, settings)
+        return built[channel]
+
+    return lookup
+
+
+def _adapter(port: str, channel: str, adapter_path: str, secret_setting: str, endpoint_setting: str,
+             settings: Settings) -> Any:
+    secret_id, endpoint = getattr(settings, secret_setting), getattr(settings, endpoint_setting)
     if not secret_id:
         raise MissingCredentialsError(channel, "attract:credentials_not_configured",
                                       f"no credentials secret configured for {channel}")
     config = platform_config(secret_id, settings.secret_max_age_seconds)
     retries = {"attempts": settings.ads_retry_attempts, "backoff_base_s": settings.ads_retry_base_seconds}
     fingerprint = hashlib.sha256(json.dumps([config, endpoint, retries], sort_keys=True).encode()).hexdigest()
-    cached = _built.get(channel)
+    cached = _built.get((port, channel))
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    module_name, class_name = entry.adapter.split(":")
+    module_name, class_name = adapter_path.split(":")
     adapter = getattr(importlib.import_module(module_name), class_name)
     try:
-        gateway: AdsGateway = adapter(config, endpoint, **retries)
+        built = adapter(config, endpoint, **retries)
     except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError; its text quotes the input
         raise MissingCredentialsError(channel, "attract:credentials_invalid",
                                       f"the {channel} credentials secret is incomplete or invalid: put the real values in it") from None
-    _built[channel] = (fingerprint, gateway)
-    return gateway
+    _built[(port, channel)] = (fingerprint, built)
+    return built
 
 
 def platform_config(secret_id: str, max_age: int) -> dict[str, Any]:

@@ -195,7 +195,10 @@ class Conversion(BaseModel):
     wbraid: str | None = None
     fbclid: str | None = None
     fbclid_at: datetime | None = None  # when the click happened, for Meta's fbc
-    email_sha256: str | None = None  # lower-case trimmed email, SHA-256 hex (both platforms' format)
+    email_sha256: str | None = None  # SHA-256 hex of the trimmed lower-case email: Meta's format
+    # SHA-256 hex of the email as Google's Data Manager API normalises it (Gmail dots and +tags removed)
+    google_email_sha256: str | None = None
+    google_click_at: datetime | None = None  # the latest Google ad touch: no upload before it is 6 hours old
     event_source_url: str | None = None
     client_user_agent: str | None = None  # Meta wants it with website events (Conversions API)
 
@@ -207,3 +210,7 @@ class ConversionResult(BaseModel):
     ok: bool
     retryable: bool = False
     error: str | None = None  # a platform error code, never personal data
+    request_id: str | None = None  # the platform's id of the request that carried it (support, diagnostics)
+    # The platform asks to come back later, not sooner than this (a conversion action created too recently):
+    # the conversion is rescheduled, never retried at once nor dead-lettered.
+    retry_after_s: int | None = None

@@ -1,9 +1,13 @@
 """The campaigns domain's ports: what every ads platform adapter offers, and the errors they raise.
 
-The adapters (`attract.providers.google_ads`, `attract.providers.meta`, named by the channel registry
-`attract.campaigns.channels`) depend on this module and import their SDK; this module imports none, so
-the campaigns domain and its tests can name the interface without loading an SDK. Ports live in the
-domain, adapters depend on it, never the reverse.
+The adapters (`attract.providers.google_ads`, `attract.providers.google_datamanager`, `attract.providers.meta`,
+named by the channel registry `attract.campaigns.channels`) depend on this module and import their SDK; this
+module imports none, so the campaigns domain and its tests can name the interface without loading an SDK.
+Ports live in the domain, adapters depend on it, never the reverse.
+
+Two ports, because a platform may take conversions through another API than its campaigns: `AdsGateway`
+(launch, status, spend) and `ConversionUploader` (confirmed joins fed back). Meta's one adapter is both;
+Google's conversions go through the Data Manager API, not the Google Ads API (docs/decisions.md).
 """
 
 import time
@@ -78,9 +82,21 @@ class AdsGateway(Protocol):
         """Daily spend of every campaign this account has, days start..end inclusive."""
         ...
 
+
+class ConversionUploader(Protocol):
+    channel: str  # a name of the channel registry (attract.campaigns.channels)
+
     def upload_conversions(self, conversions: Sequence[Conversion]) -> list[ConversionResult]:
-        """One result per conversion, in order; a per-item failure is a result, not an exception."""
+        """One result per conversion, in order; a per-item failure is a result, not an exception.
+
+        Raises PlatformError (RateLimited after the adapter's backoff) when the whole call failed.
+        """
         ...
+
+
+def backoff_s(attempt: int, *, base_s: float, cap_s: float) -> float:
+    """The exponential backoff bound before retry `attempt` (0-based): base, doubling, capped."""
+    return retry.backoff_bound(attempt, base_s, cap_s)
 
 
 def with_backoff(call: Callable[[], T], *, attempts: int = 5, base_s: float = 0.5, cap_s: float = 20.0,

@@ -12,6 +12,7 @@ Only campaigns Attract launched are stored: the launch registers each platform c
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from attract.campaigns.channels import ad_channel
@@ -53,6 +54,7 @@ class SyncOutcome:
     unknown_campaigns: int = 0
     unknown_rows: int = 0
     error_codes: list[str] = field(default_factory=list)
+    spend: dict[tuple[date, str], Decimal] = field(default_factory=dict)  # stored cost per (day, currency)
 
 
 class SpendSource(Protocol):
@@ -100,6 +102,8 @@ def sync_channel(gateway: SpendSource, store: SpendStore, start: date, end: date
     stored = [(row, known[row.platform_campaign_id]) for row in rows if row.platform_campaign_id in known]
     unknown = {row.platform_campaign_id for row in rows if row.platform_campaign_id not in known}
     store.put_days(stored, now)
+    for row, _ in stored:
+        outcome.spend[(row.day, row.currency)] = outcome.spend.get((row.day, row.currency), Decimal(0)) + row.cost
     outcome.rows_stored, outcome.unknown_rows, outcome.unknown_campaigns = len(stored), len(rows) - len(stored), len(unknown)
     store.record_sync(outcome, now)
     return outcome
@@ -117,3 +121,21 @@ def sync_all(gateways: dict[str, Callable[[], SpendSource]], store: SpendStore, 
             store.record_sync(failed, now)
             outcomes.append(failed)
     return outcomes
+
+
+def day_spend(outcomes: Iterable[SyncOutcome]) -> dict[str, Decimal]:
+    """Per currency, the highest day's spend of the window on the campaigns Attract launched, all channels added.
+
+    What the daily-spend alarm watches (template.yaml, `AdSpendDay`). Each sync carries a day's full value so
+    far (never an increment), so the figure is a level, not a sum: the highest of the window's days, because an
+    account far from UTC is still, or already, on another day. Currencies are never converted or added together:
+    the platforms report in each ad account's currency, and no exchange rate is ours to choose.
+    """
+    days: dict[tuple[date, str], Decimal] = {}
+    for outcome in outcomes:
+        for key, cost in outcome.spend.items():
+            days[key] = days.get(key, Decimal(0)) + cost
+    highest: dict[str, Decimal] = {}
+    for (_, currency), cost in days.items():
+        highest[currency] = max(cost, highest.get(currency, cost))
+    return highest

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from attract.attribution.channels import group_channel
-from attract.attribution.logic import credit_path
-from attract.joins.feedback import conversion_message
 from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.signing import Signer
 from attract.tracking.logic import clean_referrer
@@ -229,6 +227,10 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
     pending = members.pending(email_digest)
     if pending is None or pending.member or not pending.email or not hmac.compare_digest(pending.nonce.encode(), nonce.encode()):
         return False
+    # Only a confirmation credits and reports: the submission path (POST /joins) never imports these.
+    from attract.attribution.logic import credit_path
+    from attract.joins.feedback import conversion_message
+
     captured = [Touch.model_validate(t) for t in pending.touches]
     claims = dict(pending.claims)
     member = Member(

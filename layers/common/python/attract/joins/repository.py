@@ -10,13 +10,16 @@ transaction (docs/decisions.md).
 
 import random
 import time
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from attract.attribution.repository import AggregateRepository
 from attract.aws import Repository, from_item, to_item
 from attract.joins.logic import ClickClaimedError, LinkUsedError
 from attract.joins.models import CreditedTouch, Member, PendingJoin
+
+if TYPE_CHECKING:  # the aggregates (and attribution) are the confirmation's: a submission never imports them
+    from attract.attribution.repository import AggregateRepository
 
 MAX_CONFLICT_RETRIES = 6
 FIXED_ACTIONS = 3  # member Put, attribution Put, pending Delete; then the claims, then the aggregates
@@ -31,9 +34,21 @@ def claim_key(click: str) -> dict:
 
 
 class MemberRepository(Repository):
-    def __init__(self, table_name: str, dynamodb=None, aggregates: AggregateRepository | None = None):
+    def __init__(self, table_name: str, dynamodb=None, aggregates: "AggregateRepository | None" = None,
+                 aggregate_shards: int | None = None):
         super().__init__(table_name, dynamodb)
-        self.aggregates = aggregates or AggregateRepository(table_name, dynamodb)
+        self._aggregates = aggregates
+        self._aggregate_shards = aggregate_shards
+
+    @property
+    def aggregates(self) -> "AggregateRepository":
+        """Built on the first confirmation: POST /joins never loads the attribution modules (cold start)."""
+        if self._aggregates is None:
+            from attract.attribution.repository import AggregateRepository
+
+            self._aggregates = (AggregateRepository(self.table, self._dynamodb) if self._aggregate_shards is None
+                                else AggregateRepository(self.table, self._dynamodb, shards=self._aggregate_shards))
+        return self._aggregates
 
     def is_member(self, email_hash: str) -> bool:
         response = self.dynamodb.get_item(TableName=self.table, Key=member_key(email_hash, "MEMBER"),

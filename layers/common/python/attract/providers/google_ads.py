@@ -36,23 +36,16 @@ from google.ads.googleads.client import GoogleAdsClient
 from google.ads.googleads.errors import GoogleAdsException
 from google.api_core import exceptions as core_exceptions
 from google.protobuf.field_mask_pb2 import FieldMask
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import SecretStr
 
-from attract.campaigns.models import GOOGLE_SEARCH, Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
+from attract.campaigns.models import GOOGLE_SEARCH, LaunchPlan, PlatformIds, SpendRow
 from attract.campaigns.ports import PlatformError, PlatformStatus, RateLimited, with_backoff
+from attract.providers.google_auth import GoogleOAuthConfig, oauth_credentials
 
 API_VERSION = "v26"  # the one Google Ads API version we use (layer, adapter and sandbox)
 PLATFORM = "google_ads"
 DEFAULT_ENDPOINT = "googleads.googleapis.com:443"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
-MAX_CONVERSIONS_PER_REQUEST = 2000  # the API's limit per UploadClickConversions
-
-# Per-item conversion errors: Google already has it (a redelivery), or it asks to come back later.
-ALREADY_RECORDED = frozenset({"conversion_upload_error:ORDER_ID_ALREADY_IN_USE",
-                              "conversion_upload_error:CLICK_CONVERSION_ALREADY_EXISTS"})
-RETRY_LATER = frozenset({"conversion_upload_error:TOO_RECENT_EVENT",
-                         "conversion_upload_error:TOO_RECENT_CONVERSION_ACTION"})
 TRANSIENT_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                               grpc.StatusCode.INTERNAL, grpc.StatusCode.ABORTED})
 
@@ -73,31 +66,11 @@ logging.getLogger("google.ads.googleads.client").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 
-class GoogleAdsConfig(BaseModel):
-    """The Secrets Manager secret's JSON. Secrets are SecretStr: a repr or a log line never shows them."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class GoogleAdsConfig(GoogleOAuthConfig):
+    """The secret's JSON, plus the developer token only the Google Ads API takes."""
 
     # Sunset by Google on 2026-09-09: access belongs to the OAuth client's Cloud project, the header is ignored.
     developer_token: SecretStr | None = None
-    client_id: str
-    client_secret: SecretStr
-    refresh_token: SecretStr
-    login_customer_id: str | None = None
-    customer_id: str
-    conversion_action: str | None = None  # resource name or id, for UploadClickConversions
-    token_uri: str = GOOGLE_TOKEN_URI
-
-    @field_validator("login_customer_id", "customer_id")
-    @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        # Google's UI shows 123-456-7890; the API wants 1234567890.
-        if value is None or value == "":
-            return None
-        digits = value.replace("-", "").strip()
-        if not digits.isdigit():
-            raise ValueError("must be a customer id: 10 digits, dashes allowed")
-        return digits
 
 
 def build_client(config: GoogleAdsConfig, endpoint: str = DEFAULT_ENDPOINT, credentials=None) -> GoogleAdsClient:
@@ -107,12 +80,8 @@ def build_client(config: GoogleAdsConfig, endpoint: str = DEFAULT_ENDPOINT, cred
     config loaders would refresh eagerly at construction). TLS trusts the system roots, or the file in
     GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: gRPC reads that variable once per process, at its first TLS channel.
     """
-    from google.oauth2.credentials import Credentials
-
     if credentials is None:
-        credentials = Credentials(token=None, refresh_token=config.refresh_token.get_secret_value(),
-                                  client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
-                                  token_uri=config.token_uri)
+        credentials = oauth_credentials(config)
     developer_token = config.developer_token.get_secret_value() if config.developer_token else None
     return GoogleAdsClient(credentials=credentials, developer_token=developer_token,
                            login_customer_id=config.login_customer_id, endpoint=endpoint, version=API_VERSION,
@@ -413,70 +382,6 @@ class GoogleAdsGateway:
                          impressions=row.metrics.impressions)
                 for row in self._call(stream)]
 
-    # ---- conversions -------------------------------------------------------------------------------------
-
-    def upload_conversions(self, conversions: Sequence[Conversion]) -> list[ConversionResult]:
-        """Click conversions (gclid, gbraid or wbraid), or enhanced conversions for leads (hashed email).
-
-        `partial_failure=True`: one bad item does not fail the others. A failure of the whole request
-        raises PlatformError (after backoff for rate limits), so the queue redelivers the batch.
-        """
-        if not self.config.conversion_action:
-            raise PlatformError(PLATFORM, "no conversion_action in the Google Ads secret", ["attract:NO_CONVERSION_ACTION"])
-        results: dict[int, ConversionResult] = {}
-        sendable: list[tuple[int, Conversion]] = []
-        for index, conversion in enumerate(conversions):
-            if conversion.gclid or conversion.gbraid or conversion.wbraid or conversion.email_sha256:
-                sendable.append((index, conversion))
-            else:
-                results[index] = ConversionResult(join_id=conversion.join_id, ok=False,
-                                                  error="attract:NO_CLICK_ID_OR_EMAIL")
-        for chunk_start in range(0, len(sendable), MAX_CONVERSIONS_PER_REQUEST):
-            chunk = sendable[chunk_start:chunk_start + MAX_CONVERSIONS_PER_REQUEST]
-            failures = self._upload([conversion for _, conversion in chunk])
-            for position, (index, conversion) in enumerate(chunk):
-                codes = failures.get(position, [])
-                if not codes or all(code in ALREADY_RECORDED for code in codes):
-                    results[index] = ConversionResult(join_id=conversion.join_id, ok=True)
-                else:
-                    results[index] = ConversionResult(
-                        join_id=conversion.join_id, ok=False, error=",".join(codes),
-                        retryable=all(code in RETRY_LATER or code.startswith("internal_error:") for code in codes))
-        return [results[index] for index in range(len(conversions))]
-
-    def _conversion_action_path(self) -> str:
-        action = self.config.conversion_action or ""
-        return action if action.startswith("customers/") else self._path("conversionActions", action)
-
-    def _click_conversion(self, conversion: Conversion):
-        enums = self.client.enums
-        joined_at = conversion.joined_at.astimezone(timezone.utc)
-        click = self._new("ClickConversion", conversion_action=self._conversion_action_path(),
-                          conversion_date_time=joined_at.strftime("%Y-%m-%d %H:%M:%S+00:00"),
-                          order_id=conversion.join_id,
-                          # Only consented joins are queued for upload (attract.joins).
-                          consent={"ad_user_data": enums.ConsentStatusEnum.GRANTED})
-        # One click id per conversion (the API refuses gbraid with wbraid): the most precise one.
-        if conversion.gclid:
-            click.gclid = conversion.gclid
-        elif conversion.gbraid:
-            click.gbraid = conversion.gbraid
-        elif conversion.wbraid:
-            click.wbraid = conversion.wbraid
-        if conversion.email_sha256:
-            click.user_identifiers.append(self._new(
-                "UserIdentifier", hashed_email=conversion.email_sha256,
-                user_identifier_source=enums.UserIdentifierSourceEnum.FIRST_PARTY))
-        return click
-
-    def _upload(self, conversions: list[Conversion]) -> dict[int, list[str]]:
-        """Uploads one request; returns the error codes of the items that failed, by their position."""
-        service = self._service("ConversionUploadService")
-        request = self._new("UploadClickConversionsRequest", customer_id=self.customer_id, partial_failure=True,
-                            conversions=[self._click_conversion(conversion) for conversion in conversions])
-        response = self._call(lambda: service.upload_click_conversions(request=request, timeout=self.timeout_s))
-        return partial_failures(response.partial_failure_error, "conversions")
-
 
 # ---- launch helpers ------------------------------------------------------------------------------------------
 
@@ -593,23 +498,6 @@ def decode_failure(blob: bytes | None):
         return errors.GoogleAdsFailure.deserialize(blob)
     except Exception:  # noqa: BLE001 - an undecodable detail is reported as a bare status
         return None
-
-
-def partial_failures(status, field_name: str) -> dict[int, list[str]]:
-    """Error codes per item index from a `partial_failure_error` (google.rpc.Status with GoogleAdsFailure details)."""
-    by_index: dict[int, list[str]] = {}
-    if status is None or not getattr(status, "code", 0):
-        return by_index
-    for detail in status.details:
-        failure = decode_failure(detail.value)
-        if failure is None:
-            continue
-        for error in failure.errors:
-            elements = list(error.location.field_path_elements)
-            index = next((element.index for element in elements if element.field_name == field_name), None)
-            if index is not None:
-                by_index.setdefault(int(index), []).append(error_code_name(error))
-    return by_index
 
 
 def _trailing_metadata(rpc_error) -> Iterable[tuple[str, Any]]:
