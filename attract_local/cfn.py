@@ -106,13 +106,18 @@ class Resolver:
         return str(self._ref(name, f"Fn::Sub ${{{name}}}", where))
 
 
+# What `Ref AWS::…` gives offline (the local stack has its own, the same: attract_local.stack).
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+                     "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "attract"}
+
+
 def offline_environment(template: dict, logical_id: str) -> dict[str, str]:
     """A function's variables (Globals merged) without a stack: parameter defaults, resources named by logical id.
 
     Enough to import an app module, which validates its settings at import (the OpenAPI build, import probes).
     """
     refs = {name: str(spec.get("Default", "")) for name, spec in (template.get("Parameters") or {}).items()}
-    refs |= {name: name for name in template["Resources"]}
+    refs |= {name: name for name in template["Resources"]} | PSEUDO_PARAMETERS
     function_globals = (template.get("Globals") or {}).get("Function") or {}
     variables = {**((function_globals.get("Environment") or {}).get("Variables") or {}),
                  **((template["Resources"][logical_id]["Properties"].get("Environment") or {}).get("Variables") or {})}

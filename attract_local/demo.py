@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from attract.tracking.records import visitor_subject
 from attract.tracking.repository import TouchRepository
 from attract_local import demo_invites
 from attract_local.ad_sandboxes import AdSandboxes, start_ad_sandboxes
@@ -119,7 +120,7 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     print()
     channels: Counter = Counter()
     for person, visitor in enumerate(visitors, 1):
-        touches = table.touches_of(f"VISITOR#{visitor}")
+        touches = table.touches_of(visitor_subject(visitor))
         channels.update(t.channel for t in touches)
         path = " -> ".join(f"{t.channel}/{t.source}" for t in touches)
         print(f"   person {person} ({len(touches)} touches): {path}")

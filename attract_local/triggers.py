@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from attract.schedules import At, Schedule, UnsupportedScheduleError, parse
 from attract_local.runtime import FunctionPool, InvocationError
-from attract_local.schedules import At, Schedule, UnsupportedScheduleError, parse
 from attract_local.stack import ACCOUNT, REGION, LocalAws, function_arn
 
 UTC = timezone.utc

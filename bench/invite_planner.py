@@ -158,8 +158,9 @@ def eligible(n: int) -> int:
 
 def put_campaign(aws, source: dict) -> str:
     campaign_id = "bench" + uuid.uuid4().hex[:10]
-    from attract.invites.campaigns import CampaignRepository, InviteCampaign
-    from attract.invites.runs import RunRepository
+    from attract.invites.campaign_repository import CampaignRepository
+    from attract.invites.campaigns import InviteCampaign
+    from attract.invites.run_repository import RunRepository
 
     table = aws.refs["AttractTable"]
     CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({

@@ -26,7 +26,8 @@ import boto3  # noqa: E402
 import psycopg  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from attract.invites.sources import ColumnMapping, S3Spec, screen  # noqa: E402
+from attract.invites.screening import screen  # noqa: E402
+from attract.invites.sources import ColumnMapping, S3Spec  # noqa: E402
 from attract.providers.sources.postgresql import PostgresqlSource  # noqa: E402
 from attract.providers.sources.s3 import S3Source  # noqa: E402
 from attract_local.stack import free_port  # noqa: E402

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from attract.invites.campaigns import CampaignRepository, InviteCampaign
-from attract.invites.runs import RunRepository
+from attract.invites.campaign_repository import CampaignRepository
+from attract.invites.campaigns import InviteCampaign
+from attract.invites.run_repository import RunRepository
 
 MAPPING = {"email": "email", "first_name": "first_name", "consent": "consent", "updated_at": "updated_at",
            "external_id": "id"}

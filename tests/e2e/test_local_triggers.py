@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from attract.schedules import UnsupportedScheduleError
 from attract_local.gateway import LocalGateway
-from attract_local.schedules import UnsupportedScheduleError
 from attract_local.stack import ROOT, LocalAws, function_arn
 
 UTC = timezone.utc
@@ -339,10 +339,10 @@ def test_a_visibility_timeout_shorter_than_the_function_timeout_is_refused(tmp_p
 
 
 def test_an_unsupported_cron_expression_fails_the_stack_loudly(tmp_path):
-    template = _write_probe(tmp_path, TEMPLATE.replace("cron(0 3 * * ? *)", "cron(0 3 LW * ? *)"))
+    template = _write_probe(tmp_path, TEMPLATE.replace("cron(0 3 * * ? *)", "cron(0 3 L-2 * ? *)"))
     aws = LocalAws(template_path=template).start()
     try:
-        with pytest.raises(UnsupportedScheduleError, match=r"Ticker\.Events\.Nightly.*LW"):
+        with pytest.raises(UnsupportedScheduleError, match=r"Ticker\.Events\.Nightly.*L-2"):
             LocalGateway(aws, port=0)
     finally:
         aws.stop()

@@ -290,7 +290,7 @@ def _plan_messages(plan) -> list[dict]:
 
 
 def _runs(local_aws):
-    from attract.invites.runs import RunRepository
+    from attract.invites.run_repository import RunRepository
 
     return RunRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
 
@@ -543,7 +543,7 @@ def test_unknown_run_of_a_known_campaign_is_404(api):
 def test_complete_planning_moves_the_watermark_forward_only(api, local_aws):
     from datetime import datetime, timezone
 
-    from attract.invites.campaigns import CampaignRepository
+    from attract.invites.campaign_repository import CampaignRepository
 
     created = _create(api, source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
     campaigns = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
@@ -605,3 +605,115 @@ def test_preview_of_a_large_mariadb_table_reads_a_few_rows_and_lets_go(api, loca
         with engine.begin() as connection:
             connection.exec_driver_sql(f"DROP TABLE {table}")
         engine.dispose()
+
+
+# ---- what a campaign may read (attract.invites.source_rules), and how often it may run -------------------------
+
+
+def _rules(answer: dict) -> list[tuple[str, str]]:
+    return [(e["field"], e["rule"]) for e in answer["errors"]]
+
+
+def test_the_application_tables_as_a_dynamodb_source_are_422(api, local_aws, monkeypatch):
+    from attract.settings import load_settings
+
+    # Given a marketer naming Attract's own table (pending joiners' addresses, names and cities) or its idempotency
+    # table as a source: 422 naming the field and the rule, before anything is read or written
+    for table in (local_aws.refs["AttractTable"], local_aws.refs["IdempotencyTable"]):
+        status, answer = _call(api, _event("POST", "/invite-campaigns", _body(
+            mapping=_mapping(), source={"kind": "dynamodb", "table_name": table})))
+        assert status == 422, answer
+        assert _rules(answer) == [("source.table_name", "source_table_not_allowed")]
+    # And with SourceTablePattern opened to every table, Attract's own stay refused
+    monkeypatch.setenv("SOURCE_TABLE_ARN_PATTERN", f"arn:aws:dynamodb:{REGION}:123456789012:table/*")
+    load_settings.cache_clear()
+    status, answer = _call(api, _event("POST", "/invite-campaigns", _body(
+        mapping=_mapping(), source={"kind": "dynamodb", "table_name": local_aws.refs["AttractTable"]})))
+    assert status == 422 and _rules(answer) == [("source.table_name", "source_own_resource")]
+
+
+@pytest.mark.parametrize(("source", "rule"), [
+    ({"kind": "s3", "uri": "s3://acme-ats/export.csv"}, ("source.uri", "source_bucket_not_allowed")),
+    ({"kind": "dynamodb", "table_name": "crm-people"}, ("source.table_name", "source_table_not_allowed")),
+    ({"kind": "postgresql", "secret_id": "hr/payroll-db", "table": "people"},
+     ("source.secret_id", "source_secret_not_allowed")),
+    ({"kind": "mysql", "secret_id": "arn:aws:secretsmanager:us-east-1:999999999999:secret:attract/sources/x",
+      "table": "people"}, ("source.secret_id", "source_secret_not_allowed"))])
+def test_a_bucket_table_or_secret_outside_the_templates_patterns_is_422(api, source, rule):
+    status, answer = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping(), source=source)))
+    assert status == 422, answer
+    assert _rules(answer) == [rule]
+
+
+def test_the_stacks_own_secrets_are_never_a_source(api, local_aws):
+    for secret in ("SigningKeySecret", "EmailPepperSecret"):
+        status, answer = _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping(), source={
+            "kind": "postgresql", "secret_id": local_aws.refs[secret], "table": "people"})))
+        assert status == 422 and _rules(answer) == [("source.secret_id", "source_secret_not_allowed")]
+
+
+def test_whether_a_secret_or_a_file_exists_is_never_revealed(api, local_aws, pg_table):
+    # Given a secret and an object outside the patterns that exist, and names of ones that do not
+    name = uuid.uuid4().hex[:8]
+    local_aws.client("secretsmanager").create_secret(Name=f"hr/payroll-{name}", SecretString="{}")
+    s3 = local_aws.client("s3")
+    s3.create_bucket(Bucket=f"acme-{name}")
+    s3.put_object(Bucket=f"acme-{name}", Key="people.csv", Body=b"email,consent\n")
+
+    def create(source: dict) -> tuple[int, dict]:
+        return _call(api, _event("POST", "/invite-campaigns", _body(mapping=_mapping(), source=source)))
+
+    # When a campaign names each, Then the answers are the same, byte for byte: refused before any read
+    assert create({"kind": "postgresql", "secret_id": f"hr/payroll-{name}", "table": "t"}) == create(
+        {"kind": "postgresql", "secret_id": f"hr/nothing-{name}", "table": "t"})
+    assert create({"kind": "s3", "uri": f"s3://acme-{name}/people.csv"}) == create(
+        {"kind": "s3", "uri": f"s3://acme-{name}/nothing.csv"}) == create(
+        {"kind": "s3", "uri": f"s3://nothing-{name}/people.csv"})
+    # And inside the patterns, a missing object and a missing bucket preview alike (as would one IAM denies)
+    s3.create_bucket(Bucket=f"attract-sources-{name}")
+    answers = []
+    for uri in (f"s3://attract-sources-{name}/nothing.csv", f"s3://attract-sources-none-{name}/people.csv"):
+        created = _create(api, name=f"Exists {uri}", source={"kind": "s3", "uri": uri})
+        answers.append(_call(api, _event("POST", f"/invite-campaigns/{created['id']}/preview")))
+    assert answers[0] == answers[1] and answers[0][0] == 502, answers
+    assert _rules(answers[0][1]) == [("source", "source_unavailable")] and name not in json.dumps(answers[0][1])
+
+
+def test_a_campaign_stored_before_the_rules_is_refused_at_preview_and_at_run(api, local_aws, plan):
+    from datetime import datetime, timezone
+
+    from attract.invites.campaign_repository import CampaignRepository
+    from attract.invites.campaigns import InviteCampaign
+
+    # Given a campaign stored (by the repository, as before the rules) with Attract's own table as its source
+    campaign_id = "old" + uuid.uuid4().hex[:10]
+    CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb")).create(
+        InviteCampaign.model_validate({**_body(mapping=_mapping(), source={
+            "kind": "dynamodb", "table_name": local_aws.refs["AttractTable"]}), "id": campaign_id,
+            "link_code": "old" + campaign_id[3:11], "created_at": datetime.now(timezone.utc)}))
+    # When it is previewed or run: 422 naming the field, nothing read, no run, no plan message
+    for path in ("preview", "runs"):
+        status, answer = _call(api, _event("POST", f"/invite-campaigns/{campaign_id}/{path}"))
+        assert status == 422 and _rules(answer) == [("source.table_name", "source_table_not_allowed")], answer
+    assert "Messages" not in plan["sqs"].receive_message(QueueUrl=plan["url"], WaitTimeSeconds=0)
+    assert _item(local_aws, f"INVITE_CAMPAIGN#{campaign_id}", "CAMPAIGN").get("latest_run_id") is None
+
+
+@pytest.mark.parametrize("expression", ["rate(1 minute)", "rate(30 minutes)", "cron(* * * * ? *)",
+                                        "cron(0,30 9 ? * MON-FRI *)"])
+def test_a_schedule_firing_more_than_once_an_hour_is_422_at_creation_and_on_put(api, local_aws, expression):
+    # At creation: 422 on schedule.expression, and no campaign (nothing was written before the check)
+    body = _body(mapping=_mapping(), name=f"Too often {uuid.uuid4().hex[:6]}",
+                 schedule={"expression": expression, "timezone": "Europe/Berlin"})
+    status, answer = _call(api, _event("POST", "/invite-campaigns", body))
+    assert status == 422 and _rules(answer) == [("schedule.expression", "schedule_too_frequent")], answer
+    # On PUT …/schedule: 422 on expression, and Scheduler holds nothing
+    created = _create(api, name=f"Hourly at most {uuid.uuid4().hex[:6]}")
+    status, answer = _call(api, _event("PUT", f"/invite-campaigns/{created['id']}/schedule",
+                                       {"expression": expression}))
+    assert status == 422 and _rules(answer) == [("expression", "schedule_too_frequent")], answer
+    with pytest.raises(ClientError):
+        _schedule(local_aws, created["id"])
+    # And hourly is fine
+    status, _ = _call(api, _event("PUT", f"/invite-campaigns/{created['id']}/schedule", {"expression": "rate(1 hour)"}))
+    assert status == 200

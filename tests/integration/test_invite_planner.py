@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from attract.aws import from_item
 from attract.identity import email_hash
-from attract.invites.campaigns import CampaignRepository, InviteCampaign
-from attract.invites.runs import RunRepository
+from attract.invites.campaign_repository import CampaignRepository
+from attract.invites.campaigns import InviteCampaign
+from attract.invites.run_repository import RunRepository
 from attract_local.triggers import sqs_event
 from tests.integration.conftest import VISIBILITY
 from tests.integration.test_invite_sender import received
@@ -571,3 +572,41 @@ def test_run_status_reads_back_as_the_api_answers_it(local_aws):
                                        "rows": 5, "planned": 3, "sent": 2, "failed": 0, "skipped": {"member": 2}}}
     assert from_item(dynamodb.get_item(TableName=table, Key={
         "PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": "RUN#r-9"}})["Item"])["type"] == "invite_run"
+
+
+def test_a_stored_campaign_naming_the_application_table_fails_without_reading_it(pipeline, local_aws, domain):
+    # Given a campaign stored before the source rules, whose source is Attract's own table (pending joiners'
+    # addresses, names and cities), and a run of it
+    from attract.aws import client
+
+    _, _, sqs, _, invites = pipeline
+    campaign_id = put_campaign(local_aws, {"kind": "dynamodb", "table_name": local_aws.refs["AttractTable"],
+                                           "segments": 1}, domain, mapping={"email": "email", "consent": "consent"})
+    start_run(local_aws, campaign_id)
+    scans: list[str] = []
+    client("dynamodb").meta.events.register("before-call.dynamodb.Scan", lambda **_: scans.append("scan"))
+    # When the planner handles its plan message
+    plan(pipeline, campaign_id)
+    # Then the run failed as not allowed, the table was never scanned and nobody is to be invited
+    run = run_item(local_aws, campaign_id)
+    assert (run["status"], run["error"]) == ("failed", "source_not_allowed")
+    assert scans == []
+    assert sqs.receive_message(QueueUrl=invites).get("Messages") is None
+
+
+def test_a_stored_schedule_firing_more_than_once_an_hour_plans_nothing(pipeline, sources, local_aws, domain):
+    # Given a campaign whose schedule (stored before the API refused such schedules) fires every minute
+    from attract.invites.campaigns import StoredSchedule
+
+    _, _, sqs, plan_url, invites = pipeline
+    campaign_id = put_campaign(local_aws, sources.create("sqlite", rows([(1, "ada", True, 1)], domain)), domain)
+    CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb")).set_schedule(
+        campaign_id, StoredSchedule(expression="rate(1 minute)", timezone="UTC", name=f"invite-{campaign_id}"))
+    # When one of its firings reaches the planner
+    sqs.send_message(QueueUrl=plan_url, MessageBody=json.dumps({"campaign_id": campaign_id,
+                                                                "scheduled_at": "2026-11-26T09:00:00Z"}))
+    assert poll(pipeline[0], sqs, plan_url) == (1, [])
+    # Then no run was started and nothing was read or queued (the message is done with)
+    assert run_item(local_aws, campaign_id, "s-20261126T090000Z") == {}
+    assert sqs.receive_message(QueueUrl=invites).get("Messages") is None
+    assert sqs.receive_message(QueueUrl=plan_url).get("Messages") is None

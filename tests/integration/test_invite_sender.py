@@ -167,7 +167,7 @@ def test_a_send_ses_refuses_gives_the_persons_cooldown_back_as_it_was(sender, qu
 
 def test_a_job_failing_on_its_last_receive_is_counted_failed_and_the_run_settles(sender, queues, local_aws):
     # Given a run that planned two jobs, one of them to a domain SES never accepts mail from
-    from attract.invites.runs import RunRepository
+    from attract.invites.run_repository import RunRepository
 
     sqs, queue, dlq = queues
     campaign = f"fail-{uuid.uuid4().hex[:6]}"

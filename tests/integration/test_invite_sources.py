@@ -14,16 +14,10 @@ import sqlalchemy as sa
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import TypeAdapter, ValidationError
 
-from attract.invites.sources import (
-    Candidate,
-    ColumnMapping,
-    SourceError,
-    SourceNotAllowedError,
-    SourceSpec,
-    SourceTruncatedError,
-    open_source,
-    screen,
-)
+from attract.invites.ports import SourceError, SourceNotAllowedError, SourceTruncatedError
+from attract.invites.screening import screen
+from attract.invites.sources import Candidate, ColumnMapping, SourceSpec
+from attract.providers.sources import open_source
 from tests.support import require_service
 
 SPEC = TypeAdapter(SourceSpec)

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from attract_local.cfn import Resolver, UnresolvableIntrinsicError, load_template
+from attract_local.cfn import PSEUDO_PARAMETERS, Resolver, UnresolvableIntrinsicError, load_template
 from attract_local.stack import LocalAws
 
 REFS = {"AWS::Region": "us-east-1", "Table": "attract-table", "Origins": ["https://a.example", "https://b.example"]}
@@ -43,7 +43,7 @@ def test_unresolvable_intrinsics_are_errors_naming_what_and_where(value, intrins
 
 def _offline_stack(template: dict) -> LocalAws:
     """LocalAws with the template's parameters as refs, without starting the emulator."""
-    refs = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AttractTable": "t", "IdempotencyTable": "i",
+    refs = {**PSEUDO_PARAMETERS, "AttractTable": "t", "IdempotencyTable": "i",
             "EmailPepperSecret": "arn:secret", "SigningKeySecret": "arn:signing", "HttpApi": "api", "UserPool": "pool", "UserPoolClient": "client",
             "InvitePlanQueue": "https://sqs/plan"}
     refs.update({name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()})

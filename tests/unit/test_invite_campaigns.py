@@ -8,9 +8,17 @@ import pytest
 from pydantic import ValidationError
 
 from attract.errors import InvalidRequestError, UpstreamError
-from attract.invites.campaign_logic import check_source_allowed, preview, schedule_payload, source_failure
+from attract.invites.campaign_logic import (
+    check_campaign_source,
+    check_schedule,
+    preview,
+    schedule_payload,
+    source_failure,
+)
 from attract.invites.campaigns import CampaignSchedule, InviteCampaign, InviteCampaignRequest
-from attract.invites.sources import INVALID_ROW, SourceError, SourceNotAllowedError
+from attract.invites.ports import SourceError, SourceNotAllowedError, SourceSecretError
+from attract.invites.source_rules import SourcePolicy
+from attract.invites.sources import INVALID_ROW
 
 # The issue's example: clients rely on this shape. Its text ("Hello {{first_name}}, ...") gained the {{invite_url}}
 # every invitation must now place.
@@ -120,14 +128,19 @@ def test_scheduler_expressions_are_accepted(expression):
     assert CampaignSchedule.model_validate({"expression": expression}).timezone == "UTC"
 
 
+POLICY = SourcePolicy(object_arn_pattern="arn:aws:s3:::attract-sources-*/*",
+                      table_arn_pattern="arn:aws:dynamodb:us-east-1:123456789012:table/attract-source-*",
+                      secret_arn_pattern="arn:aws:secretsmanager:us-east-1:123456789012:secret:ats/*")
+
+
 def test_sqlite_is_refused_unless_local_sources_are_allowed():
     request = InviteCampaignRequest.model_validate(_with("source", {"kind": "sqlite", "path": "/x.db", "table": "t"}))
     with pytest.raises(InvalidRequestError) as raised:
-        check_source_allowed(request, allow_local=False)
+        check_campaign_source(request.source, POLICY)
     assert (raised.value.field, raised.value.rule, raised.value.location) == ("source.kind", "source_kind_local_only",
                                                                               "body")
-    check_source_allowed(request, allow_local=True)
-    check_source_allowed(InviteCampaignRequest.model_validate(ISSUE_EXAMPLE), allow_local=False)
+    check_campaign_source(request.source, SourcePolicy(**{**POLICY.__dict__, "allow_local": True}))
+    check_campaign_source(InviteCampaignRequest.model_validate(ISSUE_EXAMPLE).source, POLICY)
 
 
 def test_the_schedule_payload_is_the_plan_queue_message_with_schedulers_placeholder():
@@ -205,7 +218,7 @@ def test_a_failing_source_is_a_named_4xx_or_502_never_a_crash():
 
 def test_source_failures_are_classified_by_kind():
     assert source_failure(SourceNotAllowedError("x")).rule == "source_kind_local_only"
-    assert source_failure(KeyError("host")).rule == "source_secret_invalid"
+    assert source_failure(SourceSecretError("x")).rule == "source_secret_invalid"
     error = type("GetParameterError", (Exception,), {})("ResourceNotFoundException arn:...:secret:ats")
     assert isinstance(source_failure(error), UpstreamError) and source_failure(error).field == "source.secret_id"
 
@@ -225,3 +238,34 @@ def test_time_zones_resolve_without_the_operating_systems_database():
     finally:
         zoneinfo.reset_tzpath()
         zoneinfo.ZoneInfo.clear_cache()
+
+
+# ---- at most one firing an hour ----------------------------------------------------------------------------------
+
+NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("expression", "zone", "minutes"), [
+    ("rate(1 minute)", "UTC", 1), ("rate(59 minutes)", "UTC", 59), ("cron(* * * * ? *)", "UTC", 1),
+    ("cron(0/30 9-17 ? * MON-FRI *)", "Europe/Berlin", 30), ("cron(0,45 9 ? * MON *)", "UTC", 45),
+    # Every hour at :30 on Lord Howe Island: the night its clocks go forward half an hour, 30 minutes apart
+    ("cron(30 * * * ? *)", "Australia/Lord_Howe", 30)])
+def test_a_schedule_firing_more_than_once_an_hour_is_refused_naming_the_field(expression, zone, minutes):
+    with pytest.raises(InvalidRequestError) as raised:
+        check_schedule(CampaignSchedule(expression=expression, timezone=zone), "schedule.expression", NOW)
+    assert (raised.value.field, raised.value.rule) == ("schedule.expression", "schedule_too_frequent")
+    assert f"{minutes} minute" in raised.value.message
+
+
+@pytest.mark.parametrize(("expression", "zone"), [
+    ("rate(1 hour)", "UTC"), ("rate(60 minutes)", "UTC"), ("cron(0 * * * ? *)", "Europe/Berlin"),
+    ("cron(30 * * * ? *)", "Europe/Berlin"), ("cron(0 9 ? * MON *)", "Europe/Berlin"), ("cron(15 10 15W * ? *)", "UTC"),
+    ("at(2027-01-15T09:30:00)", "Europe/Berlin")])
+def test_a_schedule_firing_at_most_once_an_hour_is_accepted(expression, zone):
+    check_schedule(CampaignSchedule(expression=expression, timezone=zone), "expression", NOW)
+
+
+def test_a_cron_whose_firings_cannot_be_computed_is_refused():
+    with pytest.raises(InvalidRequestError) as raised:
+        check_schedule(CampaignSchedule(expression="cron(0 10 L-2 * ? *)"), "expression", NOW)
+    assert (raised.value.field, raised.value.rule) == ("expression", "schedule_unsupported")

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from attract.invites.models import InviteSender
 from attract.invites.planning import PlanRequest, error_code, parse_request, plan, reads_in_order
-from attract.invites.repository import PlanningLookups
-from attract.invites.sources import ColumnMapping, SourceNotAllowedError, SourceTruncatedError
+from attract.invites.planning_repository import PlanningLookups
+from attract.invites.ports import SourceNotAllowedError, SourceTruncatedError
+from attract.invites.sources import ColumnMapping
 from attract.providers.sqs import SqsBatchSender
 from tests.support import load_event
 
@@ -181,7 +182,9 @@ def test_error_codes_say_what_failed_and_whether_a_retry_can_help():
 
     assert error_code(SourceTruncatedError("x")) == ("source_truncated", False)
     assert error_code(SourceNotAllowedError("x")) == ("source_not_allowed", True)
-    assert error_code(ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")) == ("source_not_found", True)
+    # A missing object and one that may not be read are one code: the run says nothing of what exists
+    assert error_code(ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")) == ("source_unreadable", True)
+    assert error_code(ClientError({"Error": {"Code": "AccessDenied"}}, "GetObject")) == ("source_unreadable", True)
     assert error_code(ClientError({"Error": {"Code": "ThrottlingException"}}, "Query")) == ("planning_failed", False)
     assert error_code(RuntimeError("boom")) == ("planning_failed", False)
 

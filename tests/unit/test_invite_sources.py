@@ -7,18 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from attract.invites.sources import (
-    INVALID_ROW,
-    Candidate,
-    ColumnMapping,
-    Skip,
-    SourceSpec,
-    as_bool,
-    as_datetime,
-    as_skills,
-    is_after,
-    screen,
-)
+from attract.invites.screening import as_bool, as_datetime, as_skills, is_after, screen
+from attract.invites.sources import INVALID_ROW, Candidate, ColumnMapping, Skip, SourceSpec
 
 SPEC = TypeAdapter(SourceSpec)
 UTC = timezone.utc
@@ -168,7 +158,7 @@ def test_since_filter_for_files_and_tables_without_sql():
 
 
 def test_digest_set_remembers_every_address_through_growth_and_stays_compact():
-    from attract.invites.sources import DigestSet
+    from attract.invites.screening import DigestSet
 
     seen = DigestSet(capacity=8)
     addresses = [f"person{n}@example.com" for n in range(5000)]

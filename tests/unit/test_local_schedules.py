@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from attract.schedules import At, Rate, UnsupportedScheduleError, parse
 from attract_local.openapi import function_module
-from attract_local.schedules import At, Rate, UnsupportedScheduleError, parse
 from attract_local.triggers import failed_message_ids
 
 UTC = timezone.utc
@@ -58,7 +58,7 @@ def test_cron_and_at_in_a_timezone():
 
 
 @pytest.mark.parametrize("expression", [
-    "cron(0 10 LW * ? *)", "cron(0 10 15W * ? *)", "cron(0 10 L-2 * ? *)",  # not honoured locally
+    "cron(0 10 L-2 * ? *)", "cron(0 10 1W,15W * ? *)", "cron(0 10 32W * ? *)",  # not AWS's documented forms
     "cron(0 10 * * * *)", "cron(0 10 ? * ? *)",  # AWS wants exactly one '?'
     "cron(0 10 * * ?)", "cron(60 10 * * ? *)", "cron(0 10 * 13 ? *)", "cron(0 22-2 * * ? *)",
     "cron(0 10 ? * FOO *)", "cron(0/0 10 * * ? *)",

@@ -8,7 +8,9 @@ import pytest
 from pydantic import TypeAdapter
 
 from attract.identity import normalise_email
-from attract.invites.sources import Candidate, ColumnMapping, SourceSpec, open_source, screen
+from attract.invites.screening import screen
+from attract.invites.sources import Candidate, ColumnMapping, SourceSpec
+from attract.providers.sources import open_source
 from attract_local.sample_ats import build
 
 

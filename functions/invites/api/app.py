@@ -23,9 +23,9 @@ from attract.clock import utc_now
 from attract.errors import NotFoundError
 from attract.invites import campaign_logic as logic
 from attract.invites import senders
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     CampaignPreview,
-    CampaignRepository,
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
@@ -34,7 +34,9 @@ from attract.invites.campaigns import (
     StoredSchedule,
 )
 from attract.invites.models import CampaignId
-from attract.invites.runs import RunRepository, RunStatus
+from attract.invites.run_repository import RunRepository
+from attract.invites.runs import RunStatus
+from attract.invites.source_rules import SourcePolicy, source_policy
 from attract.links.logic import check_destination_host
 from attract.links.models import CreateLinkRequest
 from attract.links.repository import LinkRepository
@@ -76,6 +78,10 @@ def _identities() -> senders.SenderIdentities:
     return SesIdentities()
 
 
+def _policy() -> SourcePolicy:
+    return source_policy(load_settings())
+
+
 def _base_url() -> str:
     return load_settings().public_base_url or f"https://{app.current_event.request_context.domain_name}"
 
@@ -97,7 +103,7 @@ def _response(campaign: InviteCampaign) -> logic.CampaignResponse:
                      **ERRORS})
 def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Response[logic.CampaignResponse]:
     settings = load_settings()
-    logic.check_source_allowed(request, settings.invite_allow_local_sources)
+    logic.check_request(request, _policy(), utc_now())  # 422: a source it may not read, a schedule too frequent
     senders.check_sender(request.sender, _identities())  # 422 ses.identity_not_verified: SES would refuse every message
     check_destination_host(CreateLinkRequest(destination=request.destination, campaign=request.name,
                                              channel="email", source="invitation", medium="email"),  # type: ignore[arg-type]
@@ -126,11 +132,10 @@ def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignR
           responses={200: {"description": "Rendered messages and the skip counts of the rows read"}, **NOT_FOUND,
                      502: {"description": "The source could not be read (reason named)"}, **ERRORS})
 def preview_campaign(campaign_id: Annotated[CampaignId, Path()]) -> CampaignPreview:
-    from attract.invites.sources import open_source  # drivers are imported by kind, on first use
+    from attract.providers.sources import open_source  # drivers are imported by kind, on first use
 
     campaign = _campaign(campaign_id)
-    allow_local = load_settings().invite_allow_local_sources
-    source = logic.open_preview_source(campaign, allow_local, open_source)
+    source = logic.open_preview_source(campaign, _policy(), open_source)
     return logic.preview(campaign, source, _base_url())
 
 
@@ -146,6 +151,7 @@ def start_run(campaign_id: Annotated[CampaignId, Path()],
                                                        "same run for the same campaign")] = None) -> Response[RunStarted]:
     runs, queue, now = _stores()[1], _triggers()[0], utc_now()
     campaign = _campaign(campaign_id)
+    logic.check_campaign_source(campaign.source, _policy())  # a campaign stored before the rule: 422, no run
     if idempotency_key is None:
         started = logic.start_run(campaign, runs, queue, now)
     else:
@@ -174,7 +180,9 @@ def read_run(campaign_id: Annotated[CampaignId, Path()], run_id: Annotated[RunId
 def put_schedule(campaign_id: Annotated[CampaignId, Path()],
                  schedule: Annotated[CampaignSchedule, Body()]) -> StoredSchedule:
     campaigns = _stores()[0]
-    stored = logic.put_schedule(_campaign(campaign_id), schedule, _triggers()[1], campaigns)
+    campaign = _campaign(campaign_id)
+    logic.check_schedule(schedule, "expression", utc_now())  # 422: more than once an hour
+    stored = logic.put_schedule(campaign, schedule, _triggers()[1], campaigns)
     logger.info("invite schedule set", extra={"campaign_id": campaign_id})
     return stored
 

@@ -14,12 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
-from attract.invites.campaigns import CampaignRepository
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.planning import execute, parse_request
-from attract.invites.repository import PlanningLookups
-from attract.invites.runs import RunRepository
-from attract.invites.sources import open_source
+from attract.invites.planning_repository import PlanningLookups
+from attract.invites.run_repository import RunRepository
+from attract.invites.source_rules import source_policy
 from attract.observability import logger, metrics, tracer
+from attract.providers.sources import open_source
 from attract.providers.sqs import SqsBatchSender
 from attract.settings import InvitePlannerSettings
 
@@ -48,7 +49,7 @@ def _plan(record: SQSRecord) -> str:
                                                  allow_local=settings.invite_allow_local_sources),
         hasher=lambda address: email_hash(address, pepper), now=utc_now(),
         cooldown_days=settings.invite_cooldown_days, last_attempt=receives >= settings.invite_max_receives,
-        checkpoint_every=settings.invite_plan_checkpoint_rows)
+        policy=source_policy(settings), checkpoint_every=settings.invite_plan_checkpoint_rows)
     logger.info("plan message handled", extra=summary.model_dump())
     return summary.outcome
 

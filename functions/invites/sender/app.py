@@ -16,7 +16,7 @@ from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper, normalise_email
 from attract.invites.models import InvitationJob
 from attract.invites.repository import InviteRepository
-from attract.invites.runs import RunRepository
+from attract.invites.run_repository import RunRepository
 from attract.invites.sending import SendPolicy, TokenBucket, send_and_settle
 from attract.observability import logger, metrics, tracer
 from attract.settings import InviteSenderSettings, SettingsError

@@ -44,6 +44,11 @@ def _host_list(value: str) -> tuple[str, ...]:
     return tuple(entries)
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """"a, b,c" -> ("a", "b", "c"): a comma-separated list of names or ARNs (empty entries dropped)."""
+    return tuple(entry for entry in (part.strip() for part in value.split(",")) if entry)
+
+
 def _integer(value: str) -> int:
     try:
         return int(value.strip())
@@ -124,6 +129,15 @@ class Settings:
     invite_scheduler_role_arn: str | None = variable("INVITE_SCHEDULER_ROLE_ARN", None, min_length=1)
     # sqlite sources read local files: the local stack and the demo only.
     invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_flag)
+    # What invitation sources may read (attract.invites.source_rules): the resources of the template's IAM
+    # statements, verbatim (`arn:…:s3:::<SourceBucketPattern>/*`, `…:table/<SourceTablePattern>`,
+    # `…:secret:<SourceSecretPrefix>*`), and Attract's own tables, secrets and buckets, which a source never is.
+    source_object_arn_pattern: str | None = variable("SOURCE_OBJECT_ARN_PATTERN", None, min_length=8)
+    source_table_arn_pattern: str | None = variable("SOURCE_TABLE_ARN_PATTERN", None, min_length=8)
+    source_secret_arn_pattern: str | None = variable("SOURCE_SECRET_ARN_PATTERN", None, min_length=8)
+    stack_table_names: tuple[str, ...] = variable("STACK_TABLE_NAMES", (), parse=_names)
+    stack_secret_arns: tuple[str, ...] = variable("STACK_SECRET_ARNS", (), parse=_names)
+    stack_bucket_names: tuple[str, ...] = variable("STACK_BUCKET_NAMES", (), parse=_names)
     # Invitations: at most one from any campaign per person within the cooldown (attract.invites).
     invite_cooldown_days: int = variable("INVITE_COOLDOWN_DAYS", 30, parse=_integer, ge=0, le=3650)
     invite_token_days: int = variable("INVITE_TOKEN_DAYS", 60, parse=_integer, ge=1, le=400)
@@ -281,6 +295,11 @@ class ConversionSweepSettings(ConversionsSettings):
     """Schedule -> the conversions that waited (attract.campaigns.conversions.sweep), uploaded once due."""
 
 
+# What the functions reading invitation sources cannot do without (attract.invites.source_rules.SourcePolicy).
+SOURCE_RULES = ("SOURCE_OBJECT_ARN_PATTERN", "SOURCE_TABLE_ARN_PATTERN", "SOURCE_SECRET_ARN_PATTERN",
+                "STACK_TABLE_NAMES", "STACK_SECRET_ARNS")
+
+
 def _boolean(value: str) -> bool:
     text = value.strip().lower()
     if text not in ("true", "false", "1", "0", "yes", "no"):
@@ -295,10 +314,10 @@ class InvitePlannerSettings(Settings):
     Its own dataclass (not fields of Settings): only the planner pays for the generated methods.
     """
 
-    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "INVITES_QUEUE_URL")
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "INVITES_QUEUE_URL", *SOURCE_RULES)
     email_pepper_secret_id: str = variable("EMAIL_PEPPER_SECRET_ID", min_length=1)
     invites_queue_url: str = variable("INVITES_QUEUE_URL", min_length=1)
-    # sqlite sources: the local stack and the demo only (attract.invites.sources.open_source).
+    # sqlite sources: the local stack and the demo only (attract.invites.source_rules).
     invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_boolean)
     # Rows between two checkpoints of the run item (what a redelivered plan message skips).
     invite_plan_checkpoint_rows: int = variable("INVITE_PLAN_CHECKPOINT_ROWS", 1000, parse=_integer, ge=1,
@@ -313,8 +332,12 @@ def load_settings(model: type[Settings] = Settings) -> Settings:
 class InviteApiSettings(Settings):
     """POST/GET /invite-campaigns…: campaigns, previews, runs and schedules (marketers)."""
 
-    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "INVITE_PLAN_QUEUE_URL", "INVITE_PLAN_QUEUE_ARN", "INVITE_SCHEDULER_ROLE_ARN")
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "INVITE_PLAN_QUEUE_URL", "INVITE_PLAN_QUEUE_ARN", "INVITE_SCHEDULER_ROLE_ARN",
+                *SOURCE_RULES)
     idempotency_table_name: str
     invite_plan_queue_url: str
     invite_plan_queue_arn: str
     invite_scheduler_role_arn: str
+    source_object_arn_pattern: str
+    source_table_arn_pattern: str
+    source_secret_arn_pattern: str

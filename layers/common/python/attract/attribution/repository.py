@@ -33,25 +33,44 @@ from attract.attribution.logic import (
     plan_aggregates,
     registry_lookups,
 )
-from attract.attribution.registry import registry_key
-from attract.aws import Repository, from_item
+from attract.attribution.registry import registered_dimension, registry_key
+from attract.aws import Repository, batch_get, from_item
 from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
 SPEND_PREFIX = "s|"  # a spend item's per-platform-campaign values (attract.campaigns.spend_repository)
-MAX_BATCH_GET = 100
+
+
+TOTALS = "totals"  # the partition of the day's totals (AGG#totals)
+DAY_KEYS = "keys"  # and of the day's key counts (AGG#keys)
+
+
+def aggregate_partition(dimension: str) -> str:
+    """`AGG#<dimension>` (channel, campaign, source), `AGG#totals`, `AGG#keys`: this module builds every one,
+    and the spend sync writes its items into them through it (attract.campaigns.spend_repository)."""
+    return f"AGG#{dimension}"
+
+
+def dimension_of(partition: str) -> str | None:
+    """The dimension of an aggregate partition; None for another item's."""
+    return partition.removeprefix("AGG#") if partition.startswith("AGG#") else None
+
+
+def day_sort_key(day: date, *parts: object) -> str:
+    """`DAY#<yyyy-mm-dd>[#part…]`: the sort keys of the aggregate partitions, all in their day's range."""
+    return f"DAY#{day.isoformat()}" + "".join(f"#{part}" for part in parts)
 
 
 def bucket_key(dimension: str, day: date, bucket: int) -> dict:
-    return {"PK": {"S": f"AGG#{dimension}"}, "SK": {"S": f"DAY#{day.isoformat()}#{bucket:02d}"}}
+    return {"PK": {"S": aggregate_partition(dimension)}, "SK": {"S": day_sort_key(day, f"{bucket:02d}")}}
 
 
 def day_keys_key(day: date) -> dict:
-    return {"PK": {"S": "AGG#keys"}, "SK": {"S": f"DAY#{day.isoformat()}"}}
+    return {"PK": {"S": aggregate_partition(DAY_KEYS)}, "SK": {"S": day_sort_key(day)}}
 
 
 def totals_key(day: date, shard: int) -> dict:
-    return {"PK": {"S": "AGG#totals"}, "SK": {"S": f"DAY#{day.isoformat()}#{shard}"}}
+    return {"PK": {"S": aggregate_partition(TOTALS)}, "SK": {"S": day_sort_key(day, shard)}}
 
 
 def _number(value: Decimal | int) -> dict:
@@ -82,15 +101,15 @@ class AggregateRepository(Repository):
         found = self._batch_get(keys, "PK, SK, #n, #d0, #d1, #d2, " + ", ".join(names),
                                 names | {"#n": "n_keys", "#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
 
-        registered = {(pk.removeprefix("DIM#"), sk) for pk, sk in found if pk.startswith("DIM#")}
+        registered = {(dimension, sk) for pk, sk in found if (dimension := registered_dimension(pk))}
         present: set[Key] = set()
         bucket_counts: dict[tuple[str, int], int] = {}
         day_counts: dict[str, int] = {}
         for (pk, sk), item in found.items():
-            if pk == "AGG#keys":
+            dimension = dimension_of(pk)
+            if dimension == DAY_KEYS:
                 day_counts = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("n|")}
-            elif pk.startswith("AGG#"):
-                dimension = pk.removeprefix("AGG#")
+            elif dimension is not None:
                 bucket_counts[(dimension, int(sk.rsplit("#", 1)[1]))] = int(item.get("n_keys", {"N": "0"})["N"])
                 present |= {(dimension, name[len(KEY_PREFIX):]) for name in item if name.startswith(KEY_PREFIX)}
         plan = plan_aggregates(join_contributions(path, registered),
@@ -161,16 +180,9 @@ class AggregateRepository(Repository):
 
     def _batch_get(self, keys: list[dict], projection: str, names: dict[str, str]) -> dict[tuple[str, str], dict]:
         """Consistent reads (a stale "absent" would split a key's counts), unprocessed keys retried."""
-        found: dict[tuple[str, str], dict] = {}
-        for start in range(0, len(keys), MAX_BATCH_GET):
-            request = {self.table: {"Keys": keys[start:start + MAX_BATCH_GET], "ConsistentRead": True,
-                                    "ProjectionExpression": projection, "ExpressionAttributeNames": names}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    found[(item["PK"]["S"], item["SK"]["S"])] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        items = batch_get(self.dynamodb, self.table, keys, ConsistentRead=True, ProjectionExpression=projection,
+                          ExpressionAttributeNames=names)
+        return {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
 
     # -- the report's side ----------------------------------------------------------------------
 
@@ -185,7 +197,7 @@ class AggregateRepository(Repository):
         position = MODELS.index(model)
         rows: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
         spend: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for item in self._days(f"AGG#{dimension}", start, end):
+        for item in self._days(aggregate_partition(dimension), start, end):
             if item.get("type") == "spend":
                 for entry in _spend_entries(item):
                     spend[entry["key"]][entry["currency"]] += entry["cost"]
@@ -197,7 +209,7 @@ class AggregateRepository(Repository):
                     row[1] += int(numbers[TOUCHES])
         joins, touches = Decimal(0), 0
         total_spend: dict[str, Decimal] = defaultdict(Decimal)
-        for item in self._days("AGG#totals", start, end):
+        for item in self._days(aggregate_partition(TOTALS), start, end):
             if item.get("type") == "spend":
                 for entry in _spend_entries(item):
                     total_spend[entry["currency"]] += entry["cost"]
@@ -211,8 +223,8 @@ class AggregateRepository(Repository):
     def _days(self, partition: str, start: date, end: date):
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :start AND :end",
-            ExpressionAttributeValues={":pk": {"S": partition}, ":start": {"S": f"DAY#{start.isoformat()}"},
-                                       ":end": {"S": f"DAY#{end.isoformat()}#\uffff"}},
+            ExpressionAttributeValues={":pk": {"S": partition}, ":start": {"S": day_sort_key(start)},
+                                       ":end": {"S": day_sort_key(end, "\uffff")}},
         )
         for page in pages:
             for raw in page["Items"]:
@@ -226,7 +238,7 @@ def _spend_entries(item: dict) -> list[dict]:
 
 def stored_keys(item: dict) -> list[Key]:
     """The keys a raw key item holds (for tests and the bench)."""
-    dimension = item["PK"]["S"].removeprefix("AGG#")
+    dimension = str(dimension_of(item["PK"]["S"]))
     return [(dimension, name[len(KEY_PREFIX):]) for name in item if name.startswith(KEY_PREFIX)]
 
 

@@ -10,12 +10,12 @@ Two ports, because a platform may take conversions through another API than its 
 Google's conversions go through the Data Manager API, not the Google Ads API (docs/decisions.md).
 """
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Literal, Protocol, TypeVar
 
+from attract import retry
 from attract.campaigns.models import Conversion, ConversionResult, LaunchPlan, PlatformIds, SpendRow
 
 PlatformStatus = Literal["ENABLED", "PAUSED", "REMOVED"]
@@ -96,17 +96,10 @@ class ConversionUploader(Protocol):
 
 def backoff_s(attempt: int, *, base_s: float, cap_s: float) -> float:
     """The exponential backoff bound before retry `attempt` (0-based): base, doubling, capped."""
-    return min(cap_s, base_s * 2 ** min(attempt, 62))
+    return retry.backoff_bound(attempt, base_s, cap_s)
 
 
 def with_backoff(call: Callable[[], T], *, attempts: int = 5, base_s: float = 0.5, cap_s: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     """`call()`, retried on RateLimited with full-jitter exponential backoff; the last RateLimited is raised."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except RateLimited:
-            if attempt == attempts - 1:
-                raise
-            sleep(random.uniform(0, backoff_s(attempt, base_s=base_s, cap_s=cap_s)))
-    raise AssertionError("unreachable")
+    return retry.with_backoff(call, retry_on=RateLimited, attempts=attempts, base_s=base_s, cap_s=cap_s, sleep=sleep)

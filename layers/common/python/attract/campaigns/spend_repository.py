@@ -16,8 +16,8 @@ from datetime import date, datetime
 from botocore.exceptions import ClientError
 
 from attract.attribution.logic import bucket_of
-from attract.attribution.repository import SPEND_PREFIX
-from attract.aws import Repository, from_item, to_item
+from attract.attribution.repository import SPEND_PREFIX, TOTALS, aggregate_partition, day_sort_key
+from attract.aws import Repository, batch_get, from_item, to_item
 from attract.campaigns.models import SpendRow
 from attract.campaigns.spend import PlatformCampaign, SyncOutcome
 from attract.errors import ConflictError
@@ -25,7 +25,6 @@ from attract.errors import ConflictError
 SPEND_MARK = "SPEND"
 # ~250 bytes per campaign with a 100-character name: 4 items of 400 KB hold ~6,000 campaigns spending on one day.
 SPEND_SHARDS = 4
-MAX_BATCH_GET = 100
 SETS_PER_UPDATE = 50  # keeps an UpdateExpression far below DynamoDB's 4 KB
 
 
@@ -38,7 +37,8 @@ def registry_key(channel: str, platform_campaign_id: str) -> dict:
 
 
 def spend_key(partition: str, day: date, shard: int) -> dict:
-    return {"PK": {"S": partition}, "SK": {"S": f"DAY#{day.isoformat()}#{SPEND_MARK}#{shard}"}}
+    """A day's spend item in an aggregate partition: inside the day's range, after its key and totals items."""
+    return {"PK": {"S": partition}, "SK": {"S": day_sort_key(day, SPEND_MARK, shard)}}
 
 
 def spend_attribute(channel: str, platform_campaign_id: str) -> str:
@@ -75,16 +75,11 @@ class SpendRepository(Repository):
     def platform_campaigns(self, channel: str, platform_ids: Iterable[str]) -> dict[str, PlatformCampaign]:
         keys = [registry_key(channel, platform_id) for platform_id in sorted(set(platform_ids))]
         found: dict[str, PlatformCampaign] = {}
-        for start in range(0, len(keys), MAX_BATCH_GET):
-            request = {self.table: {"Keys": keys[start:start + MAX_BATCH_GET]}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for raw in response["Responses"].get(self.table, []):
-                    item = from_item(raw)
-                    found[item["platform_campaign_id"]] = PlatformCampaign(
-                        channel=item["channel"], platform_campaign_id=item["platform_campaign_id"],
-                        campaign_id=item["campaign_id"], name=item["name"], source=item.get("source"))
-                request = response.get("UnprocessedKeys") or {}
+        for raw in batch_get(self.dynamodb, self.table, keys):
+            item = from_item(raw)
+            found[item["platform_campaign_id"]] = PlatformCampaign(
+                channel=item["channel"], platform_campaign_id=item["platform_campaign_id"],
+                campaign_id=item["campaign_id"], name=item["name"], source=item.get("source"))
         return found
 
     def put_days(self, rows: Sequence[tuple[SpendRow, PlatformCampaign]], synced_at: datetime) -> None:
@@ -100,8 +95,8 @@ class SpendRepository(Repository):
             attribute = spend_attribute(row.channel, row.platform_campaign_id)
             shard = bucket_of(attribute, SPEND_SHARDS)
             for dimension, key in campaign.report_keys.items():
-                per_item[(f"AGG#{dimension}", row.day, shard)][attribute] = {**value, "key": key}
-            per_item[("AGG#totals", row.day, shard)][attribute] = value
+                per_item[(aggregate_partition(dimension), row.day, shard)][attribute] = {**value, "key": key}
+            per_item[(aggregate_partition(TOTALS), row.day, shard)][attribute] = value
         for (partition, day, shard), values in sorted(per_item.items()):
             entries = sorted(values.items())
             for start in range(0, len(entries), SETS_PER_UPDATE):

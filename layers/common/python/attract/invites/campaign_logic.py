@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
 from attract.idempotency import once_per_command
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     CampaignPreview,
-    CampaignRepository,
     CampaignSchedule,
     InviteCampaign,
     InviteCampaignRequest,
@@ -25,19 +25,17 @@ from attract.invites.campaigns import (
     RunStarted,
     StoredSchedule,
     schedule_name,
+    too_frequent,
 )
 from attract.invites.messages import compose
+from attract.invites.ports import CandidateSource, PlanQueue, RunStore, Schedules, SourceNotAllowedError
 from attract.invites.runs import RunStatus
-from attract.invites.sources import (
-    LOCAL_ONLY_KINDS,
-    Candidate,
-    CandidateSource,
-    SourceError,
-    SourceNotAllowedError,
-    screen,
-)
+from attract.invites.screening import screen
+from attract.invites.source_rules import SourcePolicy, check_source, classify, unavailable
+from attract.invites.sources import Candidate
 from attract.links.logic import CreateLinkCommand, LinkStore, create_link, tracked_url
 from attract.links.models import CreateLinkRequest
+from attract.schedules import UnsupportedScheduleError
 
 PREVIEW_MESSAGES = 3
 PREVIEW_MAX_ROWS = 1_000  # a source of skips only still answers quickly
@@ -45,25 +43,6 @@ SQL_KINDS = frozenset({"postgresql", "mysql", "sqlite"})
 PREVIEW_TOKEN = "PREVIEW"  # stands in for the signed per-person tokens, which a preview never makes
 # How long an Idempotency-Key of POST /invite-campaigns/{id}/runs is remembered (the usual 24 h of such keys).
 RUN_IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-class PlanQueue(Protocol):
-    def send(self, body: dict) -> None: ...
-
-
-class Schedules(Protocol):
-    def put(self, name: str, expression: str, timezone: str, payload: str) -> None:
-        """Create the schedule, or update it when it exists."""
-        ...
-
-    def delete(self, name: str) -> None:
-        """Remove the schedule; nothing when there is none."""
-        ...
-
-
-class RunStore(Protocol):  # attract.invites.runs.RunRepository
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
-    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
 
 
 class CampaignResponse(InviteCampaign):
@@ -97,15 +76,36 @@ def new_run_id() -> str:
     return f"r-{uuid.uuid4().hex[:20]}"
 
 
-def check_source_allowed(request: InviteCampaignRequest, allow_local: bool) -> None:
-    """422 on `source.kind` for a local-only source (sqlite) outside the local stack."""
-    if request.source.kind in LOCAL_ONLY_KINDS and not allow_local:
-        raise _local_only()
+def check_request(request: InviteCampaignRequest, policy: SourcePolicy, now: datetime) -> None:
+    """The rules a create request is checked against before anything is written: the source the campaign may
+    read, and a schedule firing at most once an hour. 422 naming the field and the rule."""
+    check_campaign_source(request.source, policy)
+    if request.schedule is not None:
+        check_schedule(request.schedule, "schedule.expression", now)
 
 
-def _local_only() -> InvalidRequestError:
-    return InvalidRequestError("source.kind", "source_kind_local_only",
-                               "sqlite sources are for the local stack and the demo only", location="body")
+def check_campaign_source(spec: Any, policy: SourcePolicy) -> None:
+    """422 naming the field and the rule unless the campaign may read `spec` (attract.invites.source_rules):
+    no I/O, so the answer is the same whether the bucket, table or secret exists or not."""
+    try:
+        check_source(spec, policy)
+    except SourceNotAllowedError as error:
+        raise InvalidRequestError(error.field, error.rule, error.message, location="body") from None
+
+
+def check_schedule(schedule: CampaignSchedule, field: str, now: datetime) -> None:
+    """422 on `field` for a schedule that fires more than once an hour (`rate`, `cron` and `at` alike:
+    attract.invites.campaigns.too_frequent), or whose firings cannot be computed."""
+    try:
+        interval = too_frequent(schedule, now)
+    except UnsupportedScheduleError as error:
+        raise InvalidRequestError(field, "schedule_unsupported", f"the firings of this expression cannot be "
+                                  f"checked: {error.detail}", location="body") from None
+    if interval is not None:
+        minutes = int(interval.total_seconds() // 60)
+        raise InvalidRequestError(field, "schedule_too_frequent", "an invite campaign runs at most once an hour: "
+                                  f"this schedule fires {minutes} minute{'s' if minutes != 1 else ''} apart",
+                                  location="body")
 
 
 def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
@@ -192,39 +192,25 @@ def render_preview(campaign: InviteCampaign, person: Candidate, base_url: str) -
 
 
 def source_failure(error: BaseException) -> AttractError:
-    """A source failure as a 422 (the campaign names something unusable) or a 502 (the source is unavailable).
+    """A source failure as a 422 (the campaign names something unusable) or a 502 (the source is unavailable), as
+    `attract.invites.source_rules.classify` reads it (the planner's run codes come from the same reading).
 
     Only the error's kind is used: driver messages can quote hosts, SQL and credentials.
     """
-    if isinstance(error, SourceNotAllowedError):
-        return _local_only()
-    if isinstance(error, SourceError):  # our adapters' own messages, written to be shown
-        return InvalidRequestError("source", "source_invalid", str(error), location="body")
-    kind = type(error).__name__
-    if kind in ("GetParameterError", "GetSecretValueError"):
-        return UpstreamError("source.secret_id", "source_secret_unavailable", "the source's secret could not be read")
-    if kind == "TransformParameterError" or isinstance(error, KeyError | TypeError):
-        return InvalidRequestError("source.secret_id", "source_secret_invalid",
-                                   "the secret is not JSON in the RDS format (engine, host, port, username, password, "
-                                   "dbname)", location="body")
-    if type(error).__module__.startswith("sqlalchemy"):
-        original = str(getattr(error, "orig", "")).lower()
-        if kind == "ProgrammingError" or original.startswith(("no such table", "no such column")):
-            return InvalidRequestError("mapping", "source_schema",
-                                       "the table or a mapped column does not exist, or may not be read", location="body")
-        return UpstreamError("source", "source_unavailable", f"the database could not be read ({kind})")
-    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-    if code:
-        return UpstreamError("source", "source_unavailable", f"the source answered {code}")
-    return UpstreamError("source", "source_unavailable", f"the source could not be read ({kind})")
+    failure = classify(error) or unavailable(error)
+    if failure.upstream:
+        return UpstreamError(failure.field, failure.rule, failure.message)
+    return InvalidRequestError(failure.field, failure.rule, failure.message, location="body")
 
 
-def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any) -> CandidateSource:
-    """`opener(spec, mapping, allow_local=...)` (attract.invites.sources.open_source), failures mapped."""
+def open_preview_source(campaign: InviteCampaign, policy: SourcePolicy, opener: Any) -> CandidateSource:
+    """`opener(spec, mapping, allow_local=...)` (attract.providers.sources.open_source) once the campaign may read
+    its source (a campaign stored before the rule is refused as a new one is); failures mapped."""
+    check_campaign_source(campaign.source, policy)
     # Small partitions for SQL: the stream stops after a few rows, and MariaDB drains an open partition on close.
     options = {"batch_size": 50} if campaign.source.kind in SQL_KINDS else {}
     try:
-        return opener(campaign.source, campaign.mapping, allow_local=allow_local, **options)
+        return opener(campaign.source, campaign.mapping, allow_local=policy.allow_local, **options)
     except AttractError:
         raise
     except Exception as error:
@@ -236,7 +222,8 @@ def open_preview_source(campaign: InviteCampaign, allow_local: bool, opener: Any
 
 def start_run(campaign: InviteCampaign, runs: RunStore, queue: PlanQueue, now: datetime) -> RunStarted:
     """A run now: its item (planning) and the campaign's active and latest run in one transaction, then the
-    planner's message. RunInProgressError (409 naming it) while another run of the campaign is active."""
+    planner's message. RunInProgressError (409 naming it) while another run of the campaign is active.
+    The caller has checked the campaign's source (`check_campaign_source`): a refused source starts nothing."""
     run_id = new_run_id()
     runs.start(campaign.id, run_id, "api", now)
     try:

@@ -1,29 +1,20 @@
-"""Invite campaigns: the marketer's request (the API contract), the stored campaign, and its repository.
-
-Campaign item: PK=INVITE_CAMPAIGN#<id>, SK=CAMPAIGN (docs/data-model.md, "Invite campaigns"):
-`spec` = the request as JSON, `name`, `link_code`, `created_at`, `created_by`, `latest_run_id`,
-`watermark` (ISO UTC, set once a run's planning completed), `schedule` (map: expression, timezone, name).
+"""Invite campaigns, the models: the marketer's request (the API contract), the stored campaign, its schedule
+and the API's answers. Stored by `attract.invites.campaign_repository`.
 """
 
-import json
 import re
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from attract.aws import Repository, from_item, to_item
-from attract.clock import iso, iso_micro
-from attract.errors import AlreadyExistsError, NotFoundError
+from attract import schedules
 from attract.invites.messages import PLACEHOLDER, PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
-from attract.invites.repository import campaign_key
 from attract.invites.sources import ColumnMapping, SourceSpec
 from attract.links.models import DestinationUrl
-
-SK_CAMPAIGN = "CAMPAIGN"
 
 # ---- schedules (EventBridge Scheduler's expression grammar) --------------------------------------------------
 
@@ -87,6 +78,20 @@ class StoredSchedule(CampaignSchedule):
 
 def schedule_name(campaign_id: str) -> str:
     return f"invite-{campaign_id}"
+
+
+# At most one firing an hour: each firing is a full read of the employer's source (rate(1 minute) was 1,440 a day).
+MIN_SCHEDULE_INTERVAL = timedelta(hours=1)
+
+
+def too_frequent(schedule: CampaignSchedule, now: datetime) -> timedelta | None:
+    """The interval between two firings when it is under MIN_SCHEDULE_INTERVAL, measured in real time over 28
+    years, DST changes included (attract.schedules.shortest_interval); None for a schedule that may run.
+    UnsupportedScheduleError for an expression whose firings cannot be computed. The API refuses such schedules
+    and the planner does not run one stored before the rule."""
+    interval = schedules.shortest_interval(schedules.parse(schedule.expression, schedule.timezone), now,
+                                           below=MIN_SCHEDULE_INTERVAL)
+    return interval if interval is not None and interval < MIN_SCHEDULE_INTERVAL else None
 
 
 # ---- the request ----------------------------------------------------------------------------------------------
@@ -180,78 +185,3 @@ class RunBusy(BaseModel):
     message: str
     run_id: str | None = Field(None, description="The active run: GET …/runs/{run_id} to follow it. Absent when the "
                                                  "same Idempotency-Key request is still being processed: retry it")
-
-
-# ---- DynamoDB -------------------------------------------------------------------------------------------------
-
-
-
-
-class CampaignRepository(Repository):
-    def create(self, campaign: InviteCampaign) -> None:
-        """Put the campaign unless its id is taken (AlreadyExistsError)."""
-        spec = campaign.model_dump(mode="json", by_alias=True, include=set(InviteCampaignRequest.model_fields))
-        if campaign.schedule is not None:
-            spec["schedule"] = CampaignSchedule.model_validate(campaign.schedule.model_dump(exclude={"name"})).model_dump()
-        values: dict[str, Any] = {
-            "type": "invite_campaign", "spec": json.dumps(spec), "name": campaign.name,
-            "link_code": campaign.link_code, "created_at": iso(campaign.created_at), "created_by": campaign.created_by,
-            "latest_run_id": campaign.latest_run_id,
-            "watermark": iso_micro(campaign.watermark) if campaign.watermark else None,
-            "schedule": campaign.schedule.model_dump() if campaign.schedule else None}
-        try:
-            self.dynamodb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(PK)",
-                                   Item={**campaign_key(campaign.id), **to_item(values)})
-        except self.dynamodb.exceptions.ConditionalCheckFailedException as error:
-            raise AlreadyExistsError(f"invite campaign {campaign.id} exists") from error
-
-    def get(self, campaign_id: str) -> InviteCampaign | None:
-        item = self.dynamodb.get_item(TableName=self.table, Key=campaign_key(campaign_id), ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        values = from_item(item)
-        spec = json.loads(values["spec"])
-        spec.pop("schedule", None)  # the item's `schedule` is the one in force (PUT/DELETE change it)
-        return InviteCampaign.model_validate({
-            **spec, "id": campaign_id, "link_code": values["link_code"], "created_at": values["created_at"],
-            "created_by": values.get("created_by", ""), "watermark": values.get("watermark"),
-            "latest_run_id": values.get("latest_run_id"), "schedule": values.get("schedule")})
-
-    def set_schedule(self, campaign_id: str, schedule: StoredSchedule) -> None:
-        self._update(campaign_id, "SET #s = :s", {"#s": "schedule"}, {":s": to_item({"s": schedule.model_dump()})["s"]})
-
-    def clear_schedule(self, campaign_id: str) -> None:
-        self._update(campaign_id, "REMOVE #s", {"#s": "schedule"}, None)
-
-    def record_run(self, campaign_id: str, run_id: str) -> None:
-        """The run the campaign's GET reports: the one started last. NotFoundError when there is no campaign."""
-        try:
-            self._update(campaign_id, "SET latest_run_id = :run", None, {":run": {"S": run_id}})
-        except self.dynamodb.exceptions.ConditionalCheckFailedException as error:
-            raise NotFoundError(f"no invite campaign {campaign_id}") from error
-
-    def complete_planning(self, campaign_id: str, run_id: str, watermark: datetime | None) -> None:
-        """After a run's planning: it becomes the latest run, and the watermark moves forward (never back).
-
-        A campaign that is not there is left alone (nothing to record; a redelivery must not fail on it)."""
-        try:
-            self.record_run(campaign_id, run_id)
-        except NotFoundError:
-            return
-        if watermark is None:
-            return
-        try:
-            self._update(campaign_id, "SET watermark = :w", None, {":w": {"S": iso_micro(watermark)}},
-                         condition="attribute_exists(PK) AND (attribute_not_exists(watermark) OR watermark < :w)")
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # a later watermark is already there (a redelivered or overtaken run)
-
-    def _update(self, campaign_id: str, expression: str, names: dict | None, values: dict | None,
-                condition: str = "attribute_exists(PK)") -> None:
-        arguments: dict[str, Any] = {"TableName": self.table, "Key": campaign_key(campaign_id),
-                                     "UpdateExpression": expression, "ConditionExpression": condition}
-        if names:
-            arguments["ExpressionAttributeNames"] = names
-        if values:
-            arguments["ExpressionAttributeValues"] = values
-        self.dynamodb.update_item(**arguments)

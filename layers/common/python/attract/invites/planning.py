@@ -13,7 +13,7 @@ Scan has no stable order: its run is rewound and read from the start.
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -21,24 +21,19 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from attract.clock import iso_micro
+from attract.invites.campaigns import too_frequent
 from attract.invites.models import CampaignId, InvitationJob, InviteTemplates, Recipient
+from attract.invites.ports import CandidateSource, JobQueue, Lookups, RunStore
 from attract.invites.runs import RUN_IN_PROGRESS, RunInProgressError
-from attract.invites.sources import (
-    Candidate,
-    CandidateSource,
-    InvalidRow,
-    Row,
-    Skip,
-    SourceError,
-    SourceNotAllowedError,
-    SourceTruncatedError,
-    as_datetime,
-    screen,
-)
+from attract.invites.screening import as_datetime, screen
+from attract.invites.source_rules import SourcePolicy, check_source, classify
+from attract.invites.sources import Candidate, InvalidRow, Row, Skip
+from attract.schedules import UnsupportedScheduleError
 
 CHECKPOINT_EVERY = 1_000
 LOOKUP_BATCH = 25
 QUEUE_BATCH = 10
+SCHEDULE_TOO_FREQUENT = "schedule_too_frequent"
 PlanOutcome = Literal["planned", "not_planning", "superseded", "failed"]
 
 
@@ -87,25 +82,8 @@ class Campaign(Protocol):
     def mapping(self) -> Any: ...
     @property
     def sender(self) -> Any: ...
-
-
-class Runs(Protocol):
-    def begin_planning(self, campaign_id: str, run_id: str, since: str | None, now: datetime) -> dict | None: ...
-    def checkpoint(self, campaign_id: str, run_id: str, previous_rows: int, rows: int, counts: Mapping[str, int],
-                   added: Mapping[str, int]) -> bool: ...
-    def finish_planning(self, campaign_id: str, run_id: str, previous_rows: int, rows: int,
-                        counts: Mapping[str, int], added: Mapping[str, int], now: datetime) -> bool: ...
-    def rewind(self, campaign_id: str, run_id: str, previous_rows: int, counts: Mapping[str, int]) -> bool: ...
-    def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool: ...
-
-
-class Lookups(Protocol):
-    def reasons(self, campaign_id: str, email_hashes: list[str], now: datetime,
-                cooldown_days: int) -> dict[str, str | None]: ...
-
-
-class JobQueue(Protocol):
-    def send(self, bodies: list[str]) -> None: ...
+    @property
+    def schedule(self) -> Any: ...
 
 
 class Watermarks(Protocol):
@@ -192,7 +170,7 @@ class _Pipeline:
             sender=campaign.sender)
 
 
-def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: Runs, campaigns: Watermarks,
+def plan(campaign: Campaign, run_id: str, source: CandidateSource, *, runs: RunStore, campaigns: Watermarks,
          lookups: Lookups, queue: JobQueue, hasher: Callable[[str], str], now: datetime, cooldown_days: int,
          checkpoint_every: int = CHECKPOINT_EVERY) -> PlanOutcome:
     """Plan (or resume planning) run `run_id` of `campaign` from `source`; the run must exist.
@@ -256,29 +234,14 @@ def reads_in_order(spec: Any) -> bool:
 
 
 def error_code(error: BaseException) -> tuple[str, bool]:
-    """(short code for the run item, permanent?) of a planning failure. Permanent ones are not retried."""
+    """(short code for the run item, permanent?) of a planning failure. Permanent ones are not retried.
+
+    A source's failure is read by `attract.invites.source_rules.classify`, as the API reads it for a preview;
+    anything else (throttling, a bug) is `planning_failed`, retried."""
     if isinstance(error, PlanningError):
         return error.code, True
-    if isinstance(error, SourceTruncatedError):
-        return "source_truncated", False  # MariaDB's net_write_timeout, a dropped connection: read again
-    if isinstance(error, SourceNotAllowedError):
-        return "source_not_allowed", True
-    if isinstance(error, SourceError):
-        return "source_error", True
-    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
-    if code in ("NoSuchKey", "NoSuchBucket", "ResourceNotFoundException"):
-        return "source_not_found", True
-    if code in ("AccessDenied", "AccessDeniedException"):
-        return "source_access_denied", True
-    module = type(error).__module__
-    if module.startswith("sqlalchemy"):
-        name = type(error).__name__
-        # Missing table or column, bad credentials shape: retrying cannot help. A dropped connection can.
-        return ("source_unavailable", False) if name in ("OperationalError", "InterfaceError") else \
-            ("source_query_failed", True)
-    if type(error).__name__ == "GetParameterError":
-        return "source_secret_unavailable", False
-    return "planning_failed", False
+    failure = classify(error)
+    return (failure.code, failure.permanent) if failure else ("planning_failed", False)
 
 
 def parse_request(body: str) -> PlanRequest:
@@ -294,13 +257,6 @@ class PlanSummary(BaseModel):
     error: str | None = Field(default=None)
 
 
-class RunStore(Runs, Protocol):
-    def start(self, campaign_id: str, run_id: str, trigger: str, now: datetime) -> bool: ...
-    def record_skipped(self, campaign_id: str, run_id: str, trigger: str, active_run_id: str,
-                       now: datetime) -> None: ...
-    def fail(self, campaign_id: str, run_id: str, error: str, now: datetime) -> bool: ...
-
-
 class Campaigns(Watermarks, Protocol):
     def get(self, campaign_id: str) -> Any: ...
 
@@ -308,11 +264,16 @@ class Campaigns(Watermarks, Protocol):
 def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             open_source: Callable[[Any], CandidateSource], lookups: Lookups, queue: JobQueue,
             hasher: Callable[[str], str], now: datetime, cooldown_days: int, last_attempt: bool,
-            checkpoint_every: int = CHECKPOINT_EVERY) -> PlanSummary:
+            policy: SourcePolicy, checkpoint_every: int = CHECKPOINT_EVERY) -> PlanSummary:
     """One plan message: the run (created here for a schedule), planned or resumed; failures recorded.
 
     A schedule firing while another run of the campaign is planning or sending starts nothing: its run is
-    recorded as failed with error `run_in_progress` (outcome "skipped"); the next firing tries again.
+    recorded as failed with error `run_in_progress` (outcome "skipped"); the next firing tries again. A firing
+    of a schedule that fires more than once an hour (stored before the API refused such schedules) starts
+    nothing either and writes nothing: outcome "skipped", error `schedule_too_frequent`, in the log.
+
+    The campaign's source is checked against `policy` before it is opened (a campaign stored before the rule
+    is refused as a new one is): the run fails with `source_not_allowed`, nothing is read.
 
     A permanent failure, or any failure on the message's last receive, marks the run failed and returns
     (the message is done with); a transient one raises, so SQS delivers the message again.
@@ -324,6 +285,8 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         if request.run_id is not None:
             runs.fail(request.campaign_id, run_id, "campaign_not_found", now)
         return summary.model_copy(update={"outcome": "failed", "error": "campaign_not_found"})
+    if request.run_id is None and fires_too_often(campaign.schedule, now):
+        return summary.model_copy(update={"outcome": "skipped", "error": SCHEDULE_TOO_FREQUENT})
     if request.run_id is None:
         try:  # False for a redelivered schedule: the same run, planned (or resumed) below
             runs.start(campaign.id, run_id, request.trigger, now)
@@ -331,6 +294,7 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
             runs.record_skipped(campaign.id, run_id, request.trigger, busy.run_id, now)
             return summary.model_copy(update={"outcome": "skipped", "error": RUN_IN_PROGRESS})
     try:
+        check_source(campaign.source, policy)
         source = open_source(campaign)
         outcome = plan(campaign, run_id, source, runs=runs, campaigns=campaigns, lookups=lookups, queue=queue,
                        hasher=hasher, now=now, cooldown_days=cooldown_days, checkpoint_every=checkpoint_every)
@@ -341,3 +305,14 @@ def execute(request: PlanRequest, *, campaigns: Campaigns, runs: RunStore,
         runs.fail(campaign.id, run_id, code, now)
         return summary.model_copy(update={"outcome": "failed", "error": code})
     return summary.model_copy(update={"outcome": outcome})
+
+
+def fires_too_often(schedule: Any, now: datetime) -> bool:
+    """Whether the campaign's schedule fires more than once an hour (or cannot be read): the API refuses such
+    schedules; one stored before the rule is not run."""
+    if schedule is None:
+        return False
+    try:
+        return too_frequent(schedule, now) is not None
+    except UnsupportedScheduleError:
+        return True

@@ -5,6 +5,9 @@ Cooldown:     PK=COOLDOWN#<email_hash>, SK=COOLDOWN               invited_at, ca
 Suppression:  PK=SUPPRESS#<email_hash>, SK=SUPPRESS               reason unsubscribe|bounce|complaint
 Invite touch: PK=INVITE#sha256(token), SK=INVITE                  the touch a join credits (TTL expires_at)
 Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained
+
+This module builds every invitation key (INVITE_CAMPAIGN#, INVITE_RUN#, INVITE_SEND#, COOLDOWN#, SUPPRESS#);
+the invite touch's key is the touches' (attract.tracking.repository.invite_key), the member's the joins'.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import TYPE_CHECKING
 from attract.aws import Repository, to_item
 from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
-from attract.invites.tokens import recipient_key, token_key
+from attract.invites.tokens import recipient_key
+from attract.tracking.repository import invite_key
 
 if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder
     from attract.invites.sending import Claim
@@ -40,13 +44,13 @@ def cooldown_key(email_hash: str) -> dict:
     return {"PK": {"S": f"COOLDOWN#{email_hash}"}, "SK": {"S": "COOLDOWN"}}
 
 
-def member_key(email_hash: str) -> dict:
-    """The confirmed member (attract.joins.repository): a member is never invited."""
-    return {"PK": {"S": f"MEMBER#{email_hash}"}, "SK": {"S": "MEMBER"}}
-
-
 def run_key(campaign_id: str, run_id: str) -> dict:
     return {"PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": f"RUN#{run_id}"}}
+
+
+def run_id_of(sort_key: str) -> str:
+    """The run id of a run item's SK (`RUN#<run_id>`)."""
+    return sort_key.removeprefix("RUN#")
 
 
 class InviteRepository(Repository):
@@ -140,7 +144,7 @@ class InviteRepository(Repository):
 
     def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None:
         self.dynamodb.put_item(TableName=self.table, Item={
-            "PK": {"S": f"INVITE#{token_key(token)}"}, "SK": {"S": "INVITE"},
+            **invite_key(token),
             **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
                        "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
@@ -150,67 +154,3 @@ class InviteRepository(Repository):
         self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id),
                                   UpdateExpression="ADD #n :v", ExpressionAttributeNames={"#n": name},
                                   ExpressionAttributeValues={":v": {"N": str(value)}})
-
-
-# ---- the planner's lookups: one BatchGetItem for up to 25 people (4 keys each)
-
-LOOKUPS_PER_BATCH = 25  # people per BatchGetItem: 4 keys each, DynamoDB's limit is 100 keys
-_MAX_UNPROCESSED_ROUNDS = 8
-
-
-class PlanningLookups(Repository):
-    """Why each person may not be invited by a campaign: member, suppressed, cooldown, already_invited (or None).
-
-    Eventually consistent reads would do for members and suppressions, but the claim decides
-    already_invited on a redelivered plan: strongly consistent, at twice the read units.
-    """
-
-    def __init__(self, table_name: str, dynamodb=None, sleep=None):
-        super().__init__(table_name, dynamodb)
-        import time
-
-        self._sleep = sleep or time.sleep
-
-    def reasons(self, campaign_id: str, email_hashes: list[str], now: datetime,
-                cooldown_days: int) -> dict[str, str | None]:
-        found: set[tuple[str, str]] = set()
-        cooldowns: dict[str, dict] = {}
-        for start in range(0, len(email_hashes), LOOKUPS_PER_BATCH):
-            keys = []
-            for digest in email_hashes[start:start + LOOKUPS_PER_BATCH]:
-                keys += [member_key(digest), suppression_key(digest), cooldown_key(digest),
-                         claim_key(campaign_id, digest)]
-            for item in self._batch_get(keys):
-                pk = item["PK"]["S"]
-                found.add((pk, item["SK"]["S"]))
-                if pk.startswith("COOLDOWN#"):
-                    cooldowns[pk.removeprefix("COOLDOWN#")] = item
-        cutoff = int(now.timestamp()) - cooldown_days * 86400
-        answer: dict[str, str | None] = {}
-        for digest in email_hashes:
-            cooldown = cooldowns.get(digest)
-            if (f"MEMBER#{digest}", "MEMBER") in found:
-                answer[digest] = "member"
-            elif (f"SUPPRESS#{digest}", "SUPPRESS") in found:
-                answer[digest] = "suppressed"
-            elif (f"INVITE_SEND#{campaign_id}#{digest}", "SEND") in found:
-                answer[digest] = "already_invited"
-            elif (cooldown is not None and cooldown.get("campaign_id", {}).get("S") != campaign_id
-                  and int(cooldown.get("invited_at", {}).get("N", "0")) >= cutoff):
-                answer[digest] = "cooldown"  # the sender's hold_cooldown would refuse it
-            else:
-                answer[digest] = None
-        return answer
-
-    def _batch_get(self, keys: list[dict]) -> list[dict]:
-        items: list[dict] = []
-        request = {self.table: {"Keys": keys, "ConsistentRead": True,
-                                "ProjectionExpression": "PK, SK, invited_at, campaign_id"}}
-        for attempt in range(_MAX_UNPROCESSED_ROUNDS):
-            response = self.dynamodb.batch_get_item(RequestItems=request)
-            items += response.get("Responses", {}).get(self.table, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            self._sleep(min(0.05 * 2 ** attempt, 2.0))  # throttled: back off, then ask for the rest
-        raise RuntimeError("DynamoDB left keys unprocessed after retries")

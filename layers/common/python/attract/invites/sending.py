@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 
 from attract.invites.messages import compose, mime
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
+from attract.invites.ports import RunStore
 from attract.invites.tokens import (  # noqa: F401 - re-exported: callers imported them from here before
     INVITE,
     UNSUBSCRIBE,
@@ -29,7 +30,6 @@ from attract.invites.tokens import (  # noqa: F401 - re-exported: callers import
     invite_token,
     open_unsubscribe_token,
     recipient_key,
-    token_key,
     unsubscribe_token,
 )
 from attract.signing import Signer
@@ -137,12 +137,8 @@ def _give_back(store: InviteStore, campaign_id: str, email_hash: str, now: datet
     store.release_cooldown(email_hash, campaign_id, now, hold.previous)
 
 
-class RunSettler(Protocol):
-    def settle(self, campaign_id: str, run_id: str, now: datetime) -> bool: ...
-
-
 def send_and_settle(job: InvitationJob, email: str, email_hash: str, now: datetime, policy: SendPolicy,
-                    signer: Signer, store: InviteStore, mailer: RawMailer, bucket: TokenBucket, runs: RunSettler,
+                    signer: Signer, store: InviteStore, mailer: RawMailer, bucket: TokenBucket, runs: RunStore,
                     last_attempt: bool) -> Outcome:
     """send_invitation, then let the run settle (sending -> done once every planned job has an outcome).
 

@@ -6,7 +6,6 @@ must not pay for the MIME builder (attract.invites.messages) that the sender nee
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,7 +39,3 @@ def open_unsubscribe_token(signer: Signer, token: str | None, now: datetime) -> 
         return None
     return fields[0], fields[1]
 
-
-def token_key(token: str) -> str:
-    """Invite tokens are bearer secrets: only their SHA-256 is a key (attract.tracking.repository.invite_token_key)."""
-    return hashlib.sha256(token.encode()).hexdigest()

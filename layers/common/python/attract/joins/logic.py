@@ -23,6 +23,7 @@ from attract.joins.models import CreditedTouch, JoinRequest, Member, PendingJoin
 from attract.signing import Signer
 from attract.tracking.logic import clean_referrer
 from attract.tracking.models import Touch
+from attract.tracking.records import email_subject, visitor_subject
 
 MAX_PATH = 20  # the latest touches of a long path: keeps one join's aggregate update under DynamoDB's 4 KB expression limit
 MAX_SIGNED_CLICKS = 5  # tc_click lookups per join (finding 5: was 7 kinds x 20 = 140 queries)
@@ -161,9 +162,9 @@ def gather_touches(request: JoinRequest, email_digest: str, now: datetime, lookb
                 visitors.append(visitor)
     found: dict[str, Touch] = {}
     for visitor in visitors[:MAX_VISITORS_PER_JOIN]:
-        for touch in source.touches_of(f"VISITOR#{visitor}", since):
+        for touch in source.touches_of(visitor_subject(visitor), since):
             found.setdefault(touch.touch_id, touch)
-    for touch in source.touches_of(f"EMAIL#{email_digest}", since):
+    for touch in source.touches_of(email_subject(email_digest), since):
         found.setdefault(touch.touch_id, touch)
     invite = source.invite_touch(request.invite_token) if request.invite_token else None
     # An invitation and the click on its link are one touch: the click (it says when) stands for it.

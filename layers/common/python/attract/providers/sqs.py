@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from attract.aws import client
 from attract.observability import logger, metrics
+from attract.retry import drain
 
 MAX_ENTRIES = 10
 MAX_BATCH_BYTES = 262_144  # SQS's limit for a whole batch, as for one message
@@ -45,8 +46,7 @@ class SqsBatchSender:
             self._send_batch(batch)
 
     def _send_batch(self, bodies: list[str]) -> None:
-        pending = {str(index): body for index, body in enumerate(bodies)}
-        for attempt in range(_ATTEMPTS):
+        def step(pending: dict[str, str]) -> dict[str, str]:
             self.calls += 1
             response = self.client.send_message_batch(
                 QueueUrl=self.queue_url, Entries=[{"Id": key, "MessageBody": body} for key, body in pending.items()])
@@ -55,11 +55,10 @@ class SqsBatchSender:
             if any(entry.get("SenderFault") for entry in failed):
                 codes = sorted({entry.get("Code", "") for entry in failed if entry.get("SenderFault")})
                 raise RuntimeError(f"SQS refused {len(failed)} entries: {', '.join(codes)}")
-            pending = {entry["Id"]: pending[entry["Id"]] for entry in failed}
-            if not pending:
-                return
-            self._sleep(min(0.1 * 2 ** attempt, 2.0))
-        raise RuntimeError(f"SQS did not accept {len(pending)} entries after {_ATTEMPTS} attempts")
+            return {entry["Id"]: pending[entry["Id"]] for entry in failed}
+
+        drain(step, {str(index): body for index, body in enumerate(bodies)}, attempts=_ATTEMPTS, base_s=0.1,
+              cap_s=2.0, sleep=self._sleep, what=f"SQS did not accept every entry after {_ATTEMPTS} attempts")
 
 
 class SqsConversionQueue:

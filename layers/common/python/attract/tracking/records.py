@@ -25,6 +25,16 @@ INVITE_PARAM = "tc_inv"
 INVITE_TOKEN_PATTERN = r"^[A-Za-z0-9_.-]{16,512}$"
 
 
+def visitor_subject(visitor_id: str) -> str:
+    """Whose touches: a visitor's partition (`VISITOR#<id>`), also the sort key naming a click lookup's visitor."""
+    return f"VISITOR#{visitor_id}"
+
+
+def email_subject(email_hash: str) -> str:
+    """Whose touches: an address's partition (`EMAIL#<hash>`), for touches imported by email."""
+    return f"EMAIL#{email_hash}"
+
+
 @dataclass(frozen=True)
 class ClickTouch:
     """A human click on a tracked link, as the redirect records it (always a visitor's, never an email's)."""

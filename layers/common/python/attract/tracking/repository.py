@@ -16,21 +16,18 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from attract.aws import Repository, from_item, to_item
+from attract.aws import Repository, batch_write, from_item, to_item
 from attract.clock import iso
 from attract.errors import AlreadyExistsError
 from attract.links.repository import click_counter_key
-from attract.tracking.records import ClickTouch
+from attract.tracking.records import ClickTouch, email_subject, visitor_subject
 
 if TYPE_CHECKING:
     from attract.tracking.models import Touch
 
-BATCH_SIZE = 25  # BatchWriteItem limit
-MAX_UNPROCESSED_RETRIES = 8
-
 
 def subject_key(touch: Touch | ClickTouch) -> str:
-    return f"VISITOR#{touch.visitor_id}" if touch.visitor_id else f"EMAIL#{touch.email_hash}"
+    return visitor_subject(touch.visitor_id) if touch.visitor_id else email_subject(str(touch.email_hash))
 
 
 def touch_item(touch: Touch | ClickTouch, expires_at: int) -> dict:
@@ -50,7 +47,8 @@ def click_lookup_items(touch: Touch | ClickTouch, expires_at: int) -> list[dict]
     """Items that find the visitor from a click id the join form carries (tc_click, gclid, fbclid, …)."""
     ids = {"tc_click": touch.touch_id, **touch.click_ids}
     return [
-        to_item({"PK": f"CLICK#{kind}#{value}", "SK": f"VISITOR#{touch.visitor_id}", "type": "click_lookup",
+        to_item({"PK": click_lookup_partition(kind, value), "SK": visitor_subject(str(touch.visitor_id)),
+                 "type": "click_lookup",
                  "visitor_id": touch.visitor_id, "expires_at": expires_at})
         for kind, value in ids.items()
     ]
@@ -101,16 +99,7 @@ class TouchRepository(Repository):
         """Batch-write imported touches. Their keys are deterministic, so a repeated import rewrites the same items."""
         unique = {touch_item(t, expires_at[t.touch_id])["SK"]["S"] + subject_key(t): t for t in touches}
         requests = [{"PutRequest": {"Item": touch_item(t, expires_at[t.touch_id])}} for t in unique.values()]
-        for start in range(0, len(requests), BATCH_SIZE):
-            pending = {self.table: requests[start : start + BATCH_SIZE]}
-            for attempt in range(MAX_UNPROCESSED_RETRIES):
-                response = self.dynamodb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise RuntimeError("DynamoDB left touches unprocessed after retries")
+        batch_write(self.dynamodb, self.table, requests)
 
     def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]:
         """Touches of one subject (`VISITOR#…` or `EMAIL#…`), oldest first, optionally from `since` on."""
@@ -129,14 +118,13 @@ class TouchRepository(Repository):
         """Visitors a click id was seen with (usually one)."""
         response = self.dynamodb.query(
             TableName=self.table, KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"CLICK#{kind}#{value}"}}, Limit=limit,
+            ExpressionAttributeValues={":pk": {"S": click_lookup_partition(kind, value)}}, Limit=limit,
         )
         return [str(from_item(item)["visitor_id"]) for item in response["Items"]]
 
     def invite_touch(self, token: str) -> Touch | None:
         """The touch an email invitation stands for, stored by the invitation sender under the token's hash."""
-        response = self.dynamodb.get_item(TableName=self.table, Key={
-            "PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}})
+        response = self.dynamodb.get_item(TableName=self.table, Key=invite_key(token))
         if "Item" not in response:
             return None
         # DynamoDB's TTL deletes late (up to days): an expired invitation credits nothing meanwhile.
@@ -151,3 +139,12 @@ class TouchRepository(Repository):
 def invite_token_key(token: str) -> str:
     """Invite tokens are bearer secrets: only their hash is a key."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_key(token: str) -> dict:
+    """The invitation's touch (`INVITE#sha256(token)`): written by the invitation sender, read by the join."""
+    return {"PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}}
+
+
+def click_lookup_partition(kind: str, click_id: str) -> str:
+    return f"CLICK#{kind}#{click_id}"

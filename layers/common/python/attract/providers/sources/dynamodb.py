@@ -12,10 +12,16 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from attract.invites.sources import ColumnMapping, DynamodbSpec, Row, SourceError, is_after
+from attract.invites.ports import SourceError
+from attract.invites.screening import is_after
+from attract.invites.sources import ColumnMapping, DynamodbSpec, Row
 
 _DONE = object()
 _deserializer = TypeDeserializer()
+
+
+def open(spec: DynamodbSpec, mapping: ColumnMapping, client: Any = None, **options: Any) -> "DynamodbSource":
+    return DynamodbSource(spec, mapping, client=client, **options)
 
 
 class DynamodbSource:

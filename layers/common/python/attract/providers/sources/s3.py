@@ -8,7 +8,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.streaming import S3Object
 from aws_lambda_powertools.utilities.streaming.transformations import BaseTransform, CsvTransform, GzipTransform
 
-from attract.invites.sources import INVALID_ROW, ColumnMapping, InvalidRow, Row, S3Spec, is_after
+from attract.invites.screening import is_after
+from attract.invites.sources import INVALID_ROW, ColumnMapping, InvalidRow, Row, S3Spec
+
+
+def open(spec: S3Spec, mapping: ColumnMapping, client: Any = None, **options: Any) -> "S3Source":
+    return S3Source(spec, mapping, client=client)
 
 
 class S3Source:

@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from attract.invites.sources import ColumnMapping, Row, SourceError, SourceTruncatedError
+from attract.invites.ports import SourceSecretError, SourceTruncatedError
+from attract.invites.sources import ColumnMapping, Row
 
 BATCH = 2_000
 Hook = Callable[[Connection], None]
@@ -82,12 +83,18 @@ class SqlSource:
 
 
 def credentials_url(driver: str, credentials: dict[str, Any], default_port: int, engines: frozenset[str]) -> sa.URL:
-    """An RDS-format secret (engine, host, port, username, password, dbname) as a SQLAlchemy URL."""
-    if credentials.get("engine") not in (None, *engines):
-        raise SourceError("the secret is for another database engine than the source kind")
-    return sa.URL.create(driver, username=credentials["username"], password=credentials.get("password") or None,
-                         host=credentials["host"], port=int(credentials.get("port") or default_port),
-                         database=credentials.get("dbname"))
+    """An RDS-format secret (engine, host, port, username, password, dbname) as a SQLAlchemy URL.
+
+    SourceSecretError for a secret of another engine or of another shape (never quoting it)."""
+    try:
+        if credentials.get("engine") not in (None, *engines):
+            raise SourceSecretError("the secret is for another database engine than the source kind")
+        return sa.URL.create(driver, username=credentials["username"], password=credentials.get("password") or None,
+                             host=credentials["host"], port=int(credentials.get("port") or default_port),
+                             database=credentials.get("dbname"))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise SourceSecretError("the secret is not JSON in the RDS format (engine, host, port, username, password, "
+                                "dbname)") from None
 
 
 def utc_naive(moment: datetime) -> datetime:

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from attract.invites.sources import ColumnMapping, SourceError, SqliteSpec
+from attract.invites.ports import SourceError
+from attract.invites.sources import ColumnMapping, SqliteSpec
 from attract.providers.sources.sql import SqlSource
 
 
