@@ -34,14 +34,11 @@ import binascii
 import copy
 import logging
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import grpc
@@ -52,11 +49,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from attract_local.sandboxes.google_oauth import sandbox_certificate, token_handler
+from attract_local.sandboxes.grpc_server import GoogleGrpcSandbox
 
 logger = logging.getLogger("attract_local.sandboxes.datamanager")
 
-SERVICE = "google.ads.datamanager.v1.IngestionService"
 DOMAIN = "datamanager.googleapis.com"
 MAX_EVENTS = 2000
 MAX_DESTINATIONS = 10
@@ -81,60 +77,40 @@ class _Invalid(Exception):
         self.status, self.reason, self.fields = status, reason, fields or []  # fields: (field path, ErrorReason)
 
 
-class DataManagerSandbox:
+class DataManagerSandbox(GoogleGrpcSandbox):
     """A local stand-in for datamanager.googleapis.com: `start()` -> "127.0.0.1:<port>"."""
+
+    SERVICE = "google.ads.datamanager.v1.IngestionService"
 
     def __init__(self, customer_id: str = "1234567890", conversion_action: str = "555000111",
                  access_token: str = "sandbox-access-token", clock: Callable[[], datetime] | None = None):
-        self.customer_id, self.conversion_action, self.access_token = customer_id, conversion_action, access_token
+        super().__init__(access_token)
+        self.customer_id, self.conversion_action = customer_id, conversion_action
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         self.received: list[tuple[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # request metadata per call, without the bearer token
-        self.token_requests = 0
         self.clicks: dict[str, datetime] = {}  # click id (gclid, gbraid, wbraid) -> when Google served that click
         self.events: dict[tuple[str, str], Any] = {}  # (conversion action, transaction id) -> the Event ingested
         self.statuses: dict[str, list[Any]] = {}  # request id -> RequestStatusPerDestination, as retrieved
         self._faults: list[_Fault] = []
-        self._lock = threading.RLock()
-        self._server: grpc.Server | None = None
-        self._token_server: ThreadingHTTPServer | None = None
-        self.endpoint = self.token_uri = ""
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
 
-    @property
-    def cert_path(self) -> str:
-        return sandbox_certificate()[2]
-
-    def start(self, port: int = 0, token_port: int = 0) -> str:
-        key_pem, cert_pem, _ = sandbox_certificate()
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
+    def _handlers(self) -> dict[str, grpc.RpcMethodHandler]:
+        return {
             "IngestEvents": grpc.unary_unary_rpc_method_handler(
                 self._ingest_events, request_deserializer=_service.IngestEventsRequest.deserialize,
                 response_serializer=_service.IngestEventsResponse.serialize),
             "RetrieveRequestStatus": grpc.unary_unary_rpc_method_handler(
                 self._retrieve_request_status, request_deserializer=_service.RetrieveRequestStatusRequest.deserialize,
                 response_serializer=_service.RetrieveRequestStatusResponse.serialize),
-        })])
-        bound = server.add_secure_port(f"127.0.0.1:{port}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
-        server.start()
-        self._server, self.endpoint = server, f"127.0.0.1:{bound}"
-        self._token_server = ThreadingHTTPServer(("127.0.0.1", token_port), token_handler(self))
-        threading.Thread(target=self._token_server.serve_forever, daemon=True).start()
-        self.token_uri = f"http://127.0.0.1:{self._token_server.server_address[1]}/token"
+        }
+
+    def start(self, port: int = 0, token_port: int = 0) -> str:
+        super().start(port, token_port)
         logger.warning("LOCAL SANDBOX (not Google): Data Manager API fake on %s, OAuth token endpoint %s, customer %s, "
                        "conversion action %s", self.endpoint, self.token_uri, self.customer_id, self.conversion_action)
         return self.endpoint
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop(grace=None)
-            self._server = None
-        if self._token_server is not None:
-            self._token_server.shutdown()
-            self._token_server.server_close()
-            self._token_server = None
 
     def config(self, **overrides) -> dict:
         """The Google secret's fields this API uses (attract.providers.google_auth.GoogleOAuthConfig)."""

@@ -45,10 +45,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass
 from http.client import HTTPConnection
-from http.server import ThreadingHTTPServer
 from importlib import import_module
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -57,7 +55,7 @@ from zoneinfo import ZoneInfo
 import grpc
 
 from attract.providers.google_ads import API_VERSION, FAILURE_METADATA_KEY
-from attract_local.sandboxes.google_oauth import sandbox_certificate, token_handler
+from attract_local.sandboxes.grpc_server import GoogleGrpcSandbox
 
 logger = logging.getLogger("attract_local.sandboxes.google_ads")
 
@@ -113,70 +111,48 @@ class _Fault:
 _IDS = itertools.count(700_000_001)
 
 
-class GoogleAdsSandbox:
+class GoogleAdsSandbox(GoogleGrpcSandbox):
     """A local stand-in for googleads.googleapis.com: `start()` -> "127.0.0.1:<port>"."""
+
+    SERVICE = f"{_PACKAGE}.services.GoogleAdsService"
+    MAX_WORKERS = 8
 
     def __init__(self, customer_id: str = "1234567890", currency: str = "EUR",
                  access_token: str = "sandbox-access-token", time_zone: str = "Europe/Berlin",
                  auto_tagging_enabled: bool = True):
-        self.customer_id, self.currency, self.access_token, self.time_zone = customer_id, currency, access_token, time_zone
+        super().__init__(access_token)
+        self.customer_id, self.currency, self.time_zone = customer_id, currency, time_zone
         self.auto_tagging_enabled = auto_tagging_enabled
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # tests may set it
         self.received: list[tuple[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # request metadata per call, without the bearer token
-        self.token_requests = 0
         self.resources: dict[str, dict[str, Any]] = {kind[0]: {} for kind in _KINDS.values()}
         self.spend_by_day: dict[tuple[str, str], tuple[int, int, int]] = {}  # (campaign id, day) -> micros, clicks, impr.
         self.failure_request_ids: list[str] = []  # request ids of the GoogleAdsFailures sent
         self._faults: dict[str, list[_Fault]] = {}
         self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
-        self._lock = threading.RLock()
-        self._server: grpc.Server | None = None
-        self._token_server: ThreadingHTTPServer | None = None
-        self.endpoint = self.token_uri = ""
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
 
-    @property
-    def cert_path(self) -> str:
-        return sandbox_certificate()[2]
+    def _handlers(self) -> dict[str, grpc.RpcMethodHandler]:
+        return {
+            "Search": grpc.unary_unary_rpc_method_handler(
+                self._search, request_deserializer=_services.SearchGoogleAdsRequest.deserialize,
+                response_serializer=_services.SearchGoogleAdsResponse.serialize),
+            "SearchStream": grpc.unary_stream_rpc_method_handler(
+                self._search_stream, request_deserializer=_services.SearchGoogleAdsStreamRequest.deserialize,
+                response_serializer=_services.SearchGoogleAdsStreamResponse.serialize),
+            "Mutate": grpc.unary_unary_rpc_method_handler(
+                self._mutate, request_deserializer=_services.MutateGoogleAdsRequest.deserialize,
+                response_serializer=_services.MutateGoogleAdsResponse.serialize),
+        }
 
     def start(self, port: int = 0, token_port: int = 0) -> str:
-        key_pem, cert_pem, _ = sandbox_certificate()
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        server.add_generic_rpc_handlers([
-            grpc.method_handlers_generic_handler(f"{_PACKAGE}.services.GoogleAdsService", {
-                "Search": grpc.unary_unary_rpc_method_handler(
-                    self._search, request_deserializer=_services.SearchGoogleAdsRequest.deserialize,
-                    response_serializer=_services.SearchGoogleAdsResponse.serialize),
-                "SearchStream": grpc.unary_stream_rpc_method_handler(
-                    self._search_stream, request_deserializer=_services.SearchGoogleAdsStreamRequest.deserialize,
-                    response_serializer=_services.SearchGoogleAdsStreamResponse.serialize),
-                "Mutate": grpc.unary_unary_rpc_method_handler(
-                    self._mutate, request_deserializer=_services.MutateGoogleAdsRequest.deserialize,
-                    response_serializer=_services.MutateGoogleAdsResponse.serialize),
-            }),
-        ])
-        bound = server.add_secure_port(f"127.0.0.1:{port}", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
-        server.start()
-        self._server = server
-        self.endpoint = f"127.0.0.1:{bound}"
-        self._token_server = ThreadingHTTPServer(("127.0.0.1", token_port), token_handler(self))
-        threading.Thread(target=self._token_server.serve_forever, daemon=True).start()
-        self.token_uri = f"http://127.0.0.1:{self._token_server.server_address[1]}/token"
+        super().start(port, token_port)
         logger.warning("LOCAL SANDBOX (not Google): Google Ads API %s fake on %s, OAuth token endpoint %s, "
                        "customer %s, trust %s", API_VERSION, self.endpoint, self.token_uri, customer_id_dashed(
                            self.customer_id), self.cert_path)
         return self.endpoint
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop(grace=None)
-            self._server = None
-        if self._token_server is not None:
-            self._token_server.shutdown()
-            self._token_server.server_close()
-            self._token_server = None
 
     def config(self, **overrides) -> dict:
         """A Google Ads secret (attract.providers.google_ads.GoogleAdsConfig) that works against this sandbox."""
