@@ -51,6 +51,21 @@ def _reset_caches() -> None:
     launch.idempotent_create_campaign.cache_clear()
 
 
+@pytest.fixture
+def dynamodb_down(monkeypatch):
+    """From now on the functions' DynamoDB endpoint refuses connections (an outage), fast."""
+    from attract import aws
+    from attract_local.stack import free_port
+
+    def down() -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        aws.client.cache_clear()
+
+    yield down
+    aws.client.cache_clear()
+
+
 # ---- invitations: the sender with a public base URL, a verified sender domain, a test queue pair
 
 VISIBILITY = 1  # seconds: a failed message comes back quickly

@@ -188,20 +188,6 @@ def test_hostile_values_never_5xx_and_stay_bounded(function_env, local_aws, ad_l
     assert _clicks(local_aws, ad_link["code"]) == 1
 
 
-@pytest.fixture
-def dynamodb_down(monkeypatch):
-    from attract import aws
-    from attract_local.stack import free_port
-
-    def down() -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        aws.client.cache_clear()
-
-    yield down
-    aws.client.cache_clear()
-
-
 def test_dynamodb_down_on_an_uncached_link_is_a_json_503(function_env, ad_link, dynamodb_down):
     tracking = function_env("TrackingFunction")
     dynamodb_down()

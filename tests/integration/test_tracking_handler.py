@@ -180,21 +180,6 @@ def test_the_click_transaction_never_touches_the_shared_link_items(function_env,
     assert json.loads(links.lambda_handler(event, FakeLambdaContext())["body"])["clicks"] == 3
 
 
-@pytest.fixture
-def dynamodb_down(monkeypatch):
-    """From now on the functions' DynamoDB endpoint refuses connections (an outage), fast."""
-    from attract import aws
-    from attract_local.stack import free_port
-
-    def down() -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        aws.client.cache_clear()
-
-    yield down
-    aws.client.cache_clear()
-
-
 def test_dynamodb_down_still_sends_the_person_on_and_counts_the_loss(function_env, local_aws, link_code,
                                                                       dynamodb_down, capsys, caplog):
     tracking = function_env("TrackingFunction")
