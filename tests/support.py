@@ -4,6 +4,8 @@ import copy
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,17 @@ def join_and_confirm_in_process(joins_module, aws_endpoint: str, body: dict) -> 
 def launched(gateway, plan, done):
     """An adapter's whole launch as the campaigns logic runs it for one channel: created paused, then activated."""
     return gateway.activate(gateway.create_paused(plan, done))
+
+
+@contextmanager
+def serving_google_sandbox(box) -> Iterator:
+    """`box` (a local Google gRPC sandbox) started and trusted, then stopped.
+
+    gRPC reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH once per process, at its first TLS channel; the sandbox's
+    certificate is per process too.
+    """
+    box.start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", box.cert_path)
+        yield box
+    box.stop()

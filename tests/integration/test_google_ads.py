@@ -17,7 +17,7 @@ from attract.campaigns.models import CampaignDraft, LaunchPlan, PlatformIds
 from attract.campaigns.ports import PlatformError, RateLimited
 from attract.providers.google_ads import API_VERSION, AUTO_TAGGING_OFF, GoogleAdsConfig, GoogleAdsGateway, build_client
 from attract_local.sandboxes.google_ads import GoogleAdsSandbox
-from tests.support import launched
+from tests.support import launched, serving_google_sandbox
 
 TARGETING_CRITERIA = ("age_range", "gender", "parental_status", "income_range", "user_list", "location",
                       "user_interest")
@@ -25,13 +25,8 @@ TARGETING_CRITERIA = ("age_range", "gender", "parental_status", "income_range", 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = GoogleAdsSandbox(customer_id="1234567890", currency="EUR")
-    box.start()
-    # gRPC reads this once per process, at its first TLS channel; the sandbox's certificate is per process too.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", box.cert_path)
+    with serving_google_sandbox(GoogleAdsSandbox(customer_id="1234567890", currency="EUR")) as box:
         yield box
-    box.stop()
 
 
 @pytest.fixture(autouse=True)

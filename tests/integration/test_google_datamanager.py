@@ -12,19 +12,15 @@ from attract.campaigns.ports import PlatformError, RateLimited
 from attract.joins.feedback import email_sha256, google_email_sha256
 from attract.providers.google_datamanager import DataManagerUploader
 from attract_local.sandboxes.datamanager import DataManagerSandbox
+from tests.support import serving_google_sandbox
 
 NOW = datetime(2026, 12, 3, 16, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = DataManagerSandbox(customer_id="1234567890", clock=lambda: NOW)
-    box.start()
-    # gRPC reads this once per process, at its first TLS channel; the certificate is per process too.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", box.cert_path)
+    with serving_google_sandbox(DataManagerSandbox(customer_id="1234567890", clock=lambda: NOW)) as box:
         yield box
-    box.stop()
 
 
 @pytest.fixture(autouse=True)
