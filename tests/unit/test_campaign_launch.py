@@ -36,6 +36,16 @@ def launch(world, campaign_id: str, now: datetime = NOW, **kwargs):
                         owner="marketer-1", **kwargs)
 
 
+def failed_launch(world, step: str, error: PlatformError):
+    """A created campaign whose launch failed because Meta refused `step` with `error`."""
+    _, gateways, store, _ = world
+    campaign = created(store)
+    gateways["meta"].refuse[step] = error
+    with pytest.raises(PlatformError):
+        launch(world, campaign.id)
+    return campaign
+
+
 def change(world, campaign_id: str, action: str, now: datetime = NOW):
     _, gateways, store, _ = world
     return logic.change_status(campaign_id, action, store=store, gateways=gateways.__getitem__, now=now)
@@ -62,11 +72,8 @@ def test_every_channel_is_created_paused_before_any_is_activated(world):
 
 def test_a_refusal_half_way_leaves_nothing_spending_and_a_relaunch_finishes_it(world):
     calls, gateways, store, _ = world
-    campaign = created(store)
     # Given Meta refuses the creation after Google's campaign was created (paused)
-    gateways["meta"].refuse["create_paused"] = PlatformError("meta", "Invalid parameter", ["100"])
-    with pytest.raises(PlatformError):
-        launch(world, campaign.id)
+    campaign = failed_launch(world, "create_paused", PlatformError("meta", "Invalid parameter", ["100"]))
     # Then nothing was activated: Google's campaign exists, paused; the campaign is failed, with Meta's codes
     failed = store.get(campaign.id)
     assert ("google_search", "activate") not in calls and gateways["google_search"].statuses == {"google_search-c": "PAUSED"}
@@ -93,11 +100,8 @@ def test_an_adapter_crash_is_stored_as_failed_and_answered_like_a_platform_error
 
 def test_a_campaign_that_failed_while_activating_can_be_paused_and_ended(world):
     _, gateways, store, _ = world
-    campaign = created(store)
     # Given Google is live and Meta's activation fails
-    gateways["meta"].refuse["activate"] = PlatformError("meta", "Service unavailable", ["2"], retryable=True)
-    with pytest.raises(PlatformError):
-        launch(world, campaign.id)
+    campaign = failed_launch(world, "activate", PlatformError("meta", "Service unavailable", ["2"], retryable=True))
     assert store.get(campaign.id).status == "failed" and gateways["google_search"].statuses["google_search-c"] == "ENABLED"
     # When the marketer pauses it, every platform campaign is paused: the spending one is stopped
     paused = change(world, campaign.id, "pause")
@@ -119,11 +123,8 @@ def test_a_launch_that_died_can_be_paused_once_its_lease_expired_but_not_while_i
 
 
 def test_resume_needs_a_complete_launch(world):
-    _, gateways, store, _ = world
-    campaign = created(store)
-    gateways["meta"].refuse["create_paused"] = PlatformError("meta", "refused", ["100"])
-    with pytest.raises(PlatformError):
-        launch(world, campaign.id)
+    # Given a launch Meta refused half way, then paused
+    campaign = failed_launch(world, "create_paused", PlatformError("meta", "refused", ["100"]))
     change(world, campaign.id, "pause")
     # Then resuming would enable half a launch: 409, and a launch finishes it instead
     with pytest.raises(ConflictError, match="never fully launched"):
