@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from attract.aws import Repository, from_item, to_item
+from attract.bounds import Utf8Bytes, utf8_length
 from attract.clock import iso, iso_micro
 from attract.errors import AlreadyExistsError, NotFoundError
 from attract.invites.messages import PLACEHOLDERS, unknown_placeholders
@@ -101,9 +102,17 @@ def _known_placeholders_only(template: str | None) -> str | None:
     return template
 
 
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_known_placeholders_only)]
-TextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_known_placeholders_only)]
-HtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), AfterValidator(_known_placeholders_only)]
+# Bounded in UTF-8 bytes as well as characters: the templates travel in every invitation's SQS message
+# (256 KiB) and in the campaign's item (400 KB); 100,000 emoji are 400,000 bytes. The three together,
+# JSON-encoded as a message carries them, stay under MAX_TEMPLATES_BYTES (`templates_too_large`).
+MAX_SUBJECT_BYTES, MAX_TEXT_BYTES, MAX_HTML_BYTES = 1_000, 60_000, 150_000
+MAX_TEMPLATES_BYTES = 240_000  # + recipient and sender (~10 KB): a job stays under SQS's 262,144 bytes
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), Utf8Bytes(MAX_SUBJECT_BYTES),
+                    AfterValidator(_known_placeholders_only)]
+TextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000), Utf8Bytes(MAX_TEXT_BYTES),
+                         AfterValidator(_known_placeholders_only)]
+HtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), Utf8Bytes(MAX_HTML_BYTES),
+                         AfterValidator(_known_placeholders_only)]
 CampaignName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
@@ -122,6 +131,15 @@ class InviteCampaignRequest(BaseModel):
     html: HtmlTemplate = None
     sender: InviteSender
     schedule: CampaignSchedule | None = None
+
+    @model_validator(mode="after")
+    def _templates_fit_one_message(self) -> "InviteCampaignRequest":
+        encoded = utf8_length(json.dumps([self.subject, self.text, self.html], ensure_ascii=False))
+        if encoded > MAX_TEMPLATES_BYTES:  # only escapes (quotes, control characters) get here past the field bounds
+            raise PydanticCustomError(
+                "templates_too_large", "subject, text and html take {size} bytes JSON-encoded, over {max_bytes}",
+                {"size": encoded, "max_bytes": MAX_TEMPLATES_BYTES})
+        return self
 
 
 class InviteCampaign(InviteCampaignRequest):
@@ -178,8 +196,9 @@ class CampaignRepository(Repository):
         spec = campaign.model_dump(mode="json", by_alias=True, include=set(InviteCampaignRequest.model_fields))
         if campaign.schedule is not None:
             spec["schedule"] = CampaignSchedule.model_validate(campaign.schedule.model_dump(exclude={"name"})).model_dump()
+        # ensure_ascii=False: the text as bounded (UTF-8); \u escapes would store an emoji in 12 bytes, not 4.
         values: dict[str, Any] = {
-            "type": "invite_campaign", "spec": json.dumps(spec), "name": campaign.name,
+            "type": "invite_campaign", "spec": json.dumps(spec, ensure_ascii=False), "name": campaign.name,
             "link_code": campaign.link_code, "created_at": iso(campaign.created_at), "created_by": campaign.created_by,
             "latest_run_id": campaign.latest_run_id,
             "watermark": iso_micro(campaign.watermark) if campaign.watermark else None,
