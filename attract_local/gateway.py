@@ -488,9 +488,11 @@ def start_local(port: int = 3000, aws_port: int = 0, log: TextIO | None = None,
     `log` receives the functions' log lines and the gateway's access lines (default: stderr).
     `parameters` are the stack's parameters (e.g. higher JoinRateLimit for load tests).
     """
-    from attract_local.stack import free_port
+    from attract_local.stack import reserved_port
 
-    port = port or free_port()
-    aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}", **(parameters or {})}).start()
-    gateway = LocalGateway(aws, port=port, log=log, max_concurrency=max_concurrency).start()
+    with reserved_port() as reserved:  # held until the gateway binds it: the stack's links name it first
+        port = port or reserved
+        aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}",
+                                                  **(parameters or {})}).start()
+        gateway = LocalGateway(aws, port=port, log=log, max_concurrency=max_concurrency).start()
     return aws, gateway

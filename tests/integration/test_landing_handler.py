@@ -182,14 +182,16 @@ def test_hostile_values_never_5xx_and_stay_bounded(function_env, local_aws, ad_l
 @pytest.fixture
 def dynamodb_down(monkeypatch):
     from attract import aws
-    from attract_local.stack import free_port
+    from attract_local.stack import reserved_port
 
-    def down() -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        aws.client.cache_clear()
+    with reserved_port() as dead:  # held, never listening: refused, and no parallel worker's server can take it
 
-    yield down
+        def down() -> None:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{dead}")
+            monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+            aws.client.cache_clear()
+
+        yield down
     aws.client.cache_clear()
 
 
