@@ -110,7 +110,7 @@ def test_a_bot_rendering_the_page_records_nothing_and_gets_no_ids(user_agent):
     SIGNER.new_click_id(),  # ours, but a click id
     "<script>alert(1)</script>",
     "A" * 65,
-])
+], ids=["unsigned", "another_key", "a_click_id", "markup", "too_long"])  # random values: ids fixed for xdist
 def test_a_visitor_id_from_the_query_is_adopted_only_when_we_signed_it(visitor):
     links, touches = _store()
     visit = handle_landing(_landing(query={**AD_QUERY, "tc_vid": visitor}), links, touches, NOW, 400, signer=SIGNER)
