@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
 # pytest workers of `make test` (xdist, one local stack and moto server each). Measured on this project's 2-CPU
 # machines: docs/decisions.md, "The test loop". WORKERS=0 runs the suite in one process.
-WORKERS ?= 3
+WORKERS ?= 2
 export WORKERS
 
 .PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi bench clean
