@@ -7,7 +7,12 @@ export SAM_CLI_TELEMETRY := 0
 # The dev tools (demo, local stack, bench) import the layer package the way pytest does (pyproject pythonpath).
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 
-.PHONY: venv browser demo local fire token test lint unit validate openapi bench clean
+# pytest workers of `make test` (xdist, one local stack and moto server each). Measured on this project's 2-CPU
+# machines: docs/decisions.md, "The test loop". WORKERS=0 runs the suite in one process.
+WORKERS ?= 2
+export WORKERS
+
+.PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +46,18 @@ fire: venv
 token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 
-## All tests: unit, integration (moto + real databases), e2e (local stack over HTTP), template checks.
-test: venv browser lint checkov
-	$(PY) -m pytest
+## All tests: ruff and mypy, then unit, integration (moto + real databases), e2e (local stack over HTTP),
+## template checks, in parallel. The wall time is recorded in .local/test-times.json (printed by make bench).
+test: venv browser
+	@$(PY) -m attract_local.test_times record test -- $(MAKE) --no-print-directory lint checkov suite
+
+## Every pytest test, on $(WORKERS) workers; an xdist_group (browser, load, demo) stays on one worker.
+suite: venv
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
+
+## The loop a developer keeps running, under a minute: ruff, then the unit and logic tests (no servers).
+test-fast: venv
+	@WORKERS=0 $(PY) -m attract_local.test_times record test-fast -- sh -c '$(VENV)/bin/ruff check . && $(PY) -m pytest tests/unit -q'
 
 ## checkov over template.yaml (its own venv: .ci/checkov); every suppression is justified where it stands.
 checkov: ; @bash .ci/checkov
@@ -53,8 +67,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-unit: venv
-	$(PY) -m pytest tests/unit
+unit: test-fast
 
 validate: venv
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline $(VENV)/bin/sam validate --region us-east-1
@@ -64,6 +77,7 @@ openapi: venv
 	$(PY) -m attract_local.openapi --write
 
 bench: venv
+	$(PY) bench/test_loop.py
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py

@@ -1,6 +1,7 @@
 """A local stand-in for Cognito: an RSA key, tokens with Cognito's claims, and the JWT authorizer's checks."""
 
 import json
+import os
 import time
 import uuid
 
@@ -20,14 +21,29 @@ ROLES = {"marketer": "marketers", "recruiter": "recruiters"}
 
 def signing_key() -> rsa.RSAPrivateKey:
     """The local pool's private key, created on first use and kept in .local/ (git-ignored)."""
-    if KEY_FILE.exists():
-        return serialization.load_pem_private_key(KEY_FILE.read_bytes(), password=None)  # type: ignore[return-value]
+    if not KEY_FILE.exists():
+        _create_key()
+    return serialization.load_pem_private_key(KEY_FILE.read_bytes(), password=None)  # type: ignore[return-value]
+
+
+def _create_key() -> None:
+    """Write a new key unless another process (a parallel test worker, `make local`) wrote one first.
+
+    The key appears whole or not at all (a hard link of a finished file): the first one wins and every
+    process signs and verifies with it; two keys would make one process's tokens fail in another's gateway.
+    """
     STATE_DIR.mkdir(exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    KEY_FILE.write_bytes(pem)
-    KEY_FILE.chmod(0o600)
-    return key
+    draft = KEY_FILE.with_name(f".{KEY_FILE.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    draft.write_bytes(pem)
+    draft.chmod(0o600)
+    try:
+        os.link(draft, KEY_FILE)
+    except FileExistsError:
+        pass  # another process's key won
+    finally:
+        draft.unlink()
 
 
 def issuer(region: str = "us-east-1", pool_id: str = LOCAL_USER_POOL_ID) -> str:

@@ -32,6 +32,9 @@ INTEGRATION_TIMEOUT_S = 30.0  # HTTP API's maximum integration timeout
 LISTEN_BACKLOG = 128  # socketserver's default of 5 resets most of 50 simultaneous clients
 ADMIN_PREFIX = "/_local/"  # the local stack's own endpoints (make fire); no template route starts with it
 SOCKET_TIMEOUT_S = 30.0  # a client that stops sending mid-request does not hold a thread forever
+# The gateway's own answers (errors, preflights, the admin route). A function's answer keeps its own headers,
+# so a function that forgets nosniff is seen forgetting it (HTTP API adds none to what a function returns).
+OWN_HEADERS = {"content-type": "application/json", "x-content-type-options": "nosniff"}
 
 
 @dataclass
@@ -321,7 +324,7 @@ class LocalGateway:
                 except ValueError:
                     length = 0
                 if length > BODY_LIMIT:  # refuse before the client sends 10 MB
-                    gateway._reply(self, 413, {"content-type": "application/json"}, [], GatewayError(413).body,
+                    gateway._reply(self, 413, OWN_HEADERS, [], GatewayError(413).body,
                                    close=True)
                     return False
                 return super().handle_expect_100()
@@ -331,7 +334,7 @@ class LocalGateway:
                 self.close_connection = True
                 self.request_version = "HTTP/1.1"  # else an unparsed line counts as HTTP/0.9: no status line
                 body = json.dumps({"message": GatewayError.MESSAGES.get(code, "Bad Request")}).encode()
-                gateway._reply(self, code if code < 500 else 400, {"content-type": "application/json"}, [], body,
+                gateway._reply(self, code if code < 500 else 400, OWN_HEADERS, [], body,
                                close=True)
 
             def log_message(self, format: str, *args) -> None:
@@ -373,7 +376,7 @@ class LocalGateway:
                 return
             status, headers, cookies, out = self._route(request, body, seen)
         except GatewayError as error:
-            self._reply(request, error.status, {"content-type": "application/json"}, [], error.body, close=error.close)
+            self._reply(request, error.status, OWN_HEADERS, [], error.body, close=error.close)
             if error.status == 413:
                 _drain(request)
             self._access(seen["route"], error.status, started)
@@ -392,7 +395,7 @@ class LocalGateway:
         origin = request.headers.get("origin")
         if request.command == "OPTIONS" and self.cors and request.headers.get("access-control-request-method"):
             # With CorsConfiguration, API Gateway answers preflights itself; no function runs.
-            return 204, cors_headers(self.cors, origin, preflight=True), [], b""
+            return 204, {**cors_headers(self.cors, origin, preflight=True), "x-content-type-options": "nosniff"}, [], b""
         if parts.path.startswith(ADMIN_PREFIX):
             seen["route"] = "(local admin)"
             return self._admin(request, parts.path, parts.query)
@@ -451,7 +454,7 @@ class LocalGateway:
             status, answer = 200, self.triggers.fire(name, at)
         except KeyError:
             status, answer = 404, {"message": f"no single schedule named {name!r}", "schedules": self.triggers.names()}
-        return status, {"content-type": "application/json"}, [], json.dumps(answer, default=str).encode()
+        return status, OWN_HEADERS, [], json.dumps(answer, default=str).encode()
 
     @staticmethod
     def _translate(result: dict) -> tuple[int, dict[str, str], list[str], bytes]:
@@ -494,9 +497,11 @@ def start_local(port: int = 3000, aws_port: int = 0, log: TextIO | None = None,
     `log` receives the functions' log lines and the gateway's access lines (default: stderr).
     `parameters` are the stack's parameters (e.g. higher JoinRateLimit for load tests).
     """
-    from attract_local.stack import free_port
+    from attract_local.stack import reserved_port
 
-    port = port or free_port()
-    aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}", **(parameters or {})}).start()
-    gateway = LocalGateway(aws, port=port, log=log, max_concurrency=max_concurrency).start()
+    with reserved_port() as reserved:  # held until the gateway binds it: the stack's links name it first
+        port = port or reserved
+        aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}",
+                                                  **(parameters or {})}).start()
+        gateway = LocalGateway(aws, port=port, log=log, max_concurrency=max_concurrency).start()
     return aws, gateway

@@ -41,6 +41,8 @@ def build() -> dict:
                 if route is None or route.function != name:
                     continue  # the template does not route it to this function: not part of the API
                 operation["security"] = [] if route.public else [{"CognitoJwt": []}]
+                if not route.public:  # who passes the function's group check (its GROUPS)
+                    operation["x-groups"] = list(module.GROUPS)
                 document["paths"].setdefault(path, {})[method] = operation
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
     document["paths"] = dict(sorted(document["paths"].items()))

@@ -1,11 +1,13 @@
 """The emulated AWS side: moto in server mode, resources created from template.yaml itself."""
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
 import string
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def reserved_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A free port, held (bound, not listening) until the block ends.
+
+    free_port()'s port is free again once it returns: with parallel test workers, another process's
+    server or outgoing connection can take it before ours binds. A held port is never handed out by the
+    kernel; our servers bind it all the same (SO_REUSEADDR, as http.server and moto's werkzeug set), and
+    while nothing listens on it, a connection to it is refused: a dependably dead endpoint too.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        yield sock.getsockname()[1]
 
 
 @dataclass
@@ -76,9 +93,10 @@ class LocalAws:
         logging.getLogger("moto").setLevel(logging.ERROR)
         serialise_dynamodb()
         ses_identities_verified()
-        self.port = self.port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
+        with reserved_port() as reserved:
+            self.port = self.port or reserved
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server.start()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         # moto keeps its state per process, not per server: two stacks in one process need two names.
         self.stack_name = f"{STACK_NAME}-{self.port}"

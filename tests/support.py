@@ -113,3 +113,31 @@ def serving_google_sandbox(box) -> Iterator:
         patch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", box.cert_path)
         yield box
     box.stop()
+
+
+def dynamodb_item_size(item: dict) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit: names and values in UTF-8 bytes.
+
+    `item` is in the low-level attribute-value form (`{"name": {"S": "..."}}`). Numbers count as their
+    digits (DynamoDB stores them in at most 21 bytes), maps and lists 3 bytes plus 1 per element.
+    """
+
+    def value_size(value: dict) -> int:
+        (kind, content), = value.items()
+        if kind == "S":
+            return len(content.encode("utf-8"))
+        if kind == "N":
+            return len(content)
+        if kind == "B":
+            return len(content)
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind == "M":
+            return 3 + sum(len(name.encode("utf-8")) + value_size(inner) + 1 for name, inner in content.items())
+        if kind == "L":
+            return 3 + sum(value_size(inner) + 1 for inner in content)
+        if kind in ("SS", "NS"):
+            return sum(len(str(member).encode("utf-8")) for member in content)
+        raise ValueError(kind)
+
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())

@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from attract import snapstart
-from attract.api import json_response, register_error_handlers, reject_non_json
+from attract.api import json_response, register_error_handlers, reject_non_json, with_security_headers
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.joins.feedback import browser_context
@@ -158,6 +158,7 @@ def confirm(token: str) -> Response[str]:
     return html_response(200, JOINED_PAGE) if joined else html_response(410, EXPIRED_PAGE)
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)

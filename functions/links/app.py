@@ -17,6 +17,7 @@ from attract.api import (
     register_idempotency_errors,
     reject_non_json,
     reject_unless_group,
+    with_security_headers,
 )
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
@@ -40,6 +41,8 @@ from attract.tracking.repository import TouchRepository
 load_settings = LinksSettings.load
 load_settings()
 
+# The Cognito groups that may call this function (docs/openapi.json lists them per operation as x-groups).
+GROUPS = ("marketers",)
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 register_idempotency_errors(app)
@@ -103,8 +106,9 @@ def ingest(batch: Annotated[TouchBatch, Body()]) -> Response[IngestResult]:
     return json_response(status, result)
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return reject_unless_group(event, "marketers") or reject_non_json(event) or app.resolve(event, context)
+    return reject_unless_group(event, *GROUPS) or reject_non_json(event) or app.resolve(event, context)

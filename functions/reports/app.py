@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import register_error_handlers, reject_unless_group
+from attract.api import register_error_handlers, reject_unless_group, with_security_headers
 from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import attribution_report
 from attract.attribution.models import DEFAULT_ROW_LIMIT, MAX_ROW_LIMIT, AttributionReport, GroupBy
@@ -22,6 +22,8 @@ from attract.settings import ReportsSettings
 load_settings = ReportsSettings.load
 load_settings()
 
+# The Cognito groups that may call this function (docs/openapi.json lists them per operation as x-groups).
+GROUPS = ("recruiters", "marketers")
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 
@@ -50,8 +52,9 @@ def report(
     return result.model_dump(mode="json", by_alias=True)
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return reject_unless_group(event, "recruiters", "marketers") or app.resolve(event, context)
+    return reject_unless_group(event, *GROUPS) or app.resolve(event, context)

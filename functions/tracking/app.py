@@ -15,7 +15,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 import attract.snapstart  # registers the SnapStart restore hooks (template: SnapStart)
 import attract.tracking
-from attract.api import log_unexpected
+from attract.api import log_unexpected, with_security_headers
 from attract.clock import utc_now
 from attract.links.repository import LinkRepository
 from attract.observability import logger, metrics, tracer
@@ -214,6 +214,7 @@ def _cookie(cookies: list[str], name: str) -> str | None:
     return None
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)

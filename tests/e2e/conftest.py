@@ -64,3 +64,14 @@ def browser() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = BROWSER
     return session
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Schemathesis 4 gives every operation of one test function the same node id under pytest 9. pytest-xdist
+    schedules and reports by node id, so in parallel only one operation per function ran: each gets its own."""
+    from _pytest.nodes import coerce_node_id
+
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith(f"[{label}]"):
+            item._id = coerce_node_id(f"{item.nodeid}[{label}]")

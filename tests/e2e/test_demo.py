@@ -5,7 +5,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from attract_local.cfn import ROOT
+
+# One at a time on one worker (make test's --dist loadgroup): a second stack, both ad sandboxes, CPU-bound for a minute.
+pytestmark = pytest.mark.xdist_group("heavy")
 
 
 def test_the_demo_runs_every_step_and_reports_what_the_issues_promise():

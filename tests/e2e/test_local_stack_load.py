@@ -12,6 +12,9 @@ import requests
 
 from attract_local.mailbox import confirm_link, sent_mail
 
+# One at a time on one worker (make test's --dist loadgroup): a load test measures the stack, not the other workers.
+pytestmark = pytest.mark.xdist_group("heavy")
+
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 CLIENTS, JOINS, EMAILS = 8, 50, 20
 FILLER = 5_000  # items no join reads, as a table in use holds; moto's per-item table copies grew with them

@@ -10,17 +10,18 @@ import pytest
 import requests
 
 from attract_local.cfn import ROOT
-from attract_local.stack import free_port
+from attract_local.stack import reserved_port
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_local_stack_stops_on_signal(signum):
-    port, aws_port = free_port(), free_port()
-    process = subprocess.Popen([sys.executable, "-m", "attract_local.serve", "--port", str(port),
-                                "--aws-port", str(aws_port)], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    with reserved_port() as port, reserved_port() as aws_port:  # held until the child has bound both
+        process = subprocess.Popen([sys.executable, "-m", "attract_local.serve", "--port", str(port),
+                                    "--aws-port", str(aws_port)], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        started = process.stdout.readline()
     try:
-        assert process.stdout.readline().startswith("Attract API:")
+        assert started.startswith("Attract API:")
         idle = requests.Session()
         assert idle.get(f"http://127.0.0.1:{port}/t.js").status_code == 200  # a worker, and a kept-alive client
         workers = psutil.Process(process.pid).children(recursive=True)

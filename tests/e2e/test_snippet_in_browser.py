@@ -13,6 +13,9 @@ import requests
 from tests.e2e.invitations import send_invitation
 from tests.support import confirm_link, require_binary, stored_attribution
 
+# One at a time on one worker (make test's --dist loadgroup): a headless Chromium each, and timings a busy CPU would stretch.
+pytestmark = pytest.mark.xdist_group("heavy")
+
 # A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
 # redirect rightly treats as automated.
 DESKTOP_CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"

@@ -55,14 +55,16 @@ def _reset_caches() -> None:
 def dynamodb_down(monkeypatch):
     """From now on the functions' DynamoDB endpoint refuses connections (an outage), fast."""
     from attract import aws
-    from attract_local.stack import free_port
+    from attract_local.stack import reserved_port
 
-    def down() -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        aws.client.cache_clear()
+    with reserved_port() as dead:  # held, never listening: refused, and no parallel worker's server can take it
 
-    yield down
+        def down() -> None:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{dead}")
+            monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+            aws.client.cache_clear()
+
+        yield down
     aws.client.cache_clear()
 
 

@@ -20,6 +20,9 @@ class MemoryLinks:
         found = self.items.get(code)
         return (found[0], found[1]) if found else None
 
+    def delete(self, code: str) -> None:
+        self.items.pop(code, None)
+
     def target(self, code: str) -> LinkTarget | None:
         """What the redirect reads: the stored item as a plain record, as the repository gives it."""
         self.reads += 1

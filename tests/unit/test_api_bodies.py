@@ -119,3 +119,71 @@ def test_an_unexpected_error_is_a_json_500_and_its_log_line_carries_no_input(cap
     assert [getattr(record, "error_type", None) for record in caplog.records if record.levelname == "ERROR"] == ["ValueError"]
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/links"
     assert app.resolve(event, FakeLambdaContext())["statusCode"] == 400
+
+
+# ---- issue 13, item 3: every Content-Type a 415 or a 422, no key echoed, nosniff on every answer
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/vnd.api+json", "application/problem+json",
+                                          "APPLICATION/MERGE-PATCH+JSON; charset=UTF-8", "application/json;"])
+def test_a_json_type_in_any_spelling_reaches_the_resolver_as_application_json(content_type):
+    # Given a JSON body declared as JSON in a spelling the resolver does not know (it answered those with a 500)
+    event = {"headers": {"Content-Type": content_type}, "body": '{"email": "a@b.co"}'}
+    # When the body check lets it through
+    assert reject_non_json(event) is None
+    # Then the resolver is handed the one spelling it parses
+    assert event["headers"] == {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "*/*", "application/x-www-form-urlencoded", "image/png", "json"])
+def test_an_empty_body_is_nothing_to_refuse_and_is_read_as_json(content_type):
+    # Given a POST without a body, declared as anything
+    event = {"headers": {"content-type": content_type}, "body": "", "requestContext": {"http": {"method": "POST"}}}
+    # Then it is let through as JSON: a route that needs a body answers 422 "missing", never a 500
+    assert reject_non_json(event) is None and event["headers"] == {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/json", "*/*", "application/jsonx", "image/svg+xml", "x"])
+def test_a_body_declared_as_anything_but_json_is_415(content_type):
+    status, body = _refusal('{"a": 1}', {"content-type": content_type})
+    assert status == 415 and _only_error(body)["rule"] == "unsupported_media_type"
+
+
+def test_a_422_names_where_an_unknown_key_was_never_the_key_itself():
+    from attract.api import INVALID_KEY, UNKNOWN_FIELD, describe_errors
+
+    # Given pydantic's errors for an unknown key, a refused map key (and its value), and an unknown union tag
+    hostile = "<script>alert(1)</script>"
+    described = describe_errors([
+        {"loc": ("body", "sender", hostile), "type": "extra_forbidden", "msg": "Extra inputs are not permitted",
+         "input": 1},
+        {"loc": ("body", "click_ids", hostile, "[key]"), "type": "literal_error", "msg": "Input should be 'gclid'"},
+        {"loc": ("body", "click_ids", hostile, 0), "type": "string_too_long", "msg": "String should have at most 9"},
+        {"loc": ("body", "source"), "type": "union_tag_invalid",
+         "msg": f"Input tag '{hostile}' found using 'kind' does not match any of the expected tags: 'mysql'",
+         "ctx": {"discriminator": "'kind'", "tag": hostile, "expected_tags": "'mysql'"}},
+    ])
+    # Then each error still says where and which rule, and nothing the caller sent is repeated
+    assert [(e["field"], e["rule"]) for e in described] == [
+        (f"sender.{UNKNOWN_FIELD}", "extra_forbidden"), (f"click_ids.{INVALID_KEY}", "literal_error"),
+        (f"click_ids.{INVALID_KEY}[0]", "string_too_long"), ("source", "union_tag_invalid")]
+    assert hostile not in json.dumps(described)
+    assert described[3]["message"] == "'kind' must be one of 'mysql'"
+
+
+def test_every_answer_of_an_http_function_says_nosniff():
+    from attract.api import add_security_headers, with_security_headers
+
+    # Given answers as the functions build them: resolver answers, ready refusals, HTML pages, bare ones
+    @with_security_headers
+    def handler(event, context):
+        return event
+
+    answers = [{"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": "<p>"},
+               {"statusCode": 302, "multiValueHeaders": {"Location": ["https://x.example"]}},
+               {"statusCode": 415, "headers": None, "body": "{}"}]
+    # Then each carries nosniff, once, and an answer that set the header itself keeps its own value
+    for answer in answers:
+        assert handler(answer, None)["headers"]["X-Content-Type-Options"] == "nosniff"
+    own = add_security_headers({"statusCode": 200, "headers": {"x-content-type-options": "nosniff"}})
+    assert own["headers"] == {"x-content-type-options": "nosniff"}
+    assert add_security_headers({"no": "statusCode"}) == {"no": "statusCode"}  # format 2.0's bare JSON answer

@@ -111,7 +111,7 @@ def test_a_bot_rendering_the_page_records_nothing_and_gets_no_ids(user_agent):
     SIGNER.new_visitor_id(),  # ours: someone's genuine id, written into the careers page's URL
     "<script>alert(1)</script>",
     "A" * 65,
-])
+], ids=["unsigned", "another_key", "a_click_id", "ours", "markup", "too_long"])  # random values: ids fixed for xdist
 def test_a_visitor_id_from_the_query_is_never_adopted(visitor):
     # Issue 13 (visitor fixation): the careers page's URL is anyone's to write, and t.js sends what it kept.
     # Kept and answered back, a signed id would fix another person's id on this browser and credit their path.

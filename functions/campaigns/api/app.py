@@ -22,6 +22,7 @@ from attract.api import (
     register_platform_errors,
     reject_non_json,
     reject_unless_group,
+    with_security_headers,
 )
 from attract.campaigns.gateways import gateway_for
 from attract.campaigns.launch import (
@@ -47,6 +48,8 @@ from attract.settings import CampaignsSettings
 load_settings = CampaignsSettings.load
 load_settings()
 
+# The Cognito groups that may call this function (docs/openapi.json lists them per operation as x-groups).
+GROUPS = ("marketers",)
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
 register_idempotency_errors(app)
@@ -162,8 +165,9 @@ def end(campaign_id: Annotated[CampaignId, Path()]) -> CampaignResponse:
     return _change(campaign_id, "end")
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return reject_unless_group(event, "marketers") or reject_non_json(event) or app.resolve(event, context)
+    return reject_unless_group(event, *GROUPS) or reject_non_json(event) or app.resolve(event, context)

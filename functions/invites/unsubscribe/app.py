@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import attract.snapstart  # noqa: F401 - registers the SnapStart restore hooks (template: SnapStart)
-from attract.api import register_error_handlers
+from attract.api import register_error_handlers, with_security_headers
 from attract.clock import utc_now
 from attract.invites.repository import InviteRepository
 from attract.invites.tokens import open_unsubscribe_token
@@ -79,6 +79,7 @@ def unsubscribe(token: str) -> Response[str]:
     return html_response(200, DONE_PAGE)
 
 
+@with_security_headers
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)

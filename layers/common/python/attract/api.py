@@ -2,16 +2,20 @@
 
 import base64
 import binascii
+import functools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.metrics import MetricUnit
 
 from attract.errors import (
@@ -28,9 +32,16 @@ if TYPE_CHECKING:  # a type only: the redirect imports this module and never pyd
     from pydantic import BaseModel
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
+UNKNOWN_FIELD = "(unknown field)"  # stands for a key the caller sent that the schema does not have
+INVALID_KEY = "(invalid key)"  # stands for a map key the schema refused
 MAX_JSON_DEPTH = 32  # our deepest model is 3 levels; anything deeper is an attack on the parser
 _UTF8 = {"utf-8", "utf8"}
+JSON_MEDIA_TYPE = "application/json"
 _BODILESS = {"GET", "HEAD", "DELETE", "OPTIONS"}
+
+# On every answer of every HTTP function: API Gateway's HTTP API passes a function's headers on as they are,
+# and adds none of its own. nosniff: a browser never runs a JSON error or a page as script or style.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 # The resolver's debug lines print route arguments, i.e. the caller's body: never let them through.
 logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
@@ -50,14 +61,36 @@ def field_path(loc: Iterable[Any]) -> tuple[str, str]:
 
 
 def describe_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Pydantic errors -> [{field, location, rule, message}]; input values are never echoed back."""
+    """Pydantic errors -> [{field, location, rule, message}]; input values and keys are never echoed back.
+
+    A field path is made of our own names, except where the caller named something: an unknown key
+    (`extra_forbidden`) becomes "(unknown field)", an invalid key of a map "(invalid key)", in that
+    error and in every other error under the same key. That still tells a marketer where to look (the
+    object, the rule) without reflecting whatever was sent; the accepted names are in docs/openapi.json.
+    """
+    errors = list(errors)
+    # (path to the key, the caller's key) of every map key the schema refused
+    refused_keys = {(tuple(loc[:index - 1]), loc[index - 1]) for loc in (tuple(e.get("loc", ())) for e in errors)
+                    for index, part in enumerate(loc) if part == "[key]" and index > 0}
     described = []
     for error in errors:
-        location, field = field_path(error.get("loc", ()))
-        described.append(
-            {"field": field, "location": location, "rule": error.get("type", "invalid"), "message": error.get("msg", "")}
-        )
+        original = tuple(error.get("loc", ()))
+        loc = [INVALID_KEY if index and (original[:index], part) in refused_keys else part
+               for index, part in enumerate(original)]
+        if error.get("type") == "extra_forbidden" and loc:
+            loc[-1] = UNKNOWN_FIELD
+        location, field = field_path(part for part in loc if part != "[key]")
+        described.append({"field": field, "location": location, "rule": error.get("type", "invalid"),
+                          "message": _message(error)})
     return described
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, except the one that quotes the caller's value (a discriminator's unknown tag)."""
+    if error.get("type") == "union_tag_invalid":
+        context = error.get("ctx") or {}
+        return f"{context.get('discriminator', 'the tag')} must be one of {context.get('expected_tags', '')}".strip()
+    return str(error.get("msg", ""))
 
 
 def error_response(status: HTTPStatus, message: str, errors: list[dict] | None = None) -> Response:
@@ -81,6 +114,15 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         # Rules only: a field name can be caller input (an unexpected key), and input is never logged.
         logger.info("request rejected", extra={"rules": sorted({e["rule"] for e in errors})})
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "Request validation failed", errors)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(error: RequestUnsupportedContentType) -> Response:
+        # reject_non_json answers these first; this is for a route it does not guard. Its message quotes the
+        # header: not repeated.
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with Content-Type: "
+                              "application/json", [{"field": "content-type", "location": "header",
+                                                    "rule": "unsupported_media_type",
+                                                    "message": "expected application/json"}])
 
     @app.exception_handler(InvalidRequestError)
     def _rule_broken(error: InvalidRequestError) -> Response:
@@ -118,6 +160,27 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         # Type and place only: an exception's message (and so the runtime's stack trace) can quote input.
         log_unexpected(error)
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+def with_security_headers(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """The HTTP functions' outermost decorator: every answer they give carries SECURITY_HEADERS."""
+
+    @functools.wraps(handler)
+    def secured(event: dict, context: Any) -> dict:
+        return add_security_headers(handler(event, context))
+
+    return secured
+
+
+def add_security_headers(answer: dict) -> dict:
+    """SECURITY_HEADERS added to a payload-2.0 answer, unless it sets them itself."""
+    if not isinstance(answer, dict) or "statusCode" not in answer:
+        return answer
+    headers = answer.get("headers") or {}
+    present = {str(name).lower() for name in [*headers, *(answer.get("multiValueHeaders") or {})]}
+    answer["headers"] = {**headers, **{name: value for name, value in SECURITY_HEADERS.items()
+                                       if name.lower() not in present}}
+    return answer
 
 
 def register_idempotency_errors(app: ApiGatewayResolver) -> None:
@@ -221,15 +284,21 @@ def reject_non_json(event: dict) -> dict | None:
     - a charset other than UTF-8: 415 (JSON is UTF-8, RFC 8259);
     - not UTF-8, not JSON, nested deeper than MAX_JSON_DEPTH, an integer longer than Python parses,
       NaN/Infinity or a lone surrogate: 422 naming the rule. Each of these used to be a 500.
+
+    What it lets through is declared `application/json`, the one spelling the resolver parses (it
+    answered 500 to `Application/JSON`, to `+json` types and to any other type on an empty body): a
+    JSON type in any spelling is JSON, and an empty body is nothing to refuse, so a route that needs
+    a body answers 422 `missing` whatever type was declared.
     """
     body = event.get("body")
     method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")).upper()
-    if not body or method in _BODILESS:  # the resolver never parses a GET's body
+    if method in _BODILESS:  # the resolver never parses a GET's body
         return None
-    headers = {str(key).lower(): str(value) for key, value in (event.get("headers") or {}).items()}
-    media_type, _, parameters = headers.get("content-type", "").partition(";")
-    declared = media_type.strip().lower()
-    if declared and declared != "application/json" and not declared.endswith("+json"):
+    declared, parameters = _content_type(event)
+    if not body:
+        _declare_json(event)
+        return None
+    if declared and not is_json_media_type(declared):
         return _body_refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content-type", "header", "unsupported_media_type",
                              "expected application/json", "Send the body as JSON with Content-Type: application/json")
     charset = _parameter(parameters, "charset")
@@ -238,10 +307,35 @@ def reject_non_json(event: dict) -> dict | None:
                              "JSON bodies are UTF-8", "Send the body as UTF-8 JSON")
     problem = json_body_problem(body, bool(event.get("isBase64Encoded")))
     if problem is None:
+        _declare_json(event)
         return None
     rule, message = problem
     logger.info("request rejected", extra={"rules": [rule]})
     return _body_refused(HTTPStatus.UNPROCESSABLE_ENTITY, "body", "body", rule, message, "Request validation failed")
+
+
+def is_json_media_type(media_type: str) -> bool:
+    """`application/json` or a structured-syntax `+json` type (RFC 6839: `application/problem+json`), any case."""
+    kind, slash, subtype = media_type.strip().lower().partition("/")
+    if not slash or not kind:
+        return False
+    return (kind, subtype) == ("application", "json") or subtype.endswith("+json")
+
+
+def _content_type(event: dict) -> tuple[str, str]:
+    """(media type in lower case, its parameters) of the request's Content-Type ("" when none)."""
+    value = next((str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == "content-type"), "")
+    media_type, _, parameters = value.partition(";")
+    return media_type.strip().lower(), parameters
+
+
+def _declare_json(event: dict) -> None:
+    headers = event.get("headers")
+    if not headers or not any(str(key).lower() == "content-type" for key in headers):
+        return  # no type declared: the resolver reads JSON already
+    for key in [key for key in headers if str(key).lower() == "content-type"]:
+        del headers[key]
+    headers["content-type"] = JSON_MEDIA_TYPE
 
 
 def json_body_problem(body: str, base64_encoded: bool = False) -> tuple[str, str] | None:

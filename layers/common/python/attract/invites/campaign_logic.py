@@ -111,7 +111,10 @@ def check_schedule(schedule: CampaignSchedule, field: str, now: datetime) -> Non
 def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepository, links: LinkStore,
                     now: datetime) -> InviteCampaign:
     """The campaign and its tracked link (channel email, source invitation, medium email). No schedule yet:
-    the caller creates it in EventBridge Scheduler first, then records it (`put_schedule`)."""
+    the caller creates it in EventBridge Scheduler first, then records it (`put_schedule`).
+
+    The link comes first (the campaign names its code); when the campaign cannot be stored, the link is
+    deleted again, so a refused or failed create leaves no link behind."""
     request = command.request
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what the item keeps (attract.clock.iso)
     link = create_link(CreateLinkCommand(owner=command.owner, request=CreateLinkRequest(
@@ -120,7 +123,11 @@ def create_campaign(command: CreateCampaignCommand, campaigns: CampaignRepositor
     campaign = InviteCampaign.model_validate({
         **request.model_dump(by_alias=True, exclude={"schedule"}), "id": new_campaign_id(), "link_code": link.code,
         "created_at": now, "created_by": command.owner})
-    campaigns.create(campaign)
+    try:
+        campaigns.create(campaign)
+    except Exception:
+        links.delete(link.code)
+        raise
     return campaign
 
 

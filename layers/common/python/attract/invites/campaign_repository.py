@@ -21,8 +21,9 @@ class CampaignRepository(Repository):
         spec = campaign.model_dump(mode="json", by_alias=True, include=set(InviteCampaignRequest.model_fields))
         if campaign.schedule is not None:
             spec["schedule"] = CampaignSchedule.model_validate(campaign.schedule.model_dump(exclude={"name"})).model_dump()
+        # ensure_ascii=False: the text as bounded (UTF-8); \u escapes would store an emoji in 12 bytes, not 4.
         values: dict[str, Any] = {
-            "type": "invite_campaign", "spec": json.dumps(spec), "name": campaign.name,
+            "type": "invite_campaign", "spec": json.dumps(spec, ensure_ascii=False), "name": campaign.name,
             "link_code": campaign.link_code, "created_at": iso(campaign.created_at), "created_by": campaign.created_by,
             "latest_run_id": campaign.latest_run_id,
             "watermark": iso_micro(campaign.watermark) if campaign.watermark else None,

@@ -2,15 +2,17 @@
 and the API's answers. Stored by `attract.invites.campaign_repository`.
 """
 
+import json
 import re
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from attract import schedules
+from attract.bounds import Utf8Bytes, utf8_length
 from attract.invites.messages import PLACEHOLDER, PLACEHOLDERS, unknown_placeholders
 from attract.invites.models import CampaignId, InviteSender
 from attract.invites.sources import ColumnMapping, SourceSpec
@@ -114,10 +116,17 @@ def _places_the_join_link(template: str | None) -> str | None:
     return template
 
 
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_known_placeholders_only)]
-StoredTextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000),
+# Bounded in UTF-8 bytes as well as characters: the templates travel in every invitation's SQS message
+# (256 KiB) and in the campaign's item (400 KB); 100,000 emoji are 400,000 bytes. The three together,
+# JSON-encoded as a message carries them, stay under MAX_TEMPLATES_BYTES (`templates_too_large`).
+MAX_SUBJECT_BYTES, MAX_TEXT_BYTES, MAX_HTML_BYTES = 1_000, 60_000, 150_000
+MAX_TEMPLATES_BYTES = 240_000  # + recipient and sender (~10 KB): a job stays under SQS's 262,144 bytes
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=300), Utf8Bytes(MAX_SUBJECT_BYTES),
+                    AfterValidator(_known_placeholders_only)]
+StoredTextTemplate = Annotated[str, StringConstraints(min_length=1, max_length=20_000), Utf8Bytes(MAX_TEXT_BYTES),
                                AfterValidator(_known_placeholders_only)]
-StoredHtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), AfterValidator(_known_placeholders_only)]
+StoredHtmlTemplate = Annotated[str | None, StringConstraints(max_length=100_000), Utf8Bytes(MAX_HTML_BYTES),
+                               AfterValidator(_known_placeholders_only)]
 TextTemplate = Annotated[StoredTextTemplate, AfterValidator(_places_the_join_link)]
 HtmlTemplate = Annotated[StoredHtmlTemplate, AfterValidator(_places_the_join_link)]
 CampaignName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -139,6 +148,15 @@ class InviteCampaignRequest(BaseModel):
     html: HtmlTemplate = None
     sender: InviteSender
     schedule: CampaignSchedule | None = None
+
+    @model_validator(mode="after")
+    def _templates_fit_one_message(self) -> "InviteCampaignRequest":
+        encoded = utf8_length(json.dumps([self.subject, self.text, self.html], ensure_ascii=False))
+        if encoded > MAX_TEMPLATES_BYTES:  # only escapes (quotes, control characters) get here past the field bounds
+            raise PydanticCustomError(
+                "templates_too_large", "subject, text and html take {size} bytes JSON-encoded, over {max_bytes}",
+                {"size": encoded, "max_bytes": MAX_TEMPLATES_BYTES})
+        return self
 
 
 class InviteCampaign(InviteCampaignRequest):

@@ -54,6 +54,12 @@ class LinkRepository(Repository):
                 raise AlreadyExistsError(f"link code {link.code} is taken") from error
             raise
 
+    def delete(self, code: str) -> None:
+        """Remove a link nobody published yet (the invite campaign it was made for could not be stored).
+
+        Its campaign and source stay registered: other links may share them."""
+        self.dynamodb.delete_item(TableName=self.table, Key=link_key(code))
+
     def get(self, code: str) -> tuple[Link, int] | None:
         """The link and its clicks (the counter shards summed), or None: one Query over the link's partition."""
         from attract.links.models import Link

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -14,8 +13,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from attract.bounds import Utf8Bytes
 from attract.dimensions import Dimensions, VisitorId
 from attract.tracking.records import CLICK_ID_PARAMS, MAX_CLICK_ID_BYTES, MAX_UTM_BYTES  # the click's, pydantic-free
 
@@ -23,23 +22,10 @@ MAX_INGEST_AGE = timedelta(days=90)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 100
 
-
-def max_utf8_bytes(limit: int):
-    """A validator refusing strings longer than `limit` bytes in UTF-8 (rule `string_too_long`, like max_length)."""
-
-    def check(value: str) -> str:
-        if len(value.encode("utf-8", "surrogatepass")) > limit:
-            raise PydanticCustomError("string_too_long", "String should have at most {max_bytes} bytes in UTF-8",
-                                      {"max_bytes": limit})
-        return value
-
-    return AfterValidator(check)
-
-
 ClickIdValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CLICK_ID_BYTES),
-                         max_utf8_bytes(MAX_CLICK_ID_BYTES)]
+                         Utf8Bytes(MAX_CLICK_ID_BYTES)]
 UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_UTM_BYTES),
-                     max_utf8_bytes(MAX_UTM_BYTES)]
+                     Utf8Bytes(MAX_UTM_BYTES)]
 
 
 class Touch(Dimensions):
