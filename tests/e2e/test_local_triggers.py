@@ -26,6 +26,9 @@ START = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC)
 WORKER = '''
 import json, os
 
+# The tests share one stack and build on each other's schedules ("kept" is fired by name later): one worker, in order.
+pytestmark = pytest.mark.xdist_group("local_triggers")
+
 
 def handler(event, context):
     failures = []

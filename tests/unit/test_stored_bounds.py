@@ -15,12 +15,12 @@ from pydantic import BaseModel, StringConstraints, ValidationError
 
 from attract.bounds import Utf8Bytes, utf8_length
 from attract.invites.campaign_logic import CreateCampaignCommand, create_campaign
+from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     MAX_HTML_BYTES,
     MAX_SUBJECT_BYTES,
     MAX_TEMPLATES_BYTES,
     MAX_TEXT_BYTES,
-    CampaignRepository,
     InviteCampaign,
     InviteCampaignRequest,
 )
@@ -32,6 +32,7 @@ from tests.unit.test_invite_campaigns import ISSUE_EXAMPLE
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 SQS_MESSAGE_LIMIT = 262_144
 EMOJI = "😀"  # 1 character, 4 bytes in UTF-8, 12 bytes as a JSON \u escape pair
+JOIN_LINK = "{{invite_url}}"  # every invitation body must place it
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
@@ -57,8 +58,10 @@ def _largest_request() -> dict:
     """Every free-text field of an invite campaign at its bound, in 4-byte characters."""
     return {**copy.deepcopy(ISSUE_EXAMPLE), "name": EMOJI * 100,
             "destination": "https://careers.example.com/" + "a" * 2000,
-            "subject": EMOJI * (MAX_SUBJECT_BYTES // 4), "text": EMOJI * (MAX_TEXT_BYTES // 4),
-            "html": EMOJI * (MAX_HTML_BYTES // 4),
+            "subject": EMOJI * (MAX_SUBJECT_BYTES // 4),
+            # each body places the join link (invite_url_required), the rest of its bytes in 4-byte characters
+            "text": JOIN_LINK + EMOJI * ((MAX_TEXT_BYTES - len(JOIN_LINK)) // 4),
+            "html": JOIN_LINK + EMOJI * ((MAX_HTML_BYTES - len(JOIN_LINK)) // 4),
             "sender": {"from": EMOJI * 300 + " <a@b.co>", "reply_to": "r" * 310 + "@b.co", "postal_address": EMOJI * 500}}
 
 
@@ -78,7 +81,7 @@ def test_utf8_bytes_bounds_what_a_store_counts_not_characters():
 
 def test_100000_emoji_in_an_invitation_html_are_refused_naming_the_field_and_the_rule():
     # Given the finding's request: within 100,000 characters, 400,000 bytes
-    body = {**ISSUE_EXAMPLE, "html": EMOJI * 100_000}
+    body = {**ISSUE_EXAMPLE, "html": JOIN_LINK + EMOJI * 100_000}
     # When it is validated
     with pytest.raises(ValidationError) as refused:
         InviteCampaignRequest.model_validate(body)
@@ -88,7 +91,7 @@ def test_100000_emoji_in_an_invitation_html_are_refused_naming_the_field_and_the
 
 def test_templates_that_only_escaping_makes_too_large_are_refused_as_a_whole():
     # Given html and text within their byte bounds, made of characters JSON escapes (" is 2 bytes, \x01 is 6)
-    body = {**ISSUE_EXAMPLE, "html": '"' * 100_000, "text": "\x01" * 20_000}
+    body = {**ISSUE_EXAMPLE, "html": JOIN_LINK + '"' * 99_900, "text": JOIN_LINK + "\x01" * 19_900}
     with pytest.raises(ValidationError) as refused:
         InviteCampaignRequest.model_validate(body)
     # Then the three templates are refused together, naming the rule and the sizes
