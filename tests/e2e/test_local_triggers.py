@@ -20,14 +20,13 @@ from attract.schedules import UnsupportedScheduleError
 from attract_local.gateway import LocalGateway
 from attract_local.stack import ROOT, LocalAws, function_arn
 
+# The tests share one stack and build on each other's schedules ("kept" is fired by name later): one worker, in order.
+pytestmark = pytest.mark.xdist_group("local_triggers")
 UTC = timezone.utc
 START = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC)
 
 WORKER = '''
 import json, os
-
-# The tests share one stack and build on each other's schedules ("kept" is fired by name later): one worker, in order.
-pytestmark = pytest.mark.xdist_group("local_triggers")
 
 
 def handler(event, context):
