@@ -13,6 +13,8 @@ so setting the variables before the gateway starts is all the wiring they need. 
 secrets (placeholders in template.yaml) get the sandbox's credentials.
 """
 
+import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -103,7 +105,13 @@ def _combined_roots(roots_file: str, certificate_file: str) -> str:
     with os.fdopen(handle, "wb") as bundle:
         bundle.write(b"".join(parts))
     _pem_sources[combined] = (roots_file, certificate_file)
+    atexit.register(_remove, combined)  # the workers that read it are this process's children: gone first
     return combined
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 _pem_sources: dict[str, tuple[str, ...]] = {}  # a combined bundle -> the files it holds
