@@ -20,8 +20,6 @@ from attract.schedules import UnsupportedScheduleError
 from attract_local.gateway import LocalGateway
 from attract_local.stack import ROOT, LocalAws, function_arn
 
-# The tests share one stack and build on each other's schedules ("kept" is fired by name later): one worker, in order.
-pytestmark = pytest.mark.xdist_group("local_triggers")
 UTC = timezone.utc
 START = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC)
 
@@ -302,17 +300,24 @@ def test_a_scheduler_schedule_targeting_a_queue_of_the_stack_sends_its_input_the
 
 
 def test_fire_a_named_schedule_through_the_admin_path_and_make_fire(stack):
-    _, gateway, _, out = stack
+    aws, gateway, clock, out = stack
+    # A Scheduler schedule of this test's own, due in a day (tests may run on several workers, in any order)
+    due = (clock.now + timedelta(days=1)).astimezone(UTC)
+    aws.client("scheduler").create_schedule(
+        Name="fire-me", ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": function_arn("Ticker"), "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                "Input": json.dumps({"from": "fire-me"})})
+    gateway.triggers.tick(clock.now, refresh=True)
     before = len(_lines(out, "ticker"))
     response = requests.post(gateway.url + "/_local/fire/Nightly")
     assert response.status_code == 200 and response.json()["ok"] is True
     assert response.json()["function"] == "Ticker"
     assert _lines(out, "ticker")[-1]["event"]["job"] == "nightly" and len(_lines(out, "ticker")) == before + 1
     # The module behind `make fire`, against the running stack; a Scheduler schedule by name.
-    done = subprocess.run([sys.executable, "-m", "attract_local.fire", "kept", "--url", gateway.url],
+    done = subprocess.run([sys.executable, "-m", "attract_local.fire", "fire-me", "--url", gateway.url],
                           capture_output=True, text=True, cwd=ROOT, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
-    assert _lines(out, "ticker")[-1]["event"]["from"] == "kept"
+    assert _lines(out, "ticker")[-1]["event"]["from"] == "fire-me"
     missing = requests.post(gateway.url + "/_local/fire/NoSuchSchedule")
     assert missing.status_code == 404 and "Nightly" in missing.json()["schedules"]
     assert requests.get(gateway.url + "/_local/fire/Nightly").status_code == 404  # POST only
