@@ -142,9 +142,7 @@ def launch(campaign_id: str, *, store: CampaignStore, links: LinkStore, gateways
     (`registry`, idempotent) once its ids are stored, so the spend sync reports its spend under the
     draft's name; a resumed launch registers again.
     """
-    campaign = get_campaign(campaign_id, store)
-    policy.enforce(campaign.draft, now.date())
-    check_destination(campaign.draft, allowed_hosts)  # the allow-list may have changed since the draft
+    campaign = _checked(campaign_id, store, now, allowed_hosts)
     if campaign.status == "active":
         return campaign
     if campaign.status == "ended" or (campaign.status == "paused" and _complete(campaign)):
@@ -180,18 +178,16 @@ def dry_run(campaign_id: str, *, store: CampaignStore, gateways: Gateways, now: 
     answer, not an error: a marketer checks a draft against the real platforms before spending. No tracked
     link is created; a channel without one is checked with a fresh code of the same shape.
     """
-    campaign = get_campaign(campaign_id, store)
-    policy.enforce(campaign.draft, now.date())
-    check_destination(campaign.draft, allowed_hosts)
+    campaign = _checked(campaign_id, store, now, allowed_hosts)
+    to_create = _to_create(campaign)
     results = {}
     for channel in campaign.draft.channels:
-        if _created(campaign.platform_ids.get(channel) or PlatformIds()):
+        if channel not in to_create:
             # The platform would refuse a second campaign of the same name: there is nothing left to check.
             results[channel] = DryRunChannel(ok=True, warnings=["already created on this platform: nothing to check"])
             continue
-        code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
         try:
-            warnings = gateways(channel).dry_run(launch_plan(campaign, channel, code, now))
+            warnings = gateways(channel).dry_run(_unlinked_plan(campaign, channel, now))
         except PlatformError as error:
             results[channel] = DryRunChannel(ok=False, message=error.message, codes=error.codes,
                                              request_id=error.request_id, retryable=error.retryable)
@@ -204,12 +200,9 @@ def _preflight(campaign: Campaign, gateways: Gateways, store: CampaignStore, now
     """Every channel still to create checks the draft against its account first (RulesBrokenError: 422,
     PlatformError: 502): a draft one platform refuses creates nothing anywhere. The campaign keeps its
     status; the refusal is stored as `last_error`, so GET says why the launch did not start."""
-    for channel in campaign.draft.channels:
-        if _created(campaign.platform_ids.get(channel) or PlatformIds()):
-            continue
-        code = campaign.link_codes.get(channel) or new_code()  # type: ignore[call-overload]
+    for channel in _to_create(campaign):
         try:
-            gateways(channel).preflight(launch_plan(campaign, channel, code, now))
+            gateways(channel).preflight(_unlinked_plan(campaign, channel, now))
         except PlatformError as error:
             store.save(_changed(campaign, now, last_error=_platform_error(channel, error, now)))
             raise
@@ -222,9 +215,28 @@ def _created(ids: PlatformIds) -> bool:
     return bool(ids.campaign and ids.ad_group and ids.ad)
 
 
+def _to_create(campaign: Campaign) -> list[str]:
+    """The draft's channels that do not exist on their platform yet."""
+    return [channel for channel in campaign.draft.channels
+            if not _created(campaign.platform_ids.get(channel) or PlatformIds())]  # type: ignore[call-overload]
+
+
 def _complete(campaign: Campaign) -> bool:
     """Every channel of the draft exists on its platform (a launch finished creating it)."""
-    return all(_created(campaign.platform_ids.get(channel) or PlatformIds()) for channel in campaign.draft.channels)
+    return not _to_create(campaign)
+
+
+def _unlinked_plan(campaign: Campaign, channel: str, now: datetime) -> LaunchPlan:
+    """The plan a check sends before the tracked link exists: its stored code, or a fresh one of the same shape."""
+    return launch_plan(campaign, channel, campaign.link_codes.get(channel) or new_code(), now)  # type: ignore[call-overload]
+
+
+def _checked(campaign_id: str, store: CampaignStore, now: datetime, allowed_hosts: tuple[str, ...]) -> Campaign:
+    """The campaign, once our own rules pass today (the rules, the dates and the allow-list may have changed)."""
+    campaign = get_campaign(campaign_id, store)
+    policy.enforce(campaign.draft, now.date())
+    check_destination(campaign.draft, allowed_hosts)
+    return campaign
 
 
 def _on_platform(campaign: Campaign, channel: str, store: CampaignStore, now: datetime, call: Callable[[], T]) -> T:
