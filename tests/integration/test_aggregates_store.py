@@ -155,12 +155,12 @@ class RacingAggregates(AggregateRepository):
         super().__init__(*args, **kwargs)
         self.rival, self.plans = rival, 0
 
-    def join_actions(self, path, joined_at, member_key):
-        actions = super().join_actions(path, joined_at, member_key)
+    def plan_join(self, path, joined_at, member_key):
+        planned = super().plan_join(path, joined_at, member_key)
         self.plans += 1
         if self.plans == 1:
             join(self.rival, [click("Racing", source="race")])
-        return actions
+        return planned
 
 
 def test_a_join_cancelled_by_a_racing_admission_is_replanned_and_counted_once(local_aws, table):

@@ -17,6 +17,7 @@ the totals over the day range: its cost grows with days and distinct keys, never
 """
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -39,6 +40,14 @@ from attract.joins.models import CreditedTouch
 
 KEY_PREFIX = "k|"
 SPEND_PREFIX = "s|"  # a spend item's per-platform-campaign values (attract.campaigns.spend_repository)
+
+
+@dataclass(frozen=True)
+class JoinAggregates:
+    """One attempt's aggregate actions, and per dimension the keys the join is counted under (MODELS order, touches)."""
+
+    actions: list[dict]
+    reported: dict[str, dict[str, list[Decimal]]]
 
 
 TOTALS = "totals"  # the partition of the day's totals (AGG#totals)
@@ -86,7 +95,14 @@ class AggregateRepository(Repository):
     # -- the join's side ------------------------------------------------------------------------
 
     def join_actions(self, path: list[CreditedTouch], joined_at: datetime, member_key: str) -> list[dict]:
-        """TransactWriteItems actions adding one join (its credited path) to the day's aggregates.
+        """TransactWriteItems actions adding one join (its credited path) to the day's aggregates."""
+        return self.plan_join(path, joined_at, member_key).actions
+
+    def plan_join(self, path: list[CreditedTouch], joined_at: datetime, member_key: str) -> "JoinAggregates":
+        """The actions adding one join to the day's aggregates, and the keys it was counted under (`reported`).
+
+        `reported` is what the member's attribution item keeps, so relevance aggregates (attract.attribution.relevant)
+        later add the same join under exactly the same keys, whatever the registry and the caps say by then.
 
         Reads first, so call it again for every attempt of the transaction: a ConditionalCheckFailed
         on one of these actions means another join admitted a key meanwhile, and the plan must change.
@@ -129,7 +145,10 @@ class AggregateRepository(Repository):
                                                plan.admitted_per_bucket.get((dimension, bucket), 0)))
         if plan.admitted_per_day:
             actions.append(self._day_keys_update(day, plan.admitted_per_day))
-        return actions
+        reported: dict[str, dict[str, list[Decimal]]] = defaultdict(dict)
+        for (dimension, key), values in (plan.add | plan.create).items():
+            reported[dimension][key] = values
+        return JoinAggregates(actions, dict(reported))
 
     def _bucket_update(self, dimension: str, day: date, bucket: int, add: dict[str, list[Decimal]],
                        create: dict[str, list[Decimal]], admitted: int) -> dict:

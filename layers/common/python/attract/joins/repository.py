@@ -230,14 +230,13 @@ class MemberRepository(Repository):
         """All or nothing, with the join's aggregates. LinkUsedError: pending item gone or replaced, or
         already a member. ClickClaimedError: some claims (clicks, the invitation) were taken (nothing was written)."""
         pk = f"MEMBER#{member.email_hash}"
+        attribution = {"PK": pk, "SK": "ATTRIBUTION", "type": "attribution", "member_id": member.member_id,
+                       "joined_at": member.joined_at.isoformat(), "untrusted_ids": untrusted_ids or None,
+                       "touches": [t.model_dump(mode="python") | {"occurred_at": t.occurred_at.isoformat()} for t in path]}
         own = [
             {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
                      "Item": to_item({"PK": pk, "SK": "MEMBER", "type": "member", **member.model_dump(mode="json")})}},
-            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
-                     "Item": to_item({"PK": pk, "SK": "ATTRIBUTION", "type": "attribution", "member_id": member.member_id,
-                                      "joined_at": member.joined_at.isoformat(), "untrusted_ids": untrusted_ids or None,
-                                      "touches": [t.model_dump(mode="python") | {"occurred_at": t.occurred_at.isoformat()}
-                                                  for t in path]})}},
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)", "Item": to_item(attribution)}},
             {"Delete": {"TableName": self.table, "Key": member_key(member.email_hash, "PENDING"),
                         "ConditionExpression": "nonce = :nonce", "ExpressionAttributeValues": {":nonce": {"S": nonce}}}},
             *[{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
@@ -250,7 +249,10 @@ class MemberRepository(Repository):
         ]
         for attempt in range(MAX_CONFLICT_RETRIES):
             # Planned again on every attempt: the aggregates' plan depends on what racing joins admitted.
-            actions = own + self.aggregates.join_actions(path, member.joined_at, member.email_hash)
+            planned = self.aggregates.plan_join(path, member.joined_at, member.email_hash)
+            # The keys this join is counted under, kept for the relevance aggregates (attract.attribution.relevant).
+            own[1] = {"Put": {**own[1]["Put"], "Item": to_item(attribution | {"reported": planned.reported})}}
+            actions = own + planned.actions
             try:
                 self.dynamodb.transact_write_items(TransactItems=actions)
                 return
