@@ -6,14 +6,14 @@ well-known name, otherwise as `(other)`; and each dimension admits at most `Caps
 keys a day (and `Caps.bucket_keys` per stored item), the overflow going to `(other)` too.
 """
 
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-from attract.attribution.channels import known_source
+from attract.attribution.channels import EMAIL_MEDIA, PAID_MEDIA, SOCIAL_MEDIA, known_source
+from attract.attribution.keys import bucket_of
 from attract.attribution.credit import AttributionModel, credits
 from attract.attribution.models import (
     DEFAULT_ROW_LIMIT,
@@ -32,10 +32,19 @@ from attract.tracking.models import Touch
 
 MAX_REPORT_DAYS = 366
 # Names that mean "nothing known" (GA4's placeholders): always reported as they are.
-WELL_KNOWN = frozenset({"(direct)", "(none)", "(not set)", OTHER})
+WELL_KNOWN = frozenset({"(direct)", "(none)", "(not set)", OTHER})  # (not set): also a touch without content
 CHANNELS = frozenset(channel.value for channel in Channel) | {"direct"}
 # Dimension values of these touches were set by marketers (a link, an import, an invitation).
 TRUSTED_ORIGINS = frozenset({"click", "import", "invite"})
+# Media the channel grouping knows (attract.attribution.channels): a public utm_medium is reported by name only
+# when it is one of these, so the public cannot grow the medium aggregates.
+KNOWN_MEDIA = frozenset(PAID_MEDIA + EMAIL_MEDIA + SOCIAL_MEDIA) | {
+    "organic", "event", "events", "offline", "qr", "badge", "referral", "email", "invitation"}
+NOT_SET = "(not set)"
+# Keys one join adds over all dimensions: its transaction holds one Update per (dimension, bucket), so 18 keys +
+# totals + day counts + the member's own items (≤ 9) stay far below DynamoDB's 100 actions; and a relevance
+# scope (attract.attribution.relevant) is ≤ 19 actions.
+MAX_KEYS_PER_JOIN = 18
 # Order of a stored key's numbers: the credit under each model, then the touch count.
 MODELS = tuple(model.value for model in AttributionModel)
 TOUCHES = len(MODELS)
@@ -86,11 +95,6 @@ class AggregateReader(Protocol):
     def read_report(self, model: str, start: date, end: date, dimension: str) -> ReportData: ...
 
 
-def bucket_of(key: str, buckets: int) -> int:
-    """Stable across processes and deployments (Python's hash() is salted per process)."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % buckets
-
-
 def registry_lookups(path: list[CreditedTouch]) -> set[Key]:
     """(dimension, value) pairs from the public that are reported by name only if a marketer registered them."""
     return {(dimension, getattr(touch, dimension)) for touch in path if touch.origin not in TRUSTED_ORIGINS
@@ -99,9 +103,11 @@ def registry_lookups(path: list[CreditedTouch]) -> set[Key]:
 
 def report_key(touch: CreditedTouch, dimension: str, registered: set[Key] | frozenset[Key]) -> str:
     """The name a touch is reported under for one dimension: its own, a well-known one, or (other)."""
-    value: str = getattr(touch, dimension)
+    value: str = getattr(touch, dimension) or NOT_SET
     if dimension == "channel":
         return value if value in CHANNELS else OTHER
+    if dimension == "medium":
+        return value if touch.origin in TRUSTED_ORIGINS or value in KNOWN_MEDIA or value in WELL_KNOWN else OTHER
     if touch.origin in TRUSTED_ORIGINS or value in WELL_KNOWN or (dimension, value) in registered:
         return value
     if dimension == "source":
@@ -126,7 +132,35 @@ def join_contributions(path: list[CreditedTouch], registered: set[Key] | frozens
             for index, model in enumerate(MODELS):
                 entry[index] += touch.credits[model]
             entry[TOUCHES] += 1
-    return dict(summed)
+    return fold_keys(dict(summed))
+
+
+def fold_keys(contributions: dict[Key, list[Decimal]], limit: int = MAX_KEYS_PER_JOIN) -> dict[Key, list[Decimal]]:
+    """At most `limit` keys over all dimensions: each dimension keeps one key at least, the slots left go round the
+    dimensions in turn; a dimension short of slots keeps its most touched keys and folds the rest into (other)."""
+    per_dimension: dict[str, list[str]] = defaultdict(list)
+    for dimension, key in contributions:
+        per_dimension[dimension].append(key)
+    if len(contributions) <= limit:
+        return contributions
+    slots = {dimension: 1 for dimension in per_dimension}
+    spare = limit - len(slots)
+    while spare > 0 and any(slots[d] < len(keys) for d, keys in per_dimension.items()):
+        for dimension in DIMENSIONS:
+            if spare > 0 and dimension in slots and slots[dimension] < len(per_dimension[dimension]):
+                slots[dimension] += 1
+                spare -= 1
+    folded: dict[Key, list[Decimal]] = {}
+    for dimension, keys in per_dimension.items():
+        named = sorted((key for key in keys if key != OTHER),
+                       key=lambda key: (-contributions[(dimension, key)][TOUCHES], -sum(contributions[(dimension, key)][:TOUCHES]), key))
+        keep = named if len(keys) <= slots[dimension] else named[:slots[dimension] - 1]
+        for key in keys:
+            target = key if key in keep else OTHER
+            entry = folded.setdefault((dimension, target), [Decimal(0)] * (TOUCHES + 1))
+            for index, value in enumerate(contributions[(dimension, key)]):
+                entry[index] += value
+    return folded
 
 
 def plan_aggregates(contributions: dict[Key, list[Decimal]], stored: StoredKeys, caps: Caps) -> AggregatePlan:
@@ -166,7 +200,7 @@ def credit_path(touches: list[Touch], joined_at: datetime, half_life_days: float
     return [
         CreditedTouch(
             touch_id=touch.touch_id, occurred_at=touch.occurred_at, origin=touch.origin, channel=touch.channel,
-            campaign=touch.campaign, source=touch.source, medium=touch.medium,
+            campaign=touch.campaign, source=touch.source, medium=touch.medium, content=touch.content or NOT_SET,
             credits={model: shares[index] for model, shares in per_model.items()},
         )
         for index, touch in enumerate(path)

@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, PlainSerializer
 
 from attract.attribution.credit import AttributionModel
+from attract.attribution.keys import DIMENSIONS  # noqa: F401  (re-exported: the dimensions of a report)
 
-DIMENSIONS = ("channel", "campaign", "source")
 # Where values nobody registered, values over a day's cap and rows over a report's limit are counted (as in GA4).
 OTHER = "(other)"
 DEFAULT_ROW_LIMIT = 50

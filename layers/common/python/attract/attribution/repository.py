@@ -22,6 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from attract.attribution.logic import (
+    DIMENSIONS,
     MODELS,
     TOUCHES,
     Caps,
@@ -34,6 +35,7 @@ from attract.attribution.logic import (
     plan_aggregates,
     registry_lookups,
 )
+from attract.attribution.keys import aggregate_partition, day_sort_key, dimension_of
 from attract.attribution.registry import registered_dimension, registry_key
 from attract.aws import Repository, batch_get, from_item
 from attract.joins.models import CreditedTouch
@@ -52,22 +54,6 @@ class JoinAggregates:
 
 TOTALS = "totals"  # the partition of the day's totals (AGG#totals)
 DAY_KEYS = "keys"  # and of the day's key counts (AGG#keys)
-
-
-def aggregate_partition(dimension: str) -> str:
-    """`AGG#<dimension>` (channel, campaign, source), `AGG#totals`, `AGG#keys`: this module builds every one,
-    and the spend sync writes its items into them through it (attract.campaigns.spend_repository)."""
-    return f"AGG#{dimension}"
-
-
-def dimension_of(partition: str) -> str | None:
-    """The dimension of an aggregate partition; None for another item's."""
-    return partition.removeprefix("AGG#") if partition.startswith("AGG#") else None
-
-
-def day_sort_key(day: date, *parts: object) -> str:
-    """`DAY#<yyyy-mm-dd>[#part…]`: the sort keys of the aggregate partitions, all in their day's range."""
-    return f"DAY#{day.isoformat()}" + "".join(f"#{part}" for part in parts)
 
 
 def bucket_key(dimension: str, day: date, bucket: int) -> dict:
@@ -114,8 +100,8 @@ class AggregateRepository(Repository):
         keys = [registry_key(*pair) for pair in sorted(lookups)]
         keys += [bucket_key(dimension, day, bucket) for dimension, bucket in sorted(buckets)] + [day_keys_key(day)]
         names = {f"#{index}": KEY_PREFIX + key for index, key in enumerate(sorted({key for _, key in candidates}))}
-        found = self._batch_get(keys, "PK, SK, #n, #d0, #d1, #d2, " + ", ".join(names),
-                                names | {"#n": "n_keys", "#d0": "n|channel", "#d1": "n|campaign", "#d2": "n|source"})
+        counts = {f"#d{index}": f"n|{dimension}" for index, dimension in enumerate(DIMENSIONS)}
+        found = self._batch_get(keys, "PK, SK, #n, " + ", ".join([*counts, *names]), names | counts | {"#n": "n_keys"})
 
         registered = {(dimension, sk) for pk, sk in found if (dimension := registered_dimension(pk))}
         present: set[Key] = set()

@@ -99,6 +99,7 @@ class CreditedTouch(BaseModel):
     campaign: str
     source: str
     medium: str
+    content: str = "(not set)"  # utm_content; paths stored before it was kept have none
     credits: dict[str, Credit]
 
 
