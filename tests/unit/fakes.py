@@ -36,6 +36,7 @@ class MemoryTouches:
         self.imported = {}
         self.links = links
         self.landings: set[tuple[str, str, str]] = set()
+        self.day_clicks: list = []
 
     def record_click(self, touch, expires_at: int, ad_click=None) -> None:
         if ad_click is not None:
@@ -47,6 +48,9 @@ class MemoryTouches:
     def count_click(self, code: str) -> None:
         if self.links is not None:
             self.links.items[code][1] += 1
+
+    def count_day_click(self, link, at) -> None:
+        self.day_clicks.append((link.code, at.date()))
 
     def put_many(self, touches, expires_at) -> None:
         for touch in touches:

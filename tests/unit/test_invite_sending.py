@@ -46,7 +46,7 @@ class MemoryInvites:
         if self.claims.get((campaign_id, email_hash)) == "SENDING":
             del self.claims[(campaign_id, email_hash)]
 
-    def mark_sent(self, campaign_id, email_hash, message_id, now):
+    def mark_sent(self, campaign_id, email_hash, message_id, now, campaign_name=None):
         self.claims[(campaign_id, email_hash)] = "SENT"
 
     def hold_cooldown(self, email_hash, campaign_id, now, days):

@@ -164,6 +164,9 @@ class Settings:
     join_mails_per_source_hour: int = variable("JOIN_MAILS_PER_SOURCE_HOUR", 30, parse=_integer, ge=1, le=1_000_000)
     join_mails_per_hour: int = variable("JOIN_MAILS_PER_HOUR", 500, parse=_integer, ge=1, le=10_000_000)
     join_mail_queue_url: str | None = variable("JOIN_MAIL_QUEUE_URL", None, min_length=1)
+    # A report's email cost: invitations sent x this price per 1,000 (SES outbound email, docs/platforms.md).
+    email_price_per_1000: float = variable("EMAIL_PRICE_PER_1000", 0.10, parse=_number, ge=0, le=1000)
+    email_price_currency: str = variable("EMAIL_PRICE_CURRENCY", "USD", min_length=3)
 
     @classmethod
     def load(cls) -> Self:
@@ -263,7 +266,7 @@ class InviteFeedbackSettings(Settings):
 
 
 class ReportsSettings(Settings):
-    """GET /reports/attribution."""
+    """GET /reports/attribution and /reports/funnels."""
 
 
 class CampaignsSettings(Settings):

@@ -15,10 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from attract.attribution.keys import campaign_id_attribute, email_day_key, sent_attribute
 from attract.aws import Repository, to_item
 from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.tokens import recipient_key
+from attract.retry import with_backoff
 from attract.tracking.repository import invite_key
 
 if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder
@@ -92,12 +94,37 @@ class InviteRepository(Repository):
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             pass
 
-    def mark_sent(self, campaign_id: str, email_hash: str, message_id: str, now: datetime) -> None:
-        self.dynamodb.update_item(
-            TableName=self.table, Key=claim_key(campaign_id, email_hash),
-            UpdateExpression="SET #s = :sent, message_id = :id, sent_at = :at",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":sent": {"S": SENT}, ":id": {"S": message_id}, ":at": {"S": iso(now)}})
+    def mark_sent(self, campaign_id: str, email_hash: str, message_id: str, now: datetime,
+                  campaign_name: str | None = None) -> None:
+        """SENDING -> SENT, once: with `campaign_name`, in one transaction with the day's count of messages sent for
+        the campaign (a report's email cost, attract.attribution.keys.email_day_key). A repeat (the claim already
+        SENT) writes and counts nothing."""
+        claim = {"TableName": self.table, "Key": claim_key(campaign_id, email_hash),
+                 "UpdateExpression": "SET #s = :sent, message_id = :id, sent_at = :at",
+                 "ExpressionAttributeNames": {"#s": "status"},
+                 "ExpressionAttributeValues": {":sent": {"S": SENT}, ":id": {"S": message_id}, ":at": {"S": iso(now)}}}
+        if campaign_name is None:
+            self.dynamodb.update_item(**claim)
+            return
+        claim["ConditionExpression"] = "#s = :sending"
+        claim["ExpressionAttributeValues"][":sending"] = {"S": SENDING}
+        count = {"TableName": self.table, "Key": email_day_key(now.date(), email_hash),
+                 "UpdateExpression": "ADD #m :one SET #i = :name",
+                 "ExpressionAttributeNames": {"#m": sent_attribute(campaign_name), "#i": campaign_id_attribute(campaign_id)},
+                 "ExpressionAttributeValues": {":one": {"N": "1"}, ":name": {"S": campaign_name}}}
+
+        def write() -> None:
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[{"Update": claim}, {"Update": count}])
+            except self.dynamodb.exceptions.TransactionCanceledException as error:
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    return  # already SENT: counted then
+                raise
+
+        # Sends of one day share the counter items (8 shards): two at the same moment may conflict; retried.
+        with_backoff(write, retry_on=self.dynamodb.exceptions.TransactionCanceledException, attempts=5,
+                     base_s=0.02, cap_s=0.5)
 
     def claim_status(self, campaign_id: str, email_hash: str) -> str | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=claim_key(campaign_id, email_hash),

@@ -19,7 +19,7 @@ still stop a second email to anyone).
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from attract.aws import Repository, from_item, to_item
 from attract.clock import iso
@@ -108,6 +108,23 @@ class RunRepository(Repository):
         item = self.dynamodb.get_item(TableName=self.table, Key=run_key(campaign_id, run_id),
                                       ConsistentRead=True).get("Item")
         return from_item(item) if item else None
+
+    def planned(self, campaign_id: str, start: date, end: date) -> int:
+        """People planned by the campaign's runs started in [start, end] (UTC days): a funnel's `invited` step.
+        One Query of the campaign's runs (a campaign runs at most once an hour), projected on two attributes."""
+        first, last = run_key(campaign_id, ""), run_key(campaign_id, "\uffff")
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.table, KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
+            ProjectionExpression="started_at, planned",
+            ExpressionAttributeValues={":pk": first["PK"], ":first": first["SK"], ":last": last["SK"]})
+        total = 0
+        for page in pages:
+            for item in page["Items"]:
+                run = from_item(item)
+                started = str(run.get("started_at", ""))[:10]
+                if started and start.isoformat() <= started <= end.isoformat():
+                    total += int(run.get("planned", 0))
+        return total
 
     def latest(self, campaign_id: str) -> dict | None:
         """The run the campaign names as its latest (set when a run's planning completes)."""

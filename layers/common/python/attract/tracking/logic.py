@@ -50,6 +50,10 @@ class ClickWriter(Protocol):
 
     def count_click(self, code: str) -> None: ...
 
+    def count_day_click(self, link: LinkTarget, at: datetime) -> None:
+        """The click under the day's report keys (a report's `clicks` and `join_rate`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ClickRequest:
@@ -232,6 +236,10 @@ def record_visit(
         touches.count_click(link.code)
     except Exception as error:  # noqa: BLE001
         return Visit(link, passthrough, visitor_id, click_id, True, ("count", type(error).__name__))
+    try:
+        touches.count_day_click(link, now)
+    except Exception as error:  # noqa: BLE001
+        return Visit(link, passthrough, visitor_id, click_id, True, ("day_count", type(error).__name__))
     return Visit(link, passthrough, visitor_id, click_id, True)
 
 

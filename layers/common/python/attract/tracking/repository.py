@@ -16,6 +16,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from attract.links.records import LinkTarget
+
+from attract.attribution.keys import DIMENSIONS, click_attribute, click_day_key, funnel_click_attribute
 from attract.aws import Repository, batch_write, from_item, to_item
 from attract.clock import iso
 from attract.errors import AlreadyExistsError
@@ -94,6 +97,21 @@ class TouchRepository(Repository):
         """Add one to a random counter shard of the link: a plain UpdateItem, which never conflicts."""
         self.dynamodb.update_item(TableName=self.table, Key=click_counter_key(code), UpdateExpression="ADD clicks :one",
                                   ExpressionAttributeValues={":one": {"N": "1"}})
+
+    def count_day_click(self, link: LinkTarget, at: datetime) -> None:
+        """One human click of the day under each of the link's report keys (and its channel + campaign for the
+        funnels): one UpdateItem on the link's shard of the day (attract.attribution.keys.click_day_key).
+
+        Bounded like the aggregates: the keys are the link's, which marketers registered; nothing the public
+        sends (utm_* in the URL, click ids) becomes a key.
+        """
+        attributes = [click_attribute(dimension, getattr(link, dimension) or "(not set)") for dimension in DIMENSIONS]
+        attributes.append(funnel_click_attribute(link.channel, link.campaign))
+        self.dynamodb.update_item(
+            TableName=self.table, Key=click_day_key(at.date(), link.code),
+            UpdateExpression="ADD " + ", ".join(f"#c{index} :one" for index in range(len(attributes))),
+            ExpressionAttributeNames={f"#c{index}": name for index, name in enumerate(attributes)},
+            ExpressionAttributeValues={":one": {"N": "1"}})
 
     def put_many(self, touches: list[Touch], expires_at: dict[str, int]) -> None:
         """Batch-write imported touches. Their keys are deterministic, so a repeated import rewrites the same items."""
