@@ -85,7 +85,7 @@ def report(
                                             "(not applied by period: every period of the range is a row)")] = DEFAULT_ROW_LIMIT,
     profile: Profile = None,
     format_: Format = None,
-) -> dict | Response:
+):  # a dict (JSON, validated against AttributionReport above) or the CSV Response
     result = build_report(model, group_by, from_, to, _store(), limit, profile, _price())
     if wants_csv(app.current_event.headers, format_):
         return csv_response(to_csv(REPORT_CSV_HEADER, report_records(result)),
@@ -106,7 +106,7 @@ def funnels(
     profile: Profile = None,
     model: Annotated[AttributionModel, Query(description="The model crediting joins to campaigns")] = AttributionModel.LAST_TOUCH,
     format_: Format = None,
-) -> dict | Response:
+):  # a dict (JSON) or the CSV Response
     result = build_funnels(from_, to, _store(), _runs(), profile, model)
     if wants_csv(app.current_event.headers, format_):
         return csv_response(to_csv(FUNNEL_CSV_HEADER, funnel_records(result)),

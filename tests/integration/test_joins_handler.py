@@ -101,7 +101,9 @@ def test_report_event_for_a_recruiter(function_env):
     status, body, _ = _invoke(function_env("ReportsFunction"), load_event("reports/attribution"))
     body = json.loads(body)
     assert status == 200 and (body["model"], body["group_by"], body["from"]) == ("time_decay", "campaign", "2026-11-01")
-    assert set(body) == {"model", "group_by", "from", "to", "rows", "totals", "limit", "folded_rows"}
+    # The stable contract: every field it had, and what issue 14 added (extend, never break)
+    assert set(body) >= {"model", "group_by", "from", "to", "rows", "totals", "limit", "folded_rows"}
+    assert set(body) - {"model", "group_by", "from", "to", "rows", "totals", "limit", "folded_rows"} == {"profile", "by_model"}
 
 
 def _report_today(function_env, **query) -> dict:
@@ -127,7 +129,8 @@ def test_report_rows_and_totals_move_by_exactly_one_join(function_env, local_aws
                                                                         before["totals"]["touches"] + 1)
     rows_before, rows_after = ({row["key"]: row for row in report["rows"]} for report in (before, after))
     assert rows_after["direct"]["joins"] == pytest.approx(rows_before.get("direct", {"joins": 0})["joins"] + 1)
-    assert all(row.keys() == {"key", "joins", "touches", "spend"} for row in after["rows"])
+    assert all(row.keys() == {"key", "joins", "touches", "spend", "relevant_joins", "clicks", "join_rate", "relevance_rate"}
+               for row in after["rows"])
     assert sum(row["joins"] for row in after["rows"]) == pytest.approx(after["totals"]["joins"], abs=1e-6)
     assert sum(row["touches"] for row in after["rows"]) == after["totals"]["touches"]
     capped = _report_today(function_env, limit="1")

@@ -131,15 +131,15 @@ def test_a_resynced_day_is_replaced_and_the_report_joins_spend_in_the_same_two_q
     assert queries == queries_without_spend == 2
     [campaign_row] = by_campaign["rows"]
     assert (campaign_row["key"], campaign_row["joins"]) == (NAME, 3)
-    assert campaign_row["spend"] == [{"currency": "EUR", "amount": "45.00", "cost_per_join": "15.00"},
-                                     {"currency": "USD", "amount": "12.00", "cost_per_join": "4.00"}]
+    assert campaign_row["spend"] == [{"currency": "EUR", "amount": "45.00", "cost_per_join": "15.00", "cost_per_relevant_join": None},
+                                     {"currency": "USD", "amount": "12.00", "cost_per_join": "4.00", "cost_per_relevant_join": None}]
     assert by_campaign["totals"]["spend"] == campaign_row["spend"]
     # And by channel: each platform's spend under its channel
     by_channel, queries = report(GroupBy.CHANNEL)
     assert queries == 2
     rows = {r["key"]: r for r in by_channel["rows"]}
-    assert rows["paid_search"]["spend"] == [{"currency": "EUR", "amount": "45.00", "cost_per_join": "22.50"}]
-    assert rows["paid_social"]["spend"] == [{"currency": "USD", "amount": "12.00", "cost_per_join": "12.00"}]
+    assert rows["paid_search"]["spend"] == [{"currency": "EUR", "amount": "45.00", "cost_per_join": "22.50", "cost_per_relevant_join": None}]
+    assert rows["paid_social"]["spend"] == [{"currency": "USD", "amount": "12.00", "cost_per_join": "12.00", "cost_per_relevant_join": None}]
     # And the joins are what they were without spend
     assert by_channel["totals"]["joins"] == 3 and by_channel["totals"]["touches"] == 3
 

@@ -171,8 +171,11 @@ def test_the_click_transaction_never_touches_the_shared_link_items(function_env,
     assert len(transactions) == 3
     keys = [next(iter(action.values()))["Item"]["PK"]["S"] for params in transactions for action in params["TransactItems"]]
     assert not [key for key in keys if key.startswith("LINK#")]
-    # The count is kept in shards outside the transaction, and GET /links/{code} sums them
-    assert [name for name, _ in calls].count("UpdateItem") == 3 and _clicks(local_aws, link_code) == 3
+    # The count is kept in shards outside the transaction, and GET /links/{code} sums them; each click also adds
+    # one to its day's report keys (AGG#clicks): one more light UpdateItem per click, never in the transaction
+    updates = [params["Key"]["PK"]["S"] for name, params in calls if name == "UpdateItem"]
+    assert updates.count(f"LINK#{link_code}") == 3 and updates.count("AGG#clicks") == 3 and len(updates) == 6
+    assert _clicks(local_aws, link_code) == 3
     links = function_env("LinksFunction")
     event = load_event("links/get_link")
     event["pathParameters"]["code"] = link_code

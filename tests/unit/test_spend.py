@@ -163,20 +163,21 @@ def test_cost_per_join_is_spend_over_credited_joins_per_currency_never_mixed():
     result = report(data).model_dump(mode="json")
     rows = {r["key"]: r for r in result["rows"]}
     assert rows["Data engineers Berlin"]["spend"] == [
-        {"currency": "EUR", "amount": "50.01", "cost_per_join": "20.00"},  # 50.005 / 2.5
-        {"currency": "USD", "amount": "10.00", "cost_per_join": "4.00"}]
+        {"currency": "EUR", "amount": "50.01", "cost_per_join": "20.00", "cost_per_relevant_join": None},  # 50.005 / 2.5
+        {"currency": "USD", "amount": "10.00", "cost_per_join": "4.00", "cost_per_relevant_join": None}]
     assert rows["alumni"]["spend"] == []
-    assert result["totals"]["spend"] == [{"currency": "EUR", "amount": "50.01", "cost_per_join": "14.29"},
-                                         {"currency": "USD", "amount": "10.00", "cost_per_join": "2.86"}]
+    assert result["totals"]["spend"] == [{"currency": "EUR", "amount": "50.01", "cost_per_join": "14.29", "cost_per_relevant_join": None},
+                                         {"currency": "USD", "amount": "10.00", "cost_per_join": "2.86", "cost_per_relevant_join": None}]
 
 
 def test_a_campaign_that_spent_without_a_join_is_a_row_with_no_cost_per_join():
     data = ReportData(per_key={}, joins=Decimal(0), touches=0, spend={"Quiet campaign": {"EUR": Decimal("12")}},
                       total_spend={"EUR": Decimal("12")})
     result = report(data).model_dump(mode="json")
-    assert result["rows"] == [{"key": "Quiet campaign", "joins": 0, "touches": 0,
-                               "spend": [{"currency": "EUR", "amount": "12.00", "cost_per_join": None}]}]
-    assert result["totals"]["spend"] == [{"currency": "EUR", "amount": "12.00", "cost_per_join": None}]
+    assert result["rows"] == [{"key": "Quiet campaign", "joins": 0, "touches": 0, "relevant_joins": 0, "clicks": 0,
+                               "join_rate": None, "relevance_rate": None,
+                               "spend": [{"currency": "EUR", "amount": "12.00", "cost_per_join": None, "cost_per_relevant_join": None}]}]
+    assert result["totals"]["spend"] == [{"currency": "EUR", "amount": "12.00", "cost_per_join": None, "cost_per_relevant_join": None}]
 
 
 def test_the_other_row_carries_the_spend_of_every_key_folded_into_it():
