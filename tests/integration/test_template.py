@@ -167,9 +167,10 @@ def _grants(raw_template, function: str) -> dict[str, set[str]]:
 def test_click_path_grants_are_least_privilege(raw_template):
     # The redirect reads a link's partition (link + counter shards) with one Query, adds to a counter
     # shard with UpdateItem, and writes touches and click lookups in a transaction (PutItem each), with
-    # an ad landing's once-only mark (LANDING#) in the same transaction.
+    # an ad landing's once-only mark (LANDING#) in the same transaction; and adds the click to its day's report
+    # keys (one UpdateItem on AGG#clicks, exactly that partition: not the join aggregates).
     assert _grants(raw_template, "TrackingFunction") == {
-        "LINK#*": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "LINK#*": {"dynamodb:Query", "dynamodb:UpdateItem"}, "AGG#clicks": {"dynamodb:UpdateItem"},
         "VISITOR#*": {"dynamodb:PutItem"}, "CLICK#*": {"dynamodb:PutItem"}, "LANDING#*": {"dynamodb:PutItem"}}
     assert _grants(raw_template, "LinksFunction") == {
         "LINK#*": {"dynamodb:Query", "dynamodb:PutItem"}, "DIM#*": {"dynamodb:PutItem"},
