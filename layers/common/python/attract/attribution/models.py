@@ -54,7 +54,7 @@ Amount = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), re
 
 class FunnelStep(BaseModel):
     name: str
-    count: float = Field(description="People (or credited joins, under the model asked) at this step")
+    count: int | float = Field(description="People at this step (credited joins under the model asked: fractional)")
 
 
 class Funnel(BaseModel):
