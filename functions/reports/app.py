@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,8 +45,8 @@ load_settings()
 GROUPS = ("recruiters", "marketers")
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
-CSV = {200: {"description": "The same figures as CSV (format=csv or Accept: text/csv), one record per row and currency",
-             "content": {"text/csv": {"schema": {"type": "string"}}}}}
+# The same figures as CSV (format=csv or Accept: text/csv), one record per row and currency.
+CSV_CONTENT: dict = {"text/csv": {"schema": {"type": "string"}}}
 Profile = Annotated[str | None, Query(pattern=PROFILE_ID_PATTERN,
                                       description="A target profile's id: relevant joins for it (default: any profile)")]
 Format = Annotated[Literal["json", "csv"] | None, Query(alias="format", description="csv for a CSV download")]
@@ -71,7 +71,7 @@ def _price() -> EmailPrice:
     "/reports/attribution", summary="Joins credited by channel, campaign, source, medium, content or period", tags=["reports"],
     responses={200: {"description": "Rows and totals for the days from..to (UTC, inclusive): joins, relevant joins, clicks, "
                                     "rates, spend and email cost per currency with cost per join and per relevant join",
-                     "content": {"application/json": {"model": AttributionReport}, **CSV[200]["content"]}},
+                     "content": {"application/json": {"model": AttributionReport}, **CSV_CONTENT}},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
                422: {"description": "Unknown model or group_by, bad date, limit or profile, or from after to"}},
 )
@@ -96,7 +96,7 @@ def report(
 @app.get(
     "/reports/funnels", summary="Per campaign: email invited to relevant, ads impressions to relevant", tags=["reports"],
     responses={200: {"description": "Each campaign's steps for the days from..to (UTC, inclusive)",
-                     "content": {"application/json": {"model": FunnelReport}, **CSV[200]["content"]}},
+                     "content": {"application/json": {"model": FunnelReport}, **CSV_CONTENT}},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
                422: {"description": "Bad date, model or profile, or from after to"}},
 )

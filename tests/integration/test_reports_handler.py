@@ -60,7 +60,7 @@ def test_funnels_route_json_and_csv(function_env):
     reports = function_env("ReportsFunction")
     status, body, _ = _get(reports, "/reports/funnels", {"from": "2031-03-05", "to": "2031-03-05"})
     assert status == 200 and json.loads(body) == {"from": "2031-03-05", "to": "2031-03-05", "profile": "any", "campaigns": []}
-    status, body, headers = _get(reports, "/reports/funnels", {"from": "2031-03-05", "to": "2031-03-05", "format": "csv"})
+    status, body, _ = _get(reports, "/reports/funnels", {"from": "2031-03-05", "to": "2031-03-05", "format": "csv"})
     assert status == 200 and body == "\ufeffkind,channel,campaign,step,count\r\n"
 
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from attract.attribution.credit import AttributionModel
 from attract.attribution.logic import MAX_KEYS_PER_JOIN, credit_path
 from attract.attribution.models import GroupBy, ReportModel
 from attract.attribution.relevant import ANY, relevance_actions

@@ -13,14 +13,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from attract.attribution.channels import EMAIL_MEDIA, PAID_MEDIA, SOCIAL_MEDIA, known_source
-from attract.attribution.keys import bucket_of
 from attract.attribution.credit import AttributionModel, credits
+from attract.attribution.keys import bucket_of
 from attract.attribution.models import (
     DEFAULT_ROW_LIMIT,
     DIMENSIONS,
     OTHER,
     AttributionReport,
     GroupBy,
+    ReportModel,
     ReportRow,
     ReportTotals,
     Spend,
@@ -237,7 +238,7 @@ def attribution_report(model: AttributionModel, group_by: GroupBy, start: date, 
     totals = ReportTotals(joins=round(float(data.joins), 6), touches=data.touches,
                           spend=spend_entries(data.total_spend, data.joins))
     return AttributionReport(  # type: ignore[call-arg]  # from_ is the field's name; "from" its alias
-        model=model, group_by=group_by, from_=start, to=end, rows=rows, totals=totals, limit=limit, folded_rows=folded)
+        model=ReportModel(model.value), group_by=group_by, from_=start, to=end, rows=rows, totals=totals, limit=limit, folded_rows=folded)
 
 
 CENT = Decimal("0.01")

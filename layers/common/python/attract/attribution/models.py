@@ -80,16 +80,16 @@ class Spend(BaseModel):
     amount: Amount = Field(description="Spend over the days of the report, to the cent")
     cost_per_join: Amount | None = Field(description="amount / credited joins of the row (or all joins, in totals); "
                                                      "null when there are none")
-    cost_per_relevant_join: Amount | None = Field(None, description=(
+    cost_per_relevant_join: Amount | None = Field(default=None, description=(
         "amount / credited relevant joins of the row (same model; all relevant joins in totals); null when none"))
 
 
 class Rates(BaseModel):
-    relevant_joins: float = Field(0.0, description=(
+    relevant_joins: float = Field(default=0.0, description=(
         "Credited joins (same model) of members relevant to the profile asked, or to any profile"))
-    clicks: int = Field(0, description="Human clicks through tracked links and ad landings (bots not counted)")
-    join_rate: float | None = Field(None, description="joins / clicks; null without clicks")
-    relevance_rate: float | None = Field(None, description="relevant_joins / joins; null without joins")
+    clicks: int = Field(default=0, description="Human clicks through tracked links and ad landings (bots not counted)")
+    join_rate: float | None = Field(default=None, description="joins / clicks; null without clicks")
+    relevance_rate: float | None = Field(default=None, description="relevant_joins / joins; null without joins")
 
 
 class ReportRow(Rates):
@@ -110,14 +110,14 @@ class ReportTotals(Rates):
 class AttributionReport(BaseModel):
     model: ReportModel
     group_by: GroupBy
-    profile: str = Field(ANY_PROFILE, description="The profile relevant_joins counts for: an id, or `any`")
+    profile: str = Field(default=ANY_PROFILE, description="The profile relevant_joins counts for: an id, or `any`")
     from_: date = Field(alias="from", serialization_alias="from")
     to: date
     rows: list[ReportRow] = Field(description="At most `limit` rows, most credited first; the remainder in one (other) row")
     totals: ReportTotals = Field(description="All joins and touches of the range, whatever the row limit")
     limit: int = Field(DEFAULT_ROW_LIMIT, description="The row limit applied")
     folded_rows: int = Field(0, description="Keys summed into the (other) row because of the limit")
-    by_model: dict[AttributionModel, list[ReportRow]] | None = Field(None, description=(
+    by_model: dict[AttributionModel, list[ReportRow]] | None = Field(default=None, description=(
         "With model=all: each model's rows, the same keys in the same order (rows is then empty)"))
 
     model_config = {"populate_by_name": True}

@@ -129,12 +129,12 @@ def build_report(model: ReportModel, group_by: GroupBy, start: date, end: date, 
         while day <= end:  # every period of the range, zeros included: a chart's x axis
             figures[period_of(day, group_by)]
             day += timedelta(days=1)
-        for day, totals in inputs.days.items():
+        for day, of_day in inputs.days.items():
             entry = figures[period_of(day, group_by)]
-            entry.add(_Figures([totals.joins] * len(MODELS), [totals.relevant] * len(MODELS), totals.touches, totals.clicks))
-            _add_money(spend[period_of(day, group_by)], dict(totals.spend))
-            if totals.sent:
-                _add_money(spend[period_of(day, group_by)], {price.currency: price.cost(totals.sent)})
+            entry.add(_Figures([of_day.joins] * len(MODELS), [of_day.relevant] * len(MODELS), of_day.touches, of_day.clicks))
+            _add_money(spend[period_of(day, group_by)], dict(of_day.spend))
+            if of_day.sent:
+                _add_money(spend[period_of(day, group_by)], {price.currency: price.cost(of_day.sent)})
         keys = sorted(figures)
         folded = 0
     else:
@@ -161,12 +161,11 @@ def build_report(model: ReportModel, group_by: GroupBy, start: date, end: date, 
     def rows_of(model_index: int) -> list[ReportRow]:
         return [_row(key, figures[key], spend.get(key, {}), model_index) for key in keys]
 
-    common = {"group_by": group_by, "from_": start, "to": end, "totals": totals, "limit": limit,
-              "folded_rows": folded, "profile": scope}
-    if model is ReportModel.ALL:
-        return AttributionReport(model=model, rows=[], by_model={AttributionModel(name): rows_of(index)
-                                                                 for index, name in enumerate(MODELS)}, **common)
-    return AttributionReport(model=model, rows=rows_of(MODELS.index(model.value)), **common)
+    by_model = ({AttributionModel(name): rows_of(index) for index, name in enumerate(MODELS)}
+                if model is ReportModel.ALL else None)
+    return AttributionReport(  # type: ignore[call-arg]  # from_ is the field's name; "from" its alias
+        model=model, group_by=group_by, from_=start, to=end, totals=totals, limit=limit, folded_rows=folded,
+        profile=scope, by_model=by_model, rows=[] if by_model else rows_of(MODELS.index(model.value)))
 
 
 def _capped(figures: dict[str, _Figures], spend: dict[str, dict[str, Decimal]], limit: int,
@@ -237,7 +236,8 @@ def report_records(report: AttributionReport) -> list[tuple]:
     per_model = report.by_model or {AttributionModel(report.model.value): report.rows}
     records: list[tuple] = []
     for model, rows in per_model.items():
-        for row in [*rows, report.totals]:
+        listed: list[ReportRow | ReportTotals] = [*rows, report.totals]
+        for row in listed:
             key = row.key if isinstance(row, ReportRow) else "(total)"
             base = (model.value, key, row.joins, row.touches, row.relevant_joins, row.clicks, row.join_rate,
                     row.relevance_rate)

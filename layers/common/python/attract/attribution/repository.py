@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from attract.attribution.keys import aggregate_partition, day_sort_key, dimension_of
 from attract.attribution.logic import (
     DIMENSIONS,
     MODELS,
@@ -35,7 +36,6 @@ from attract.attribution.logic import (
     plan_aggregates,
     registry_lookups,
 )
-from attract.attribution.keys import aggregate_partition, day_sort_key, dimension_of
 from attract.attribution.registry import registered_dimension, registry_key
 from attract.aws import Repository, batch_get, from_item
 from attract.joins.models import CreditedTouch

@@ -99,15 +99,15 @@ class InviteRepository(Repository):
         """SENDING -> SENT, once: with `campaign_name`, in one transaction with the day's count of messages sent for
         the campaign (a report's email cost, attract.attribution.keys.email_day_key). A repeat (the claim already
         SENT) writes and counts nothing."""
-        claim = {"TableName": self.table, "Key": claim_key(campaign_id, email_hash),
-                 "UpdateExpression": "SET #s = :sent, message_id = :id, sent_at = :at",
-                 "ExpressionAttributeNames": {"#s": "status"},
-                 "ExpressionAttributeValues": {":sent": {"S": SENT}, ":id": {"S": message_id}, ":at": {"S": iso(now)}}}
+        values: dict[str, dict] = {":sent": {"S": SENT}, ":id": {"S": message_id}, ":at": {"S": iso(now)}}
+        claim: dict = {"TableName": self.table, "Key": claim_key(campaign_id, email_hash),
+                       "UpdateExpression": "SET #s = :sent, message_id = :id, sent_at = :at",
+                       "ExpressionAttributeNames": {"#s": "status"}, "ExpressionAttributeValues": values}
         if campaign_name is None:
             self.dynamodb.update_item(**claim)
             return
         claim["ConditionExpression"] = "#s = :sending"
-        claim["ExpressionAttributeValues"][":sending"] = {"S": SENDING}
+        values[":sending"] = {"S": SENDING}
         count = {"TableName": self.table, "Key": email_day_key(now.date(), email_hash),
                  "UpdateExpression": "ADD #m :one SET #i = :name",
                  "ExpressionAttributeNames": {"#m": sent_attribute(campaign_name), "#i": campaign_id_attribute(campaign_id)},

@@ -16,12 +16,11 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from attract.links.records import LinkTarget
-
 from attract.attribution.keys import DIMENSIONS, click_attribute, click_day_key, funnel_click_attribute
 from attract.aws import Repository, batch_write, from_item, to_item
 from attract.clock import iso
 from attract.errors import AlreadyExistsError
+from attract.links.records import LinkTarget
 from attract.links.repository import click_counter_key
 from attract.tracking.records import ClickTouch, email_subject, visitor_subject
 
