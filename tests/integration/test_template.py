@@ -15,7 +15,7 @@ from samtranslator.translator.transform import transform
 from attract_local.cfn import ROOT, http_routes, load_template
 
 TEMPLATE = ROOT / "template.yaml"
-PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction"}
+PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction"}
 # Routes without an authorizer, as the template's own HttpApi events declare them (not listed again here).
 PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 

@@ -164,6 +164,9 @@ class Settings:
     join_mails_per_source_hour: int = variable("JOIN_MAILS_PER_SOURCE_HOUR", 30, parse=_integer, ge=1, le=1_000_000)
     join_mails_per_hour: int = variable("JOIN_MAILS_PER_HOUR", 500, parse=_integer, ge=1, le=10_000_000)
     join_mail_queue_url: str | None = variable("JOIN_MAIL_QUEUE_URL", None, min_length=1)
+    # The dashboard's sign-in (attract.web): the Cognito hosted UI's base URL and the app client it signs in to.
+    sign_in_url: str | None = variable("SIGN_IN_URL", None, min_length=8)
+    user_pool_client_id: str | None = variable("USER_POOL_CLIENT_ID", None, min_length=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -260,6 +263,14 @@ class InviteFeedbackSettings(Settings):
 
     REQUIRED = ("EMAIL_PEPPER_SECRET_ID",)
     email_pepper_secret_id: str
+
+
+class WebSettings(Settings):
+    """GET /dashboard, GET /docs, GET /static/{name}: pages and files, no data."""
+
+    REQUIRED = ("SIGN_IN_URL", "USER_POOL_CLIENT_ID")
+    sign_in_url: str
+    user_pool_client_id: str
 
 
 class ReportsSettings(Settings):
