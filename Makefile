@@ -88,6 +88,7 @@ bench: venv
 	$(PY) bench/ads_layer.py
 	$(PY) bench/spend.py
 	$(PY) bench/invite_planner.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

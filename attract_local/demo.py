@@ -275,6 +275,9 @@ def main() -> None:
                 print(f"Ads: {line}")
             print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
             run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws, sandboxes)
+            print("\n== The dashboard\n")
+            print("   `make local`, then open http://127.0.0.1:3000/dashboard (sign in as a recruiter on the local hosted UI);")
+            print("   the API documentation is http://127.0.0.1:3000/docs")
         finally:
             gateway.stop()
             aws.stop()

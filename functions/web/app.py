@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-import attract.snapstart  # registers the SnapStart restore hooks (template: SnapStart)
+import attract.snapstart  # noqa: F401 - registers the SnapStart restore hooks (template: SnapStart)
 from attract.api import log_unexpected, with_security_headers
 from attract.observability import logger, metrics, tracer
 from attract.settings import WebSettings
@@ -32,13 +32,16 @@ DASHBOARD_CSP = dashboard_csp(load_settings().sign_in_url)
 DOCS = docs_page(ASSETS, MANIFEST)
 
 app = APIGatewayHttpResolver()
-_TEXT = {"content": {"text/html": {"schema": {"type": "string"}}}}
-_MESSAGE = {"content": {"application/json": {"schema": {
-    "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}}
+_HTML: dict = {"text/html": {"schema": {"type": "string"}}}
+_MESSAGE: dict = {"application/json": {"schema": {
+    "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}}}
+_FILE: dict = {media: {"schema": {"type": "string"}}
+               for media in ("application/javascript", "text/css", "application/json", "image/svg+xml", "text/plain")}
 
 
 def _response(answer: Answer) -> Response[str]:
-    return Response(status_code=answer.status, headers=answer.headers, body=answer.body)
+    # bytes (a gzipped file) are sent base64-encoded by the resolver, as API Gateway expects binary bodies.
+    return Response(status_code=answer.status, headers=answer.headers, body=answer.body)  # type: ignore[arg-type]
 
 
 @app.exception_handler(Exception)
@@ -56,23 +59,21 @@ def _no_route(_error: Exception) -> Response[str]:
 
 @app.get("/dashboard", summary="The recruiters' dashboard (signs in through the Cognito hosted UI)", tags=["web"],
          responses={200: {"description": "An HTML shell: no data; its script signs in (code + PKCE) and calls the "
-                                         "reports and profiles routes", **_TEXT}})
+                                         "reports and profiles routes", "content": _HTML}})
 def dashboard() -> Response[str]:
     return _response(page_answer(DASHBOARD, DASHBOARD_CSP))
 
 
 @app.get("/docs", summary="API documentation for people (Swagger UI)", tags=["web"],
-         responses={200: {"description": "Swagger UI over this document", **_TEXT}})
+         responses={200: {"description": "Swagger UI over this document", "content": _HTML}})
 def docs() -> Response[str]:
     return _response(page_answer(DOCS, DOCS_CSP))
 
 
 @app.get("/static/<name>", summary="A file of the dashboard or the docs, by its content-hashed name", tags=["web"],
          responses={200: {"description": "The file (gzip when accepted); cached for a year, immutable",
-                          "content": {"application/javascript": {"schema": {"type": "string"}},
-                                      "text/css": {"schema": {"type": "string"}},
-                                      "text/plain": {"schema": {"type": "string"}}}},
-                    404: {"description": "No such file", **_MESSAGE}})
+                          "content": _FILE},
+                    404: {"description": "No such file", "content": _MESSAGE}})
 def static_file(name: str) -> Response[str]:
     return _response(asset_answer(ASSETS, name, app.current_event.headers.get("accept-encoding")))
 
