@@ -4,6 +4,7 @@ Pages and files only: no data, no token, no table. The dashboard's script signs 
 PKCE) and calls the API itself. Light: no ads SDK, no pydantic, no boto3 (a test lists what it imports).
 """
 
+import base64
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,8 +41,12 @@ _FILE: dict = {media: {"schema": {"type": "string"}}
 
 
 def _response(answer: Answer) -> Response[str]:
-    # bytes (a gzipped file) are sent base64-encoded by the resolver, as API Gateway expects binary bodies.
-    return Response(status_code=answer.status, headers=answer.headers, body=answer.body)  # type: ignore[arg-type]
+    if isinstance(answer.body, str):
+        return Response(status_code=answer.status, headers=answer.headers, body=answer.body)
+    # A file's bytes, base64-encoded here: the resolver would pass a JSON file's bytes to its JSON serializer.
+    response = Response(status_code=answer.status, headers=answer.headers, body=base64.b64encode(answer.body).decode())
+    response.base64_encoded = True
+    return response
 
 
 @app.exception_handler(Exception)

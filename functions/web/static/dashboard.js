@@ -204,21 +204,21 @@
       scales: {x: {time: true}}}, data, target);
   }
 
-  async function byChannel() {
-    const path = "/reports/attribution?" + reportQuery({group_by: "channel"});
+  async function byDimension(panel, groupBy, label) {
+    const path = "/reports/attribution?" + reportQuery({group_by: groupBy});
     let report;
     try {
       report = await api(path);
     } catch (error) {
       if (!(error instanceof Missing)) throw error;
-      delete shown["by-channel"];
-      return empty("by-channel", "Not available yet: the attribution report is not deployed.");
+      delete shown[panel];
+      return empty(panel, "Not available yet: the attribution report is not deployed.");
     }
-    shown["by-channel"] = path;
+    shown[panel] = path;
     const rows = report.rows || [];
-    if (!rows.length) return empty("by-channel", "No joins in these days.");
+    if (!rows.length) return empty(panel, "No joins in these days.");
     const columns = [
-      {label: "Channel", field: "key", value: function (r) { return r.key; }},
+      {label: label, field: "key", value: function (r) { return r.key; }},
       {label: "Joins", field: "joins", num: true, value: function (r) { return num(r.joins); }},
       {label: "Relevant joins", field: "relevant_joins", num: true, value: function (r) { return num(r.relevant_joins); }},
       {label: "Join rate", field: "join_rate", num: true, value: function (r) { return rate(r.join_rate); }},
@@ -228,7 +228,7 @@
       {label: "Cost per relevant join", field: "cost_per_relevant_join", num: true,
         value: function (r) { return money(r.spend, "cost_per_relevant_join"); }},
     ];
-    panelBody("by-channel").replaceChildren(table(columns, rows));
+    panelBody(panel).replaceChildren(table(columns, rows));
   }
 
   async function funnels() {
@@ -321,7 +321,8 @@
     setStatus("Loading…");
     try {
       const list = await profiles();
-      await Promise.all([overTime(), byChannel(), funnels(), overlap(list)]);
+      await Promise.all([overTime(), byDimension("by-channel", "channel", "Channel"),
+        byDimension("by-campaign", "campaign", "Campaign"), funnels(), overlap(list)]);
       root.dataset.loaded = String(Date.now());
       setStatus("Days " + controls().from + " to " + controls().to + " (UTC), model " + controls().model.replace(/_/g, " ") + ".");
     } catch (error) {

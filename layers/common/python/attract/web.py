@@ -204,6 +204,11 @@ def dashboard_page(assets: Assets, manifest: dict, sign_in_url: str, client_id: 
 <p class="actions"><button type="button" data-csv="by-channel">Download CSV</button></p>
 <div class="body"></div>
 </section>
+<section id="by-campaign" class="panel">
+<h2>By campaign</h2>
+<p class="actions"><button type="button" data-csv="by-campaign">Download CSV</button></p>
+<div class="body"></div>
+</section>
 <section id="funnels" class="panel">
 <h2>Funnels</h2>
 <p class="actions"><button type="button" data-csv="funnels">Download CSV</button></p>
