@@ -403,7 +403,7 @@ class LocalGateway:
         if parts.path.startswith(ADMIN_PREFIX):
             seen["route"] = "(local admin)"
             return self._admin(request, parts.path, parts.query)
-        if parts.path in HOSTED_UI_PATHS:
+        if parts.path in HOSTED_UI_PATHS and self.hosted_ui is not None:
             seen["route"] = "(local hosted UI)"
             status, answer_headers, answer = self.hosted_ui.handle(request.command, parts.path, parts.query, body)
             return status, {**answer_headers, "x-content-type-options": "nosniff"}, [], answer

@@ -54,10 +54,12 @@ class LocalHostedUi:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_template(cls, aws) -> "LocalHostedUi":
-        """The UserPoolClient of template.yaml, resolved against the local stack (its DashboardUrl)."""
-        logical, client = next((name, r) for name, r in aws.template["Resources"].items()
-                               if r["Type"] == "AWS::Cognito::UserPoolClient")
+    def from_template(cls, aws) -> "LocalHostedUi | None":
+        """The UserPoolClient of template.yaml, resolved against the local stack (its DashboardUrl); None without one."""
+        found = [(name, r) for name, r in aws.template["Resources"].items() if r["Type"] == "AWS::Cognito::UserPoolClient"]
+        if not found:
+            return None
+        logical, client = found[0]
         props = aws.resolve(client["Properties"], f"{logical}.Properties")
         return cls(str(aws.refs[logical]), [str(u) for u in props.get("CallbackURLs") or []],
                    [str(u) for u in props.get("LogoutURLs") or []], list(props.get("AllowedOAuthFlows") or []))
