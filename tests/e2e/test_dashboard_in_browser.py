@@ -75,7 +75,12 @@ def _sign_in(chrome, api) -> None:
     assert asked["redirect_uri"] == [f"{api}/dashboard"] and asked["response_type"] == ["code"]
     Select(chrome.find_element(By.NAME, "role")).select_by_value("recruiter")
     chrome.find_element(By.ID, "sign-in").click()
-    WebDriverWait(chrome, 30).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-loaded"))
+    # Through two navigations (the hosted UI's redirect, then the dashboard): an element read mid-way goes stale.
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    WebDriverWait(chrome, 30, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: urlsplit(d.current_url).path == "/dashboard"
+        and d.find_element(By.TAG_NAME, "html").get_attribute("data-loaded"))
 
 
 def _cells(chrome, panel: str) -> list[dict[str, str]]:
@@ -134,6 +139,14 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     # No element was created from the names, nothing ran
     assert chrome.find_elements(By.CSS_SELECTOR, "main script, main img") == []
     assert chrome.execute_script("return window.pwned === undefined")
+
+    # uPlot draws under the page's CSP and Trusted Types (the day series is another branch's: drawn here directly)
+    drawn = chrome.execute_script(
+        "const box = document.createElement('div'); document.querySelector('main').append(box);"
+        "new uPlot({width: 400, height: 200, series: [{}, {label: '<b>joins</b>', stroke: 'red'}],"
+        " scales: {x: {time: true}}}, [[1796342400, 1796428800], [1, 3]], box);"
+        "return [box.querySelectorAll('canvas').length, box.querySelector('.u-legend').textContent];")
+    assert drawn[0] == 1 and "<b>joins</b>" in drawn[1]
 
     # The page's own answer carries the strict CSP
     page = requests.get(f"{api}/dashboard", timeout=30)
