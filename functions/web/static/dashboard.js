@@ -135,7 +135,10 @@
     // A route another part of the system has not deployed yet, or a report option it does not know yet.
     if (answer.status === 404 || answer.status === 422) throw new Missing(String(answer.status));
     if (!answer.ok) throw new Error(path.split("?")[0] + " answered " + answer.status);
-    return accept === "text/csv" ? answer.blob() : answer.json();
+    if (accept !== "text/csv") return answer.json();
+    // A route that does not know format=csv yet answers JSON: never save that as a .csv file.
+    if (!(answer.headers.get("Content-Type") || "").startsWith("text/csv")) throw new Missing("no csv");
+    return answer.blob();
   }
 
   function controls() {
