@@ -115,6 +115,7 @@ def _shown(value) -> str:
 def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_text(
         api, aws_endpoint, marketer, recruiter, browser, chrome):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     # Given two joins credited to campaigns whose names are HTML
     _seed_hostile_joins(api, aws_endpoint, marketer, browser)
@@ -133,6 +134,14 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     for row, api_row in zip(shown, by_channel["rows"], strict=True):
         assert row["joins"] == _shown(api_row["joins"]), row
         assert row["relevant_joins"] == _shown(api_row.get("relevant_joins")), row
+    # The model switcher: under linear the table is the API's linear report
+    loaded = chrome.find_element(By.TAG_NAME, "html").get_attribute("data-loaded")
+    Select(chrome.find_element(By.ID, "model")).select_by_value("linear")
+    WebDriverWait(chrome, 30).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-loaded") != loaded)
+    linear = requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30,
+                          params={**query, "model": "linear", "group_by": "channel"}).json()
+    assert [(r["key"], r["joins"]) for r in _cells(chrome, "by-channel")] == [
+        (r["key"], _shown(r["joins"])) for r in linear["rows"]]
     # ... and each hostile campaign is a row whose name is the literal text, one join each (hand-counted: one
     # confirmed join through each fresh campaign's only link)
     by_campaign = {row["key"]: row for row in _cells(chrome, "by-campaign")}
