@@ -151,6 +151,12 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     assert chrome.find_elements(By.CSS_SELECTOR, "main script, main img") == []
     assert chrome.execute_script("return window.pwned === undefined")
 
+    # A route not deployed yet is a clear empty state in its panel, not an error
+    for route, panel in (("/reports/funnels", "funnels"), ("/profiles", "overlap")):
+        if requests.get(f"{api}{route}", headers=recruiter, timeout=30).status_code == 404:
+            assert chrome.find_element(By.CSS_SELECTOR, f"#{panel} .empty").text.startswith("Not available yet"), panel
+    assert chrome.find_element(By.ID, "status").get_attribute("class") == "muted"  # no error shown
+
     # uPlot draws under the page's CSP and Trusted Types (the day series is another branch's: drawn here directly)
     drawn = chrome.execute_script(
         "const box = document.createElement('div'); document.querySelector('main').append(box);"
