@@ -64,7 +64,9 @@ def _print_counts(run: dict) -> None:
                            or "none"))
 
 
-def run(api: str, aws) -> None:
+def run(api: str, aws) -> list[tuple[str, str]]:
+    """The invitation scenario; returns the joins it confirmed, by where they came from (the demo's ledger)."""
+    confirmed: list[tuple[str, str]] = []
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
     ats_path = STATE_DIR / "demo-ats.sqlite"
     stats = sample_ats.build(ats_path)
@@ -74,7 +76,8 @@ def run(api: str, aws) -> None:
           + f"; {stats['planned']} should be invited")
     member = stats["member_email"]
     _join(api, aws, member, {})
-    print("   one of them joined the community last month (an existing member)")
+    confirmed.append(("already a member before the invitations", "an ATS candidate"))
+    print("   one of them is already a member: they joined on the careers site before the campaign")
 
     body = {
         "name": CAMPAIGN, "destination": "https://careers.example.com/community",
@@ -108,12 +111,14 @@ def run(api: str, aws) -> None:
         print(f"     List-Unsubscribe: {str(sample['List-Unsubscribe'])[:60]}...")
         text = sample.get_body(preferencelist=("plain",))
         lines = [line for line in (text.get_content() if text else "").splitlines() if line.strip()]
-        print("     " + "\n     ".join(line[:100] for line in lines[:6]))
+        print("     " + "\n     ".join(_excerpt(line) for line in lines[:6]))
 
     print("\n   three invited people follow their link and join; one unsubscribes instead")
     for message in messages[:3]:
         address = message["To"].addresses[0].addr_spec
-        follow_invitation(api, aws.endpoint, address, "Invited person")
+        answer = follow_invitation(api, aws.endpoint, address, "Invited person")
+        if answer.status_code == 200:
+            confirmed.append(("invitations", address))
         path = " -> ".join(f"{t['channel']}/{t['campaign']}" for t in stored_attribution(aws, address))
         print(f"     {address.split('@')[0][:14]}...@...: clicked, joined, confirmed; credited path {path}")
     if len(messages) > 3:
@@ -127,12 +132,26 @@ def run(api: str, aws) -> None:
     scheduled = requests.put(f"{api}/invite-campaigns/{campaign['id']}/schedule", headers=marketer, timeout=30,
                              json={"expression": f"at({due:%Y-%m-%dT%H:%M:%S})", "timezone": "UTC"})
     run_id = f"s-{due:%Y%m%dT%H%M%S}Z"
-    print(f"\n   the ATS changes ({changed}); PUT /schedule at({due:%H:%M:%S}) -> {scheduled.status_code}: "
-          f"EventBridge Scheduler (the local stack fires it) starts run {run_id}, which is incremental:")
+    print(f"\n   the ATS changes ({changed}); the marketer schedules the next run for {due:%H:%M:%S} UTC "
+          f"(PUT /schedule -> {scheduled.status_code}); EventBridge Scheduler (the local stack fires it) starts "
+          f"run {run_id}, which reads only what changed:")
     _print_counts(_wait(lambda: requests.get(f"{api}/invite-campaigns/{campaign['id']}/runs/{run_id}",
                                              headers=marketer, timeout=30).json(),
                         lambda run: run.get("status") in ("done", "failed")))
     print(f"   every invitation SES accepted, per recipient: at most {_most_per_recipient(aws.endpoint)}")
+    return confirmed
+
+
+def _excerpt(line: str, width: int = 100) -> str:
+    """A line of the mail as a reader sees it: cut at a word, never inside a link."""
+    if len(line) <= width:
+        return line
+    words, kept = line.split(" "), ""
+    for word in words:
+        if kept and len(kept) + 1 + len(word) > width and "://" not in word:
+            return kept + " …"
+        kept = f"{kept} {word}" if kept else word
+    return kept
 
 
 def _link(message: EmailMessage, marker: str) -> str:
