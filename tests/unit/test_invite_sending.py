@@ -31,6 +31,7 @@ class MemoryInvites:
         self.cooldowns: dict[str, tuple[datetime, str]] = {}
         self.touches: dict[str, dict] = {}
         self.counts: dict[str, int] = {}
+        self.stamped: list[tuple[str, datetime]] = []  # (outcome, at): what the progress rate is measured from
 
     def is_suppressed(self, email_hash):
         return email_hash in self.suppressed
@@ -67,8 +68,10 @@ class MemoryInvites:
     def put_invite_touch(self, token, job, email_hash, now, expires_at):
         self.touches[token] = {"campaign": job.campaign_name, "channel": "email"}
 
-    def count(self, campaign_id, run_id, name):
-        self.counts[name] = self.counts.get(name, 0) + 1
+    def count(self, campaign_id, run_id, name, value=1, at=None):
+        self.counts[name] = self.counts.get(name, 0) + value
+        if at is not None:
+            self.stamped.append((name, at))
 
 
 class Mailer:
@@ -192,3 +195,14 @@ def test_token_bucket_waits_for_the_rate():
     for _ in range(5):
         bucket.take()
     assert sum(slept) == pytest.approx(2.0)  # the first from the initial token, each of the 4 others 0.5 s
+
+
+def test_every_outcome_but_a_duplicate_is_stamped_for_the_progress_rate():
+    # A sent job, its redelivery (a duplicate: counted, not stamped), a suppressed person an hour later
+    store, mailer = MemoryInvites(), Mailer()
+    assert _send(store, mailer) == "sent" and _send(store, mailer, now=NOW + timedelta(minutes=1)) == "duplicate"
+    store.suppressed.add("b" * 64)
+    assert send_invitation(_job(), "bob@example.com", "b" * 64, NOW + timedelta(hours=1), POLICY, SIGNER, store,
+                           mailer, TokenBucket(1000, clock=lambda: 0.0, sleep=lambda s: None)) == "suppressed"
+    assert store.stamped == [("sent", NOW), ("skipped_suppressed", NOW + timedelta(hours=1))]
+    assert store.counts == {"sent": 1, "duplicate": 1, "skipped_suppressed": 1}

@@ -4,7 +4,8 @@ Claim:        PK=INVITE_SEND#<campaign_id>#<email_hash>, SK=SEND  status SENDING
 Cooldown:     PK=COOLDOWN#<email_hash>, SK=COOLDOWN               invited_at, campaign_id (TTL expires_at)
 Suppression:  PK=SUPPRESS#<email_hash>, SK=SUPPRESS               reason unsubscribe|bounce|complaint
 Invite touch: PK=INVITE#sha256(token), SK=INVITE                  the touch a join credits (TTL expires_at)
-Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained
+Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained,
+                                                                  first_outcome_at, last_outcome_at (progress)
 
 This module builds every invitation key (INVITE_CAMPAIGN#, INVITE_RUN#, INVITE_SEND#, COOLDOWN#, SUPPRESS#);
 the invite touch's key is the touches' (attract.tracking.repository.invite_key), the member's the joins'.
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from attract.aws import Repository, to_item
 from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
+from attract.invites.runs import FIRST_OUTCOME_AT, LAST_OUTCOME_AT
 from attract.invites.tokens import recipient_key
 from attract.tracking.repository import invite_key
 
@@ -150,7 +152,13 @@ class InviteRepository(Repository):
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
                        "email_hash": email_hash, "expires_at": expires_at})})
 
-    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1) -> None:
-        self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id),
-                                  UpdateExpression="ADD #n :v", ExpressionAttributeNames={"#n": name},
-                                  ExpressionAttributeValues={":v": {"N": str(value)}})
+    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1, at: datetime | None = None) -> None:
+        """ADD `value` to the run's counter `name`. With `at` (a job's outcome that advances the run's progress),
+        the same update stamps the run's first and last outcome, which the progress rate is measured from."""
+        expression, values = "ADD #n :v", {":v": {"N": str(value)}}
+        if at is not None:
+            expression += (f" SET {FIRST_OUTCOME_AT} = if_not_exists({FIRST_OUTCOME_AT}, :at), "
+                           f"{LAST_OUTCOME_AT} = :at")
+            values[":at"] = {"S": iso(at)}
+        self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id), UpdateExpression=expression,
+                                  ExpressionAttributeNames={"#n": name}, ExpressionAttributeValues=values)
