@@ -328,3 +328,30 @@ def test_a_runs_progress_counts_each_job_once_and_estimates_the_finish_while_sen
     assert done.status == "done" and done.progress.done == done.progress.total == 4
     assert done.estimated_done_at is None
     assert received(local_aws, domain) == {"ada": 1, "alan": 1, "grace": 1, "kim": 1}
+
+
+def test_a_skipped_job_delivered_again_is_counted_once(sender, queues, domain, local_aws):
+    # Given a person who unsubscribed after planning, and their job delivered three times (twice after it was
+    # handled: the planner's copies after resumes)
+    from attract.invites.run_repository import RunRepository
+
+    sqs, queue, _ = queues
+    campaign, person = f"once-{uuid.uuid4().hex[:6]}", f"edith@people.{domain}"
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    table = local_aws.refs["AttractTable"]
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"SUPPRESS#{email_hash(person, pepper)}"}, "SK": {"S": "SUPPRESS"}, "type": {"S": "suppression"},
+        "reason": {"S": "unsubscribe"}})
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": "RUN#run-2026-11-26"}, "status": {"S": "sending"},
+        "planned": {"N": "2"}})
+    for _ in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "edith", campaign)))
+        drain(sender, sqs, queue)
+    # Then it is one skipped job of two: the run is still sending, at 1 of 2
+    runs = RunRepository(table, local_aws.client("dynamodb"))
+    assert run_counts(local_aws, campaign) == {"planned": 2, "skipped_suppressed": 1}
+    status = RunRepository.to_response(runs.get(campaign, "run-2026-11-26") or {})
+    assert status.status == "sending" and (status.progress.done, status.progress.total) == (1, 2)
+    assert received(local_aws, domain) == {}

@@ -12,6 +12,9 @@ The suppression list and the per-person cooldown are re-checked here: planning w
 cooldown is taken with the claim (so two campaigns cannot both invite someone) and given back as it was
 whenever the claim is released: a message SES refused invited nobody, and must not keep other campaigns
 away from the person for `cooldown_days`.
+Each job's outcome advances the run's progress once however often its message comes: `sent` is counted once
+because only the claim's holder counts it; the outcomes no claim guards (skipped at send time, reconcile)
+with an outcome mark (`count_once`); a `duplicate` adds to its own counter only.
 """
 
 import time
@@ -60,6 +63,10 @@ class InviteStore(Protocol):
         """ADD to the run's counter; `at` for an outcome that advances the run's progress (stamps its rate)."""
         ...
 
+    def count_once(self, campaign_id: str, run_id: str, email_hash: str, name: str, at: datetime) -> bool:
+        """`count` with `at`, once per job (run, person) however often its message is delivered."""
+        ...
+
 
 class RawMailer(Protocol):
     def send_raw(self, raw: bytes, tags: dict[str, str]) -> str:
@@ -97,7 +104,7 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
     """Send `job` to `email` (normalised) unless it was sent, is being sent, or must not be."""
     campaign, run = job.campaign_id, job.run_id
     if store.is_suppressed(email_hash):
-        store.count(campaign, run, "skipped_suppressed", at=now)
+        store.count_once(campaign, run, email_hash, "skipped_suppressed", now)
         return "suppressed"
     claim = store.claim(campaign, email_hash, run, now)
     if claim == "sent":
@@ -106,12 +113,12 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
         return "duplicate"  # the producer's duplicate, or a redelivery after a completed send
     if claim == "sending":
         # A previous attempt died between claiming and marking: SES may have sent it. Never resend.
-        store.count(campaign, run, "reconcile", at=now)
+        store.count_once(campaign, run, email_hash, "reconcile", now)
         return "reconcile"
     hold = store.hold_cooldown(email_hash, campaign, now, policy.cooldown_days)
     if hold is None:
         store.release(campaign, email_hash)  # not invited by this campaign: a later run may
-        store.count(campaign, run, "skipped_cooldown", at=now)
+        store.count_once(campaign, run, email_hash, "skipped_cooldown", now)
         return "cooldown"
     try:
         expires_at = int(now.timestamp()) + policy.invite_token_days * 86400
