@@ -40,6 +40,11 @@ def test_the_demo_runs_every_step_and_reports_what_the_issues_promise(demo_outpu
     assert re.search(r"Data engineers Berlin\s+5\.00\s+[\d.]+ EUR\s+[\d.]+ EUR", out)  # spend and cost per join
     # And the invitations planted in the ATS were screened as planted, each person mailed at most once
     assert "status done: rows 300, planned 233, sent 233, failed 0" in out
+    # Issue 17: the run's progress as it went, in plain lines (the output is not a terminal): never backwards,
+    # never past the total, ending at it
+    shown = [int(n) for n in re.findall(r"\n   sending: (\d+) of 233 invitation\(s\) \(\d+%\)", out)]
+    assert shown and shown == sorted(shown) and shown[-1] <= 233, shown
+    assert "\n   done: 233 of 233 invitation(s) (100%)\n" in out and "\r" not in out
     assert "skipped: invalid_email 15, no_consent 33, duplicate 18, member 1" in out
     assert out.count("credited path email/Alumni invitations 2027\n") == 3
     assert "one-click unsubscribe (RFC 8058 POST) -> 200" in out

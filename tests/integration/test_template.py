@@ -248,6 +248,13 @@ def test_invite_run_lock_grants(raw_template):
     assert _grants(raw_template, "InviteSenderFunction")["INVITE_CAMPAIGN#*"] == {"dynamodb:UpdateItem"}
 
 
+def test_the_sender_may_count_an_outcome_once(raw_template):
+    # An outcome mark (INVITE_SEND#…/RUN#…, PutItem) and the run's ADD (INVITE_RUN#…, UpdateItem) in one
+    # TransactWriteItems, which IAM authorises item by item
+    grants = _grants(raw_template, "InviteSenderFunction")
+    assert "dynamodb:PutItem" in grants["INVITE_SEND#*"] and "dynamodb:UpdateItem" in grants["INVITE_RUN#*"]
+
+
 def test_the_invite_api_may_read_ses_identities_and_send_nothing(raw_template):
     # sender.from is checked with SES v2 GetEmailIdentity: read-only, this account's identities in this region
     statements = [s for p in raw_template["Resources"]["InviteApiFunction"]["Properties"]["Policies"]
