@@ -42,7 +42,7 @@ MODEL_WORDS = {
     "position_based": "40% to the first touch, 40% to the last, 20% shared by those between",
 }
 # The recruiter's target profile: the example, word for word.
-PROFILE = {"name": "Data engineering, Berlin", "skills": {"required": ["python", "sql"], "preferred": ["spark", "k8s"]},
+PROFILE: dict[str, Any] = {"name": "Data engineering, Berlin", "skills": {"required": ["python", "sql"], "preferred": ["spark", "k8s"]},
            "places": [{"place": "Berlin", "radius_km": 50}, {"country": "DE"}, {"remote": True}], "min_score": 0.6}
 # What each careers-site joiner types into the form's optional skills and location boxes.
 PROFILES_TYPED = {
@@ -170,8 +170,8 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     elif ads is not None:
         print("\n== 6. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
 
-    for origin, who in demo_invites.run(api, aws):
-        ledger.confirmed(origin, who, 200)
+    for origin, person_label in demo_invites.run(api, aws):
+        ledger.confirmed(origin, person_label, 200)
 
     _wait_until_drained(aws, "ScoringQueue", timeout_s=60)  # every confirmed member scored against the profile
     print_recorded(api, table, marketer, links, visitors)
