@@ -131,8 +131,8 @@ def build(build_dir: str | None = None) -> int:
     python = find_python(version)
     if shutil.which("make") is None:  # BuildMethod: makefile
         raise MissingPrerequisiteError("the layers build with `make` (BuildMethod: makefile): install make")
-    print(f"sam build with Python {version} ({python.path}): the functions, then the layers (pip downloads their "
-          "arm64 wheels: a few minutes the first time)", flush=True)
+    print(f"sam build with Python {version} ({python.path}): the functions, then the layers (arm64 wheels from pip: "
+          "about 30 s once pip's cache holds them, longer the first time)", flush=True)
     command = [sam_executable(), "build", "--template-file", str(TEMPLATE)]
     if build_dir:
         command += ["--build-dir", build_dir]
