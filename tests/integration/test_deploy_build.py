@@ -112,7 +112,7 @@ def test_without_python_3_12_the_build_says_what_is_missing_and_how_to_get_it(tm
 def test_a_python312_of_another_version_is_refused_by_name(tmp_path):
     env = {**_bare_environment(tmp_path), "PYTHON312": sys.executable}
     result = _run_deploy_module(["find-python"], env)
-    version = "%d.%d" % sys.version_info[:2]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
     if version == "3.12":
         pytest.skip("this interpreter is 3.12")
     assert result.returncode == 2
