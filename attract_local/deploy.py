@@ -139,14 +139,17 @@ def build(build_dir: str | None = None) -> int:
     return subprocess.run(command, cwd=ROOT, env=build_environment(python), check=False).returncode
 
 
-def deploy() -> int:
+def deploy_command(sam: str, samconfig: Path = SAMCONFIG) -> list[str]:
     """`sam deploy --guided` the first time (it asks the stack's name, region, parameters and writes samconfig.toml),
     then `sam deploy` with what was saved."""
-    command = [sam_executable(), "deploy"]
-    if not SAMCONFIG.exists():
+    return [sam, "deploy"] if samconfig.exists() else [sam, "deploy", "--guided"]
+
+
+def deploy() -> int:
+    command = deploy_command(sam_executable())
+    if "--guided" in command:
         print("No samconfig.toml yet: a guided deploy asks the stack name, region and parameters, and saves them "
               "(answer Y to 'Save arguments to configuration file').", flush=True)
-        command.append("--guided")
     env = {**os.environ, "SAM_CLI_TELEMETRY": os.environ.get("SAM_CLI_TELEMETRY", "0")}
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 

@@ -137,3 +137,12 @@ def test_pyenv_installs_are_found_newest_first_and_their_real_interpreter_is_use
     assert build_env["PATH"].split(os.pathsep)[0] == str(tmp_path / ".pyenv/versions/3.12.10/bin")
     assert build_env["PYTHON"] == found.path
     assert json.dumps(build_env)  # plain strings only
+
+
+def test_deploy_is_guided_until_samconfig_toml_holds_the_answers(tmp_path):
+    samconfig = tmp_path / "samconfig.toml"
+    assert deploy.deploy_command("sam", samconfig) == ["sam", "deploy", "--guided"]
+    samconfig.write_text('version = 0.1\n[default.deploy.parameters]\nstack_name = "attract"\n')
+    assert deploy.deploy_command("sam", samconfig) == ["sam", "deploy"]
+    # and the SAM CLI is the venv's own
+    assert deploy.sam_executable() == str(Path(sys.executable).with_name("sam"))
