@@ -108,9 +108,11 @@ def _listed(value: Any) -> list:
 
 def _key_allows(template: dict, queue: str, principal: dict) -> bool:
     """Whether a queue's KMS key (when it has one of the template's) lets `principal` write to the queue."""
-    key = (template["Resources"][queue]["Properties"].get("KmsMasterKeyId") or {})
+    key = template["Resources"][queue]["Properties"].get("KmsMasterKeyId")
+    if key is None:
+        return True  # SQS-managed encryption (or none): nothing to grant
     if not isinstance(key, dict) or "Ref" not in key:
-        return True  # SQS-managed encryption: nothing to grant
+        return False  # AWS managed alias/aws/sqs: its policy cannot be given to a service principal
     policy = template["Resources"][key["Ref"]]["Properties"]["KeyPolicy"]
     return any(s["Effect"] == "Allow" and s.get("Principal") == principal
                and {"kms:GenerateDataKey", "kms:Decrypt"} <= set(_listed(s["Action"])) for s in _statements(policy))
