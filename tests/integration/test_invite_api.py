@@ -443,11 +443,18 @@ def test_schedule_is_created_updated_and_deleted_in_eventbridge_scheduler(api, l
     assert json.loads(found["Target"]["Input"]) == {"campaign_id": created["id"],
                                                     "scheduled_at": "<aws.scheduler.scheduled-time>"}
     assert found["FlexibleTimeWindow"] == {"Mode": "OFF"} and found["State"] == "ENABLED"
-    # When it is put again: updated in place
+    # And a message it cannot deliver is retried for an hour (the shortest time between two firings), then kept in
+    # the template's EventDeadLetterQueue (Scheduler's own default would retry 185 times for a day, then drop it)
+    dead_letters = local_aws.resolve({"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]})
+    delivery = {"RetryPolicy": {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": dead_letters}}
+    assert {key: found["Target"].get(key) for key in delivery} == delivery
+    # When it is put again: updated in place, with the same delivery
     status, _ = _call(api, _event("PUT", path, {"expression": "rate(1 day)"}))
     assert status == 200
     found = _schedule(local_aws, created["id"])
     assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"]) == ("rate(1 day)", "UTC")
+    assert {key: found["Target"].get(key) for key in delivery} == delivery
     assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["schedule"] == {
         "expression": "rate(1 day)", "timezone": "UTC", "name": f"invite-{created['id']}"}
     # When it is deleted: gone from Scheduler and from the campaign, and a second DELETE is fine

@@ -71,7 +71,8 @@ def _stores() -> tuple[CampaignRepository, RunRepository, LinkRepository]:
 def _triggers() -> tuple[SqsPlanQueue, SchedulerSchedules]:
     settings = load_settings()
     return (SqsPlanQueue(settings.invite_plan_queue_url),
-            SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn))
+            SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn,
+                               settings.invite_schedule_dead_letter_arn))
 
 
 @lru_cache(maxsize=1)
