@@ -117,6 +117,6 @@ def score(profile: CompiledProfile, member: MemberFacts) -> Score:
         skills = 1.0
     factor, place = _place_factor(profile.targets, member.where)
     value = round(skills * factor, 4)
-    # Built without validation: every field is made here, in range (a validated Score costs as much as scoring)
-    return Score.model_construct(value=value, relevant=value > 0 and value >= profile.min_score,
-                                 matched_required=matched_required, matched_preferred=matched_preferred, place=place)
+    # Validated: pydantic-core builds it faster (~5 µs) than model_construct's Python loop does unvalidated
+    return Score(value=value, relevant=value > 0 and value >= profile.min_score, matched_required=matched_required,
+                 matched_preferred=matched_preferred, place=place)
