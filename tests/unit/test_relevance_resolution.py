@@ -101,7 +101,8 @@ def test_countries_resolve_by_code_and_name(text, code, name):
         assert (place.kind, place.country, place.name, place.latitude) == ("country", code, name, None)
 
 
-@pytest.mark.parametrize("text", ["remote", "Remote", "anywhere", "Home Office", "work from home", "WFH"])
+@pytest.mark.parametrize("text", ["remote", "Remote", "anywhere", "Home Office", "work from home", "WFH",
+                                  "Remote (EU)", "remote, Germany"])
 def test_remote_words_resolve_to_remote(text):
     place = resolve_place(text)
     assert (place.kind, place.country, place.geoname_id) == ("remote", None, None)
