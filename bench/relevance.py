@@ -41,7 +41,10 @@ import sys, time
 sys.path[:0] = {paths!r}
 start = time.perf_counter()
 exec({code!r})
-print(time.perf_counter() - start)
+elapsed = time.perf_counter() - start
+# VmHWM, not ru_maxrss: the latter carries the parent's peak across fork and exec
+peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(elapsed, int(peak) / 1024)
 """
 
 
@@ -58,15 +61,18 @@ def throughput(members: int, seconds: float) -> float:
     return calls / elapsed
 
 
-def cold(runs: int) -> dict[str, float]:
+def cold(runs: int) -> dict[str, tuple[float, float]]:
+    """Probe -> (median seconds, peak RSS in MB)."""
     paths = [str(ROOT), str(ROOT / "layers/common/python")]
     times: dict[str, list[float]] = {name: [] for name in PROBES}
+    memory: dict[str, float] = {}
     for _ in range(runs):
         for name in random.sample(list(PROBES), len(PROBES)):  # interleaved: a busy moment hits all alike
             out = subprocess.run([sys.executable, "-B", "-c", TIMED.format(paths=paths, code=PROBES[name])],
-                                 capture_output=True, text=True, check=True).stdout
-            times[name].append(float(out))
-    return {name: statistics.median(values) for name, values in times.items()}
+                                 capture_output=True, text=True, check=True).stdout.split()
+            times[name].append(float(out[0]))
+            memory[name] = max(memory.get(name, 0.0), float(out[1]))
+    return {name: (statistics.median(values), memory[name]) for name, values in times.items()}
 
 
 def main() -> None:
@@ -77,9 +83,10 @@ def main() -> None:
     rate = throughput(1000, args.seconds)
     print(f"score(): {rate:,.0f} calls/s on one compiled profile, 1,000 resolved members (goal ≥ 50,000)")
     medians = cold(args.runs)
-    boto3 = medians["import boto3"]
-    for name, seconds in medians.items():
-        print(f"{name:45} {seconds * 1000:7.0f} ms  {seconds / boto3:5.1f}× import boto3 (median of {args.runs})")
+    boto3 = medians["import boto3"][0]
+    for name, (seconds, megabytes) in medians.items():
+        print(f"{name:45} {seconds * 1000:7.0f} ms  {seconds / boto3:5.1f}× import boto3 (median of {args.runs}),"
+              f" peak RSS {megabytes:4.0f} MB")
 
 
 if __name__ == "__main__":

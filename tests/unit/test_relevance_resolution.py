@@ -30,6 +30,9 @@ PARIS_FR, PARIS_TX = 2988507, 4717560
     ("Kubernetes", "attract:kubernetes", "Kubernetes"),
     ("spark", "attract:apache-spark", "Apache Spark"),  # the supplement wins over ESCO's unrelated SPARK
     ("C Sharp", "esco:4c016b68-4116-468c-9dc6-42710c239e4a", "C#"),
+    # ESCO gives "ML" to two concepts; the supplement says machine learning, the language keeps its full name
+    ("ML", "esco:3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43", "machine learning"),
+    ("ML (computer programming)", "esco:a4d336a6-9ffd-402a-91cc-f359716ba4e0", "ML (computer programming)"),
 ])
 def test_skills_resolve_through_preferred_and_alternative_labels(term, concept_id, label):
     resolved = resolve_skill(term)
@@ -101,7 +104,8 @@ def test_countries_resolve_by_code_and_name(text, code, name):
         assert (place.kind, place.country, place.name, place.latitude) == ("country", code, name, None)
 
 
-@pytest.mark.parametrize("text", ["remote", "Remote", "anywhere", "Home Office", "work from home", "WFH"])
+@pytest.mark.parametrize("text", ["remote", "Remote", "anywhere", "Home Office", "work from home", "WFH",
+                                  "Remote (EU)", "remote, Germany"])
 def test_remote_words_resolve_to_remote(text):
     place = resolve_place(text)
     assert (place.kind, place.country, place.geoname_id) == ("remote", None, None)

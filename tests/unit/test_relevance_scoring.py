@@ -165,3 +165,14 @@ def test_a_place_is_exactly_one_of_three_shapes(place, loc, rule):
 ])
 def test_other_fields_are_bounded(change, loc, rule):
     assert _errors({**BODY, **change}) == [(loc, rule)]
+
+
+def test_a_place_that_names_a_country_or_remote_is_one():
+    profile = compile_profile(ProfileBody.model_validate(
+        {"name": "x", "skills": {}, "places": [{"place": "Germany", "radius_km": 10}, {"place": "anywhere"},
+                                                {"country": "Narnia"}]}))
+    assert [(p.resolved and p.resolved.kind, p.radius_km, p.label) for p in profile.places] == [
+        ("country", None, "DE"), ("remote", None, "remote"), (None, None, "Narnia")]
+    assert score(profile, member_facts([], "Hamburg")).place == "DE"
+    assert score(profile, member_facts([], "WFH")).place == "remote"
+    assert score(profile, member_facts([], "narnia")).place == "Narnia"  # verbatim

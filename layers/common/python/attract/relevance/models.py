@@ -123,7 +123,9 @@ class CompiledPlace(_Model):
             return self.spec
         if self.resolved.kind == "city":
             return f"{self.resolved.name}, {self.resolved.country} ({self.radius_km:g} km)"
-        return self.resolved.country or "remote" if self.resolved.kind == "country" else "remote"
+        if self.resolved.kind == "country":
+            return self.resolved.country or self.spec
+        return "remote"
 
 
 class PlaceTarget(NamedTuple):

