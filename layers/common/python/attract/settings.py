@@ -127,6 +127,8 @@ class Settings:
     invite_plan_queue_url: str | None = variable("INVITE_PLAN_QUEUE_URL", None, min_length=1)
     invite_plan_queue_arn: str | None = variable("INVITE_PLAN_QUEUE_ARN", None, min_length=1)
     invite_scheduler_role_arn: str | None = variable("INVITE_SCHEDULER_ROLE_ARN", None, min_length=1)
+    # Where Scheduler puts a plan message it could not deliver (every invite schedule's DeadLetterConfig).
+    invite_schedule_dead_letter_arn: str | None = variable("INVITE_SCHEDULE_DEAD_LETTER_ARN", None, min_length=1)
     # sqlite sources read local files: the local stack and the demo only.
     invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_flag)
     # What invitation sources may read (attract.invites.source_rules): the resources of the template's IAM
@@ -344,11 +346,13 @@ class InviteApiSettings(Settings):
     """POST/GET /invite-campaigns…: campaigns, previews, runs and schedules (marketers)."""
 
     REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "INVITE_PLAN_QUEUE_URL", "INVITE_PLAN_QUEUE_ARN", "INVITE_SCHEDULER_ROLE_ARN",
+                "INVITE_SCHEDULE_DEAD_LETTER_ARN",
                 *SOURCE_RULES)
     idempotency_table_name: str
     invite_plan_queue_url: str
     invite_plan_queue_arn: str
     invite_scheduler_role_arn: str
+    invite_schedule_dead_letter_arn: str
     source_object_arn_pattern: str
     source_table_arn_pattern: str
     source_secret_arn_pattern: str
