@@ -288,8 +288,24 @@
     const id = $("profile").value;
     if (!list.length) return empty("overlap", "No target profile yet: create one with POST /profiles.");
     if (!id) {
+      // Every profile, with a button to open its member list (the same as choosing it above).
       delete shown.overlap;
-      return empty("overlap", "Choose a profile above to see its relevant members.");
+      const columns = [
+        {label: "Profile", field: "name", value: function (p) { return p.name; }},
+        {label: "Minimum score", field: "min_score", num: true, value: function (p) { return num(p.min_score); }},
+        {label: "Scoring", field: "rescoring", value: function (p) {
+          const r = p.rescoring;
+          return r ? r.status + (r.total ? " (" + r.scored + " of " + r.total + ")" : "") : "—";
+        }},
+      ];
+      const listed = table(columns, list);
+      listed.querySelectorAll("tbody tr").forEach(function (row, index) {
+        const open = el("button", {type: "button", text: "Members"});
+        open.addEventListener("click", function () { $("profile").value = list[index].id; refresh(); });
+        row.append(el("td", {}, [open]));
+      });
+      return panelBody("overlap").replaceChildren(
+        el("p", {class: "muted", text: "Choose a profile to see its relevant members, best first."}), listed);
     }
     const path = "/profiles/" + encodeURIComponent(id) + "/members?limit=100";
     let answer;
