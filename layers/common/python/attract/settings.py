@@ -164,6 +164,8 @@ class Settings:
     join_mails_per_source_hour: int = variable("JOIN_MAILS_PER_SOURCE_HOUR", 30, parse=_integer, ge=1, le=1_000_000)
     join_mails_per_hour: int = variable("JOIN_MAILS_PER_HOUR", 500, parse=_integer, ge=1, le=10_000_000)
     join_mail_queue_url: str | None = variable("JOIN_MAIL_QUEUE_URL", None, min_length=1)
+    # Target profiles (issue 14): work for the profile scorer (new members, profile versions); empty = none.
+    scoring_queue_url: str = variable("SCORING_QUEUE_URL", "")
 
     @classmethod
     def load(cls) -> Self:
@@ -260,6 +262,21 @@ class InviteFeedbackSettings(Settings):
 
     REQUIRED = ("EMAIL_PEPPER_SECRET_ID",)
     email_pepper_secret_id: str
+
+
+class ProfilesSettings(Settings):
+    """/profiles: target profiles and their members (recruiters, marketers)."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "SCORING_QUEUE_URL")
+    signing_key_secret_id: str  # the members list's cursors are signed
+    scoring_queue_url: str
+
+
+class ProfileScorerSettings(Settings):
+    """SQS (ScoringQueue) -> scores: new members against every profile, profile versions against every member."""
+
+    REQUIRED = ("SCORING_QUEUE_URL",)
+    scoring_queue_url: str
 
 
 class ReportsSettings(Settings):

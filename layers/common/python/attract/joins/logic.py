@@ -112,6 +112,13 @@ class ConversionQueue(Protocol):
         ...
 
 
+class ScoringNotice(Protocol):
+    def member_joined(self, email_hash: str) -> None:
+        """Queue the new member for scoring against the target profiles. Never raises: a failure is logged and
+        counted by the adapter, and the join stands (the member's index entry is written: a re-score finds them)."""
+        ...
+
+
 @dataclass(frozen=True)
 class JoinPolicy:
     lookback_days: int = 30
@@ -324,7 +331,7 @@ def open_token(token: str, now: datetime, signer: Signer) -> tuple[str, str] | N
 
 
 def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, members: MemberStore,
-                 conversions: ConversionQueue | None = None) -> bool:
+                 conversions: ConversionQueue | None = None, scoring: ScoringNotice | None = None) -> bool:
     """Create the member and count the join, once. False for an expired, used, tampered or unknown link.
 
     A join that came from an ad, with the person's ads consent, is then enqueued once for the platforms.
@@ -374,6 +381,8 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
                                      pending.browser)
         if conversions is not None and message is not None:
             conversions.send(message)
+        if scoring is not None:  # scored against every profile in the background (attract.relevance.worker)
+            scoring.member_joined(email_digest)
         if pending.mailbox:
             try:  # a member's note may follow at once, as before marks were per mailbox
                 members.release_mailbox(pending.mailbox, nonce)
