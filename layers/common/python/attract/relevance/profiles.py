@@ -58,7 +58,9 @@ def response(profile: StoredProfile) -> ProfileResponse:
 
 
 def _compiled(body: ProfileBody) -> tuple[str, str, str]:
-    from attract.relevance.scoring import compile_profile  # the taxonomy and GeoNames: loaded where profiles are written
+    from attract.relevance.scoring import (
+        compile_profile,  # the taxonomy and GeoNames: loaded where profiles are written
+    )
 
     compiled = compile_profile(body)
     return body.model_dump_json(), compiled.model_dump_json(), _resolved(compiled).model_dump_json()
