@@ -120,7 +120,8 @@ def delete(profile_id: Annotated[ProfileId, Path()]) -> Response[None]:
 def members(profile_id: Annotated[ProfileId, Path()],
             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
             cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
-            format: Annotated[Literal["json", "csv"] | None, Query()] = None) -> Response:
+            format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+            ) -> Response[MembersPage | str]:  # str: the CSV document
     profiles, matches, _ = _stores()
     page = members_page(profile_id, limit, cursor, _signer(), utc_now(), profiles, matches)
     if wants_csv(app.current_event.headers, format):

@@ -16,7 +16,9 @@ NOT_FOUND = "No such profile"
 
 class ProfileRepository(Repository):
     def create(self, profile: StoredProfile) -> None:
-        item = {**profile_key(profile.id), **to_item({"type": "profile", **profile.model_dump(mode="json")})}
+        # `deleted` is only ever written by mark_deleted: conditions test attribute_not_exists(deleted).
+        item = {**profile_key(profile.id),
+                **to_item({"type": "profile", **profile.model_dump(mode="json", exclude={"deleted"})})}
         self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(PK)")
 
     def get(self, profile_id: str, consistent: bool = False) -> StoredProfile | None:

@@ -135,6 +135,6 @@ def csv_rows(page: MembersPage) -> list[list[object]]:
     for member in page.members:
         first, last = member.first_touch, member.last_touch
         rows.append([member.name, member.email, "; ".join(member.skills), member.place or "", f"{member.score:.4f}",
-                     member.joined_at.isoformat(), first.channel if first else "", first.campaign if first else "",
+                     member.model_dump(mode="json")["joined_at"], first.channel if first else "", first.campaign if first else "",
                      last.channel if last else "", last.campaign if last else ""])
     return rows
