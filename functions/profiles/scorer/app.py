@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from attract.api import log_unexpected
 from attract.observability import logger, metrics, tracer
 from attract.providers.sqs import SqsScoringQueue
 from attract.relevance.member_repository import ScoreRepository
@@ -38,7 +39,11 @@ def _stores() -> tuple[ProfileRepository, ScoreRepository, SqsScoringQueue]:
 
 def _score(record: SQSRecord) -> str:
     profiles, store, queue = _stores()
-    outcome, tally = handle(json.loads(record.body), profiles, store, queue, score, member_facts)
+    try:
+        outcome, tally = handle(json.loads(record.body), profiles, store, queue, score, member_facts)
+    except Exception as error:
+        log_unexpected(error)  # its type and place: the batch reports the message failed, SQS delivers it again
+        raise
     metrics.add_metric(name="MembersScored", unit=MetricUnit.Count, value=tally.scored)
     logger.info("scoring message", extra={"outcome": outcome, "changed": tally.scored, "entered": tally.entered,
                                           "left": tally.left, "already": tally.already})

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from attract.attribution.relevant import ANY, relevance_actions
 from attract.aws import Repository, batch_get, from_item, to_item
+from attract.observability import logger
 from attract.relevance.keys import (
     INDEX_PARTITION,
     SCORE_PREFIX,
@@ -158,6 +159,7 @@ class ScoreRepository(Repository):
                 return "already"
             if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
                 return "retry"  # the member's relevant set moved (another profile, at the same moment)
+            logger.warning("score transaction refused", extra={"reasons": reasons})  # codes only
             raise
         return "applied"
 
