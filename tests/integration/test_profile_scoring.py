@@ -324,6 +324,7 @@ def test_unknown_and_malformed_ids(world):
 
 
 def test_a_member_scored_on_join_costs_four_dynamodb_calls(world):
+    # Reported in docs/data-model.md, "Sizes and costs"
     w = world
     s = lambda *terms: [f"{t}-{w.tag}" for t in terms]  # noqa: E731
     create(w, profile_body(w, ["m"], [], [], name="M"))
@@ -337,5 +338,40 @@ def test_a_member_scored_on_join_costs_four_dynamodb_calls(world):
     finally:
         dynamodb.meta.events.unregister("before-call.dynamodb")
     # GetItem (index entry), Query (profiles), Query (the member's scores), one transaction (relevant to M)
-    assert sorted(calls) == ["GetItem", "GetItem", "Query", "Query", "TransactWriteItems"] or sorted(calls) == [
-        "GetItem", "Query", "Query", "TransactWriteItems"], calls
+    assert calls == ["Query", "GetItem", "Query", "TransactWriteItems"]
+
+
+def test_a_rescore_page_costs_five_calls_and_one_transaction_per_member_that_changes(world):
+    # Reported in docs/data-model.md, "Sizes and costs": per page of ≤ 100 index entries
+    from attract.relevance.member_repository import ScoreRepository
+    from attract.relevance.profile_repository import ProfileRepository
+    from attract.relevance.scoring import member_facts, score
+    from attract.relevance.worker import handle
+
+    w = world
+    s = lambda *terms: [f"{t}-{w.tag}" for t in terms]  # noqa: E731
+    for name, skills in [("Lu", s("r")), ("Mo", s("r")), ("Ned", s("other"))]:
+        join(w, name, skills, "Oslo")
+    drain(w)  # their own scoring (no profile of this test yet)
+    profile = create(w, profile_body(w, ["r"], [], [], name="R"))
+
+    class Sent(list):
+        def send(self, message):
+            self.append(message)
+
+    sent, per_page, changed = Sent([{"kind": "profile", "profile_id": profile["id"], "version": 1, "cursor": ""}]), [], 0
+    dynamodb = client("dynamodb")
+    while sent:
+        calls: list[str] = []
+        dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+        try:
+            handle(sent.pop(), ProfileRepository(w.table), ScoreRepository(w.table), sent, score, member_facts)
+        finally:
+            dynamodb.meta.events.unregister("before-call.dynamodb")
+        changed += calls.count("TransactWriteItems")
+        per_page.append([c for c in calls if c != "TransactWriteItems"])
+    # Every page: the profile's version and cursor, its compiled body, one index page, their scores, the progress
+    assert per_page and all(page == ["GetItem", "GetItem", "Query", "BatchGetItem", "UpdateItem"] for page in per_page)
+    # And one transaction per member whose relevance changed: Lu and Mo (1.0), not Ned, not anyone else's members
+    assert changed == 2
+    assert sorted(m["name"] for m in members(w, profile["id"])["members"]) == ["Lu", "Mo"]

@@ -60,6 +60,7 @@ class MemoryTouchSource:
         self.by_subject: dict[str, list] = {}
         self.clicks: dict[tuple[str, str], list[str]] = {}
         self.invites: dict[str, object] = {}
+        self.invited: dict[str, tuple[list[str], str | None]] = {}  # token -> the record's (skills, location)
 
     def add(self, subject: str, touch) -> None:
         self.by_subject.setdefault(subject, []).append(touch)
@@ -72,6 +73,9 @@ class MemoryTouchSource:
 
     def invite_touch(self, token):
         return self.invites.get(token)
+
+    def invited_facts(self, token):
+        return self.invited.get(token, ([], None))
 
 
 class MemoryMembers:

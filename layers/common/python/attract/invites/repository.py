@@ -12,6 +12,7 @@ the invite touch's key is the touches' (attract.tracking.repository.invite_key),
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -148,9 +149,19 @@ class InviteRepository(Repository):
             **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
                        "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
-                       "email_hash": email_hash, "expires_at": expires_at})})
+                       "email_hash": email_hash, "expires_at": expires_at,
+                       # The employer's record of the person: a join through this invitation that leaves skills or
+                       # location out of its form takes them from here (issue 14: invitation data counts for scoring).
+                       "skills": invited_skills(job.recipient.skills) or None,
+                       "location": job.recipient.location or None})})
 
     def count(self, campaign_id: str, run_id: str, name: str, value: int = 1) -> None:
         self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id),
                                   UpdateExpression="ADD #n :v", ExpressionAttributeNames={"#n": name},
                                   ExpressionAttributeValues={":v": {"N": str(value)}})
+
+
+def invited_skills(text: str) -> list[str]:
+    """The record's skills ("Python, SQL; Spark") as the join form's list: ≤ 50 terms of ≤ 60 characters."""
+    terms = [term.strip()[:60] for term in re.split(r"[,;\n]", text) if term.strip()]
+    return list(dict.fromkeys(terms))[:50]

@@ -47,6 +47,7 @@ class TouchSource(Protocol):
     def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]: ...
     def visitors_by_click(self, kind: str, value: str, limit: int = 10) -> list[str]: ...
     def invite_touch(self, token: str) -> Touch | None: ...
+    def invited_facts(self, token: str) -> tuple[list[str], str | None]: ...
 
 
 class LinkUsedError(Exception):
@@ -243,9 +244,14 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
     nonce = secrets.token_urlsafe(16)
     pending = PendingJoin(email_hash=email_digest, nonce=nonce, submitted_at=now, mailed_at=stamp, expires_at=expires_at,
                           member=member, mailbox=requester.mailbox)
+    skills, location = request.skills, request.location
+    if captured.invite and request.invite_token and (not skills or not location):
+        # The invitation's record (the employer's database row) fills what the form left out (issue 14).
+        invited_skills, invited_location = touches.invited_facts(request.invite_token)
+        skills, location = skills or invited_skills, location or invited_location
     if not member:
         pending = pending.model_copy(update={
-            "email": request.email, "name": request.name, "skills": request.skills, "location": request.location,
+            "email": request.email, "name": request.name, "skills": skills, "location": location,
             # The version the server shows: the client's consent_text_version is ignored (finding 5).
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],

@@ -136,7 +136,9 @@ def score_new_member(email_hash: str, profiles: Iterable[ProfileVersion], store:
         change = plan_change(member, profile, result.value, result.relevant, olds.get(profile.profile_id))
         if change is not None:
             _apply(change, store, profile, scorer, facts, tally)
-            member = store.member(email_hash) or member  # its relevant set moved: the next profile plans on it
+            # The next profile plans on the set as written (no read: a racing writer fails its condition instead)
+            moved = member.relevant | {profile.profile_id} if change.relevant else member.relevant - {profile.profile_id}
+            member = member.model_copy(update={"relevant": moved})
         tally.profiles.add(profile.profile_id)
     return tally
 
@@ -187,7 +189,7 @@ def forget_member(email_hash: str, store: ScoreStore) -> Tally:
             if change is not None:
                 _apply(change, store, ProfileVersion(profile_id, 2**62, None), lambda *_: None, None, tally,
                        check_profile=False)
-                member = store.member(email_hash) or member
+                member = member.model_copy(update={"relevant": member.relevant - {profile_id}})
     store.remove_scores(email_hash)
     store.remove_index(email_hash)
     return tally
