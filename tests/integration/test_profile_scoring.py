@@ -361,15 +361,18 @@ def test_a_rescore_page_costs_five_calls_and_one_transaction_per_member_that_cha
 
     sent, per_page, changed = Sent([{"kind": "profile", "profile_id": profile["id"], "version": 1, "cursor": ""}]), [], 0
     dynamodb = client("dynamodb")
+    calls: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     while sent:
-        calls: list[str] = []
-        dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+        calls.clear()
         try:
             handle(sent.pop(), ProfileRepository(w.table), ScoreRepository(w.table), sent, score, member_facts)
-        finally:
+        except BaseException:
             dynamodb.meta.events.unregister("before-call.dynamodb")
+            raise
         changed += calls.count("TransactWriteItems")
         per_page.append([c for c in calls if c != "TransactWriteItems"])
+    dynamodb.meta.events.unregister("before-call.dynamodb")
     # Every page: the profile's version and cursor, its compiled body, one index page, their scores, the progress
     assert per_page and all(page == ["GetItem", "GetItem", "Query", "BatchGetItem", "UpdateItem"] for page in per_page)
     # And one transaction per member whose relevance changed: Lu and Mo (1.0), not Ned, not anyone else's members
