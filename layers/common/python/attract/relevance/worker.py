@@ -49,7 +49,7 @@ def handle(message: dict, profiles: ProfileRepository, store: ScoreStore, queue:
         return "stale", Tally(stale=True)  # a newer version (or the deletion) has its own walk
     version, stored_cursor, deleted = state
     if walk.kind == "profile_deleted":
-        return _deletion_page(walk, stored_cursor, profiles, store, queue, page_size)
+        return _deletion_page(walk, profiles, store, queue, page_size)
     if deleted:
         return "stale", Tally(stale=True)
     from attract.relevance.models import CompiledProfile
@@ -78,14 +78,15 @@ def _advance(walk: ProfileMessage, stored_cursor: str, next_cursor: str | None, 
     return "page_scored", tally
 
 
-def _deletion_page(walk: ProfileMessage, stored_cursor: str, profiles: ProfileRepository, store: ScoreStore,
+def _deletion_page(walk: ProfileMessage, profiles: ProfileRepository, store: ScoreStore,
                    queue: ScoringQueue, page_size: int) -> tuple[Outcome, Tally]:
-    # Matches are removed as they are read: each page starts at the (new) first match again.
-    tally, next_cursor = remove_profile_page(walk.profile_id, "", store, page_size)
+    # The page's matches are removed; the next page starts after the last one read (a position, even once
+    # deleted), so a match that cannot be removed (its member's entry gone) never holds the walk in place.
+    tally, next_cursor = remove_profile_page(walk.profile_id, walk.cursor, store, page_size)
     if next_cursor is None:
         profiles.purge(walk.profile_id)
         return "deleted", tally
-    queue.send({"kind": walk.kind, "profile_id": walk.profile_id, "version": walk.version, "cursor": ""})
+    queue.send({"kind": walk.kind, "profile_id": walk.profile_id, "version": walk.version, "cursor": next_cursor})
     return "page_scored", tally
 
 
