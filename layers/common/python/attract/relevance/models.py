@@ -7,9 +7,12 @@ function stores on the profile item; a member's skills and location are resolved
 function imports these models and must stay light.
 """
 
-from typing import Annotated, Any, Literal
+import math
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, StringConstraints, Tag
+
+from attract.geo import EARTH_RADIUS_KM  # a constant: attract.geo loads its data only when asked
 
 SkillTerm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 PlaceText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -120,7 +123,36 @@ class CompiledPlace(_Model):
             return self.spec
         if self.resolved.kind == "city":
             return f"{self.resolved.name}, {self.resolved.country} ({self.radius_km:g} km)"
-        return self.resolved.country or "remote" if self.resolved.kind == "country" else "remote"
+        if self.resolved.kind == "country":
+            return self.resolved.country or self.spec
+        return "remote"
+
+
+class PlaceTarget(NamedTuple):
+    """A profile place as score() compares it (derived, never stored)."""
+
+    kind: str  # "city", "country", "remote", or "verbatim" (resolved to nothing: the folded text must equal)
+    label: str
+    country: str | None = None
+    geoname_id: int | None = None
+    latitude: float = 0.0  # radians
+    longitude: float = 0.0  # radians
+    cos_latitude: float = 1.0
+    # haversine's a = sin²(d / 2R) at d = radius: a point is inside when its own a is at most this
+    within: float = 0.0
+    text: str = ""
+
+
+class MemberWhere(NamedTuple):
+    """A member's place as score() compares it (derived, never stored)."""
+
+    kind: str | None  # "city", "country", "remote", or None (no location, or one that resolved to nothing)
+    country: str | None = None
+    geoname_id: int | None = None
+    latitude: float = 0.0  # radians
+    longitude: float = 0.0  # radians
+    cos_latitude: float = 1.0
+    text: str | None = None  # the folded location, for verbatim matching
 
 
 class CompiledProfile(_Model):
@@ -131,19 +163,48 @@ class CompiledProfile(_Model):
     places: list[CompiledPlace]
     min_score: float
 
-    # Canonical keys, derived once per instance (not serialised): score() is set operations on these.
+    # Derived once per instance, never serialised: score() is set operations and a few multiplications on these.
+    # key -> the term the recruiter typed (what Score.matched_* report); synonyms ("js", "JavaScript") count once
     _required_keys: dict[str, str] = PrivateAttr(default_factory=dict)
     _preferred_keys: dict[str, str] = PrivateAttr(default_factory=dict)
+    _targets: tuple[PlaceTarget, ...] = PrivateAttr(default=())
 
     def model_post_init(self, context: Any, /) -> None:
-        # key -> the term the recruiter typed (what Score.matched_* report); duplicates ("js", "JavaScript") count once
-        self._required_keys = {}
+        required: dict[str, str] = {}
         for skill in self.required:
-            self._required_keys.setdefault(skill.key, skill.term)
-        self._preferred_keys = {}
+            required.setdefault(skill.key, skill.term)
+        preferred: dict[str, str] = {}
         for skill in self.preferred:
-            if skill.key not in self._required_keys:
-                self._preferred_keys.setdefault(skill.key, skill.term)
+            if skill.key not in required:
+                preferred.setdefault(skill.key, skill.term)
+        self._required_keys, self._preferred_keys = required, preferred
+        self._targets = tuple(_target(place) for place in self.places)
+
+    # Plain properties: a private attribute read through pydantic's __getattr__ costs more than the scoring.
+    @property
+    def required_keys(self) -> dict[str, str]:
+        return self.__pydantic_private__["_required_keys"]  # type: ignore[index,no-any-return]
+
+    @property
+    def preferred_keys(self) -> dict[str, str]:
+        return self.__pydantic_private__["_preferred_keys"]  # type: ignore[index,no-any-return]
+
+    @property
+    def targets(self) -> tuple[PlaceTarget, ...]:
+        return self.__pydantic_private__["_targets"]  # type: ignore[index,no-any-return]
+
+
+def _target(place: CompiledPlace) -> PlaceTarget:
+    resolved = place.resolved
+    if resolved is None:
+        return PlaceTarget("verbatim", place.label, text=fold(place.spec))
+    if resolved.kind != "city" or resolved.latitude is None or resolved.longitude is None:
+        return PlaceTarget(resolved.kind, place.label, country=resolved.country, geoname_id=resolved.geoname_id)
+    latitude = math.radians(resolved.latitude)
+    radius = place.radius_km if place.radius_km is not None else DEFAULT_RADIUS_KM
+    return PlaceTarget("city", place.label, resolved.country, resolved.geoname_id, latitude,
+                       math.radians(resolved.longitude), math.cos(latitude),
+                       math.sin(min(math.pi / 2, radius / (2 * EARTH_RADIUS_KM))) ** 2)
 
 
 class MemberFacts(_Model):
@@ -154,9 +215,27 @@ class MemberFacts(_Model):
     place: ResolvedPlace | None = None
 
     _keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _where: MemberWhere = PrivateAttr(default=MemberWhere(None))
 
     def model_post_init(self, context: Any, /) -> None:
         self._keys = frozenset(skill.key for skill in self.skills)
+        place, text = self.place, fold(self.location) if self.location else None
+        if place is None:
+            self._where = MemberWhere(None, text=text)
+        elif place.kind == "city" and place.latitude is not None and place.longitude is not None:
+            latitude = math.radians(place.latitude)
+            self._where = MemberWhere("city", place.country, place.geoname_id, latitude,
+                                      math.radians(place.longitude), math.cos(latitude), text)
+        else:
+            self._where = MemberWhere(place.kind, place.country, place.geoname_id, text=text)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return self.__pydantic_private__["_keys"]  # type: ignore[index,no-any-return]
+
+    @property
+    def where(self) -> MemberWhere:
+        return self.__pydantic_private__["_where"]  # type: ignore[index,no-any-return]
 
 
 class Score(_Model):
