@@ -378,3 +378,29 @@ def test_a_rescore_page_costs_five_calls_and_one_transaction_per_member_that_cha
     # And one transaction per member whose relevance changed: Lu and Mo (1.0), not Ned, not anyone else's members
     assert changed == 2
     assert sorted(m["name"] for m in members(w, profile["id"])["members"]) == ["Lu", "Mo"]
+
+
+def test_profiles_are_listed_newest_first_with_a_signed_cursor(world):
+    w = world
+    made = [create(w, profile_body(w, ["n"], [], [], name=f"P{n}"))["id"] for n in range(3)]
+    first = json.loads(call(w.profiles, "GET", PATH, query={"limit": "2"})["body"])
+    assert [p["id"] for p in first["profiles"]] == [made[2], made[1]]
+    second = json.loads(call(w.profiles, "GET", PATH, query={"limit": "2", "cursor": first["next_cursor"]})["body"])
+    assert second["profiles"][0]["id"] == made[0]
+    forged = call(w.profiles, "GET", PATH, query={"cursor": first["next_cursor"].replace(".", "x", 1)})
+    assert forged["statusCode"] == 422 and json.loads(forged["body"])["errors"][0]["rule"] == "cursor_invalid"
+    for limit in ("0", "101", "many"):
+        assert call(w.profiles, "GET", PATH, query={"limit": limit})["statusCode"] == 422
+    for limit in ("0", "51"):
+        assert call(w.profiles, "GET", f"{PATH}/{made[0]}/members", query={"limit": limit})["statusCode"] == 422
+
+
+def test_a_join_stands_when_the_scoring_queue_refuses(local_aws):
+    from attract.providers.sqs import SqsScoringQueue
+
+    # Given a queue URL SQS does not know: sending to it raises
+    queue = SqsScoringQueue(f"{local_aws.endpoint}/123456789012/no-such-queue", sqs=local_aws.client("sqs"))
+    with pytest.raises(Exception):  # noqa: B017 - whatever SQS answers
+        queue.send({"kind": "member", "email_hash": "ab" * 32})
+    # Then the confirmation's notice is counted and swallowed: the join stands
+    assert queue.member_joined("ab" * 32) is None
