@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ class PagedStore:
         rng = random.Random(n)
         return IndexedMember(email_hash=f"{n:064x}", joined_at=datetime(2026, 12, 1, tzinfo=timezone.utc),
                              skills=rng.sample(SKILLS, rng.randint(1, 5)), location=rng.choice(LOCATIONS),
-                             reported={"channel": {"direct": [1, 1, 1, 1, 1, 1]}})
+                             reported={"channel": {"direct": [Decimal(1)] * 6}})
 
     def member_page(self, cursor: str, limit: int):
         start = int(cursor, 16) + 1 if cursor else 0
@@ -78,9 +79,12 @@ def run(members: int) -> dict:
     profile = ProfileVersion("prf_bench", 1, compile_profile(ProfileBody.model_validate(PROFILE)))
     store = PagedStore(members)
     started, cursor, pages = time.perf_counter(), "", 0
-    while cursor is not None:
-        _, _, cursor = rescore_page(profile, cursor, store, score, member_facts, PAGE)  # type: ignore[arg-type]
+    while True:
+        _, _, after = rescore_page(profile, cursor, store, score, member_facts, PAGE)  # type: ignore[arg-type]
         pages += 1
+        if after is None:
+            break
+        cursor = after
     elapsed = time.perf_counter() - started
     return {"members": members, "seconds": round(elapsed, 2), "members_per_s": round(members / elapsed),
             "pages": pages, "relevant": store.transactions, "peak_rss_mb": round(_peak_rss_mb(), 1),
