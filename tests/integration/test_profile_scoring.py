@@ -404,3 +404,47 @@ def test_a_join_stands_when_the_scoring_queue_refuses(local_aws):
         queue.send({"kind": "member", "email_hash": "ab" * 32})
     # Then the confirmation's notice is counted and swallowed: the join stands
     assert queue.member_joined("ab" * 32) is None
+
+
+def test_racing_walks_count_each_member_once_per_profile_and_once_under_any(world):
+    # Two profiles walked at the same moment, and the same page delivered four times at once: each member is
+    # relevant to both, so the `any` scope must see each member once, whichever walk reaches them first.
+    import threading
+
+    from attract.relevance.keys import index_put
+    from attract.relevance.member_repository import ScoreRepository
+    from attract.relevance.profile_repository import ProfileRepository
+    from attract.relevance.scoring import member_facts, score
+    from attract.relevance.worker import handle
+
+    w = world
+    dynamodb = client("dynamodb")
+    joined = w.day.isoformat()
+    for n in range(12):  # index entries as the confirmation writes them (one credited touch, channel direct)
+        put = index_put(w.table, f"{w.tag}{n:056x}", joined, [f"race-{w.tag}"], "Oslo",
+                        {"channel": {"direct": [Decimal(1)] * 6}})["Put"]
+        dynamodb.put_item(TableName=w.table, Item=put["Item"])
+    ids = [create(w, profile_body(w, ["race"], [], [], name=name))["id"] for name in ("A", "B")]
+    messages = [{"kind": "profile", "profile_id": pid, "version": 1, "cursor": ""} for pid in ids for _ in range(4)]
+    errors: list[BaseException] = []
+
+    class Chain(list):
+        def send(self, message):
+            self.append(message)
+
+    def walk(message: dict) -> None:
+        chain = Chain([message])
+        try:
+            while chain:
+                handle(chain.pop(), ProfileRepository(w.table), ScoreRepository(w.table), chain, score, member_facts)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=walk, args=(m,)) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert relevant_joins(w, ids[0]) == (12, 12) and relevant_joins(w, ids[1]) == (12, 12)
+    assert relevant_joins(w, "any") == (12, 12)
