@@ -61,6 +61,18 @@ def test_a_confirmed_join_is_scored_and_listed_best_first(api, aws_endpoint, rec
             "rescoring"]["status"] != "done" and time.monotonic() < deadline:
         time.sleep(0.3)
     assert state["rescoring"]["status"] == "done"
+    # When the recruiter narrows the profile to the term alone, within 5 km of Potsdam
+    narrowed = requests.put(f"{api}/profiles/{profile['id']}", headers=recruiter, timeout=30, json={
+        "name": body["name"], "skills": {"required": [term]}, "places": [{"place": "Potsdam", "radius_km": 5}]})
+    assert narrowed.status_code == 200 and narrowed.json()["version"] == 2, narrowed.text
+    # Then, re-scored in the background, Bo (1.0, in Potsdam) stays and Ada (Berlin, 27 km away) leaves
+    deadline = time.monotonic() + 30
+    page = _members(api, recruiter, profile["id"], want=1)
+    while [m["name"] for m in page["members"]] != ["Bo"]:
+        assert time.monotonic() < deadline, page
+        time.sleep(0.3)
+        page = _members(api, recruiter, profile["id"], want=1)
+    assert page["version"] == 2 and page["members"][0]["score"] == 1.0
 
 
 def test_profiles_need_a_recruiter_or_marketer(api, marketer):
