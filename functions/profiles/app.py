@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +33,7 @@ from attract.relevance.profiles import (
     create_profile,
     delete_profile,
     get_profile,
+    if_match_version,
     list_profiles,
     members_page,
     replace_profile,
@@ -97,10 +98,14 @@ def read(profile_id: Annotated[ProfileId, Path()]) -> ProfileResponse:
 
 
 @app.put("/profiles/<profile_id>", summary="Replace a target profile (next version); members are re-scored",
-         tags=["profiles"], responses={**ERRORS, **NOT_FOUND})
-def replace(profile_id: Annotated[ProfileId, Path()], body: Annotated[ProfileBody, Body()]) -> ProfileResponse:
+         tags=["profiles"], responses={**ERRORS, **NOT_FOUND, 412: {
+             "description": "If-Match named a version the profile no longer has (the answer gives the current one)"}})
+def replace(profile_id: Annotated[ProfileId, Path()], body: Annotated[ProfileBody, Body()],
+            if_match: Annotated[str | None, Header(alias="if-match", max_length=64,
+                                                   description='Optional: the version edited, as "3"')] = None,
+            ) -> ProfileResponse:
     profiles, _, queue = _stores()
-    return replace_profile(profile_id, body, utc_now(), profiles, queue)
+    return replace_profile(profile_id, body, utc_now(), profiles, queue, if_match_version(if_match))
 
 
 @app.delete("/profiles/<profile_id>", summary="Delete a target profile (its matches are un-counted in the background)",

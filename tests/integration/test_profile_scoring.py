@@ -448,3 +448,20 @@ def test_racing_walks_count_each_member_once_per_profile_and_once_under_any(worl
     assert errors == []
     assert relevant_joins(w, ids[0]) == (12, 12) and relevant_joins(w, ids[1]) == (12, 12)
     assert relevant_joins(w, "any") == (12, 12)
+
+
+def test_if_match_replaces_only_the_version_it_names(world):
+    w = world
+    profile = create(w, profile_body(w, ["v"], [], [], name="V"))
+    path, body = f"{PATH}/{profile['id']}", profile_body(w, ["v", "w"], [], [], name="V2")
+    # The version edited is still current: replaced (version 2)
+    ok = call(w.profiles, "PUT", path, body, headers={"if-match": '"1"'})
+    assert ok["statusCode"] == 200 and json.loads(ok["body"])["version"] == 2
+    # An edit of version 1 made elsewhere meanwhile: 412 with the current version, nothing changed
+    stale = call(w.profiles, "PUT", path, body, headers={"if-match": 'W/"1"'})
+    assert (stale["statusCode"], json.loads(stale["body"])["version"]) == (412, 2)
+    assert json.loads(call(w.profiles, "GET", path)["body"])["version"] == 2
+    # Not a version: 422 naming the header; without If-Match the last write wins
+    bad = call(w.profiles, "PUT", path, body, headers={"if-match": "*"})
+    assert bad["statusCode"] == 422 and json.loads(bad["body"])["errors"][0]["rule"] == "if_match_invalid"
+    assert json.loads(call(w.profiles, "PUT", path, body)["body"])["version"] == 3

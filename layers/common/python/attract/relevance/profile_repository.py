@@ -6,7 +6,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from attract.aws import Repository, from_item, to_item
-from attract.errors import NotFoundError
+from attract.errors import NotFoundError, PreconditionFailedError
 from attract.relevance.keys import PROFILE_PREFIX, PROFILES_PARTITION, profile_id_of, profile_key
 from attract.relevance.records import StoredProfile
 from attract.relevance.rescoring import ProfileVersion
@@ -58,19 +58,30 @@ class ProfileRepository(Repository):
                 return out
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def replace(self, profile_id: str, body: str, compiled: str, resolved: str, now: datetime) -> StoredProfile:
-        """The new body, version + 1, re-scoring queued; NotFoundError for an unknown or deleted profile."""
+    def replace(self, profile_id: str, body: str, compiled: str, resolved: str, now: datetime,
+                expected_version: int | None = None) -> StoredProfile:
+        """The new body, version + 1, re-scoring queued; NotFoundError for an unknown or deleted profile,
+        PreconditionFailedError when `expected_version` (the request's If-Match) is not the current one."""
+        condition = "attribute_exists(PK) AND attribute_not_exists(deleted)"
+        expected = {}
+        if expected_version is not None:
+            condition += " AND version = :expected"
+            expected = {":expected": {"N": str(expected_version)}}
         try:
             response = self.dynamodb.update_item(
                 TableName=self.table, Key=profile_key(profile_id), ReturnValues="ALL_NEW",
                 UpdateExpression="SET body = :body, compiled = :compiled, resolved = :resolved, updated_at = :now, "
                                  "version = version + :one, rescoring = :queued",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(deleted)",
+                ConditionExpression=condition,
                 ExpressionAttributeValues={":body": {"S": body}, ":compiled": {"S": compiled},
                                            ":resolved": {"S": resolved}, ":now": {"S": now.isoformat()},
-                                           ":one": {"N": "1"}, ":queued": to_item({"r": queued()})["r"]})
+                                           ":one": {"N": "1"}, ":queued": to_item({"r": queued()})["r"], **expected})
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                current = self.get(profile_id, consistent=True) if expected_version is not None else None
+                if current is not None:
+                    raise PreconditionFailedError("The profile changed since that version (If-Match)",
+                                                  version=current.version) from error
                 raise NotFoundError(NOT_FOUND) from error
             raise
         return StoredProfile.model_validate(from_item(response["Attributes"]))

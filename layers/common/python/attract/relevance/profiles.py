@@ -89,11 +89,23 @@ def get_profile(profile_id: str, profiles: ProfileRepository) -> ProfileResponse
     return response(profile)
 
 
+def if_match_version(header: str | None) -> int | None:
+    """The version an `If-Match` names (`"3"`, `3`, `W/"3"`); None without one; 422 for anything else."""
+    if header is None:
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidRequestError("if-match", "if_match_invalid", 'If-Match is a profile version, as "3"',
+                                  location="header")
+    return int(text)
+
+
 def replace_profile(profile_id: str, body: ProfileBody, now: datetime, profiles: ProfileRepository,
-                    queue: ScoringQueue) -> ProfileResponse:
-    """The new body as the next version; members are re-scored against it (older versions' walks stop)."""
+                    queue: ScoringQueue, expected_version: int | None = None) -> ProfileResponse:
+    """The new body as the next version; members are re-scored against it (older versions' walks stop).
+    With `expected_version` (If-Match), only if the profile is still at that version (else 412)."""
     text, compiled, resolved = _compiled(body)
-    profile = profiles.replace(profile_id, text, compiled, resolved, now)
+    profile = profiles.replace(profile_id, text, compiled, resolved, now, expected_version)
     queue.send(rescore_message(profile.id, profile.version))
     return response(profile)
 
