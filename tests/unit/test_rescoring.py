@@ -127,3 +127,15 @@ def test_deleting_a_profile_and_forgetting_a_member_uncount_everything():
     forget_member("b", store)
     assert store.counts == {"p": 0, "any": 0, "q": 0} and "b" not in store.index
     assert store.scores_of("b") == {}
+
+
+def test_if_match_names_a_version_or_is_refused():
+    import pytest
+
+    from attract.errors import InvalidRequestError
+    from attract.relevance.profiles import if_match_version
+
+    assert [if_match_version(v) for v in (None, '"3"', "3", 'W/"12"')] == [None, 3, 12, 12]
+    for bad in ("*", "", '"x"', "²", "-1", "1" * 19):
+        with pytest.raises(InvalidRequestError):
+            if_match_version(bad)

@@ -94,7 +94,7 @@ def if_match_version(header: str | None) -> int | None:
     if header is None:
         return None
     text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²" is a digit to str.isdigit
         raise InvalidRequestError("if-match", "if_match_invalid", 'If-Match is a profile version, as "3"',
                                   location="header")
     return int(text)
