@@ -96,6 +96,7 @@ bench: venv
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py
 	$(PY) bench/relevance.py
+	$(PY) bench/rescoring.py
 	$(PY) bench/aggregates.py
 	$(PY) bench/local_stack.py
 	$(PY) bench/invite_sender.py

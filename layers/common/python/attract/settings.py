@@ -169,6 +169,8 @@ class Settings:
     # The dashboard's sign-in (attract.web): the Cognito hosted UI's base URL and the app client it signs in to.
     sign_in_url: str | None = variable("SIGN_IN_URL", None, min_length=8)
     user_pool_client_id: str | None = variable("USER_POOL_CLIENT_ID", None, min_length=1)
+    # Target profiles (issue 14): work for the profile scorer (new members, profile versions); empty = none.
+    scoring_queue_url: str = variable("SCORING_QUEUE_URL", "")
 
     @classmethod
     def load(cls) -> Self:
@@ -273,6 +275,21 @@ class WebSettings(Settings):
     REQUIRED = ("SIGN_IN_URL", "USER_POOL_CLIENT_ID")
     sign_in_url: str
     user_pool_client_id: str
+
+
+class ProfilesSettings(Settings):
+    """/profiles: target profiles and their members (recruiters, marketers)."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "SCORING_QUEUE_URL")
+    signing_key_secret_id: str  # the members list's cursors are signed
+    scoring_queue_url: str
+
+
+class ProfileScorerSettings(Settings):
+    """SQS (ScoringQueue) -> scores: new members against every profile, profile versions against every member."""
+
+    REQUIRED = ("SCORING_QUEUE_URL",)
+    scoring_queue_url: str
 
 
 class ReportsSettings(Settings):

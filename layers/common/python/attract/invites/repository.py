@@ -15,6 +15,7 @@ the invite touch's key is the touches' (attract.tracking.repository.invite_key),
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -159,7 +160,11 @@ class InviteRepository(Repository):
             **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
                        "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
-                       "email_hash": email_hash, "expires_at": expires_at})})
+                       "email_hash": email_hash, "expires_at": expires_at,
+                       # The employer's record of the person: a join through this invitation that leaves skills or
+                       # location out of its form takes them from here (issue 14: invitation data counts for scoring).
+                       "skills": invited_skills(job.recipient.skills) or None,
+                       "location": job.recipient.location or None})})
 
     def count(self, campaign_id: str, run_id: str, name: str, value: int = 1, at: datetime | None = None) -> None:
         """ADD `value` to the run's counter `name`. With `at` (a job's outcome that advances the run's progress),
@@ -192,3 +197,9 @@ class InviteRepository(Repository):
             values[":at"] = {"S": iso(at)}
         return {"TableName": self.table, "Key": run_key(campaign_id, run_id), "UpdateExpression": expression,
                 "ExpressionAttributeNames": {"#n": name}, "ExpressionAttributeValues": values}
+
+
+def invited_skills(text: str) -> list[str]:
+    """The record's skills ("Python, SQL; Spark") as the join form's list: ≤ 50 terms of ≤ 60 characters."""
+    terms = [term.strip()[:60] for term in re.split(r"[,;\n]", text) if term.strip()]
+    return list(dict.fromkeys(terms))[:50]
