@@ -70,7 +70,7 @@ def short(identifier: str) -> str:
 
 def in_words(errors: list[dict]) -> str:
     """A 422's errors as a sentence: each field with the rule's own message."""
-    return "; ".join(f"{e['field']}: {e.get('message') or e['rule']}" for e in errors)
+    return "; ".join(f"{e['field']}: {(e.get('message') or e['rule']).removeprefix('Value error, ')}" for e in errors)
 
 
 class Ledger:
@@ -210,12 +210,9 @@ def create_profile(api: str, recruiter: dict[str, str]) -> dict:
 
 
 def _place_words(place: dict) -> str:
-    if place.get("remote"):
-        return "remote"
-    name = place.get("name") or place.get("country_code") or place.get("query") or "?"
-    radius = f" within {place['radius_km']:g} km" if place.get("radius_km") else ""
-    country = f" ({place['country_code']})" if place.get("country_code") and place.get("name") else ""
-    return f"{name}{country}{radius}"
+    """"Berlin, DE (50 km)", "DE", "remote"; a place GeoNames does not know is said to be kept as typed."""
+    label = place.get("label") or place.get("spec") or "?"
+    return label if place.get("resolved") else f"{label} (kept as typed)"
 
 
 AD_DRAFT: dict[str, Any] = {
@@ -423,7 +420,7 @@ def print_overlap(api: str, recruiter: dict[str, str], profile: dict) -> None:
         costs = [f"{s['cost_per_relevant_join']} {s['currency']}" for s in row.get("spend") or []
                  if s.get("cost_per_relevant_join")]
         relevant = row.get("relevant_joins")
-        print(f"   {row['key']:<16}{row['joins']:>8.2f}{relevant if relevant is None else format(relevant, '.2f'):>10}"
+        print(f"   {row['key']:<16}{row['joins']:>8.2f}{'-' if relevant is None else format(relevant, '.2f'):>10}"
               f"{', '.join(costs) or '-':>26}")
     members = requests.get(f"{api}/profiles/{profile['id']}/members", headers=recruiter, timeout=30,
                            params={"limit": 5})

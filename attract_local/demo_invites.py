@@ -18,6 +18,13 @@ from attract_local.invitee import follow_invitation
 from attract_local.mailbox import confirm_link, stored_attribution
 
 CAMPAIGN = "Alumni invitations 2027"
+# Why a row is not invited, in a marketer's words (the run's counts name the reason by its code).
+REASON_WORDS = {
+    "invalid_row": "the row could not be read", "invalid_email": "not an email address",
+    "no_consent": "the candidate did not agree to marketing email", "duplicate": "the same address twice in the source",
+    "member": "already in the talent community", "suppressed": "unsubscribed, bounced or complained before",
+    "cooldown": "invited recently by another campaign", "already_invited": "this campaign invited them already",
+}
 SKIP_REASONS = ("invalid_row", "invalid_email", "no_consent", "duplicate", "member", "suppressed", "cooldown",
                 "already_invited")
 
@@ -155,7 +162,7 @@ class ProgressPrinter:
 
 def _print_counts(run: dict) -> None:
     if "counts" not in run:
-        print(f"   the run did not show up in time: {run}")
+        print(f"   the run did not finish in time (status: {run.get('status', 'not found')})")
         return
     counts = run["counts"]
     print(f"   status {run['status']}: rows {counts['rows']}, planned {counts['planned']}, sent {counts['sent']}, "
@@ -163,6 +170,9 @@ def _print_counts(run: dict) -> None:
     skipped = counts.get("skipped") or {}
     print("   skipped: " + (", ".join(f"{reason} {skipped[reason]}" for reason in SKIP_REASONS if skipped.get(reason))
                            or "none"))
+    if skipped:
+        print("   (" + "; ".join(f"{reason}: {REASON_WORDS[reason]}" for reason in SKIP_REASONS if skipped.get(reason))
+              + ")")
 
 
 def run(api: str, aws) -> list[tuple[str, str]]:
@@ -171,7 +181,7 @@ def run(api: str, aws) -> list[tuple[str, str]]:
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
     ats_path = STATE_DIR / "demo-ats.sqlite"
     stats = sample_ats.build(ats_path)
-    print(f"\n== 6. Invitations: the employer's ATS (SQLite here; PostgreSQL, MySQL, S3 or DynamoDB in production) "
+    print(f"\n== 7. Invitations: the employer's ATS (SQLite here; PostgreSQL, MySQL, S3 or DynamoDB in production) "
           f"holds {stats['rows']} candidates")
     print("   planted: " + ", ".join(f"{reason} {n}" for reason, n in stats["skipped"].items())
           + f"; {stats['planned']} should be invited")
