@@ -12,12 +12,17 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 WORKERS ?= 2
 export WORKERS
 
-.PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi bench clean
+.PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi build deploy bench clean
 
+# Once per clone (and again only when a requirements file changes): the stamp file says it is done.
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@echo "Setting up $(VENV) (once): $$(grep -c '==' requirements-dev.txt) pinned packages from requirements-dev.txt:"
+	@echo "  moto, the AWS SAM CLI, boto3, pydantic, Powertools, pytest, ruff, mypy, the Google Ads and Meta SDKs, ..."
+	@echo "  about 900 MB; roughly 2 minutes on a fast connection. Later runs reuse it."
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+	@echo "$(VENV) is ready."
 
 venv: $(VENV)/.installed
 
@@ -72,6 +77,15 @@ unit: test-fast
 validate: venv
 	AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline $(VENV)/bin/sam validate --region us-east-1
 
+## sam build with the venv's SAM CLI and the Lambda runtime's Python (3.12: $$PYTHON312, python3.12 on PATH, or pyenv's);
+## a missing one is named with what to do. BUILD_DIR=<dir> builds elsewhere than .aws-sam/build.
+build: venv
+	@$(PY) -m attract_local.deploy build $(if $(BUILD_DIR),--build-dir $(BUILD_DIR))
+
+## sam deploy of the build: guided the first time (no samconfig.toml yet: it asks and saves), then as saved.
+deploy: build
+	@$(PY) -m attract_local.deploy deploy
+
 ## Regenerate the committed OpenAPI document (a test fails when it is stale).
 openapi: venv
 	$(PY) -m attract_local.openapi --write
@@ -81,6 +95,8 @@ bench: venv
 	$(PY) bench/click_redirect.py
 	$(PY) bench/joins.py
 	$(PY) bench/cold_import.py
+	$(PY) bench/relevance.py
+	$(PY) bench/rescoring.py
 	$(PY) bench/aggregates.py
 	$(PY) bench/reports.py
 	$(PY) bench/local_stack.py
@@ -89,6 +105,7 @@ bench: venv
 	$(PY) bench/ads_layer.py
 	$(PY) bench/spend.py
 	$(PY) bench/invite_planner.py
+	$(PY) bench/dashboard.py
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) .local .pytest_cache .aws-sam

@@ -33,6 +33,28 @@ LINKS = [
      "destination": "https://careers.example.com/community"},
 ]
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+# One line per model, in a marketer's words (docs/attribution.md has the formulas and a worked example).
+MODEL_WORDS = {
+    "first_touch": "all the credit to the first link or ad that brought the person",
+    "last_touch": "all the credit to the last one before they joined",
+    "linear": "the credit shared equally by every touch on the way",
+    "time_decay": "more credit to touches close to the join (half of it every 7 days back)",
+    "position_based": "40% to the first touch, 40% to the last, 20% shared by those between",
+}
+# The recruiter's target profile: the issue's example, word for word.
+PROFILE: dict[str, Any] = {"name": "Data engineering, Berlin", "skills": {"required": ["python", "sql"], "preferred": ["spark", "k8s"]},
+           "places": [{"place": "Berlin", "radius_km": 50}, {"country": "DE"}, {"remote": True}], "min_score": 0.6}
+# What each careers-site joiner types into the form's optional skills and location boxes.
+PROFILES_TYPED = {
+    1: (["Python", "SQL", "Spark"], "Berlin"),
+    3: (["js", "react"], "Lisbon"),
+    4: (["python", "postgres", "sql", "spark", "k8s"], "Potsdam"),
+    5: (["python"], "remote"),
+    6: (["python", "sql"], "berlin de"),
+    7: (["java"], "London"),
+}
+AD_JOINERS = [(["python", "sql", "spark"], "Berlin, Germany"), (["sql"], "Hamburg"), (["python", "sql", "kubernetes"], "remote"),
+              (["python", "postgresql"], "Paris"), (["Python", "SQL"], "Berlin")]
 # Visitor journeys: which links each person clicks, in order (same browser, so the tc_vid cookie carries over).
 JOURNEYS = [[1, 0], [2], [0, 1, 2], [1], [2, 0]]
 
@@ -41,17 +63,48 @@ def _row(*cells, widths=(26, 14, 10, 12, 8)) -> str:
     return "  ".join(str(c)[: w].ljust(w) for c, w in zip(cells, widths, strict=False))
 
 
-def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -> None:
+def short(identifier: str) -> str:
+    """A long opaque id as a reader can follow it: its first 8 characters."""
+    return identifier[:8] + "…" if len(identifier) > 9 else identifier
+
+
+def in_words(errors: list[dict]) -> str:
+    """A 422's errors as a sentence: each field with the rule's own message."""
+    return "; ".join(f"{e['field']}: {(e.get('message') or e['rule']).removeprefix('Value error, ')}" for e in errors)
+
+
+class Ledger:
+    """Every confirmed join of the demo, by where it came from: the report must account for each one."""
+
+    def __init__(self) -> None:
+        self.joins: list[tuple[str, str]] = []
+
+    def confirmed(self, origin: str, who: str, status: int) -> None:
+        if status == 200:
+            self.joins.append((origin, who))
+
+    def by_origin(self) -> Counter:
+        return Counter(origin for origin, _ in self.joins)
+
+
+def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -> dict:
+    """The scenario; returns what the reconciliation test checks (the ledger and the report's totals)."""
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
-    print(f"\n== 1. A marketer creates {len(LINKS)} tracked links")
+    recruiter = {"Authorization": "Bearer " + mint_token(["recruiters"])}
+    ledger = Ledger()
+
+    print("\n== 1. A recruiter describes who the employer hires: a target profile")
+    profile = create_profile(api, recruiter)
+
+    print(f"\n== 2. A marketer creates {len(LINKS)} tracked links: a search ad, a LinkedIn post, the alumni newsletter")
     links = []
     for spec in LINKS:
         response = requests.post(f"{api}/links", json=spec, headers=marketer, timeout=30)
         response.raise_for_status()
         links.append(response.json())
-        print(f"   {response.status_code}  {links[-1]['url']}  ->  {spec['channel']:<12} {spec['source']}")
+        print(f"   {links[-1]['url']}  for {spec['campaign']} ({spec['channel']}, {spec['source']})")
 
-    print(f"\n== 2. {len(JOURNEYS)} people click (cookies carry their visitor id), plus a Slack preview and a typo")
+    print(f"\n== 3. {len(JOURNEYS)} people click the links; a cookie tells Attract when the same person comes back")
     rng = random.Random(7)
     visitors: list[str] = []
     for person, journey in enumerate(JOURNEYS, 1):
@@ -63,71 +116,103 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
                                    headers={"Cookie": f"tc_vid={visitor}"} if visitor else {})
             visitor = parse_qs(urlsplit(response.headers["Location"]).query)["tc_vid"][0]
         visitors.append(visitor)
-        print(f"   person {person}: {' -> '.join(LINKS[i]['channel'] for i in journey):<40} visitor {visitor}")
+        print(f"   person {person} (visitor {short(visitor)}) clicked: {' then '.join(LINKS[i]['channel'] for i in journey)}")
     preview = requests.get(links[1]["url"], headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}, allow_redirects=False)
     typo = requests.get(f"{api}/r/NoSuchLk", allow_redirects=False)
-    print(f"   Slackbot preview -> {preview.status_code} (redirected, not counted); unknown code -> {typo.status_code}")
+    print(f"   a Slack link preview is sent on (HTTP {preview.status_code}) but not counted as a click; "
+          f"a mistyped link answers {typo.status_code} Not Found")
 
-    print("\n== 3. A badge scan from last week's career fair is imported for person 4")
+    print("\n== 4. A marketer imports a badge scan from last week's career fair: person 4 was there")
     scan = {"visitor_id": visitors[3], "campaign": "Berlin career fair", "channel": "event", "source": "career-fair",
             "medium": "badge-scan", "occurred_at": (datetime.now(timezone.utc) - timedelta(days=6)).isoformat()}
     bad = {**scan, "visitor_id": None, "email": "not-an-email"}
     result = requests.post(f"{api}/touches", json={"touches": [scan, bad]}, headers=marketer, timeout=30).json()
-    print(f"   recorded {result['recorded']}, rejected {result['rejected']}: "
-          + "; ".join(f"{e['field']} ({e['rule']})" for e in result["results"][1]["errors"]))
+    print(f"   {result['recorded']} scan recorded; {result['rejected']} refused, with the reason: "
+          f"{in_words(result['results'][1]['errors'])}")
 
-    print("\n== 4. People join from the careers site, then confirm from the email they receive (double opt-in)")
-    joins: list[tuple[int | str, dict[str, str]]] = [
-        (1, {"visitor_id": visitors[0]}), (3, {"visitor_id": visitors[2]}), (4, {"visitor_id": visitors[3]}),
-        (5, {"visitor_id": visitors[4]}),
-        ("6 (no tracked touch, came from a Google ad)", {"utm_source": "google", "utm_medium": "cpc", "gclid": "Cj0-demo"}),
-        ("7 (typed the address)", {}),
+    print("\n== 5. People join the talent community on the careers site, then confirm from the email they receive")
+    joins: list[tuple[int, str, dict[str, Any]]] = [
+        (1, "", {"visitor_id": visitors[0]}), (3, "", {"visitor_id": visitors[2]}), (4, "", {"visitor_id": visitors[3]}),
+        (5, "", {"visitor_id": visitors[4]}),
+        (6, " (no tracked link: came from a Google ad)", {"utm_source": "google", "utm_medium": "cpc", "gclid": "Cj0-demo"}),
+        (7, " (typed the address)", {}),
     ]
-    for who, extra in joins:
-        email = f"person{str(who)[0]}@example.com"
-        body: dict[str, Any] = {"email": email, "name": f"Person {who}", "consent": True, "skills": ["python"], **extra}
+    for who, note, extra in joins:
+        email = f"person{who}@example.com"
+        skills, place = PROFILES_TYPED[who]
+        body: dict[str, Any] = {"email": email, "name": f"Person {who}", "consent": True, "skills": skills,
+                                "location": place, **extra}
         submitted = requests.post(f"{api}/joins", json=body, timeout=30)
         link = confirm_link(aws.endpoint, email)
         page = requests.get(link, timeout=30)  # what a mail scanner prefetches: a button, nothing changes
         confirmed = requests.post(link, timeout=30)  # the button
-        path = " -> ".join(t["channel"] for t in stored_attribution(aws, email))
-        print(f"   person {who}: {submitted.status_code} {submitted.json()['status']}, email link GET {page.status_code}, "
-              f"button POST {confirmed.status_code}; credited path: {path}")
+        ledger.confirmed("careers site", f"person {who}", confirmed.status_code)
+        path = " then ".join(t["channel"] for t in stored_attribution(aws, email))
+        print(f"   person {who}{note}, {', '.join(skills)}, {place}: form {_said(submitted)}, email opened "
+              f"({'a button, nothing changes yet' if page.status_code == 200 else page.status_code}), button pressed "
+              f"({_said(confirmed)}); path credited: {path}")
     again = requests.post(f"{api}/joins", json={"email": "PERSON1@example.com", "name": "Person 1", "consent": True})
     note = sent_mail(aws.endpoint, "person1@example.com")[-1]["subject"]
-    print(f"   person 1 joins again: {again.status_code} {again.json()} (the same answer; email: \"{note}\")")
-    print(f"   a used link pressed again: {requests.post(link, timeout=30).status_code} (expired or used)")
+    print(f"   person 1 fills the form again: the same answer as anyone ({_said(again)}), and an email \"{note}\"")
+    print(f"   the used confirmation button pressed again: {_said(requests.post(link, timeout=30))}")
     forged: dict[str, Any] = {"email": "mallory@example.com", "name": "M", "consent": True, "visitor_id": visitors[0][:22]}
     requests.post(f"{api}/joins", json=forged, timeout=30)
-    requests.post(confirm_link(aws.endpoint, "mallory@example.com"), timeout=30)
-    path = " -> ".join(t["channel"] for t in stored_attribution(aws, "mallory@example.com"))
-    print(f"   someone joins with a copied (unsigned) visitor id of person 1: credited path {path}, not person 1's")
+    forged_confirm = requests.post(confirm_link(aws.endpoint, "mallory@example.com"), timeout=30)
+    ledger.confirmed("careers site", "someone with a copied visitor id", forged_confirm.status_code)
+    path = " then ".join(t["channel"] for t in stored_attribution(aws, "mallory@example.com"))
+    print(f"   someone joins with a copy of person 1's visitor id (unsigned): credited {path}, not person 1's clicks")
     invalid = requests.post(f"{api}/joins", json={"email": "x", "name": "", "consent": False})
-    print(f"   an invalid form: {invalid.status_code} " + ", ".join(e["field"] for e in invalid.json()["errors"]))
+    print(f"   an invalid form is refused ({invalid.status_code}): {in_words(invalid.json()['errors'])}")
 
+    platforms: dict[str, str] = {}
     if ads is not None and {"google", "meta"} <= set(ads.started):
-        run_ads(api, aws, marketer, ads)
+        platforms = run_ads(api, aws, marketer, ads, ledger)
     elif ads is not None:
-        print("\n== 5. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
+        print("\n== 6. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
 
-    demo_invites.run(api, aws)
+    for origin, person_label in demo_invites.run(api, aws):
+        ledger.confirmed(origin, person_label, 200)
 
-    print("\n== What Attract recorded\n")
-    print(_row("link", "channel", "source", "code", "clicks"))
-    for link in links:
-        read = requests.get(f"{api}/links/{link['code']}", headers=marketer, timeout=30).json()
-        print(_row(read["campaign"], read["channel"], read["source"], read["code"], read["clicks"]))
-    print()
-    channels: Counter = Counter()
-    for person, visitor in enumerate(visitors, 1):
-        touches = table.touches_of(visitor_subject(visitor))
-        channels.update(t.channel for t in touches)
-        path = " -> ".join(f"{t.channel}/{t.source}" for t in touches)
-        print(f"   person {person} ({len(touches)} touches): {path}")
-    print("\n   touches by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
-    print_attribution(api)
-    if ads is not None and {"google", "meta"} <= set(ads.started):
-        print_costs(api)
+    _wait_until_drained(aws, "ScoringQueue", timeout_s=60)  # every confirmed member scored against the profile
+    print_recorded(api, table, marketer, links, visitors)
+    totals = print_attribution(api, ledger)
+    if platforms:
+        print_costs(api, platforms)
+    if profile:
+        print_overlap(api, recruiter, profile)
+    return {"confirmed": len(ledger.joins), "by_origin": dict(ledger.by_origin()), "model_totals": totals}
+
+
+def _said(response: requests.Response) -> str:
+    """An answer as a reader follows it: the status code and its meaning, never a Python repr."""
+    words = {200: "OK", 201: "created", 202: "accepted: a confirmation email is on its way", 404: "not found",
+             410: "gone: the link was used or expired", 422: "refused"}
+    return f"{response.status_code} {words.get(response.status_code, response.reason)}"
+
+
+def create_profile(api: str, recruiter: dict[str, str]) -> dict:
+    """POST /profiles with the issue's example; prints how its skills and places were understood."""
+    created = requests.post(f"{api}/profiles", json=PROFILE, headers=recruiter, timeout=30)
+    if created.status_code != 201:
+        print(f"   POST /profiles -> {created.status_code}: {created.text[:200]}")
+        return {}
+    profile = created.json()
+    resolved = profile.get("resolved", {})
+    print(f"   \"{profile['name']}\" ({profile['id']}): required {', '.join(PROFILE['skills']['required'])}; "
+          f"preferred {', '.join(PROFILE['skills']['preferred'])}; minimum score {PROFILE['min_score']}")
+    labels = [f"{s['term']} = {s['label']}" + ("" if s.get("concept_id") else " (kept as typed)")
+              for s in resolved.get("skills", [])]
+    print("   skills, read with the ESCO taxonomy: " + "; ".join(labels))
+    places = [_place_words(place) for place in resolved.get("places", [])]
+    print("   places, read with GeoNames: " + "; ".join(places))
+    print("   every member is scored against it when they confirm (docs/relevance.md explains the score)")
+    return profile
+
+
+def _place_words(place: dict) -> str:
+    """"Berlin, DE (50 km)", "DE", "remote"; a place GeoNames does not know is said to be kept as typed."""
+    label = place.get("label") or place.get("spec") or "?"
+    return label if place.get("resolved") else f"{label} (kept as typed)"
 
 
 AD_DRAFT: dict[str, Any] = {
@@ -143,14 +228,17 @@ AD_DRAFT: dict[str, Any] = {
 }
 
 
-def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
-    """Launch a Google and a Meta campaign on the local sandboxes, click the ads, join, sync spend, cost per join."""
-    print("\n== 5. A marketer launches a search + social campaign (LOCAL SANDBOXES, not Google or Meta)")
+def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes, ledger: Ledger) -> dict[str, str]:
+    """Launch a Google and a Meta campaign on the local sandboxes, click the ads, join, sync spend, cost per join.
+
+    Returns the report channel of each platform launched (paid_search: Google Ads, paid_social: Meta)."""
+    print("\n== 6. A marketer launches a search ad and a social ad (on LOCAL SANDBOXES of Google Ads and Meta)")
     today = datetime.now(timezone.utc).date()
     draft = {**AD_DRAFT, "start_date": today.isoformat(), "end_date": (today + timedelta(days=27)).isoformat()}
     refused = requests.post(f"{api}/campaigns", json={**draft, "targeting": {"age_max": 35}}, headers=marketer,
                             timeout=30)
-    print(f"   with age targeting: {refused.status_code} " + ", ".join(sorted({e['rule'] for e in refused.json()['errors']})))
+    print(f"   first with an age limit: refused ({refused.status_code}), job ads may not target by age: "
+          + ", ".join(sorted({e['rule'] for e in refused.json()['errors']})))
     created = requests.post(f"{api}/campaigns", json=draft, headers=marketer, timeout=30).json()
     checked = requests.post(f"{api}/campaigns/{created['id']}/launch", params={"dry_run": "true"}, headers=marketer,
                             timeout=60).json()
@@ -159,14 +247,16 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
                       for channel, said in checked.get("channels", {}).items()))
     launched = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60)
     campaign = launched.json()
-    print(f"   launch: {launched.status_code} {campaign.get('status')} (every platform created paused, then enabled)")
+    print(f"   launch: {_said(launched)}, campaign {campaign.get('status')} (each platform's campaign is created "
+          "paused, then switched on)")
     for channel, ids in campaign.get("platform_ids", {}).items():
         print(f"     {channel:<14} campaign {ids['campaign']}, ad {ids['ad']} ({ids['status']})")
         print(f"     {'':<14} the ad lands on the careers page: {campaign['links'][channel]['ad_url']}")
         for warning in ids.get("warnings", []):
             print(f"     {'':<14} note from the platform: {warning}")
     again = requests.post(f"{api}/campaigns/{created['id']}/launch", headers=marketer, timeout=60).json()
-    print(f"   launched again (a client retry): same ids: {again.get('platform_ids') == campaign.get('platform_ids')}")
+    print(f"   the launch is sent again (a network retry): same ids: {again.get('platform_ids') == campaign.get('platform_ids')}"
+          " (no second campaign)")
     google, meta = ads.started["google"], ads.started["meta"]
     ids = campaign.get("platform_ids", {})
     clicks: list[tuple[str, str]] = []
@@ -180,14 +270,18 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
         # The careers page's snippet records the landing (GET /l/{code}) and keeps the signed ids it gets.
         fields = land_from_ad(api, page, session)
         email = f"ad-{channel}-{number}@example.com"
+        skills, place = AD_JOINERS[(number - 1) % len(AD_JOINERS)]
         # The careers form's optional second box: "the ad platform that brought me may be told (hashed)".
-        body = {**fields, "email": email, "name": "Ad clicker", "consent": True, "ads_consent": number % 2 == 1}
+        body = {**fields, "email": email, "name": "Ad clicker", "consent": True, "ads_consent": number % 2 == 1,
+                "skills": skills, "location": place}
         # Sent from the careers page the ad landed on, as a browser sends it (Meta wants the page and agent).
         session.post(f"{api}/joins", json=body, timeout=30, headers={"Origin": "https://careers.example.com",
                                                                      "Referer": page.split("?")[0]})
-        session.post(confirm_link(aws.endpoint, email), timeout=30)
+        confirmed = session.post(confirm_link(aws.endpoint, email), timeout=30)
+        ledger.confirmed("ads", f"ad click {number}", confirmed.status_code)
         path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
-        print(f"   click {number} on the {channel} ad, joins (ads consent: {body['ads_consent']}): credited {path}")
+        consent = "may tell the platform" if body["ads_consent"] else "platform not told"
+        print(f"   click {number} on the {channel} ad, joins ({', '.join(skills)}, {place}; {consent}): credited {path}")
 
     if "google_search" in ids:
         google.set_spend(ids["google_search"]["campaign"], today, cost_micros=41_370_000, clicks=57, impressions=1_980)
@@ -195,13 +289,14 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
         meta.record_spend(ids["meta"]["campaign"], today, "38.90", clicks=112, impressions=14_200)
     synced = requests.post(f"{api}/_local/fire/SpendSyncFunction.Hourly", timeout=120).json()
     channels = (synced.get("result") or {}).get("channels", {})
-    print("   the hourly spend sync runs (make fire SCHEDULE=SpendSyncFunction.Hourly): "
-          + ", ".join(f"{c} {'ok' if o.get('ok') else 'FAILED'}" for c, o in channels.items()))
+    print("   the hourly spend sync reads each platform's spend, clicks and impressions: "
+          + ", ".join(f"{c} {'ok' if o.get('ok') else 'FAILED'}" for c, o in channels.items())
+          + " (make fire SCHEDULE=SpendSyncFunction.Hourly runs it by hand)")
     _wait_for_meta_events(meta)
     _wait_until_drained(aws, "ConversionsQueue")  # every confirmed join's message handled (Google's: held)
     meta_events = [p for method, path, p in meta.received if path.endswith("/events")]
-    print(f"   conversions fed back off the join's path (only with ads consent): Meta {len(meta_events)} Lead event(s) "
-          "at once, with event_id = join id")
+    print(f"   the platforms learn which clicks became members (only with the person's consent): Meta "
+          f"{len(meta_events)} Lead event(s) at once, with event_id = join id")
     datamanager = ads.started.get("google_datamanager")
     early = sweep_at(api, datetime.now(timezone.utc))
     print(f"   Google's conversion waits: Google takes one only 6 hours after its click; the sweep now "
@@ -211,6 +306,7 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes) -> None:
     events = len(datamanager.events) if datamanager is not None else 0
     print(f"   6.5 hours later (the demo's clock moved on), the sweep uploads {uploaded} to Google's Data Manager API "
           f"(IngestEvents): {events} event(s) recorded, transaction_id = join id")
+    return {"paid_search": "Google Ads", "paid_social": "Meta"}
 
 
 def _wait_until_drained(aws: Any, queue: str, timeout_s: float = 30) -> None:
@@ -231,35 +327,110 @@ def _wait_for_meta_events(meta: Any, timeout_s: float = 20) -> None:
         time.sleep(0.5)
 
 
-def print_costs(api: str) -> None:
+def _today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def _report(api: str, **params: str) -> dict:
     recruiter = {"Authorization": "Bearer " + mint_token(["recruiters"])}
-    today = datetime.now(timezone.utc).date().isoformat()
-    report = requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30, params={
-        "from": today, "to": today, "model": "last_touch", "group_by": "campaign"}).json()
-    print(f"\n== Cost per join (GET /reports/attribution?group_by=campaign&model=last_touch, {today})\n")
+    answer = requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30,
+                          params={"from": _today(), "to": _today(), **params})
+    answer.raise_for_status()
+    return answer.json()
+
+
+def print_recorded(api: str, table: TouchRepository, marketer: dict[str, str], links: list[dict],
+                   visitors: list[str]) -> None:
+    """Every click that feeds the report: tracked links, ad landings and invitation clicks, per channel."""
+    print("\n== What Attract recorded (the clicks and touches the report is built from)\n")
+    print("   " + _row("tracked link", "channel", "source", "code", "clicks"))
+    for link in links:
+        read = requests.get(f"{api}/links/{link['code']}", headers=marketer, timeout=30).json()
+        print("   " + _row(read["campaign"], read["channel"], read["source"], read["code"], read["clicks"]))
+    clicks = {row["key"]: row.get("clicks") for row in _report(api, group_by="channel")["rows"]}
+    if any(value is not None for value in clicks.values()):
+        print("\n   human clicks today by channel (links, ad landings, invitation links; bots and previews left out): "
+              + ", ".join(f"{channel} {count}" for channel, count in sorted(clicks.items()) if count))
+    channels: Counter = Counter()
+    print()
+    for person, visitor in enumerate(visitors, 1):
+        touches = table.touches_of(visitor_subject(visitor))
+        channels.update(t.channel for t in touches)
+        path = " then ".join(f"{t.channel} ({t.source})" for t in touches)
+        print(f"   person {person}: {len(touches)} touch{'es' if len(touches) != 1 else ''}: {path}")
+    print("   touches of these 5 people by channel: " + ", ".join(f"{c} {n}" for c, n in channels.most_common()))
+
+
+def print_attribution(api: str, ledger: Ledger) -> dict[str, float]:
+    """The five models side by side, and the reconciliation: every confirmed join is in every model's total."""
+    reports = {model: _report(api, model=model, group_by="channel") for model in MODELS}
+    channels = sorted({row["key"] for report in reports.values() for row in report["rows"]})
+    print(f"\n== Attribution report: which channels brought today's joins ({_today()}, UTC), under each model\n")
+    print(f"   {'channel':<16}" + "".join(f"{model:>16}" for model in MODELS))
+    for channel in channels:
+        cells = []
+        for model in MODELS:
+            row = next((r for r in reports[model]["rows"] if r["key"] == channel), None)
+            cells.append(f"{row['joins']:>16.2f}" if row else f"{'-':>16}")
+        print(f"   {channel:<16}" + "".join(cells))
+    totals = {model: float(reports[model]["totals"]["joins"]) for model in MODELS}
+    print(f"   {'total':<16}" + "".join(f"{totals[m]:>16.2f}" for m in MODELS))
+    print("\n   What the models do (docs/attribution.md):")
+    for model in MODELS:
+        print(f"     {model:<15} {MODEL_WORDS[model]}")
+    print("   A channel's credit can be a fraction when a person touched several channels; `direct` is a join "
+          "with no link, ad or invitation before it.")
+    origins = ledger.by_origin()
+    parts = " + ".join(f"{count} {origin}" for origin, count in origins.most_common())
+    agree = all(abs(total - len(ledger.joins)) < 1e-6 for total in totals.values())
+    print(f"\n   Reconciliation: {len(ledger.joins)} confirmed joins = {parts}; every model's total is "
+          f"{len(ledger.joins)}: {'yes' if agree else 'NO, see ' + str(totals)}")
+    return totals
+
+
+def print_costs(api: str, platforms: dict[str, str]) -> None:
+    """Spend per platform and day, then cost per join per campaign (rows without a campaign explained)."""
+    print(f"\n== Ad spend per platform and day, synced from the platforms ({_today()}, UTC)\n")
+    by_channel = _report(api, model="last_touch", group_by="channel")
+    print(f"   {'day':<12}{'platform':<14}{'spend':>14}{'joins':>8}{'cost per join':>16}")
+    for row in by_channel["rows"]:
+        for spend in row.get("spend") or []:
+            cost = f"{spend['cost_per_join']} {spend['currency']}" if spend.get("cost_per_join") else "-"
+            print(f"   {_today():<12}{platforms.get(row['key'], row['key']):<14}"
+                  f"{spend['amount'] + ' ' + spend['currency']:>14}{row['joins']:>8.2f}{cost:>16}")
+    report = _report(api, model="last_touch", group_by="campaign")
+    print("\n== Cost per join by campaign (last touch)\n")
     print(f"   {'campaign':<28}{'joins':>8}{'spend':>14}{'cost per join':>16}")
     for row in report["rows"]:
         for spend in row.get("spend") or [None]:
             amount = f"{spend['amount']} {spend['currency']}" if spend else "-"
             cost = f"{spend['cost_per_join']} {spend['currency']}" if spend and spend.get("cost_per_join") else "-"
             print(f"   {row['key'][:27]:<28}{row['joins']:>8.2f}{amount:>14}{cost:>16}")
+    print("   (none) counts joins whose last touch had no campaign: a typed address or an untagged visit.")
+    print("   A campaign with 0.00 joins was touched on the way but got no credit under last touch; email rows'")
+    print("   spend is messages sent x the configured price per 1,000 (EmailPricePer1000).")
 
 
-def print_attribution(api: str) -> None:
-    recruiter = {"Authorization": "Bearer " + mint_token(["recruiters"])}
-    today = datetime.now(timezone.utc).date().isoformat()
-    reports = {model: requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30, params={
-        "from": today, "to": today, "model": model, "group_by": "channel"}).json() for model in MODELS}
-    channels = sorted({row["key"] for report in reports.values() for row in report["rows"]})
-    print(f"\n== Attribution report (a recruiter's GET /reports/attribution, {today}, joins credited by channel)\n")
-    print(f"   {'channel':<16}" + "".join(f"{model:>16}" for model in MODELS))
-    for channel in channels:
-        cells = []
-        for model in MODELS:
-            row = next((r for r in reports[model]["rows"] if r["key"] == channel), None)
-            cells.append(f"{row['joins']:>16.3f}" if row else f"{'-':>16}")
-        print(f"   {channel:<16}" + "".join(cells))
-    print(f"   {'total':<16}" + "".join(f"{reports[m]['totals']['joins']:>16.3f}" for m in MODELS))
+def print_overlap(api: str, recruiter: dict[str, str], profile: dict) -> None:
+    """The reason Attract exists: per channel, joins, the relevant ones and what a relevant join cost."""
+    report = _report(api, model="last_touch", group_by="channel", profile=profile["id"])
+    print(f"\n== The overlap: joins relevant to \"{profile['name']}\" by channel (last touch, {_today()})\n")
+    print(f"   {'channel':<16}{'joins':>8}{'relevant':>10}{'cost per relevant join':>26}")
+    for row in report["rows"]:
+        costs = [f"{s['cost_per_relevant_join']} {s['currency']}" for s in row.get("spend") or []
+                 if s.get("cost_per_relevant_join")]
+        relevant = row.get("relevant_joins")
+        print(f"   {row['key']:<16}{row['joins']:>8.2f}{'-' if relevant is None else format(relevant, '.2f'):>10}"
+              f"{', '.join(costs) or '-':>26}")
+    members = requests.get(f"{api}/profiles/{profile['id']}/members", headers=recruiter, timeout=30,
+                           params={"limit": 5})
+    if members.ok:
+        listed = members.json().get("members", [])
+        print(f"\n   best matches (GET /profiles/{profile['id']}/members, also as CSV with format=csv):")
+        for member in listed:
+            first, last = member.get("first_touch") or {}, member.get("last_touch") or {}
+            print(f"     score {member['score']:.2f}  {', '.join(member['skills'])[:40]:<40} {member.get('place') or '-':<18}"
+                  f" first {first.get('channel', '-')}, last {last.get('channel', '-')}")
 
 
 def main() -> None:
@@ -275,6 +446,9 @@ def main() -> None:
                 print(f"Ads: {line}")
             print(f"Function logs and gateway access log: {log_path.relative_to(STATE_DIR.parent)}")
             run(gateway.url, TouchRepository(aws.refs["AttractTable"], dynamodb=aws.client("dynamodb")), aws, sandboxes)
+            print("\n== The dashboard\n")
+            print("   `make local`, then open http://127.0.0.1:3000/dashboard (sign in as a recruiter on the local hosted UI);")
+            print("   the API documentation is http://127.0.0.1:3000/docs")
         finally:
             gateway.stop()
             aws.stop()

@@ -1,13 +1,14 @@
 """The invitations part of `make demo`: a synthetic SQLite "ATS", an invite campaign, joins it brings."""
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, TextIO
 
 import requests
 
@@ -17,6 +18,13 @@ from attract_local.invitee import follow_invitation
 from attract_local.mailbox import confirm_link, stored_attribution
 
 CAMPAIGN = "Alumni invitations 2027"
+# Why a row is not invited, in a marketer's words (the run's counts name the reason by its code).
+REASON_WORDS = {
+    "invalid_row": "the row could not be read", "invalid_email": "not an email address",
+    "no_consent": "the candidate did not agree to marketing email", "duplicate": "the same address twice in the source",
+    "member": "already in the talent community", "suppressed": "unsubscribed, bounced or complained before",
+    "cooldown": "invited recently by another campaign", "already_invited": "this campaign invited them already",
+}
 SKIP_REASONS = ("invalid_row", "invalid_email", "no_consent", "duplicate", "member", "suppressed", "cooldown",
                 "already_invited")
 
@@ -48,13 +56,113 @@ def _run(api: str, headers: dict, campaign_id: str) -> dict:
     started = requests.post(f"{api}/invite-campaigns/{campaign_id}/runs", headers=headers, timeout=30)
     run_id = started.json()["run_id"]
     print(f"   POST /runs -> {started.status_code} run {run_id}; the planner and sender work through their queues")
-    return _wait(lambda: requests.get(f"{api}/invite-campaigns/{campaign_id}/runs/{run_id}", headers=headers,
-                                      timeout=30).json(), lambda run: run.get("status") in ("done", "failed"))
+    return _follow(lambda: requests.get(f"{api}/invite-campaigns/{campaign_id}/runs/{run_id}", headers=headers,
+                                        timeout=30).json())
+
+
+def _follow(read: Callable[[], dict]) -> dict:
+    """Poll the run until it is done or failed, showing its progress as it goes."""
+    shown = ProgressPrinter()
+    try:
+        return _wait(lambda: shown.update(read()), lambda run: run.get("status") in ("done", "failed"))
+    finally:
+        shown.close()
+
+
+BAR_WIDTH = 24
+
+
+def describe(run: dict) -> str:
+    """One line of a run's progress in words (the GET /runs/{id} answer: status, progress, estimated_done_at)."""
+    progress = run.get("progress") or {}
+    done, total, status = progress.get("done", 0), progress.get("total"), run.get("status", "planning")
+    if status == "failed":
+        return f"failed after {done} invitation(s)"
+    if total is None:
+        return (f"planning: reading the ATS, {done} invitation(s) handled so far "
+                "(the total is known once every row is read)")
+    share = f"{done} of {total} invitation(s) ({_percent(done, total)}%)"
+    if status == "done":
+        return f"done: {share}"
+    rate, estimate = progress.get("per_minute"), run.get("estimated_done_at")
+    pace = f", about {round(rate):,} a minute" if rate else ", measuring the send rate"
+    return f"sending: {share}{pace}" + (f", expected done at {_clock(estimate)}" if estimate else "")
+
+
+def compact(run: dict) -> str:
+    """The terminal's line: a bar and the same facts, short enough for 80 columns."""
+    progress = run.get("progress") or {}
+    done, total, status = progress.get("done", 0), progress.get("total"), run.get("status", "planning")
+    if total is None:
+        return f"{bar(done, None)} {status}: {done} handled, total not known yet"
+    line = f"{bar(done, total)} {done}/{total} {_percent(done, total)}%"
+    if status == "sending" and progress.get("per_minute"):
+        line += f"  {round(progress['per_minute']):,}/min"
+    if status == "sending" and run.get("estimated_done_at"):
+        line += f"  done at {_clock(run['estimated_done_at'])}"
+    return line if status == "sending" else f"{line}  {status}"
+
+
+def bar(done: int, total: int | None) -> str:
+    """[#######.................] for done of total; an empty bar while the total is unknown."""
+    filled = BAR_WIDTH * min(done, total) // total if total else (BAR_WIDTH if total == 0 else 0)
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+
+
+def _percent(done: int, total: int) -> int:
+    return 100 if total == 0 else 100 * min(done, total) // total
+
+
+def _clock(moment: str) -> str:
+    """An ISO UTC time as HH:MM:SS UTC (the demo's readers see the zone, not a bare time)."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%H:%M:%S UTC")
+
+
+class ProgressPrinter:
+    """A progress bar redrawn in place on a terminal; plain lines elsewhere (CI, a log), one whenever the words
+    change and at most one per `every` seconds, the last state always printed."""
+
+    def __init__(self, out: TextIO | None = None, clock: Callable[[], float] = time.monotonic, every: float = 2.0):
+        self.out = out or sys.stdout
+        self.terminal = self.out.isatty()
+        self.clock, self.every = clock, every
+        self._printed: str | None = None
+        self._pending: str | None = None
+        self._at = float("-inf")
+
+    def update(self, run: dict) -> dict:
+        if "status" not in run:
+            return run  # not there (yet): nothing to show
+        if self.terminal:
+            self._printed = compact(run)
+            self.out.write("\r\033[K   " + self._printed)
+            self.out.flush()
+            return run
+        line = describe(run)
+        if line == self._printed:
+            return run
+        if self.clock() - self._at >= self.every or run.get("status") in ("done", "failed"):
+            self._emit(line)
+        else:
+            self._pending = line
+        return run
+
+    def close(self) -> None:
+        if self.terminal:
+            if self._printed is not None:
+                self.out.write("\n")
+        elif self._pending is not None and self._pending != self._printed:
+            self._emit(self._pending)
+        self.out.flush()
+
+    def _emit(self, line: str) -> None:
+        self.out.write(f"   {line}\n")
+        self._printed, self._pending, self._at = line, None, self.clock()
 
 
 def _print_counts(run: dict) -> None:
     if "counts" not in run:
-        print(f"   the run did not show up in time: {run}")
+        print(f"   the run did not finish in time (status: {run.get('status', 'not found')})")
         return
     counts = run["counts"]
     print(f"   status {run['status']}: rows {counts['rows']}, planned {counts['planned']}, sent {counts['sent']}, "
@@ -62,19 +170,25 @@ def _print_counts(run: dict) -> None:
     skipped = counts.get("skipped") or {}
     print("   skipped: " + (", ".join(f"{reason} {skipped[reason]}" for reason in SKIP_REASONS if skipped.get(reason))
                            or "none"))
+    if skipped:
+        print("   (" + "; ".join(f"{reason}: {REASON_WORDS[reason]}" for reason in SKIP_REASONS if skipped.get(reason))
+              + ")")
 
 
-def run(api: str, aws) -> None:
+def run(api: str, aws) -> list[tuple[str, str]]:
+    """The invitation scenario; returns the joins it confirmed, by where they came from (the demo's ledger)."""
+    confirmed: list[tuple[str, str]] = []
     marketer = {"Authorization": "Bearer " + mint_token(["marketers"])}
     ats_path = STATE_DIR / "demo-ats.sqlite"
     stats = sample_ats.build(ats_path)
-    print(f"\n== 6. Invitations: the employer's ATS (SQLite here; PostgreSQL, MySQL, S3 or DynamoDB in production) "
+    print(f"\n== 7. Invitations: the employer's ATS (SQLite here; PostgreSQL, MySQL, S3 or DynamoDB in production) "
           f"holds {stats['rows']} candidates")
     print("   planted: " + ", ".join(f"{reason} {n}" for reason, n in stats["skipped"].items())
           + f"; {stats['planned']} should be invited")
     member = stats["member_email"]
     _join(api, aws, member, {})
-    print("   one of them joined the community last month (an existing member)")
+    confirmed.append(("already a member before the invitations", "an ATS candidate"))
+    print("   one of them is already a member: they joined on the careers site before the campaign")
 
     body = {
         "name": CAMPAIGN, "destination": "https://careers.example.com/community",
@@ -108,12 +222,14 @@ def run(api: str, aws) -> None:
         print(f"     List-Unsubscribe: {str(sample['List-Unsubscribe'])[:60]}...")
         text = sample.get_body(preferencelist=("plain",))
         lines = [line for line in (text.get_content() if text else "").splitlines() if line.strip()]
-        print("     " + "\n     ".join(line[:100] for line in lines[:6]))
+        print("     " + "\n     ".join(_excerpt(line) for line in lines[:6]))
 
     print("\n   three invited people follow their link and join; one unsubscribes instead")
     for message in messages[:3]:
         address = message["To"].addresses[0].addr_spec
-        follow_invitation(api, aws.endpoint, address, "Invited person")
+        answer = follow_invitation(api, aws.endpoint, address, "Invited person")
+        if answer.status_code == 200:
+            confirmed.append(("invitations", address))
         path = " -> ".join(f"{t['channel']}/{t['campaign']}" for t in stored_attribution(aws, address))
         print(f"     {address.split('@')[0][:14]}...@...: clicked, joined, confirmed; credited path {path}")
     if len(messages) > 3:
@@ -127,12 +243,25 @@ def run(api: str, aws) -> None:
     scheduled = requests.put(f"{api}/invite-campaigns/{campaign['id']}/schedule", headers=marketer, timeout=30,
                              json={"expression": f"at({due:%Y-%m-%dT%H:%M:%S})", "timezone": "UTC"})
     run_id = f"s-{due:%Y%m%dT%H%M%S}Z"
-    print(f"\n   the ATS changes ({changed}); PUT /schedule at({due:%H:%M:%S}) -> {scheduled.status_code}: "
-          f"EventBridge Scheduler (the local stack fires it) starts run {run_id}, which is incremental:")
-    _print_counts(_wait(lambda: requests.get(f"{api}/invite-campaigns/{campaign['id']}/runs/{run_id}",
-                                             headers=marketer, timeout=30).json(),
-                        lambda run: run.get("status") in ("done", "failed")))
+    print(f"\n   the ATS changes ({changed}); the marketer schedules the next run for {due:%H:%M:%S} UTC "
+          f"(PUT /schedule -> {scheduled.status_code}); EventBridge Scheduler (the local stack fires it) starts "
+          f"run {run_id}, which reads only what changed:")
+    _print_counts(_follow(lambda: requests.get(f"{api}/invite-campaigns/{campaign['id']}/runs/{run_id}",
+                                               headers=marketer, timeout=30).json()))
     print(f"   every invitation SES accepted, per recipient: at most {_most_per_recipient(aws.endpoint)}")
+    return confirmed
+
+
+def _excerpt(line: str, width: int = 100) -> str:
+    """A line of the mail as a reader sees it: cut at a word, never inside a link."""
+    if len(line) <= width:
+        return line
+    words, kept = line.split(" "), ""
+    for word in words:
+        if kept and len(kept) + 1 + len(word) > width and "://" not in word:
+            return kept + " …"
+        kept = f"{kept} {word}" if kept else word
+    return kept
 
 
 def _link(message: EmailMessage, marker: str) -> str:

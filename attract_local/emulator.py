@@ -47,7 +47,40 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = locked_call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     _partition_queries()
+    _normalised_numbers()
     _PATCHED = True
+
+
+def _normalised_numbers() -> None:
+    """ADD and arithmetic on numbers as DynamoDB does them: 38 digits, the result stored normalised.
+
+    moto adds `Decimal(a) + Decimal(b)` only when a value holds a ".", `int()` otherwise, and stores the sum as
+    `str(Decimal)`: subtracting a credit that was added (0.142857142857 - 0.142857142857) stores "0E-12", and the
+    next ADD on that attribute fails with ValueError (int("0E-12")). DynamoDB stores that zero as 0. Relevance
+    aggregates go up and down (a member leaves a profile): docs/decisions.md, "moto: numbers".
+    """
+    import decimal
+
+    from moto.dynamodb.exceptions import IncorrectDataType
+    from moto.dynamodb.models.dynamo_type import DDBType, DynamoType
+
+    context = decimal.Context(prec=38)
+
+    def text(value: decimal.Decimal) -> str:
+        return "0" if value == 0 else format(value.normalize(context), "f")
+
+    def arithmetic(sign: int):  # type: ignore[no-untyped-def]
+        def operate(self, other):  # type: ignore[no-untyped-def]
+            if self.type != other.type:
+                raise TypeError("Different types of operandi is not allowed.")
+            if not self.is_number():
+                raise IncorrectDataType()
+            total = context.add(decimal.Decimal(self.value), context.multiply(sign, decimal.Decimal(other.value)))
+            return DynamoType({DDBType.NUMBER: text(total)})
+        return operate
+
+    DynamoType.__add__ = arithmetic(1)  # type: ignore[method-assign]
+    DynamoType.__sub__ = arithmetic(-1)  # type: ignore[method-assign]
 
 
 def ses_identities_verified() -> None:

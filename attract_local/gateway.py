@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from attract_local.auth import AuthorizerError, as_gateway_claims, verify
 from attract_local.cfn import http_routes
+from attract_local.hosted_ui import PATHS as HOSTED_UI_PATHS
+from attract_local.hosted_ui import LocalHostedUi
 from attract_local.runtime import FunctionPool, InvocationError, PayloadTooLargeError, stop_workers
 from attract_local.stack import ACCOUNT, LocalAws
 from attract_local.triggers import LocalTriggers
@@ -292,6 +294,8 @@ class LocalGateway:
         self.routes = routes_from_template(aws)
         self.cors = cors_from_template(aws)
         self.throttles = throttles_from_template(aws)
+        # Cognito's hosted UI (a domain of its own when deployed) on the gateway's origin: no template route uses these paths.
+        self.hosted_ui = LocalHostedUi.from_template(aws)
         specs = aws.functions()
         self.pools = {name: FunctionPool(spec, aws.function_environment(spec), max_concurrency, log=log)
                       for name, spec in specs.items()}
@@ -399,6 +403,10 @@ class LocalGateway:
         if parts.path.startswith(ADMIN_PREFIX):
             seen["route"] = "(local admin)"
             return self._admin(request, parts.path, parts.query)
+        if parts.path in HOSTED_UI_PATHS and self.hosted_ui is not None:
+            seen["route"] = "(local hosted UI)"
+            status, answer_headers, answer = self.hosted_ui.handle(request.command, parts.path, parts.query, body)
+            return status, {**answer_headers, "x-content-type-options": "nosniff"}, [], answer
         route = self.match(request.command, parts.path)
         if route is None:
             raise GatewayError(404)
@@ -502,6 +510,7 @@ def start_local(port: int = 3000, aws_port: int = 0, log: TextIO | None = None,
     with reserved_port() as reserved:  # held until the gateway binds it: the stack's links name it first
         port = port or reserved
         aws = LocalAws(port=aws_port, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}",
+                                                  "DashboardUrl": f"http://127.0.0.1:{port}/dashboard",
                                                   **(parameters or {})}).start()
         gateway = LocalGateway(aws, port=port, log=log, max_concurrency=max_concurrency).start()
     return aws, gateway

@@ -12,6 +12,8 @@ from attract.settings import load_settings
 from attract_local.cfn import ROOT, http_routes, load_template, offline_environment
 
 OUTPUT = ROOT / "docs/openapi.json"
+# The copy GET /docs serves (the web function's package holds only its own folder).
+SERVED_COPY = ROOT / "functions/web/static/openapi.json"
 
 
 def build() -> dict:
@@ -80,12 +82,13 @@ def render() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite docs/openapi.json")
+    parser.add_argument("--write", action="store_true", help="rewrite docs/openapi.json and the copy /docs serves")
     args = parser.parse_args()
     text = render()
     if args.write:
-        OUTPUT.write_text(text)
-        print(f"wrote {OUTPUT.relative_to(ROOT)}")
+        for output in (OUTPUT, SERVED_COPY):
+            output.write_text(text)
+            print(f"wrote {output.relative_to(ROOT)}")
     else:
         sys.stdout.write(text)
 

@@ -34,6 +34,8 @@ def main() -> None:
             print(f"  {line}")
         for line in sandboxes.notes:
             print(f"Ads: {line}")
+        print(f"Dashboard:     {gateway.url}/dashboard  (sign in on the local hosted UI: {gateway.url}/oauth2/authorize)")
+        print(f"API docs:      {gateway.url}/docs")
         print("Tokens: make token ROLE=marketer | ROLE=recruiter.  Ctrl-C stops.", flush=True)
         # wait() with a timeout returns to the interpreter regularly, so the signal handler runs promptly.
         while not stop.wait(0.5):

@@ -141,6 +141,9 @@ class LocalAws:
                 self.refs[logical] = LOCAL_USER_POOL_ID
             elif kind == "AWS::Cognito::UserPoolClient":
                 self.refs[logical] = LOCAL_CLIENT_ID
+            elif kind == "AWS::Cognito::UserPoolDomain":
+                # Ref is the domain prefix; the hosted UI itself is the local gateway's (attract_local.hosted_ui).
+                self.refs[logical] = self.resolve(resource["Properties"]["Domain"], f"{logical}.Domain")
             elif kind == "AWS::SES::ConfigurationSet":
                 self.refs[logical] = self._create_configuration_set(logical, resource.get("Properties", {}))
             elif kind == "AWS::SES::ConfigurationSetEventDestination":
@@ -232,6 +235,9 @@ class LocalAws:
         env.update(spec.environment)
         # What differs locally on purpose, for the functions whose template names the variable.
         env.update({name: value for name, value in LOCAL_OVERRIDES.items() if name in spec.environment})
+        # The hosted UI is served by the local gateway (its /oauth2/*), i.e. the stack's public base URL.
+        if "SIGN_IN_URL" in spec.environment and self.refs.get("PublicBaseUrl"):
+            env["SIGN_IN_URL"] = str(self.refs["PublicBaseUrl"])
         env.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_DEFAULT_REGION=REGION,

@@ -24,7 +24,8 @@ import cold_import
 
 ROOT = cold_import.ROOT
 ADS_MAKEFILE_DIR = ROOT / "layers/ads"
-PUBLIC = {"tracking": "TrackingFunction", "joins": "JoinsFunction", "invites/unsubscribe": "InviteUnsubscribeFunction"}
+PUBLIC = {"tracking": "TrackingFunction", "joins": "JoinsFunction", "invites/unsubscribe": "InviteUnsubscribeFunction",
+          "web": "WebFunction"}
 
 
 def google_ads_api_version() -> str:

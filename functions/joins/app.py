@@ -23,6 +23,7 @@ from attract.joins.logic import (
     JoinPolicy,
     MailQueue,
     MailSender,
+    ScoringNotice,
     confirm_join,
     open_token,
     submit_join,
@@ -99,6 +100,14 @@ def _conversions() -> ConversionQueue | None:
     return SqsConversionQueue(queue_url) if queue_url else None
 
 
+@lru_cache(maxsize=1)
+def _scoring() -> ScoringNotice | None:
+    from attract.providers.sqs import SqsScoringQueue  # SQS only where a confirmation enqueues
+
+    queue_url = load_settings().scoring_queue_url
+    return SqsScoringQueue(queue_url) if queue_url else None
+
+
 def _signer() -> Signer:
     # Powertools caches the secret for SECRET_MAX_AGE_SECONDS: a warm call makes no request.
     settings = load_settings()
@@ -152,7 +161,7 @@ def confirm_page(token: str) -> Response[str]:
 )
 def confirm(token: str) -> Response[str]:
     _, members, policy = _stores()
-    joined = confirm_join(token, utc_now(), policy, _signer(), members, _conversions())
+    joined = confirm_join(token, utc_now(), policy, _signer(), members, _conversions(), _scoring())
     metrics.add_metric(name="JoinsConfirmed" if joined else "JoinConfirmRefused", unit=MetricUnit.Count, value=1)
     logger.info("join confirmation", extra={"confirmed": joined})
     return html_response(200, JOINED_PAGE) if joined else html_response(410, EXPIRED_PAGE)

@@ -13,15 +13,21 @@ from attract_local.cfn import ROOT
 pytestmark = pytest.mark.xdist_group("heavy")
 
 
-def test_the_demo_runs_every_step_and_reports_what_the_issues_promise():
-    # When the demo runs as `make demo` runs it (a fresh process: local stack, both ad sandboxes, the scenario)
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    """The demo as `make demo` runs it (a fresh process: local stack, both ad sandboxes, the scenario), run once."""
     done = subprocess.run([sys.executable, "-m", "attract_local.demo"], cwd=ROOT, capture_output=True, text=True,
-                          check=False,
-                          timeout=600, env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/layers/common/python"})
-    out = done.stdout
+                          check=False, timeout=600,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/layers/common/python"})
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_demo_runs_every_step_and_reports_what_the_issues_promise(demo_output):
+    out = demo_output
     # Then the ad campaign was refused with its rules named, launched once, clicked, synced and fed back
-    assert "422 google.no_age, meta.age_fixed_18_65" in out and "same ids: True" in out
+    assert "refused (422), job ads may not target by age: google.no_age, meta.age_fixed_18_65" in out
+    assert "same ids: True" in out
     assert "google_search ok, meta ok" in out
     # Issue 12: a dry run first; the ads land on the careers page; the landing is credited; Google's
     # conversion waits 6 hours (held by the first sweep, uploaded by the one 6.5 hours later), Meta's goes at once
@@ -34,9 +40,52 @@ def test_the_demo_runs_every_step_and_reports_what_the_issues_promise():
     assert re.search(r"Data engineers Berlin\s+5\.00\s+[\d.]+ EUR\s+[\d.]+ EUR", out)  # spend and cost per join
     # And the invitations planted in the ATS were screened as planted, each person mailed at most once
     assert "status done: rows 300, planned 233, sent 233, failed 0" in out
+    # Issue 17: the run's progress as it went, in plain lines (the output is not a terminal): never backwards,
+    # never past the total, ending at it
+    shown = [int(n) for n in re.findall(r"\n   sending: (\d+) of 233 invitation\(s\) \(\d+%\)", out)]
+    assert shown and shown == sorted(shown) and shown[-1] <= 233, shown
+    assert "\n   done: 233 of 233 invitation(s) (100%)\n" in out and "\r" not in out
     assert "skipped: invalid_email 15, no_consent 33, duplicate 18, member 1" in out
     assert out.count("credited path email/Alumni invitations 2027\n") == 3
     assert "one-click unsubscribe (RFC 8058 POST) -> 200" in out
     # And the scheduled second run read only the changed rows and invited only the new person
     assert "status done: rows 2, planned 1, sent 1, failed 0" in out and "skipped: already_invited 1" in out
     assert "per recipient: at most 1" in out
+
+
+
+def test_the_report_on_screen_accounts_for_every_confirmed_join(demo_output):
+    # Given the demo's ledger of the joins it confirmed, by where each came from
+    match = re.search(r"Reconciliation: (\d+) confirmed joins = ([^;]+); every model's total is (\d+): (\w+)", demo_output)
+    assert match, demo_output[-3000:]
+    confirmed, parts, stated, agree = int(match[1]), match[2], int(match[3]), match[4]
+    counts = {origin.strip(): int(n) for n, origin in re.findall(r"(\d+) ([a-z ]+[a-z])", parts)}
+    # Then the parts add up (7 on the careers site: persons 1, 3-7 and the copied visitor id; 5 ad clicks;
+    # 3 invitees; 1 ATS candidate who was a member already) and every model's total row shows the same number
+    assert counts == {"careers site": 7, "ads": 5, "invitations": 3, "already a member before the invitations": 1}
+    assert confirmed == stated == sum(counts.values()) == 16 and agree == "yes"
+    total_row = re.search(r"^   total\s+((?:[\d.]+\s*){5})$", demo_output, re.MULTILINE)
+    assert total_row and [float(cell) for cell in total_row[1].split()] == [16.0] * 5
+    # And every model is explained in words, with no Python repr or cut link on screen
+    for model in ("first_touch", "last_touch", "linear", "time_decay", "position_based"):
+        assert re.search(rf"^     {model}\s+\w", demo_output, re.MULTILINE)
+    assert "{'" not in demo_output and "(value_error)" not in demo_output
+    assert not re.search(r"http://127\.0\.0\.1:\d*$", demo_output, re.MULTILINE)  # a link cut mid-URL
+    assert re.search(r"\d\d:\d\d:\d\d UTC", demo_output)
+
+
+def test_the_demo_ends_with_the_overlap_per_channel_for_the_profile(demo_output):
+    # Given the profile "python and sql required, spark and k8s preferred, Berlin 50 km, DE or remote, min 0.6"
+    overlap = demo_output[demo_output.index("== The overlap"):]
+    rows = {cells[0]: cells[1:] for line in overlap.splitlines()
+            if (cells := line.split()) and cells[0] in ("paid_search", "paid_social", "email", "direct", "event")}
+    # Then under last touch: paid_search has 5 joins (persons 1, 5, 6 and two Google ad clicks), 3 of them
+    # relevant (person 1: 0.7 + 0.3 x 1/2 = 0.85; person 6: 0.7; ad click 1: 0.85; person 5 has python only,
+    # 0.35; ad click 2 sql only, 0.35), so 41.37 EUR / 3 = 13.79 EUR per relevant join
+    assert rows["paid_search"][:2] == ["5.00", "3.00"] and rows["paid_search"][2:] == ["13.79", "EUR"]
+    # paid_social: person 4 (Potsdam, 27 km from Berlin; python, sql, spark and k8s: 1.0) and the Meta ad clicks
+    # 3 (remote, kubernetes: 0.85), 4 (Paris: no place matches, 0) and 5 (0.7): 3 of 4, 38.90 EUR / 3 = 12.97 EUR
+    assert rows["paid_social"][:2] == ["4.00", "3.00"] and rows["paid_social"][2:] == ["12.97", "EUR"]
+    # And the best matches are listed, best first
+    scores = [float(s) for s in re.findall(r"^     score ([\d.]+)", overlap, re.MULTILINE)]
+    assert scores and scores == sorted(scores, reverse=True) and scores[0] == 1.0

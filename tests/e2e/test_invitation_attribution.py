@@ -6,6 +6,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from attract.aws import from_item
+from attract.identity import email_hash
+from attract.relevance.keys import index_key
 from attract_local.invitee import BROWSER, follow_invitation, landing_fields
 from tests.e2e.invitations import send_invitation
 from tests.support import confirm_link, stored_attribution
@@ -33,6 +36,16 @@ def test_an_invitee_who_joins_is_credited_and_reported_under_email(api, aws_endp
     assert [(t["origin"], t["channel"], t["campaign"]) for t in touches] == [("click", "email", campaign)]
     assert _report(api, recruiter, "channel")["email"] == before + 1
     assert _report(api, recruiter, "campaign")[campaign] == 1
+    # And the join form gave no skills nor location: the employer's record did (events/invites/job.json), so the
+    # member is scored on them (issue 14: invitation data counts)
+    aws = stack[0]
+    pepper = aws.client("secretsmanager").get_secret_value(SecretId=aws.refs["EmailPepperSecret"])["SecretString"]
+    member = from_item(aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"], Key={
+        "PK": {"S": f"MEMBER#{email_hash(email, pepper)}"}, "SK": {"S": "MEMBER"}})["Item"])
+    assert (member["skills"], member["location"]) == (["python", "sql"], "Berlin")
+    entry = from_item(aws.client("dynamodb").get_item(TableName=aws.refs["AttractTable"],
+                                                      Key=index_key(email_hash(email, pepper)))["Item"])
+    assert (entry["skills"], entry["location"]) == (["python", "sql"], "Berlin")
 
 
 def test_a_tampered_tc_inv_is_passed_on_but_credits_nothing(api, aws_endpoint, stack, marketer):

@@ -81,5 +81,7 @@ def test_a_scheduled_campaign_runs_through_planner_and_sender_to_done(stack, tmp
     assert status.status == "done" and status.trigger == "schedule", status
     assert status.counts.model_dump() == {"rows": 4, "planned": 2, "sent": 2, "failed": 0,
                                           "skipped": {"no_consent": 1, "duplicate": 1}}
+    assert status.progress.model_dump(exclude={"per_minute"}) == {"done": 2, "total": 2}
+    assert status.estimated_done_at is None  # done: nothing left to estimate
     assert _received(aws.endpoint, domain) == Counter({"ada": 1, "grace": 1})
     aws.client("scheduler").delete_schedule(Name=f"invite-{campaign_id}")

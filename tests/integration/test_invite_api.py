@@ -258,6 +258,8 @@ def test_starting_a_run_records_it_and_queues_the_planner(api, local_aws, plan):
     status, run = _call(api, _event("GET", f"/invite-campaigns/{created['id']}/runs/{started['run_id']}"))
     assert status == 200 and (run["run_id"], run["status"], run["trigger"]) == (started["run_id"], "planning", "api")
     assert run["counts"] == {"rows": 0, "planned": 0, "sent": 0, "failed": 0, "skipped": {}}
+    # Nothing planned or sent yet: no total while planning, no rate, no estimate
+    assert run["progress"] == {"done": 0, "total": None, "per_minute": None} and run["estimated_done_at"] is None
     # And the campaign reports it as its latest run, with the counts the pipeline adds
     local_aws.client("dynamodb").update_item(
         TableName=local_aws.refs["AttractTable"],
@@ -267,6 +269,20 @@ def test_starting_a_run_records_it_and_queues_the_planner(api, local_aws, plan):
     status, read = _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))
     assert read["latest_run_id"] == started["run_id"]
     assert read["latest_run"]["counts"]["rows"] == 7 and read["latest_run"]["counts"]["skipped"] == {"no_consent": 2}
+    # And once sending (4 planned, 2 sent one second apart, in 2030 so that the estimate is not raised to now),
+    # the run's progress is 2 of 4 at 1 a second (60 a minute), done 2 s after the last: 09:00:03
+    local_aws.client("dynamodb").update_item(
+        TableName=local_aws.refs["AttractTable"],
+        Key={"PK": {"S": f"INVITE_RUN#{created['id']}"}, "SK": {"S": f"RUN#{started['run_id']}"}},
+        UpdateExpression="SET #s = :sending, first_outcome_at = :first, last_outcome_at = :last ADD planned :p, sent :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":sending": {"S": "sending"}, ":first": {"S": "2030-01-02T09:00:00.000Z"},
+                                   ":last": {"S": "2030-01-02T09:00:01.000Z"}, ":p": {"N": "4"}, ":s": {"N": "2"}})
+    status, run = _call(api, _event("GET", f"/invite-campaigns/{created['id']}/runs/{started['run_id']}"))
+    assert status == 200 and run["progress"] == {"done": 2, "total": 4, "per_minute": 60.0}
+    assert run["estimated_done_at"] == "2030-01-02T09:00:03.000Z"
+    status, read = _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))
+    assert read["latest_run"]["progress"] == run["progress"]
 
 
 def _start(api, campaign_id: str, key: str | None = None, caller: str | None = None) -> tuple[int, dict | None]:
@@ -427,11 +443,18 @@ def test_schedule_is_created_updated_and_deleted_in_eventbridge_scheduler(api, l
     assert json.loads(found["Target"]["Input"]) == {"campaign_id": created["id"],
                                                     "scheduled_at": "<aws.scheduler.scheduled-time>"}
     assert found["FlexibleTimeWindow"] == {"Mode": "OFF"} and found["State"] == "ENABLED"
-    # When it is put again: updated in place
+    # And a message it cannot deliver is retried for an hour (the shortest time between two firings), then kept in
+    # the template's EventDeadLetterQueue (Scheduler's own default would retry 185 times for a day, then drop it)
+    dead_letters = local_aws.resolve({"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]})
+    delivery = {"RetryPolicy": {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": dead_letters}}
+    assert {key: found["Target"].get(key) for key in delivery} == delivery
+    # When it is put again: updated in place, with the same delivery
     status, _ = _call(api, _event("PUT", path, {"expression": "rate(1 day)"}))
     assert status == 200
     found = _schedule(local_aws, created["id"])
     assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"]) == ("rate(1 day)", "UTC")
+    assert {key: found["Target"].get(key) for key in delivery} == delivery
     assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["schedule"] == {
         "expression": "rate(1 day)", "timezone": "UTC", "name": f"invite-{created['id']}"}
     # When it is deleted: gone from Scheduler and from the campaign, and a second DELETE is fine

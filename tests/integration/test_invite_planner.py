@@ -569,7 +569,10 @@ def test_run_status_reads_back_as_the_api_answers_it(local_aws):
     status = RunRepository.to_response(runs.get(campaign_id, "r-9") or {})
     assert status.model_dump() == {"run_id": "r-9", "status": "planning", "trigger": "api",
                                    "started_at": status.started_at, "counts": {
-                                       "rows": 5, "planned": 3, "sent": 2, "failed": 0, "skipped": {"member": 2}}}
+                                       "rows": 5, "planned": 3, "sent": 2, "failed": 0, "skipped": {"member": 2}},
+                                   # still planning: 2 sent of a total not known yet, no rate without stamps
+                                   "progress": {"done": 2, "total": None, "per_minute": None},
+                                   "estimated_done_at": None}
     assert from_item(dynamodb.get_item(TableName=table, Key={
         "PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": "RUN#r-9"}})["Item"])["type"] == "invite_run"
 

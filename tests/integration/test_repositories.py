@@ -102,3 +102,28 @@ def test_the_redirect_reads_a_plain_target_that_matches_the_stored_link(links, l
         mode="json", include={"code", "destination", "campaign", "channel", "source", "medium", "content", "term"})
     assert (target.source, target.content) == ("career-fair", None)
     assert links.target(_code()) is None
+
+
+def test_a_runs_outcome_counts_stamp_its_first_and_last_outcome_in_the_same_update(local_aws):
+    # Given a sending run of 10 planned invitations
+    from attract.invites.repository import InviteRepository
+    from attract.invites.run_repository import RunRepository
+
+    table, client = local_aws.refs["AttractTable"], local_aws.client("dynamodb")
+    campaign, store, runs = "stamp-" + uuid.uuid4().hex[:6], InviteRepository(table, client), RunRepository(table, client)
+    client.put_item(TableName=table, Item={"PK": {"S": f"INVITE_RUN#{campaign}"}, "SK": {"S": "RUN#r-1"},
+                                           "status": {"S": "sending"}, "planned": {"N": "10"}})
+    start = datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc)
+    # When the sender counts 3 sent and 1 skipped 0, 2, 4 and 6 s after it started, and one duplicate at 7 s
+    for seconds, name in ((0, "sent"), (2, "sent"), (4, "skipped_cooldown"), (6, "sent")):
+        store.count(campaign, "r-1", name, at=start + timedelta(seconds=seconds))
+    store.count(campaign, "r-1", "duplicate")
+    # Then the run holds the first and the last outcome; 4 outcomes over 6 s is 1 per 2 s (30 a minute), and
+    # the 6 left end 12 s after the last one: 09:00:18
+    item = runs.get(campaign, "r-1")
+    assert (item["first_outcome_at"], item["last_outcome_at"]) == ("2030-01-02T09:00:00.000Z",
+                                                                   "2030-01-02T09:00:06.000Z")
+    status = RunRepository.to_response(item, start + timedelta(seconds=7))
+    assert status.progress.model_dump() == {"done": 4, "total": 10, "per_minute": 30.0}
+    assert status.estimated_done_at == "2030-01-02T09:00:18.000Z"
+    assert status.counts.sent == 3 and status.counts.skipped == {"cooldown": 1}

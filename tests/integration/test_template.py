@@ -15,7 +15,7 @@ from samtranslator.translator.transform import transform
 from attract_local.cfn import ROOT, http_routes, load_template
 
 TEMPLATE = ROOT / "template.yaml"
-PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction"}
+PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction"}
 # Routes without an authorizer, as the template's own HttpApi events declare them (not listed again here).
 PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 
@@ -249,6 +249,13 @@ def test_invite_run_lock_grants(raw_template):
     assert _grants(raw_template, "InviteSenderFunction")["INVITE_CAMPAIGN#*"] == {"dynamodb:UpdateItem"}
 
 
+def test_the_sender_may_count_an_outcome_once(raw_template):
+    # An outcome mark (INVITE_SEND#…/RUN#…, PutItem) and the run's ADD (INVITE_RUN#…, UpdateItem) in one
+    # TransactWriteItems, which IAM authorises item by item
+    grants = _grants(raw_template, "InviteSenderFunction")
+    assert "dynamodb:PutItem" in grants["INVITE_SEND#*"] and "dynamodb:UpdateItem" in grants["INVITE_RUN#*"]
+
+
 def test_the_invite_api_may_read_ses_identities_and_send_nothing(raw_template):
     # sender.from is checked with SES v2 GetEmailIdentity: read-only, this account's identities in this region
     statements = [s for p in raw_template["Resources"]["InviteApiFunction"]["Properties"]["Policies"]
@@ -273,8 +280,19 @@ def _alarms_on(template: dict, namespace: str, metric: str) -> list[dict]:
 
 
 def _dead_letter_queues(template: dict) -> set[str]:
-    return {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            for q in _of_type(template, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]}
+    """Queues' redrive targets, and where events go that a rule, a schedule or an asynchronous invocation could not
+    deliver (EventBridge's DeadLetterConfig, a function's DeadLetterQueue)."""
+    redrive = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+               for q in _of_type(template, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]}
+    events = set()
+    for function in _of_type(template, "AWS::Serverless::Function").values():
+        props = function["Properties"]
+        if "DeadLetterQueue" in props:
+            events.add(props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
+        for event in (props.get("Events") or {}).values():
+            if "DeadLetterConfig" in (event.get("Properties") or {}):
+                events.add(event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    return redrive | events
 
 
 def test_every_alarm_notifies_the_alarm_topic_parameter_when_one_is_given(raw_template):
@@ -290,7 +308,8 @@ def test_every_alarm_notifies_the_alarm_topic_parameter_when_one_is_given(raw_te
 
 def test_every_dead_letter_queue_alarms_on_its_first_message(raw_template):
     dlqs = _dead_letter_queues(raw_template)
-    assert dlqs >= {"InvitesDeadLetterQueue", "InvitePlanDeadLetterQueue", "ConversionsDeadLetterQueue"}
+    assert dlqs >= {"InvitesDeadLetterQueue", "InvitePlanDeadLetterQueue", "ConversionsDeadLetterQueue",
+                    "EventDeadLetterQueue"}
     alarmed = {}
     for alarm in _alarms_on(raw_template, "AWS/SQS", "ApproximateNumberOfMessagesVisible"):
         (dimension,) = alarm["Dimensions"]
@@ -351,15 +370,21 @@ def test_the_access_log_keeps_no_personal_data(raw_template):
     assert stage["Properties"]["AccessLogSettings"]["Format"] == settings["Format"]
 
 
-PII_QUEUES = {"InvitesQueue", "InvitesDeadLetterQueue", "ConversionsQueue", "ConversionsDeadLetterQueue"}
+PII_QUEUES = {"InvitesQueue", "InvitesDeadLetterQueue", "ConversionsQueue", "ConversionsDeadLetterQueue",
+              "EventDeadLetterQueue"}
 
 
 def test_the_stack_key_encrypts_the_tables_and_the_queues_that_carry_personal_data(raw_template):
     key = raw_template["Resources"]["DataKey"]
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
     assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("Retain", "Retain")
-    (statement,) = key["Properties"]["KeyPolicy"]["Statement"]
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    # The account administers it and delegates its use to IAM; the one service that needs a statement of its own is
+    # EventBridge, which writes a rule's undelivered event to EventDeadLetterQueue as itself (tests/unit/test_template_retention.py)
+    delegated, events = key["Properties"]["KeyPolicy"]["Statement"]
+    assert delegated["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     for name, table in _of_type(raw_template, "AWS::DynamoDB::Table").items():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
                                                            "KMSMasterKeyId": {"Ref": "DataKey"}}, name
@@ -373,6 +398,9 @@ def test_the_stack_key_encrypts_the_tables_and_the_queues_that_carry_personal_da
             assert queues[target]["Properties"].get("KmsMasterKeyId") == {"Ref": "DataKey"}, name
 
 
+NO_DATA_FUNCTIONS = {"WebFunction"}
+
+
 def _key_grants(raw_template, function: str) -> list[dict]:
     return [s for p in raw_template["Resources"][function]["Properties"]["Policies"] for s in p["Statement"]
             if s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}]
@@ -384,12 +412,17 @@ def _sqs_use_of_key_queues(raw_template, function: str) -> bool:
     consumes = {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in (props.get("Events") or {}).values() if e["Type"] == "SQS"}
     sends = {s["Resource"]["Fn::GetAtt"][0] for p in props["Policies"] for s in p["Statement"]
              if "sqs:SendMessage" in s["Action"] and isinstance(s["Resource"], dict) and "Fn::GetAtt" in s["Resource"]}
-    return bool((consumes | sends) & queues)
+    # Lambda writes an asynchronous invocation's dead letter with the function's role (SAM grants sqs:SendMessage)
+    dead_letters = {props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0]} if "DeadLetterQueue" in props else set()
+    return bool((consumes | sends | dead_letters) & queues)
 
 
 def test_functions_use_the_key_only_through_dynamodb_and_the_queues_they_use(raw_template):
     region = "${AWS::Region}"
     for name in _of_type(raw_template, "AWS::Serverless::Function"):
+        if name in NO_DATA_FUNCTIONS:  # serves its own files: no policy at all, so no key either
+            assert "Policies" not in raw_template["Resources"][name]["Properties"], name
+            continue
         (grant,) = _key_grants(raw_template, name)
         assert set(grant["Action"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}, name
         services = {s["Fn::Sub"] for s in grant["Condition"]["StringEquals"]["kms:ViaService"]}

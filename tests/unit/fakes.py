@@ -64,6 +64,7 @@ class MemoryTouchSource:
         self.by_subject: dict[str, list] = {}
         self.clicks: dict[tuple[str, str], list[str]] = {}
         self.invites: dict[str, object] = {}
+        self.invited: dict[str, tuple[list[str], str | None]] = {}  # token -> the record's (skills, location)
 
     def add(self, subject: str, touch) -> None:
         self.by_subject.setdefault(subject, []).append(touch)
@@ -76,6 +77,9 @@ class MemoryTouchSource:
 
     def invite_touch(self, token):
         return self.invites.get(token)
+
+    def invited_facts(self, token):
+        return self.invited.get(token, ([], None))
 
 
 class MemoryMembers:
@@ -259,3 +263,83 @@ class FakeAdsGateway:
         self._called("dry_run")
         self.plans = [*getattr(self, "plans", []), plan]
         return []
+
+
+class MemoryScores:
+    """`attract.relevance.rescoring.ScoreStore` in memory, with the transaction's conditions and counts:
+    `counts[scope]` is the relevant joins counted under a profile id or `any`."""
+
+    def __init__(self, profile_versions: dict[str, int] | None = None):
+        from attract.relevance.records import IndexedMember, StoredScore  # noqa: F401 - the shapes it holds
+
+        self.index: dict = {}  # email hash -> IndexedMember
+        self.scores: dict = {}  # (email hash, profile id) -> StoredScore
+        self.matches: dict = {}  # profile id -> {email hash: score}
+        self.counts: dict[str, int] = {}
+        self.profile_versions = profile_versions or {}
+        self.applied = 0
+        self.race = None  # a callable run once before the next apply: another writer at the same moment
+
+    def member(self, email_hash):
+        found = self.index.get(email_hash)
+        return found.model_copy(deep=True) if found else None
+
+    def members(self, email_hashes):
+        return [self.member(h) for h in email_hashes if h in self.index]
+
+    def scores_of(self, email_hash):
+        return {pid: s for (h, pid), s in self.scores.items() if h == email_hash}
+
+    def scores_for(self, profile_id, email_hashes):
+        return {h: self.scores[(h, profile_id)] for h in email_hashes if (h, profile_id) in self.scores}
+
+    def member_page(self, cursor, limit):
+        keys = sorted(h for h in self.index if h > cursor)
+        page = keys[:limit]
+        return [self.member(h) for h in page], (page[-1] if len(keys) > limit else None)
+
+    def match_page(self, profile_id, cursor, limit):
+        ranked = sorted(self.matches.get(profile_id, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        hashes = [h for h, _ in ranked][:limit]
+        return hashes, (hashes[-1] if len(ranked) > limit else None)
+
+    def apply(self, change, check_profile=True):
+        from attract.relevance.records import StoredScore
+
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
+        member = self.index[change.member.email_hash]
+        pid = change.profile_id
+        if check_profile and self.profile_versions.get(pid) != change.version:
+            return "stale"
+        old = self.scores.get((member.email_hash, pid))
+        if old is not None and old.version >= change.version:
+            return "already"
+        if change.relevant != change.was_relevant:  # the set's condition, as the repository writes it
+            others = member.relevant - {pid}
+            if change.relevant and (pid in member.relevant or bool(others) == change.enters_any):
+                return "retry"
+            if not change.relevant and (pid not in member.relevant or bool(others) == change.leaves_any):
+                return "retry"
+        self.scores[(member.email_hash, pid)] = StoredScore(profile_id=pid, version=change.version,
+                                                           score=change.score, relevant=change.relevant)
+        if change.relevant:
+            self.matches.setdefault(pid, {})[member.email_hash] = change.score
+        else:
+            self.matches.get(pid, {}).pop(member.email_hash, None)
+        if change.relevant != change.was_relevant:
+            sign = 1 if change.relevant else -1
+            (member.relevant.add if change.relevant else member.relevant.discard)(pid)
+            self.counts[pid] = self.counts.get(pid, 0) + sign
+            if change.enters_any or change.leaves_any:
+                self.counts["any"] = self.counts.get("any", 0) + sign
+        self.applied += 1
+        return "applied"
+
+    def remove_scores(self, email_hash):
+        for key in [k for k in self.scores if k[0] == email_hash]:
+            del self.scores[key]
+
+    def remove_index(self, email_hash):
+        self.index.pop(email_hash, None)

@@ -49,7 +49,8 @@ def _offline_stack(template: dict) -> LocalAws:
     refs.update({name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()})
     refs.update({name: name for name in template["Resources"] if name not in refs})  # queues, later secrets: by name
     return LocalAws(template=template, refs=refs, attrs={("AttractTable", "Arn"): "arn:t", ("InvitePlanQueue", "Arn"): "arn:plan",
-                                                         ("InviteSchedulerRole", "Arn"): "arn:role"})
+                                                         ("InviteSchedulerRole", "Arn"): "arn:role",
+                                                         ("EventDeadLetterQueue", "Arn"): "arn:dead-letters"})
 
 
 def test_function_environment_with_an_unsupported_intrinsic_names_the_function():

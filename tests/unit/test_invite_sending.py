@@ -31,6 +31,8 @@ class MemoryInvites:
         self.cooldowns: dict[str, tuple[datetime, str]] = {}
         self.touches: dict[str, dict] = {}
         self.counts: dict[str, int] = {}
+        self.stamped: list[tuple[str, datetime]] = []  # (outcome, at): what the progress rate is measured from
+        self.marks: set[tuple[str, str, str]] = set()  # (campaign, run, person): outcomes counted once
 
     def is_suppressed(self, email_hash):
         return email_hash in self.suppressed
@@ -67,8 +69,17 @@ class MemoryInvites:
     def put_invite_touch(self, token, job, email_hash, now, expires_at):
         self.touches[token] = {"campaign": job.campaign_name, "channel": "email"}
 
-    def count(self, campaign_id, run_id, name):
-        self.counts[name] = self.counts.get(name, 0) + 1
+    def count_once(self, campaign_id, run_id, email_hash, name, at):
+        if (campaign_id, run_id, email_hash) in self.marks:
+            return False
+        self.marks.add((campaign_id, run_id, email_hash))
+        self.count(campaign_id, run_id, name, at=at)
+        return True
+
+    def count(self, campaign_id, run_id, name, value=1, at=None):
+        self.counts[name] = self.counts.get(name, 0) + value
+        if at is not None:
+            self.stamped.append((name, at))
 
 
 class Mailer:
@@ -151,7 +162,7 @@ def test_an_unknown_failure_after_the_request_keeps_the_claim_and_is_reconciled_
     assert store.claims == {("alumni", HASH): "SENDING"}
     assert store.cooldowns == {HASH: (NOW, "alumni")}  # SES may have sent it: the cooldown stays taken
     assert _send(store, mailer) == "reconcile" and _send(store, mailer) == "reconcile"
-    assert len(mailer.sent) == 1 and store.counts == {"reconcile": 2}
+    assert len(mailer.sent) == 1 and store.counts == {"reconcile": 1}  # one job: counted once however often it comes
 
 
 def test_suppressed_and_cooldown_people_are_skipped_and_a_cooldown_skip_leaves_no_claim():
@@ -192,3 +203,22 @@ def test_token_bucket_waits_for_the_rate():
     for _ in range(5):
         bucket.take()
     assert sum(slept) == pytest.approx(2.0)  # the first from the initial token, each of the 4 others 0.5 s
+
+
+def test_every_outcome_but_a_duplicate_is_stamped_for_the_progress_rate():
+    # A sent job, its redelivery (a duplicate: counted, not stamped), a suppressed person an hour later
+    store, mailer = MemoryInvites(), Mailer()
+    assert _send(store, mailer) == "sent" and _send(store, mailer, now=NOW + timedelta(minutes=1)) == "duplicate"
+    store.suppressed.add("b" * 64)
+    assert send_invitation(_job(), "bob@example.com", "b" * 64, NOW + timedelta(hours=1), POLICY, SIGNER, store,
+                           mailer, TokenBucket(1000, clock=lambda: 0.0, sleep=lambda s: None)) == "suppressed"
+    assert store.stamped == [("sent", NOW), ("skipped_suppressed", NOW + timedelta(hours=1))]
+    assert store.counts == {"sent": 1, "duplicate": 1, "skipped_suppressed": 1}
+
+
+def test_a_skip_delivered_again_is_counted_once_and_another_run_counts_its_own():
+    store, mailer = MemoryInvites(), Mailer()
+    store.suppressed.add(HASH)
+    assert [_send(store, mailer) for _ in range(3)] == ["suppressed"] * 3
+    assert _send(store, mailer, _job().model_copy(update={"run_id": "run-2"})) == "suppressed"
+    assert store.counts == {"skipped_suppressed": 2} and len(store.stamped) == 2 and mailer.sent == []

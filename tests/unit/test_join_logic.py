@@ -404,3 +404,20 @@ def test_the_form_s_browser_is_kept_with_the_ads_consent_only_and_reaches_the_co
     assert members.pendings[DIGEST].browser == (browser if ads_consent else {})
     assert confirm_join(link_token(outbox), NOW + timedelta(hours=1), POLICY, SIGNER, members, queue)
     assert [{k: m[k] for k in browser} for m in queue.sent] == ([browser] if ads_consent else [])
+
+
+def test_a_join_through_an_invitation_takes_what_its_form_left_out_from_the_record():
+    # Issue 14: data from invitations counts for scoring: the employer's record gave skills and a location
+    invitation = Touch(touch_id="inv-c9-ab", occurred_at=NOW - timedelta(days=1), origin="invite", channel="email",
+                       campaign="Alumni", source="invitation", medium="email", link_code="inv09")
+    source, members, outbox = MemoryTouchSource(), MemoryMembers(), Outbox()
+    source.invites["token-invited0000000000"] = invitation
+    source.invited["token-invited0000000000"] = (["Python", "SQL"], "Berlin")
+    # When the form sends no skills, only a location
+    submit(request(email="ada@example.com", invite_token="token-invited0000000000", location="Potsdam"),
+           source=source, members=members, outbox=outbox, digest="0a" * 32)
+    submit(request(email="bo@example.com"), source=source, members=members, outbox=outbox, digest="0b" * 32)
+    # Then the pending join keeps the form's location and the record's skills; a join without invitation gets none
+    assert (members.pendings["0a" * 32].skills, members.pendings["0a" * 32].location) == (
+        ["Python", "SQL"], "Potsdam")
+    assert (members.pendings["0b" * 32].skills, members.pendings["0b" * 32].location) == ([], None)

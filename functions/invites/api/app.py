@@ -71,7 +71,8 @@ def _stores() -> tuple[CampaignRepository, RunRepository, LinkRepository]:
 def _triggers() -> tuple[SqsPlanQueue, SchedulerSchedules]:
     settings = load_settings()
     return (SqsPlanQueue(settings.invite_plan_queue_url),
-            SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn))
+            SchedulerSchedules(settings.invite_plan_queue_arn, settings.invite_scheduler_role_arn,
+                               settings.invite_schedule_dead_letter_arn))
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +97,7 @@ def _campaign(campaign_id: str) -> InviteCampaign:
 def _response(campaign: InviteCampaign) -> logic.CampaignResponse:
     runs = _stores()[1]
     item = runs.get(campaign.id, campaign.latest_run_id) if campaign.latest_run_id else None
-    return logic.campaign_response(campaign, runs.to_response(item) if item else None, _base_url())
+    return logic.campaign_response(campaign, runs.to_response(item, utc_now()) if item else None, _base_url())
 
 
 @app.post("/invite-campaigns", summary="Create an invite campaign (and its schedule, when given)",
@@ -167,7 +168,8 @@ def start_run(campaign_id: Annotated[CampaignId, Path()],
     return json_response(202, started)
 
 
-@app.get("/invite-campaigns/<campaign_id>/runs/<run_id>", summary="A run's status and counts",
+@app.get("/invite-campaigns/<campaign_id>/runs/<run_id>",
+         summary="A run's status, counts, progress and estimated finish",
          tags=["invite campaigns"], responses={200: {"description": "The run"}, 404: {"description": "Unknown run"},
                                                **ERRORS})
 def read_run(campaign_id: Annotated[CampaignId, Path()], run_id: Annotated[RunId, Path()]) -> RunStatus:
@@ -175,7 +177,7 @@ def read_run(campaign_id: Annotated[CampaignId, Path()], run_id: Annotated[RunId
     item = runs.get(campaign_id, run_id)
     if item is None:
         raise NotFoundError(f"no run {run_id} of invite campaign {campaign_id}")
-    return runs.to_response(item)
+    return runs.to_response(item, utc_now())
 
 
 @app.put("/invite-campaigns/<campaign_id>/schedule", summary="Create or replace the campaign's schedule",

@@ -23,6 +23,7 @@ from attract.errors import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,
+    PreconditionFailedError,
     RulesBrokenError,
     UpstreamError,
 )
@@ -139,6 +140,11 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         # details: e.g. the run in progress, which the caller can follow instead of starting another
         return Response(status_code=HTTPStatus.CONFLICT, content_type=content_types.APPLICATION_JSON,
                         body={"message": str(error) or "Conflict", **error.details})
+
+    @app.exception_handler(PreconditionFailedError)
+    def _stale(error: PreconditionFailedError) -> Response:
+        return Response(status_code=HTTPStatus.PRECONDITION_FAILED, content_type=content_types.APPLICATION_JSON,
+                        body={"message": str(error) or "Precondition failed", **error.details})
 
     @app.exception_handler(UpstreamError)
     def _upstream(error: UpstreamError) -> Response:

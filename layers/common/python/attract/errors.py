@@ -39,6 +39,14 @@ class ConflictError(AttractError):
         self.details = details
 
 
+class PreconditionFailedError(AttractError):
+    """An `If-Match` named a version the item no longer has: 412, with the current version (`details`)."""
+
+    def __init__(self, message: str = "", **details: str | int):
+        super().__init__(message)
+        self.details = details
+
+
 class UpstreamError(AttractError):
     """A system we read on the caller's behalf (an employer's database, bucket or table) failed: answered as 502."""
 

@@ -127,6 +127,8 @@ class Settings:
     invite_plan_queue_url: str | None = variable("INVITE_PLAN_QUEUE_URL", None, min_length=1)
     invite_plan_queue_arn: str | None = variable("INVITE_PLAN_QUEUE_ARN", None, min_length=1)
     invite_scheduler_role_arn: str | None = variable("INVITE_SCHEDULER_ROLE_ARN", None, min_length=1)
+    # Where Scheduler puts a plan message it could not deliver (every invite schedule's DeadLetterConfig).
+    invite_schedule_dead_letter_arn: str | None = variable("INVITE_SCHEDULE_DEAD_LETTER_ARN", None, min_length=1)
     # sqlite sources read local files: the local stack and the demo only.
     invite_allow_local_sources: bool = variable("INVITE_ALLOW_LOCAL_SOURCES", False, parse=_flag)
     # What invitation sources may read (attract.invites.source_rules): the resources of the template's IAM
@@ -167,6 +169,11 @@ class Settings:
     # A report's email cost: invitations sent x this price per 1,000 (SES outbound email, docs/platforms.md).
     email_price_per_1000: float = variable("EMAIL_PRICE_PER_1000", 0.10, parse=_number, ge=0, le=1000)
     email_price_currency: str = variable("EMAIL_PRICE_CURRENCY", "USD", min_length=3)
+    # The dashboard's sign-in (attract.web): the Cognito hosted UI's base URL and the app client it signs in to.
+    sign_in_url: str | None = variable("SIGN_IN_URL", None, min_length=8)
+    user_pool_client_id: str | None = variable("USER_POOL_CLIENT_ID", None, min_length=1)
+    # Target profiles (issue 14): work for the profile scorer (new members, profile versions); empty = none.
+    scoring_queue_url: str = variable("SCORING_QUEUE_URL", "")
 
     @classmethod
     def load(cls) -> Self:
@@ -265,6 +272,29 @@ class InviteFeedbackSettings(Settings):
     email_pepper_secret_id: str
 
 
+class WebSettings(Settings):
+    """GET /dashboard, GET /docs, GET /static/{name}: pages and files, no data."""
+
+    REQUIRED = ("SIGN_IN_URL", "USER_POOL_CLIENT_ID")
+    sign_in_url: str
+    user_pool_client_id: str
+
+
+class ProfilesSettings(Settings):
+    """/profiles: target profiles and their members (recruiters, marketers)."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "SCORING_QUEUE_URL")
+    signing_key_secret_id: str  # the members list's cursors are signed
+    scoring_queue_url: str
+
+
+class ProfileScorerSettings(Settings):
+    """SQS (ScoringQueue) -> scores: new members against every profile, profile versions against every member."""
+
+    REQUIRED = ("SCORING_QUEUE_URL",)
+    scoring_queue_url: str
+
+
 class ReportsSettings(Settings):
     """GET /reports/attribution and /reports/funnels."""
 
@@ -336,11 +366,13 @@ class InviteApiSettings(Settings):
     """POST/GET /invite-campaigns…: campaigns, previews, runs and schedules (marketers)."""
 
     REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "INVITE_PLAN_QUEUE_URL", "INVITE_PLAN_QUEUE_ARN", "INVITE_SCHEDULER_ROLE_ARN",
+                "INVITE_SCHEDULE_DEAD_LETTER_ARN",
                 *SOURCE_RULES)
     idempotency_table_name: str
     invite_plan_queue_url: str
     invite_plan_queue_arn: str
     invite_scheduler_role_arn: str
+    invite_schedule_dead_letter_arn: str
     source_object_arn_pattern: str
     source_table_arn_pattern: str
     source_secret_arn_pattern: str

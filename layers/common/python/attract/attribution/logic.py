@@ -43,7 +43,7 @@ KNOWN_MEDIA = frozenset(PAID_MEDIA + EMAIL_MEDIA + SOCIAL_MEDIA) | {
     "organic", "event", "events", "offline", "qr", "badge", "referral", "email", "invitation"}
 NOT_SET = "(not set)"
 # Keys one join adds over all dimensions: its transaction holds one Update per (dimension, bucket), so 18 keys +
-# totals + day counts + the member's own items (≤ 9) stay far below DynamoDB's 100 actions; and a relevance
+# totals + day counts + the member's own items (≤ 10) stay far below DynamoDB's 100 actions; and a relevance
 # scope (attract.attribution.relevant) is ≤ 19 actions.
 MAX_KEYS_PER_JOIN = 18
 # Order of a stored key's numbers: the credit under each model, then the touch count.

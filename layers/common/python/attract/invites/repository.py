@@ -4,7 +4,10 @@ Claim:        PK=INVITE_SEND#<campaign_id>#<email_hash>, SK=SEND  status SENDING
 Cooldown:     PK=COOLDOWN#<email_hash>, SK=COOLDOWN               invited_at, campaign_id (TTL expires_at)
 Suppression:  PK=SUPPRESS#<email_hash>, SK=SUPPRESS               reason unsubscribe|bounce|complaint
 Invite touch: PK=INVITE#sha256(token), SK=INVITE                  the touch a join credits (TTL expires_at)
-Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained
+Run counts:   PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>        sent, reconcile, skipped_*, bounced, complained,
+                                                                  first_outcome_at, last_outcome_at (progress)
+Outcome mark: PK=INVITE_SEND#<campaign_id>#<email_hash>, SK=RUN#<run_id>  the job's outcome, counted once
+              (skipped_suppressed, skipped_cooldown, reconcile: the outcomes no claim counts once) (TTL expires_at)
 
 This module builds every invitation key (INVITE_CAMPAIGN#, INVITE_RUN#, INVITE_SEND#, COOLDOWN#, SUPPRESS#);
 the invite touch's key is the touches' (attract.tracking.repository.invite_key), the member's the joins'.
@@ -12,6 +15,7 @@ the invite touch's key is the touches' (attract.tracking.repository.invite_key),
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,6 +23,7 @@ from attract.attribution.keys import campaign_id_attribute, email_day_key, sent_
 from attract.aws import Repository, to_item
 from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
+from attract.invites.runs import FIRST_OUTCOME_AT, LAST_OUTCOME_AT
 from attract.invites.tokens import recipient_key
 from attract.retry import with_backoff
 from attract.tracking.repository import invite_key
@@ -27,6 +32,8 @@ if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it mu
     from attract.invites.sending import Claim
 
 SENDING, SENT = "SENDING", "SENT"
+# An outcome mark outlives any delivery of its job: SQS keeps a message 14 days at most.
+OUTCOME_MARK_DAYS = 14
 
 
 def campaign_key(campaign_id: str) -> dict:
@@ -44,6 +51,11 @@ def suppression_key(email_hash: str) -> dict:
 
 def cooldown_key(email_hash: str) -> dict:
     return {"PK": {"S": f"COOLDOWN#{email_hash}"}, "SK": {"S": "COOLDOWN"}}
+
+
+def outcome_mark_key(campaign_id: str, email_hash: str, run_id: str) -> dict:
+    """A job's (run, person) outcome mark, next to the person's claim (SK `SEND`) of the campaign."""
+    return {"PK": {"S": f"INVITE_SEND#{campaign_id}#{email_hash}"}, "SK": {"S": f"RUN#{run_id}"}}
 
 
 def run_key(campaign_id: str, run_id: str) -> dict:
@@ -175,9 +187,46 @@ class InviteRepository(Repository):
             **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
                        "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
-                       "email_hash": email_hash, "expires_at": expires_at})})
+                       "email_hash": email_hash, "expires_at": expires_at,
+                       # The employer's record of the person: a join through this invitation that leaves skills or
+                       # location out of its form takes them from here (issue 14: invitation data counts for scoring).
+                       "skills": invited_skills(job.recipient.skills) or None,
+                       "location": job.recipient.location or None})})
 
-    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1) -> None:
-        self.dynamodb.update_item(TableName=self.table, Key=run_key(campaign_id, run_id),
-                                  UpdateExpression="ADD #n :v", ExpressionAttributeNames={"#n": name},
-                                  ExpressionAttributeValues={":v": {"N": str(value)}})
+    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1, at: datetime | None = None) -> None:
+        """ADD `value` to the run's counter `name`. With `at` (a job's outcome that advances the run's progress),
+        the same update stamps the run's first and last outcome, which the progress rate is measured from."""
+        self.dynamodb.update_item(**self._count_update(campaign_id, run_id, name, value, at))
+
+    def count_once(self, campaign_id: str, run_id: str, email_hash: str, name: str, at: datetime) -> bool:
+        """Count a job's outcome (stamped, as `count` with `at`) once however often its message is delivered: the
+        ADD goes in one transaction with the put of the job's outcome mark, on condition that there is none.
+        False when the job's outcome was counted already (nothing written)."""
+        mark = to_item({"type": "invite_outcome", "outcome": name, "at": iso(at),
+                        "expires_at": int(at.timestamp()) + OUTCOME_MARK_DAYS * 86400})
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                         "Item": {**outcome_mark_key(campaign_id, email_hash, run_id), **mark}}},
+                {"Update": self._count_update(campaign_id, run_id, name, 1, at)}])
+        except self.dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def _count_update(self, campaign_id: str, run_id: str, name: str, value: int, at: datetime | None) -> dict:
+        expression, values = "ADD #n :v", {":v": {"N": str(value)}}
+        if at is not None:
+            expression += (f" SET {FIRST_OUTCOME_AT} = if_not_exists({FIRST_OUTCOME_AT}, :at), "
+                           f"{LAST_OUTCOME_AT} = :at")
+            values[":at"] = {"S": iso(at)}
+        return {"TableName": self.table, "Key": run_key(campaign_id, run_id), "UpdateExpression": expression,
+                "ExpressionAttributeNames": {"#n": name}, "ExpressionAttributeValues": values}
+
+
+def invited_skills(text: str) -> list[str]:
+    """The record's skills ("Python, SQL; Spark") as the join form's list: ≤ 50 terms of ≤ 60 characters."""
+    terms = [term.strip()[:60] for term in re.split(r"[,;\n]", text) if term.strip()]
+    return list(dict.fromkeys(terms))[:50]

@@ -6,6 +6,8 @@ Item: PK=INVITE_RUN#<campaign_id>, SK=RUN#<run_id>
                   skipped_suppressed, skipped_cooldown (sender; the last two shared with the planner's reasons)
   checkpoint: {rows, counts}: rows the planner consumed and its counts so far, written in the same update
               that ADDs them, so a resumed planner neither loses nor doubles a count.
+  first_outcome_at, last_outcome_at: set by the sender in the update that counts a job's outcome (no write of
+              its own), the rate of the run's progress (attract.invites.runs.progress).
 Transitions: planning -> sending (something planned) | done (nothing planned) | failed; sending -> done by
 `settle` once every planned job has an outcome. Each is a conditional write: a late or duplicate caller
 changes nothing.
@@ -22,7 +24,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from attract.aws import Repository, from_item, to_item
-from attract.clock import iso
+from attract.clock import iso, utc_now
 from attract.errors import ConflictError, NotFoundError
 from attract.invites.repository import campaign_key, run_id_of, run_key
 from attract.invites.runs import (
@@ -35,6 +37,7 @@ from attract.invites.runs import (
     RunStatus,
     counter_name,
     outcomes,
+    progress,
 )
 
 
@@ -135,14 +138,17 @@ class RunRepository(Repository):
         return self.get(campaign_id, campaign["latest_run_id"]["S"])
 
     @staticmethod
-    def to_response(item: Mapping) -> RunStatus:
+    def to_response(item: Mapping, now: datetime | None = None) -> RunStatus:
+        """The API's view of a run item; `now` (default: the clock) bounds the estimated finish from below."""
+        done, estimate = progress(item, now or utc_now())
         skipped = {name.removeprefix("skipped_"): int(value) for name, value in item.items()
                    if name.startswith("skipped_") and int(value)}
         return RunStatus(run_id=run_id_of(str(item["SK"])), status=item.get("status", "planning"),
                          trigger=item.get("trigger"), started_at=item.get("started_at"),
                          counts=RunCounts(rows=int(item.get("rows", 0)), planned=int(item.get("planned", 0)),
                                           sent=int(item.get("sent", 0)), failed=int(item.get("failed", 0)),
-                                          skipped=skipped))
+                                          skipped=skipped),
+                         progress=done, estimated_done_at=estimate)
 
     # ---------------------------------------------------------------- the planner's side
 

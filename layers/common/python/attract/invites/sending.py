@@ -12,6 +12,9 @@ The suppression list and the per-person cooldown are re-checked here: planning w
 cooldown is taken with the claim (so two campaigns cannot both invite someone) and given back as it was
 whenever the claim is released: a message SES refused invited nobody, and must not keep other campaigns
 away from the person for `cooldown_days`.
+Each job's outcome advances the run's progress once however often its message comes: `sent` is counted once
+because only the claim's holder counts it; the outcomes no claim guards (skipped at send time, reconcile)
+with an outcome mark (`count_once`); a `duplicate` adds to its own counter only.
 """
 
 import time
@@ -57,7 +60,13 @@ class InviteStore(Protocol):
         ...
 
     def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None: ...
-    def count(self, campaign_id: str, run_id: str, name: str) -> None: ...
+    def count(self, campaign_id: str, run_id: str, name: str, value: int = 1, at: datetime | None = None) -> None:
+        """ADD to the run's counter; `at` for an outcome that advances the run's progress (stamps its rate)."""
+        ...
+
+    def count_once(self, campaign_id: str, run_id: str, email_hash: str, name: str, at: datetime) -> bool:
+        """`count` with `at`, once per job (run, person) however often its message is delivered."""
+        ...
 
 
 class RawMailer(Protocol):
@@ -96,20 +105,21 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
     """Send `job` to `email` (normalised) unless it was sent, is being sent, or must not be."""
     campaign, run = job.campaign_id, job.run_id
     if store.is_suppressed(email_hash):
-        store.count(campaign, run, "skipped_suppressed")
+        store.count_once(campaign, run, email_hash, "skipped_suppressed", now)
         return "suppressed"
     claim = store.claim(campaign, email_hash, run, now)
     if claim == "sent":
-        store.count(campaign, run, "duplicate")  # an outcome too: the run is done once every job has one
+        # An outcome too (the run is done once every job has one), but not progress: no `at`, it was counted sent.
+        store.count(campaign, run, "duplicate")
         return "duplicate"  # the producer's duplicate, or a redelivery after a completed send
     if claim == "sending":
         # A previous attempt died between claiming and marking: SES may have sent it. Never resend.
-        store.count(campaign, run, "reconcile")
+        store.count_once(campaign, run, email_hash, "reconcile", now)
         return "reconcile"
     hold = store.hold_cooldown(email_hash, campaign, now, policy.cooldown_days)
     if hold is None:
         store.release(campaign, email_hash)  # not invited by this campaign: a later run may
-        store.count(campaign, run, "skipped_cooldown")
+        store.count_once(campaign, run, email_hash, "skipped_cooldown", now)
         return "cooldown"
     try:
         expires_at = int(now.timestamp()) + policy.invite_token_days * 86400
@@ -127,7 +137,7 @@ def send_invitation(job: InvitationJob, email: str, email_hash: str, now: dateti
         _give_back(store, campaign, email_hash, now, hold)  # SES refused it: nobody was invited
         raise
     store.mark_sent(campaign, email_hash, message_id, now, campaign_name=job.campaign_name)
-    store.count(campaign, run, "sent")
+    store.count(campaign, run, "sent", at=now)
     return "sent"
 
 
@@ -150,7 +160,7 @@ def send_and_settle(job: InvitationJob, email: str, email_hash: str, now: dateti
         outcome = send_invitation(job, email, email_hash, now, policy, signer, store, mailer, bucket)
     except Exception:
         if last_attempt:
-            store.count(job.campaign_id, job.run_id, "failed")
+            store.count(job.campaign_id, job.run_id, "failed", at=now)
             runs.settle(job.campaign_id, job.run_id, now)
         raise
     runs.settle(job.campaign_id, job.run_id, now)

@@ -47,6 +47,7 @@ class TouchSource(Protocol):
     def touches_of(self, subject: str, since: datetime | None = None) -> list[Touch]: ...
     def visitors_by_click(self, kind: str, value: str, limit: int = 10) -> list[str]: ...
     def invite_touch(self, token: str) -> Touch | None: ...
+    def invited_facts(self, token: str) -> tuple[list[str], str | None]: ...
 
 
 class LinkUsedError(Exception):
@@ -109,6 +110,13 @@ class ConversionQueue(Protocol):
     def send(self, message: dict) -> None:
         """Enqueue a confirmed join for the ad platforms (attract.joins.feedback). Never raises: a failure
         is logged and counted by the adapter, and the join stands."""
+        ...
+
+
+class ScoringNotice(Protocol):
+    def member_joined(self, email_hash: str) -> None:
+        """Queue the new member for scoring against the target profiles. Never raises: a failure is logged and
+        counted by the adapter, and the join stands (the member's index entry is written: a re-score finds them)."""
         ...
 
 
@@ -236,9 +244,14 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
     nonce = secrets.token_urlsafe(16)
     pending = PendingJoin(email_hash=email_digest, nonce=nonce, submitted_at=now, mailed_at=stamp, expires_at=expires_at,
                           member=member, mailbox=requester.mailbox)
+    skills, location = request.skills, request.location
+    if captured.invite and request.invite_token and (not skills or not location):
+        # The invitation's record (the employer's database row) fills what the form left out (issue 14).
+        invited_skills, invited_location = touches.invited_facts(request.invite_token)
+        skills, location = skills or invited_skills, location or invited_location
     if not member:
         pending = pending.model_copy(update={
-            "email": request.email, "name": request.name, "skills": request.skills, "location": request.location,
+            "email": request.email, "name": request.name, "skills": skills, "location": location,
             # The version the server shows: the client's consent_text_version is ignored (finding 5).
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
@@ -324,7 +337,7 @@ def open_token(token: str, now: datetime, signer: Signer) -> tuple[str, str] | N
 
 
 def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, members: MemberStore,
-                 conversions: ConversionQueue | None = None) -> bool:
+                 conversions: ConversionQueue | None = None, scoring: ScoringNotice | None = None) -> bool:
     """Create the member and count the join, once. False for an expired, used, tampered or unknown link.
 
     A join that came from an ad, with the person's ads consent, is then enqueued once for the platforms.
@@ -374,6 +387,8 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
                                      pending.browser)
         if conversions is not None and message is not None:
             conversions.send(message)
+        if scoring is not None:  # scored against every profile in the background (attract.relevance.worker)
+            scoring.member_joined(email_digest)
         if pending.mailbox:
             try:  # a member's note may follow at once, as before marks were per mailbox
                 members.release_mailbox(pending.mailbox, nonce)

@@ -229,6 +229,8 @@ class MemberRepository(Repository):
                 untrusted_ids: dict, invite: str | None = None) -> None:
         """All or nothing, with the join's aggregates. LinkUsedError: pending item gone or replaced, or
         already a member. ClickClaimedError: some claims (clicks, the invitation) were taken (nothing was written)."""
+        from attract.relevance.keys import index_put  # the confirmation's only (it imports this module)
+
         pk = f"MEMBER#{member.email_hash}"
         attribution = {"PK": pk, "SK": "ATTRIBUTION", "type": "attribution", "member_id": member.member_id,
                        "joined_at": member.joined_at.isoformat(), "untrusted_ids": untrusted_ids or None,
@@ -252,7 +254,9 @@ class MemberRepository(Repository):
             planned = self.aggregates.plan_join(path, member.joined_at, member.email_hash)
             # The keys this join is counted under, kept for the relevance aggregates (attract.attribution.relevant).
             own[1] = {"Put": {**own[1]["Put"], "Item": to_item(attribution | {"reported": planned.reported})}}
-            actions = own + planned.actions
+            # The member index entry the profile scorer walks (attract.relevance.keys: plain dicts, no taxonomy).
+            actions = own + planned.actions + [index_put(self.table, member.email_hash, member.joined_at.isoformat(),
+                                                         member.skills, member.location, planned.reported)]
             try:
                 self.dynamodb.transact_write_items(TransactItems=actions)
                 return

@@ -19,11 +19,18 @@ class SqsPlanQueue:
         (self._sqs or client("sqs")).send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
 
 
-class SchedulerSchedules:
-    """Schedules in one group whose target is the plan queue, sent with the role EventBridge Scheduler assumes."""
+# A plan message Scheduler cannot deliver (the queue or its key unavailable, the role changed) is retried for up to an
+# hour, the shortest time between two firings a campaign may have (attract.invites: schedule_too_frequent): a late
+# delivery never overlaps the next firing. Then it goes to the dead-letter queue, never nowhere.
+RETRY_POLICY = {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": 3600}
 
-    def __init__(self, target_arn: str, role_arn: str, group: str = "default", scheduler=None):
-        self.target_arn, self.role_arn, self.group = target_arn, role_arn, group
+
+class SchedulerSchedules:
+    """Schedules in one group whose target is the plan queue, sent with the role EventBridge Scheduler assumes; what
+    cannot be delivered after RETRY_POLICY goes to `dead_letter_arn` (the template's EventDeadLetterQueue)."""
+
+    def __init__(self, target_arn: str, role_arn: str, dead_letter_arn: str, group: str = "default", scheduler=None):
+        self.target_arn, self.role_arn, self.dead_letter_arn, self.group = target_arn, role_arn, dead_letter_arn, group
         self._scheduler = scheduler
 
     @property
@@ -36,7 +43,8 @@ class SchedulerSchedules:
             "ScheduleExpressionTimezone": timezone, "State": "ENABLED", "FlexibleTimeWindow": {"Mode": "OFF"},
             # Kept after a one-time at(...) fired: the campaign still names it, and DELETE removes both.
             "ActionAfterCompletion": "NONE",
-            "Target": {"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": payload},
+            "Target": {"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": payload,
+                       "RetryPolicy": dict(RETRY_POLICY), "DeadLetterConfig": {"Arn": self.dead_letter_arn}},
         }
         try:
             try:

@@ -97,3 +97,26 @@ class SqsMailQueue:
     def defer(self, message: dict, delay_seconds: int) -> None:
         (self._sqs or client("sqs")).send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message),
                                                   DelaySeconds=max(0, min(self.MAX_DELAY, int(delay_seconds))))
+
+
+class SqsScoringQueue:
+    """`attract.relevance.profiles.ScoringQueue`: work for the profile scorer (a member's hash or a profile id,
+    never personal data). Raises when SQS refuses: the caller's message is then retried."""
+
+    def __init__(self, queue_url: str, sqs=None):
+        self.queue_url = queue_url
+        self._sqs = sqs
+
+    def send(self, message: dict) -> None:
+        (self._sqs or client("sqs")).send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
+
+    def member_joined(self, email_hash: str) -> None:
+        """`attract.joins.logic.ScoringNotice`: the join stands whatever SQS answers."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        try:
+            self.send({"kind": "member", "email_hash": email_hash})
+        except Exception as error:  # noqa: BLE001 - any failure: the join must stand
+            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+            logger.warning("member not queued for scoring", extra={"error_code": code})
+            metrics.add_metric(name="ScoringEnqueueFailed", unit=MetricUnit.Count, value=1)

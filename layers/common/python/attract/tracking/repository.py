@@ -153,6 +153,15 @@ class TouchRepository(Repository):
         return Touch.model_validate({**from_item(response["Item"]), "origin": "invite"})
 
 
+    def invited_facts(self, token: str) -> tuple[list[str], str | None]:
+        """The skills and location the employer's record gave the invitation (the sender stored them with it)."""
+        response = self.dynamodb.get_item(TableName=self.table, Key=invite_key(token),
+                                          ProjectionExpression="skills, #l", ExpressionAttributeNames={"#l": "location"})
+        item = from_item(response.get("Item") or {})
+        location = item.get("location")
+        return [str(skill) for skill in item.get("skills") or []], (str(location) if location else None)
+
+
 def invite_token_key(token: str) -> str:
     """Invite tokens are bearer secrets: only their hash is a key."""
     return hashlib.sha256(token.encode()).hexdigest()
