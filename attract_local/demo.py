@@ -390,13 +390,13 @@ def print_attribution(api: str, ledger: Ledger) -> dict[str, float]:
 
 def print_costs(api: str, platforms: dict[str, str]) -> None:
     """Spend per platform and day, then cost per join per campaign (rows without a campaign explained)."""
-    print(f"\n== Ad spend per platform and day, synced from the platforms ({_today()}, UTC)\n")
+    print(f"\n== Spend per platform and day: ads synced from the platforms, email counted as sent ({_today()}, UTC)\n")
     by_channel = _report(api, model="last_touch", group_by="channel")
     print(f"   {'day':<12}{'platform':<14}{'spend':>14}{'joins':>8}{'cost per join':>16}")
     for row in by_channel["rows"]:
         for spend in row.get("spend") or []:
             cost = f"{spend['cost_per_join']} {spend['currency']}" if spend.get("cost_per_join") else "-"
-            print(f"   {_today():<12}{platforms.get(row['key'], row['key']):<14}"
+            print(f"   {_today():<12}{({'email': 'Amazon SES'} | platforms).get(row['key'], row['key']):<14}"
                   f"{spend['amount'] + ' ' + spend['currency']:>14}{row['joins']:>8.2f}{cost:>16}")
     report = _report(api, model="last_touch", group_by="campaign")
     print("\n== Cost per join by campaign (last touch)\n")

@@ -36,7 +36,7 @@ def raw_invitations(aws_endpoint: str) -> list[EmailMessage]:
             for m in (data.get("ses") or {}).get("RawMessage", [])]
 
 
-def _wait(read: Callable[[], dict], until: Callable[[dict], bool], timeout_s: float = 120) -> dict:
+def _wait(read: Callable[[], dict], until: Callable[[dict], bool], timeout_s: float = 300) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
         answer = read()
