@@ -17,10 +17,6 @@ pytestmark = pytest.mark.xdist_group("heavy")
 
 ARTIFACTS = ROOT / ".local" / "artifacts"
 HOSTILE = ["<script>alert(1)</script>", '<img src=x onerror="window.pwned=1">']
-# What other branches add (issue 14): until merged, the page shows an empty state and the browser logs the API's
-# 404 (a route) or 422 (group_by=day) as a failed resource load. Only those are tolerated, while the API answers so.
-PENDING_ROUTES = ("/reports/funnels", "/profiles")
-PENDING_GROUPS = ("day",)
 
 
 def _today() -> str:
@@ -49,7 +45,8 @@ def chrome(tmp_path):
 
 
 def _seed_hostile_joins(api, aws_endpoint, marketer, browser) -> None:
-    """One confirmed join per hostile campaign name, each through its own tracked link (last touch: 1 join each)."""
+    """One confirmed join per hostile campaign name, each through its own tracked link (last touch: 1 join each).
+    Each joiner knows Python in Berlin, so a profile asking for python lists them."""
     for campaign in HOSTILE:
         link = requests.post(f"{api}/links", headers=marketer, json={
             "destination": "https://careers.example.com/", "campaign": campaign, "channel": "paid_social",
@@ -58,8 +55,8 @@ def _seed_hostile_joins(api, aws_endpoint, marketer, browser) -> None:
         location = browser.get(link.json()["url"], allow_redirects=False, timeout=30).headers["Location"]
         visitor = parse_qs(urlsplit(location).query)["tc_vid"][0]
         email = f"dash-{uuid.uuid4().hex[:10]}@example.com"
-        joined = join_and_confirm(api, aws_endpoint, {"email": email, "name": "Dash", "consent": True,
-                                                      "visitor_id": visitor})
+        joined = join_and_confirm(api, aws_endpoint, {"email": email, "name": campaign, "consent": True,
+                                                      "visitor_id": visitor, "skills": ["python"], "location": "Berlin"})
         assert joined.status_code == 200
 
 
@@ -94,15 +91,19 @@ def _cells(chrome, panel: str) -> list[dict[str, str]]:
     return rows
 
 
-def _not_deployed_yet(entry: dict, api: str, recruiter: dict) -> bool:
-    """A network error entry for a pending route or report option, which the API still refuses (404/422)."""
-    url = entry["message"].split(" ", 1)[0]
-    parts = urlsplit(url)
-    if entry["source"] != "network" or not url.startswith(api):
-        return False
-    pending = (parts.path.startswith(PENDING_ROUTES)
-               or (parts.path == "/reports/attribution" and parse_qs(parts.query).get("group_by", [""])[0] in PENDING_GROUPS))
-    return pending and requests.get(url, headers=recruiter, timeout=30).status_code in (404, 422)
+def _profile_listing(api: str, recruiter: dict, name: str, at_least: int) -> tuple[str, list[dict]]:
+    """A profile asking for python (anywhere), and its member list once the scorer has listed `at_least` members."""
+    created = requests.post(f"{api}/profiles", headers=recruiter, timeout=30,
+                            json={"name": name, "skills": {"required": ["python"]}, "min_score": 0.5})
+    assert created.status_code == 201, created.text
+    profile_id = created.json()["id"]
+    deadline = time.monotonic() + 90
+    while True:
+        members = requests.get(f"{api}/profiles/{profile_id}/members", headers=recruiter, params={"limit": 50},
+                               timeout=30).json()["members"]
+        if len(members) >= at_least or time.monotonic() > deadline:
+            return profile_id, members
+        time.sleep(1)
 
 
 def _shown(value) -> str:
@@ -117,8 +118,11 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    # Given two joins credited to campaigns whose names are HTML
+    # Given two joins credited to campaigns whose names are HTML, by people named so, and a profile named so
+    # that both are relevant to (python required: the scorer re-scores every member when the profile is created)
     _seed_hostile_joins(api, aws_endpoint, marketer, browser)
+    profile_id, members = _profile_listing(api, recruiter, HOSTILE[1], at_least=2)
+    assert {m["name"] for m in members} >= set(HOSTILE)
     # When a recruiter signs in through the hosted UI and the page loads the last 30 days
     _sign_in(chrome, api)
     assert urlsplit(chrome.current_url).query == ""  # the one-time code is gone from the address bar
@@ -151,10 +155,22 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     assert chrome.find_elements(By.CSS_SELECTOR, "main script, main img") == []
     assert chrome.execute_script("return window.pwned === undefined")
 
-    # A route not deployed yet is a clear empty state in its panel, not an error
-    for route, panel in (("/reports/funnels", "funnels"), ("/profiles", "overlap")):
-        if requests.get(f"{api}{route}", headers=recruiter, timeout=30).status_code == 404:
-            assert chrome.find_element(By.CSS_SELECTOR, f"#{panel} .empty").text.startswith("Not available yet"), panel
+    # The funnels panel shows the API's funnels: one box per campaign, its name as text, each step's count
+    funnels = requests.get(f"{api}/reports/funnels", headers=recruiter, timeout=30,
+                           params={"from": controls["from"], "to": controls["to"]}).json()["campaigns"]
+    boxes = chrome.find_elements(By.CSS_SELECTOR, "#funnels .funnel")
+    assert [box.find_element(By.TAG_NAME, "h3").text for box in boxes] == [f["campaign"] for f in funnels]
+    assert [[li.text for li in box.find_elements(By.TAG_NAME, "li")] for box in boxes] == [
+        [f"{step['name']} {_shown(step['count'])}" for step in f["steps"]] for f in funnels]
+    # The overlap: choosing the profile lists the API's members, best first, hostile names as text
+    loaded = chrome.find_element(By.TAG_NAME, "html").get_attribute("data-loaded")
+    Select(chrome.find_element(By.ID, "profile")).select_by_value(profile_id)
+    WebDriverWait(chrome, 30).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-loaded") != loaded)
+    members = requests.get(f"{api}/profiles/{profile_id}/members", headers=recruiter, params={"limit": 50},
+                           timeout=30).json()["members"]
+    listed = _cells(chrome, "overlap")
+    assert [(row["email"], row["score"]) for row in listed] == [(m["email"], _shown(m["score"])) for m in members]
+    assert {row["name"] for row in listed} >= set(HOSTILE)
     assert chrome.find_element(By.ID, "status").get_attribute("class") == "muted"  # no error shown
 
     # uPlot draws under the page's CSP and Trusted Types (the day series is another branch's: drawn here directly)
@@ -169,10 +185,9 @@ def test_dashboard_signs_in_shows_the_apis_numbers_and_renders_hostile_names_as_
     page = requests.get(f"{api}/dashboard", timeout=30)
     assert "require-trusted-types-for 'script'" in page.headers["Content-Security-Policy"]
 
-    # No console error, except the failed loads of what other branches have not deployed yet
+    # No console error at all
     errors = [entry for entry in chrome.get_log("browser") if entry["level"] == "SEVERE"]
-    unexpected = [e for e in errors if not _not_deployed_yet(e, api, recruiter)]
-    assert unexpected == [], json.dumps(unexpected, indent=1)
+    assert errors == [], json.dumps(errors, indent=1)
 
     # A screenshot is kept as a test artifact
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -221,15 +236,11 @@ def test_csv_download_is_the_apis_csv_of_what_the_panel_shows(api, recruiter, ch
     controls = {name: chrome.find_element(By.ID, name).get_attribute("value") for name in ("from", "to", "model")}
     # When they press its "Download CSV"
     chrome.find_element(By.CSS_SELECTOR, '[data-csv="by-channel"]').click()
-    # Then the file is the API's own CSV of that query (format=csv), byte for byte; a report that cannot answer CSV
-    # yet (another branch adds it) gives a message, never a JSON body saved as .csv
+    # Then the file is the API's own CSV of that query (format=csv), byte for byte
     expected = requests.get(f"{api}/reports/attribution", headers=recruiter, timeout=30,
                             params={**controls, "group_by": "channel", "format": "csv"})
+    assert expected.headers["Content-Type"].startswith("text/csv")
     downloads = tmp_path / "downloads"
-    if expected.headers.get("Content-Type", "").startswith("text/csv"):
-        WebDriverWait(chrome, 20).until(lambda d: list(downloads.glob("by-channel-*.csv")))
-        (saved,) = downloads.glob("by-channel-*.csv")
-        assert saved.read_bytes() == expected.content
-    else:
-        WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "status").text == "No CSV for this panel yet.")
-        assert not downloads.exists() or not list(downloads.iterdir())
+    WebDriverWait(chrome, 20).until(lambda d: list(downloads.glob("by-channel-*.csv")))
+    (saved,) = downloads.glob("by-channel-*.csv")
+    assert saved.read_bytes() == expected.content

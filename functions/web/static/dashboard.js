@@ -280,6 +280,8 @@
     return list;
   }
 
+  let membersCursor = {profile: "", cursor: ""};
+
   async function overlap(list) {
     if (list === null) {
       delete shown.overlap;
@@ -307,7 +309,9 @@
       return panelBody("overlap").replaceChildren(
         el("p", {class: "muted", text: "Choose a profile to see its relevant members, best first."}), listed);
     }
-    const path = "/profiles/" + encodeURIComponent(id) + "/members?limit=100";
+    // One page of 50 (the API's largest); "Next" follows its opaque cursor, and the CSV download is the page shown.
+    const path = "/profiles/" + encodeURIComponent(id) + "/members?limit=50" +
+      (membersCursor.profile === id && membersCursor.cursor ? "&cursor=" + encodeURIComponent(membersCursor.cursor) : "");
     let answer;
     try {
       answer = await api(path);
@@ -331,7 +335,14 @@
       {label: "Last touch", field: "last_touch", value: function (m) { return touch(m.last_touch); }},
     ];
     const parts = [table(columns, members)];
-    if (answer.next_cursor) parts.push(el("p", {class: "muted", text: "First 100 members shown; the CSV has them all."}));
+    if (answer.next_cursor) {
+      const next = el("button", {type: "button", text: "Next 50 members"});
+      next.addEventListener("click", function () {
+        membersCursor = {profile: id, cursor: answer.next_cursor};
+        overlap(list);
+      });
+      parts.push(el("p", {class: "muted", text: "50 members a page, best first."}), next);
+    }
     panelBody("overlap").replaceChildren.apply(panelBody("overlap"), parts);
   }
 
@@ -392,7 +403,7 @@
     $("sign-out").addEventListener("click", signOut);
     $("refresh").addEventListener("click", refresh);
     $("model").addEventListener("change", refresh);
-    $("profile").addEventListener("change", refresh);
+    $("profile").addEventListener("change", function () { membersCursor = {profile: "", cursor: ""}; refresh(); });
     for (const button of document.querySelectorAll("[data-csv]")) {
       button.addEventListener("click", function () { downloadCsv(button.dataset.csv); });
     }
