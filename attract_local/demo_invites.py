@@ -219,7 +219,7 @@ def run(api: str, aws) -> list[tuple[str, str]]:
         print(f"\n   a captured invitation (raw MIME, {len(messages)} sent):")
         for header in ("From", "To", "Subject", "List-Unsubscribe-Post"):
             print(f"     {header}: {sample[header]}")
-        print(f"     List-Unsubscribe: {str(sample['List-Unsubscribe'])[:60]}...")
+        print(f"     List-Unsubscribe: {sample['List-Unsubscribe']}")  # whole: a cut link is no link
         text = sample.get_body(preferencelist=("plain",))
         lines = [line for line in (text.get_content() if text else "").splitlines() if line.strip()]
         print("     " + "\n     ".join(_excerpt(line) for line in lines[:6]))

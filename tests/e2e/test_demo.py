@@ -71,6 +71,7 @@ def test_the_report_on_screen_accounts_for_every_confirmed_join(demo_output):
         assert re.search(rf"^     {model}\s+\w", demo_output, re.MULTILINE)
     assert "{'" not in demo_output and "(value_error)" not in demo_output
     assert not re.search(r"http://127\.0\.0\.1:\d*$", demo_output, re.MULTILINE)  # a link cut mid-URL
+    assert not re.search(r"https?://\S*(\.\.\.|…)", demo_output)  # nor one cut with an ellipsis
     assert re.search(r"\d\d:\d\d:\d\d UTC", demo_output)
 
 
