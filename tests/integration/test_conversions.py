@@ -319,7 +319,9 @@ def test_the_template_wires_the_queue_dlq_and_partial_batch_responses(local_aws)
     assert grants == [{"Sid": "EnqueueConversions", "Effect": "Allow", "Action": ["sqs:SendMessage"],
                        "Resource": {"Fn::GetAtt": ["ConversionsQueue", "Arn"]}},
                       {"Sid": "DeferConfirmations", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                       "Resource": {"Fn::GetAtt": ["JoinMailQueue", "Arn"]}}]  # issue 13: capped mails wait there
+                       "Resource": {"Fn::GetAtt": ["JoinMailQueue", "Arn"]}},  # issue 13: capped mails wait there
+                      {"Sid": "QueueScoring", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                       "Resource": {"Fn::GetAtt": ["ScoringQueue", "Arn"]}}]  # issue 14: new members are scored
 
 
 # ---- the real adapters against their local sandboxes
@@ -520,7 +522,10 @@ def test_a_join_an_hour_after_its_click_is_uploaded_by_the_sweep_6_hours_on_neve
 def test_the_template_runs_the_sweep_every_15_minutes_with_least_privilege(local_aws):
     resources = local_aws.template["Resources"]
     sweep_function = resources["ConversionSweepFunction"]["Properties"]
-    assert sweep_function["Events"]["Sweep"] == {"Type": "Schedule", "Properties": {"Schedule": "rate(15 minutes)"}}
+    # Retried for one period, then dead-lettered (issue 17: no scheduled invocation disappears)
+    assert sweep_function["Events"]["Sweep"] == {"Type": "Schedule", "Properties": {
+        "Schedule": "rate(15 minutes)", "RetryPolicy": {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": 900},
+        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}}}}
     grants = {s["Sid"]: s for s in sweep_function["Policies"][0]["Statement"]}
     assert grants["HeldConversions"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
                                                    "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
