@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from attract.api import register_error_handlers, reject_unless_group, with_security_headers
 from attract.attribution.credit import AttributionModel
 from attract.attribution.models import (
+    ANY_PROFILE,
     DEFAULT_ROW_LIMIT,
     MAX_ROW_LIMIT,
     PROFILE_ID_PATTERN,
@@ -32,8 +33,10 @@ from attract.attribution.reports import (
     report_records,
 )
 from attract.csv_export import csv_response, to_csv, wants_csv
+from attract.errors import NotFoundError
 from attract.invites.run_repository import RunRepository
 from attract.observability import logger, metrics, tracer
+from attract.relevance.profile_repository import NOT_FOUND, ProfileRepository
 from attract.settings import ReportsSettings
 
 # What this function needs, checked now (at cold start): a missing variable fails the deploy's smoke
@@ -62,6 +65,18 @@ def _runs() -> RunRepository:
     return RunRepository(load_settings().table_name)
 
 
+@lru_cache(maxsize=1)
+def _profiles() -> ProfileRepository:
+    return ProfileRepository(load_settings().table_name)
+
+
+def _known(profile: str | None) -> str | None:
+    """A profile the report counts for must exist: a mistyped or deleted id is a 404, never a silent zero."""
+    if profile not in (None, ANY_PROFILE) and _profiles().get(profile) is None:
+        raise NotFoundError(NOT_FOUND)
+    return profile
+
+
 def _price() -> EmailPrice:
     settings = load_settings()
     return EmailPrice(Decimal(repr(settings.email_price_per_1000)), settings.email_price_currency)
@@ -73,6 +88,7 @@ def _price() -> EmailPrice:
                                     "rates, spend and email cost per currency with cost per join and per relevant join",
                      "content": {"application/json": {"model": AttributionReport}, **CSV_CONTENT}},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
+               404: {"description": "No such profile (profile=<id>)"},
                422: {"description": "Unknown model or group_by, bad date, limit or profile, or from after to"}},
 )
 def report(
@@ -86,7 +102,7 @@ def report(
     profile: Profile = None,
     format_: Format = None,
 ):  # a dict (JSON, validated against AttributionReport above) or the CSV Response
-    result = build_report(model, group_by, from_, to, _store(), limit, profile, _price())
+    result = build_report(model, group_by, from_, to, _store(), limit, _known(profile), _price())
     if wants_csv(app.current_event.headers, format_):
         return csv_response(to_csv(REPORT_CSV_HEADER, report_records(result)),
                             f"attribution-{group_by.value}-{from_.isoformat()}-{to.isoformat()}.csv")
@@ -98,6 +114,7 @@ def report(
     responses={200: {"description": "Each campaign's steps for the days from..to (UTC, inclusive)",
                      "content": {"application/json": {"model": FunnelReport}, **CSV_CONTENT}},
                401: {"description": "No valid token"}, 403: {"description": "Not a recruiter or marketer"},
+               404: {"description": "No such profile (profile=<id>)"},
                422: {"description": "Bad date, model or profile, or from after to"}},
 )
 def funnels(
@@ -107,7 +124,7 @@ def funnels(
     model: Annotated[AttributionModel, Query(description="The model crediting joins to campaigns")] = AttributionModel.LAST_TOUCH,
     format_: Format = None,
 ):  # a dict (JSON) or the CSV Response
-    result = build_funnels(from_, to, _store(), _runs(), profile, model)
+    result = build_funnels(from_, to, _store(), _runs(), _known(profile), model)
     if wants_csv(app.current_event.headers, format_):
         return csv_response(to_csv(FUNNEL_CSV_HEADER, funnel_records(result)),
                             f"funnels-{from_.isoformat()}-{to.isoformat()}.csv")

@@ -87,3 +87,20 @@ def test_model_all_and_week_over_http(function_env):
         "first_touch", "last_touch", "linear", "time_decay", "position_based"]
     # 1 Mar 2031 is a Saturday: ISO weeks 9 (to Sunday 2 Mar), 10, 11 (from Monday 10 Mar)
     assert [row["key"] for row in body["by_model"]["linear"]] == ["2031-W09", "2031-W10", "2031-W11"]
+
+
+def test_a_report_for_an_unknown_or_deleted_profile_is_404_not_zero(function_env):
+    # Given a profile created through its own route (events/profiles/create.json), then one id nobody created
+    profiles = function_env("ProfilesFunction")
+    created = profiles.lambda_handler(load_event("profiles/create"), FakeLambdaContext())
+    assert created["statusCode"] == 201, created["body"]
+    known, unknown = json.loads(created["body"])["id"], "prf_" + "Z" * 16
+    reports = function_env("ReportsFunction")
+    window = {"from": "2031-03-01", "to": "2031-03-05"}
+    for path in ("/reports/attribution", "/reports/funnels"):
+        # When a recruiter asks for each
+        status, body, _ = _get(reports, path, window | {"profile": known})
+        # Then the known one answers, naming it; the mistyped one is a 404, never a silent "0 relevant joins"
+        assert status == 200 and json.loads(body)["profile"] == known, body
+        status, body, _ = _get(reports, path, window | {"profile": unknown})
+        assert status == 404 and json.loads(body)["message"] == "No such profile", body
