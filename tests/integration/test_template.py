@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.decode import decode_str
-from samtranslator.translator.transform import transform
 
 from attract_local.cfn import ROOT, http_routes, load_template
+from tests.support import sam_translate
 
 TEMPLATE = ROOT / "template.yaml"
 PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction"}
@@ -20,25 +20,8 @@ PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunct
 PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 
 
-class _NoManagedPolicies:
-    """The translator asks IAM for managed policy names only when a template uses them; ours does not."""
-
-    def load(self) -> dict:
-        return {}
-
-
-def _translate(template: dict) -> dict:
-    template = copy.deepcopy(template)
-    for resource in template["Resources"].values():
-        props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str):  # `sam package` would upload these; any S3 URI translates
-                props[key] = f"s3://attract-artifacts/{props[key].strip('/')}.zip"
-    return transform(template, {}, _NoManagedPolicies())
-
-
 def _lint_errors(template: dict) -> list[str]:
-    matches = lint(json.dumps(_translate(template)), config=ManualArgs(regions=["us-east-1"]))
+    matches = lint(json.dumps(sam_translate(template)), config=ManualArgs(regions=["us-east-1"]))
     return [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
 
 
@@ -73,7 +56,7 @@ def test_lint_catches_a_broken_reference(raw_template):
 
 
 def test_every_non_public_route_has_the_cognito_authorizer(raw_template):
-    translated = _translate(raw_template)
+    translated = sam_translate(raw_template)
     api = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
     routes = {}
     for path, methods in api["Properties"]["Body"]["paths"].items():
@@ -124,7 +107,7 @@ def test_no_function_policy_allows_scan_or_wildcards():
 
 
 def test_cors_reaches_the_translated_api_as_a_list_of_origins(raw_template):
-    translated = _translate(raw_template)
+    translated = sam_translate(raw_template)
     api = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
     cors = api["Properties"]["Body"]["x-amazon-apigateway-cors"]
     assert cors["allowOrigins"] == ["*"] and "POST" in cors["allowMethods"]
@@ -136,7 +119,7 @@ EXPECTED_WARNINGS = {"W2001 Parameter CareersSiteOrigin not used."}
 
 
 def test_no_unexpected_lint_warnings(raw_template):
-    matches = lint(json.dumps(_translate(raw_template)), config=ManualArgs(regions=["us-east-1"]))
+    matches = lint(json.dumps(sam_translate(raw_template)), config=ManualArgs(regions=["us-east-1"]))
     assert {f"{m.rule.id} {m.message}" for m in matches} - EXPECTED_WARNINGS == set()
 
 
@@ -204,7 +187,7 @@ def test_ses_bounces_and_complaints_reach_the_feedback_function_through_the_defa
     assert resolve(destination["EventDestination"]["EventBridgeDestination"]["EventBusArn"]) == \
         "arn:aws:events:us-east-1:123456789012:event-bus/default"
     # And the feedback function's rule as SAM deploys it, on the default bus, for the sender's configuration set
-    rules = [r["Properties"] for r in _translate(raw_template)["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+    rules = [r["Properties"] for r in sam_translate(raw_template)["Resources"].values() if r["Type"] == "AWS::Events::Rule"
              and any(t["Arn"] == {"Fn::GetAtt": ["InviteFeedbackFunction", "Arn"]} for t in r["Properties"]["Targets"])]
     (rule,) = rules
     assert "EventBusName" not in rule
@@ -344,7 +327,7 @@ def test_the_daily_spend_alarm_watches_the_metric_the_spend_sync_publishes(raw_t
 
 
 def test_every_function_logs_to_a_group_of_the_stack_with_retention(raw_template):
-    translated = _translate(raw_template)
+    translated = sam_translate(raw_template)
     for name in _of_type(raw_template, "AWS::Serverless::Function"):
         group = raw_template["Resources"][name]["Properties"]["LoggingConfig"]["LogGroup"]
         resource = raw_template["Resources"][group["Ref"]]
@@ -366,7 +349,7 @@ def test_the_access_log_keeps_no_personal_data(raw_template):
             "$context.integrationErrorMessage"} <= variables
     group = raw_template["Resources"][settings["DestinationArn"]["Fn::GetAtt"][0]]
     assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    stage = next(r for r in _translate(raw_template)["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
+    stage = next(r for r in sam_translate(raw_template)["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
     assert stage["Properties"]["AccessLogSettings"]["Format"] == settings["Format"]
 
 
@@ -455,7 +438,7 @@ def test_the_public_functions_are_called_through_the_alias_of_their_snapshot(raw
                  if f["Properties"].get("SnapStart") == {"ApplyOn": "PublishedVersions"}}
     assert snapstart == PUBLIC_FUNCTIONS
     assert all(raw_template["Resources"][name]["Properties"]["AutoPublishAlias"] == "live" for name in snapstart)
-    translated = _translate(raw_template)
+    translated = sam_translate(raw_template)
     api = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
     template = load_template()
     for route in http_routes(template):

@@ -9,13 +9,11 @@ import ast
 import copy
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 from attract_local.cfn import ROOT, load_template
+from tests.support import sam_translate
 
 # What holds state that a delete or a replacement would lose: accounts, data, work waiting, keys and secrets.
 STATEFUL_TYPES = {
@@ -33,19 +31,6 @@ RULE_EVENTS = {"Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 SCHEDULE_CREATORS = {"layers/common/python/attract/providers/planning_triggers.py"}
 
 
-def translate(template: dict) -> dict:
-    """The template as SAM deploys it (the generated rules, schedules, permissions and Lambda functions)."""
-    template = copy.deepcopy(template)
-    for resource in template["Resources"].values():
-        props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str):  # `sam package` would upload these; any S3 URI translates
-                props[key] = f"s3://attract-artifacts/{props[key].strip('/')}.zip"
-    # The template uses no managed policy names; a session with a region (and no credentials: nothing is called)
-    translator = Translator({}, Parser(), boto_session=boto3.Session(region_name="us-east-1"))
-    return translator.translate(template, parameter_values={}, get_managed_policy_map=dict)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict:
     return load_template()
@@ -53,7 +38,7 @@ def template() -> dict:
 
 @pytest.fixture(scope="module")
 def translated(template) -> dict:
-    return translate(template)
+    return sam_translate(template)
 
 
 # ---------------------------------------------------------------- retention
@@ -215,7 +200,7 @@ def test_the_check_sees_the_rules_schedules_and_asynchronous_functions_sam_gener
     del broken["Resources"]["ConversionSweepFunction"]["Properties"]["Events"]["Sweep"]["Properties"]["RetryPolicy"]
     del broken["Resources"]["InviteFeedbackFunction"]["Properties"]["DeadLetterQueue"]
     del broken["Resources"]["EventDeadLetterQueuePolicy"]
-    problems = delivery_problems(translate(broken))
+    problems = delivery_problems(sam_translate(broken))
     assert any("SpendSyncFunctionHourly" in p and "no DeadLetterConfig" in p for p in problems), problems
     assert any("ConversionSweepFunctionSweep" in p and "no RetryPolicy" in p for p in problems), problems
     assert "function InviteFeedbackFunction is invoked asynchronously without a dead-letter queue" in problems
@@ -224,7 +209,7 @@ def test_the_check_sees_the_rules_schedules_and_asynchronous_functions_sam_gener
     broken = copy.deepcopy(template)
     key = broken["Resources"]["DataKey"]["Properties"]["KeyPolicy"]
     key["Statement"] = [s for s in key["Statement"] if s.get("Principal") != {"Service": "events.amazonaws.com"}]
-    assert any("KMS key policy" in p for p in delivery_problems(translate(broken)))
+    assert any("KMS key policy" in p for p in delivery_problems(sam_translate(broken)))
 
 
 def test_a_scheduler_schedule_in_the_template_is_checked_too(template):
@@ -232,7 +217,7 @@ def test_a_scheduler_schedule_in_the_template_is_checked_too(template):
     changed = copy.deepcopy(template)
     events = changed["Resources"]["SpendSyncFunction"]["Properties"]["Events"]
     events["Daily"] = {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 day)"}}
-    assert [p for p in delivery_problems(translate(changed)) if "SpendSyncFunctionDaily" in p] == [
+    assert [p for p in delivery_problems(sam_translate(changed)) if "SpendSyncFunctionDaily" in p] == [
         "schedule SpendSyncFunctionDaily: no RetryPolicy (MaximumRetryAttempts and MaximumEventAgeInSeconds)",
         "schedule SpendSyncFunctionDaily: no DeadLetterConfig naming a queue of the stack"]
 
