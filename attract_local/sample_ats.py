@@ -16,6 +16,7 @@ import random
 import re
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -132,16 +133,20 @@ def build(path: str | Path, *, seed: int = 7, people: int = 300) -> dict:
     }
 
 
-def change(connection: sqlite3.Connection, now: datetime | None = None) -> str:
+def change(connection: sqlite3.Connection, now: datetime | None = None, spare: Iterable[str] = ()) -> str:
     """What happens in an ATS between two runs: one new candidate, and an already-invited person's row edited.
 
     Both rows get `updated_at` = now, after every stamp `build` wrote: an incremental run reads exactly these
     two, invites the new person and sends nothing to the edited one (this campaign invited them already).
+    `spare`: addresses not to edit, e.g. invitees who have since joined or unsubscribed (who would be skipped
+    as a member or as suppressed, which the order of sending decides, not as already invited).
     """
+    spared = {address.lower() for address in spare}
     stamp = (now or datetime.now(timezone.utc)).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     rows = connection.execute(f"SELECT id, email FROM {TABLE} WHERE marketing_consent = 1 ORDER BY id").fetchall()
     # A canonical, valid address (not a typed variant, not a planted bad one), past the first rows (the member).
-    edited = [number for number, email in rows if email and CANONICAL.fullmatch(email)][5]
+    edited = [number for number, email in rows
+              if email and CANONICAL.fullmatch(email) and email.lower() not in spared][5]
     connection.execute(f"UPDATE {TABLE} SET city = 'Remote', updated_at = ? WHERE id = ?", (stamp, edited))
     next_id = connection.execute(f"SELECT max(id) + 1 FROM {TABLE}").fetchone()[0]
     connection.execute(

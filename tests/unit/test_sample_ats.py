@@ -11,7 +11,7 @@ from attract.identity import normalise_email
 from attract.invites.screening import screen
 from attract.invites.sources import Candidate, ColumnMapping, SourceSpec
 from attract.providers.sources import open_source
-from attract_local.sample_ats import build
+from attract_local.sample_ats import build, change
 
 
 def _screen(stats: dict) -> tuple[Counter, list[Candidate], int]:
@@ -91,3 +91,25 @@ def test_an_incremental_run_reads_only_rows_updated_after_the_watermark(tmp_path
     spec = TypeAdapter(SourceSpec).validate_python({"kind": "sqlite", "path": stats["path"], "table": "candidates"})
     source = open_source(spec, ColumnMapping.model_validate(stats["mapping"]), allow_local=True)
     assert len(list(source.rows(since=watermark))) == sum(1 for s in stamps if s > watermark) > 0
+
+
+def test_the_change_between_runs_edits_no_one_it_is_told_to_spare(tmp_path):
+    # The demo spares the invitees who joined or unsubscribed: edited, they would be skipped as a member or
+    # suppressed rather than as already invited, depending on which four the senders happened to mail first.
+    stats = build(tmp_path / "ats.db")
+    before = {row[0]: row for row in _table(stats["path"])}
+
+    def edited_after(spare: list[str]) -> tuple:
+        path = tmp_path / f"copy-{len(spare)}.db"
+        with sqlite3.connect(stats["path"]) as source, sqlite3.connect(path) as copy:
+            source.backup(copy)
+        with sqlite3.connect(path) as connection:
+            change(connection, spare=spare)
+        connection.close()
+        changed = [row for row in _table(path) if row[0] in before and row != before[row[0]]]
+        assert len(changed) == 1 and len(_table(path)) == len(before) + 1
+        return changed[0]
+
+    first = edited_after([])
+    second = edited_after([first[1].upper()])
+    assert second[1] != first[1] and second[5] == "Remote"
