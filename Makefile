@@ -47,7 +47,7 @@ local: venv
 fire: venv
 	@$(PY) -m attract_local.fire "$(SCHEDULE)" $(if $(URL),--url $(URL)) $(if $(AT),--at $(AT))
 
-## A bearer token for the local API: make token ROLE=marketer|recruiter
+## A bearer token for the local API: make token ROLE=marketer|recruiter|admin
 token: venv
 	@$(PY) -m attract_local.auth --role $(ROLE)
 

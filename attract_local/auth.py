@@ -16,7 +16,7 @@ KEY_FILE = STATE_DIR / "jwt-signing-key.pem"
 KEY_ID = "attract-local-1"
 LOCAL_USER_POOL_ID = "us-east-1_AttractLocal"
 LOCAL_CLIENT_ID = "attractlocalclient0000000000"
-ROLES = {"marketer": "marketers", "recruiter": "recruiters"}
+ROLES = {"marketer": "marketers", "recruiter": "recruiters", "admin": "admins"}
 
 
 def signing_key() -> rsa.RSAPrivateKey:

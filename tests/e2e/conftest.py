@@ -59,6 +59,11 @@ def recruiter() -> dict:
     return {"Authorization": "Bearer " + mint_token(["recruiters"])}
 
 
+@pytest.fixture(scope="session")
+def admin() -> dict:
+    return {"Authorization": "Bearer " + mint_token(["admins"])}
+
+
 @pytest.fixture
 def browser() -> requests.Session:
     session = requests.Session()
