@@ -15,7 +15,8 @@ from attract_local.stack import SECRETS_OUT
 from tests.log_privacy import findings, sample_ats_names, secret_values, typed_names
 
 # One at a time on one worker (make test's --dist loadgroup): a second stack, both ad sandboxes, CPU-bound for a minute.
-pytestmark = pytest.mark.xdist_group("heavy")
+pytestmark = [pytest.mark.xdist_group("heavy"),
+              pytest.mark.local_only("runs `make demo`: its own local stack and ad sandboxes")]
 
 
 @pytest.fixture(scope="module")
