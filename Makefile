@@ -87,7 +87,7 @@ deploy: build
 	@$(PY) -m attract_local.deploy deploy
 
 ## Opt-in: the e2e suite against a deployed stack: make smoke STACK=<name> [REGION=<region>]. URLs from the stack's
-## outputs, a Cognito test user per group (created, then deleted); needs SmokeTestClient=true on the stack.
+## outputs, a Cognito test user per group (created, then deleted); needs EnableSmokeTests=true on the stack.
 ## Without AWS credentials it says so and exits 0 (docs/privacy.md, "A deployed smoke test").
 smoke: venv
 	@$(PY) -m attract_local.smoke --stack "$(STACK)" $(if $(REGION),--region $(REGION))

@@ -3,7 +3,7 @@
 What it does, in order:
 1. No AWS credentials (boto3 finds none): says so and exits 0, nothing run. The local run stays the default.
 2. Reads the CloudFormation stack's outputs: ApiUrl, UserPoolId and SmokeTestClientId. The smoke client signs
-   users in only when the stack was deployed with `SmokeTestClient=true` (template.yaml): otherwise it stops
+   users in only when the stack was deployed with `EnableSmokeTests=true` (template.yaml): otherwise it stops
    and says how to turn it on.
 3. Creates one Cognito test user per group the suite needs (marketers, recruiters, admins): an address at
    example.com (RFC 2606, no inbox; the invitation mail is suppressed), a random password, then an access token
@@ -37,7 +37,7 @@ from attract_local.cfn import ROOT
 
 TARGET_ENV = "ATTRACT_SMOKE_TARGET"
 OUTPUTS = {"api_url": "ApiUrl", "user_pool_id": "UserPoolId", "client_id": "SmokeTestClientId"}
-ENABLE = "SmokeTestClient"  # the template parameter that lets the smoke client sign in
+ENABLE = "EnableSmokeTests"  # the template parameter that lets the smoke client sign in
 TEST_DOMAIN = "example.com"  # RFC 2606: never a real inbox
 
 

@@ -17,7 +17,7 @@ from attract_local.cfn import ROOT
 
 REGION = "us-east-1"
 TEMPLATE = {
-    "Parameters": {"SmokeTestClient": {"Type": "String", "Default": "false"}},
+    "Parameters": {"EnableSmokeTests": {"Type": "String", "Default": "false"}},
     "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
     "Outputs": {"ApiUrl": {"Value": "https://abc123.execute-api.us-east-1.amazonaws.com/"},
                 "UserPoolId": {"Value": "us-east-1_pool"}, "SmokeTestClientId": {"Value": "smokeclient"},
@@ -39,7 +39,7 @@ def aws(monkeypatch):
 def _stack(name: str, template: dict, enabled: str = "true") -> dict:
     cfn = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(StackName=name, TemplateBody=json.dumps(template),
-                     Parameters=[{"ParameterKey": "SmokeTestClient", "ParameterValue": enabled}])
+                     Parameters=[{"ParameterKey": "EnableSmokeTests", "ParameterValue": enabled}])
     return cfn
 
 
@@ -59,7 +59,7 @@ def test_a_stack_without_the_outputs_is_named_with_what_is_missing(aws):
 
 def test_a_stack_without_the_smoke_client_enabled_says_how_to_enable_it(aws):
     cfn = _stack("attract-prod", TEMPLATE, enabled="false")
-    with pytest.raises(smoke.SmokeError, match=r"SmokeTestClient=false.*--parameter-overrides SmokeTestClient=true"):
+    with pytest.raises(smoke.SmokeError, match=r"EnableSmokeTests=false.*--parameter-overrides EnableSmokeTests=true"):
         smoke.read_stack("attract-prod", cfn)
 
 
@@ -174,3 +174,24 @@ def test_make_smoke_without_credentials_exits_0_saying_why(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "smoke: skipped: no AWS credentials (boto3 found none" in done.stdout
     assert "the local e2e run (make test) is the default" in done.stdout
+
+
+def test_only_the_smoke_client_may_sign_in_with_a_password_and_only_when_the_stack_enables_it():
+    from attract_local.cfn import load_template
+
+    template = load_template()
+    resources = template["Resources"]
+    # The dashboard's client keeps SRP and the hosted UI: no password flow was added to it
+    assert not [flow for flow in resources["UserPoolClient"]["Properties"]["ExplicitAuthFlows"] if "PASSWORD" in flow]
+    # The smoke client signs in with the admin API only under EnableSmokeTests=true (default false)
+    assert template["Parameters"]["EnableSmokeTests"]["Default"] == "false"
+    assert template["Conditions"]["SmokeTestsEnabled"] == {"Fn::Equals": [{"Ref": "EnableSmokeTests"}, "true"]}
+    smoke_client = resources["SmokeTestClient"]["Properties"]
+    assert smoke_client["ExplicitAuthFlows"] == {"Fn::If": ["SmokeTestsEnabled",
+                                                            ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                                                            ["ALLOW_REFRESH_TOKEN_AUTH"]]}
+    assert smoke_client["AllowedOAuthFlowsUserPoolClient"] is False and smoke_client["GenerateSecret"] is False
+    # And the API accepts its tokens; the stack names it in its outputs
+    jwt_config = resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["CognitoJwt"]["JwtConfiguration"]
+    assert {"Ref": "SmokeTestClient"} in jwt_config["audience"]
+    assert template["Outputs"]["SmokeTestClientId"]["Value"] == {"Ref": "SmokeTestClient"}
