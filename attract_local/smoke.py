@@ -45,9 +45,9 @@ TEST_DOMAIN = "example.com"  # RFC 2606: never a real inbox
 # (itself or through another fixture) is skipped with this reason.
 LOCAL_ONLY_FIXTURES = {
     "aws_endpoint": "reads the local AWS emulator (moto: its tables, the SES mailbox)",
-    "stack_log": "reads the local stack's log file",
     "verified_sender": "verifies a sender in the local SES",
     "stack": "drives the local stack itself (its emulator, workers or schedules)",
+    "stack_log": "reads the local stack's log file",  # last: `stack` writes it, so every user of `stack` has it
 }
 
 

@@ -142,8 +142,9 @@ def test_the_target_file_is_the_owners_alone_and_read_back_by_the_suite(tmp_path
 @pytest.mark.parametrize(("fixtures", "marker", "skipped"), [
     (["api", "marketer"], None, None),
     (["api", "aws_endpoint", "stack"], None, "moto"),
-    (["api", "stack_log", "stack"], None, "log"),
-    (["stack"], None, "local stack itself"),
+    (["api", "stack_log"], None, "log"),
+    (["api", "stack_log", "stack"], None, "local stack itself"),
+    (["api", "verified_sender", "stack_log", "stack"], None, "sender"),
     (["api"], "runs `make demo`", "make demo"),
 ])
 def test_what_only_makes_sense_locally_is_skipped_with_a_reason(fixtures, marker, skipped):
