@@ -117,7 +117,8 @@ class LocalAws:
     def _write_secrets(self, path: Path) -> None:
         """The stack's secrets' current values (the sandboxes' credentials included), readable by the owner only.
 
-        The values are random per run and die with this emulator: worthless once it stops."""
+        Local values: the pepper and signing key are random per run and die with this emulator, the platform
+        credentials are the local sandboxes' placeholders."""
         client = self.client("secretsmanager")
         values = {logical: client.get_secret_value(SecretId=self.refs[logical])["SecretString"]
                   for logical, resource in self.template["Resources"].items()
