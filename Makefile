@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common/python
 WORKERS ?= 2
 export WORKERS
 
-.PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi build deploy bench clean
+.PHONY: venv browser demo local fire token test test-fast suite lint unit validate openapi build deploy smoke bench clean
 
 # Once per clone (and again only when a requirements file changes): the stamp file says it is done.
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
@@ -85,6 +85,12 @@ build: venv
 ## sam deploy of the build: guided the first time (no samconfig.toml yet: it asks and saves), then as saved.
 deploy: build
 	@$(PY) -m attract_local.deploy deploy
+
+## Opt-in: the e2e suite against a deployed stack: make smoke STACK=<name> [REGION=<region>]. URLs from the stack's
+## outputs, a Cognito test user per group (created, then deleted); needs EnableSmokeTests=true on the stack.
+## Without AWS credentials it says so and exits 0 (docs/privacy.md, "A deployed smoke test").
+smoke: venv
+	@$(PY) -m attract_local.smoke --stack "$(STACK)" $(if $(REGION),--region $(REGION))
 
 ## Regenerate the committed OpenAPI document (a test fails when it is stale).
 openapi: venv

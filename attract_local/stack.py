@@ -1,6 +1,7 @@
 """The emulated AWS side: moto in server mode, resources created from template.yaml itself."""
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -26,6 +27,9 @@ STACK_NAME = "attract-local"
 # sqlite invitation sources (the demo's "ATS" file) are allowed in the local stack only.
 LOCAL_OVERRIDES = {"INVITE_ALLOW_LOCAL_SOURCES": "true"}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+# A file to receive the stack's secrets as they are when it stops (JSON, logical id -> value), for a test
+# that proves no log line holds them (tests/e2e/test_demo.py). Unset (the default): nothing is written.
+SECRETS_OUT = "ATTRACT_LOCAL_SECRETS_OUT"
 
 
 def function_arn(logical_id: str) -> str:
@@ -106,7 +110,21 @@ class LocalAws:
 
     def stop(self) -> None:
         if self._server:
+            if os.environ.get(SECRETS_OUT):
+                self._write_secrets(Path(os.environ[SECRETS_OUT]))
             self._server.stop()
+
+    def _write_secrets(self, path: Path) -> None:
+        """The stack's secrets' current values (the sandboxes' credentials included), readable by the owner only.
+
+        Local values: the pepper and signing key are random per run and die with this emulator, the platform
+        credentials are the local sandboxes' placeholders."""
+        client = self.client("secretsmanager")
+        values = {logical: client.get_secret_value(SecretId=self.refs[logical])["SecretString"]
+                  for logical, resource in self.template["Resources"].items()
+                  if resource["Type"] == "AWS::SecretsManager::Secret" and logical in self.refs}
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
 
     def _create_stack(self) -> None:
         # moto's CloudFormation takes the raw SAM template: it creates tables, queues, … and skips the

@@ -1,10 +1,18 @@
-"""The local stack over HTTP, as a marketer's client or a candidate's browser would use it."""
+"""The local stack over HTTP, as a marketer's client or a candidate's browser would use it.
+
+Under `make smoke STACK=<name>` (attract_local.smoke) the same suite runs against a deployed stack: `api` is its
+URL, `marketer`, `recruiter` and `admin` carry tokens of Cognito test users, and each test that only makes sense
+locally is skipped with the reason (a `local_only` marker, or a fixture of the local stack it uses).
+"""
 
 import pytest
 import requests
 
 from attract_local.auth import mint_token
 from attract_local.gateway import start_local
+from attract_local.smoke import local_only_reason, target_from_environment
+
+SMOKE = target_from_environment()  # None: the local stack (the default)
 
 # The session stack checks behaviour, not throttling (tests/e2e/test_gateway_abuse.py does, with low limits):
 # high limits so that fast test loops never meet a 429.
@@ -31,8 +39,10 @@ def stack(stack_log):
 
 
 @pytest.fixture(scope="session")
-def api(stack) -> str:
-    return stack[1].url
+def api(request) -> str:
+    if SMOKE is not None:
+        return SMOKE.api
+    return request.getfixturevalue("stack")[1].url  # not a parameter: under smoke no local stack starts
 
 
 @pytest.fixture(scope="session")
@@ -49,19 +59,23 @@ def verified_sender(stack) -> str:
     return "acme.example"
 
 
+def _bearer(role: str, group: str) -> dict:
+    return SMOKE.headers(role) if SMOKE is not None else {"Authorization": "Bearer " + mint_token([group])}
+
+
 @pytest.fixture(scope="session")
 def marketer() -> dict:
-    return {"Authorization": "Bearer " + mint_token(["marketers"])}
+    return _bearer("marketer", "marketers")
 
 
 @pytest.fixture(scope="session")
 def recruiter() -> dict:
-    return {"Authorization": "Bearer " + mint_token(["recruiters"])}
+    return _bearer("recruiter", "recruiters")
 
 
 @pytest.fixture(scope="session")
 def admin() -> dict:
-    return {"Authorization": "Bearer " + mint_token(["admins"])}
+    return _bearer("admin", "admins")
 
 
 @pytest.fixture
@@ -73,10 +87,16 @@ def browser() -> requests.Session:
 
 def pytest_collection_modifyitems(items) -> None:
     """Schemathesis 4 gives every operation of one test function the same node id under pytest 9. pytest-xdist
-    schedules and reports by node id, so in parallel only one operation per function ran: each gets its own."""
+    schedules and reports by node id, so in parallel only one operation per function ran: each gets its own.
+    Under smoke, what only makes sense locally is skipped, saying why."""
     from _pytest.nodes import coerce_node_id
 
     for item in items:
         label = getattr(item, "operation_label", None)
         if label and not item.nodeid.endswith(f"[{label}]"):
             item._id = coerce_node_id(f"{item.nodeid}[{label}]")
+        if SMOKE is not None:
+            marker = item.get_closest_marker("local_only")
+            reason = local_only_reason(item.fixturenames, marker and (marker.args or ["local stack only"])[0])
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=f"local stack only: {reason}"))

@@ -13,7 +13,8 @@ from attract_local.cfn import ROOT
 from tests.support import join_and_confirm, require_binary
 
 # One at a time on one worker (make test's --dist loadgroup): a headless Chromium each.
-pytestmark = pytest.mark.xdist_group("heavy")
+pytestmark = [pytest.mark.xdist_group("heavy"),
+              pytest.mark.local_only("signs in on the local hosted UI with a browser")]
 
 ARTIFACTS = ROOT / ".local" / "artifacts"
 HOSTILE = ["<script>alert(1)</script>", '<img src=x onerror="window.pwned=1">']

@@ -1,24 +1,37 @@
 """`make demo` is the main job: it runs end to end from the command a new user types, and says what it did."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from attract_local.auth import KEY_FILE, STATE_DIR
 from attract_local.cfn import ROOT
+from attract_local.stack import SECRETS_OUT
+from tests.log_privacy import findings, sample_ats_names, secret_values, typed_names
 
 # One at a time on one worker (make test's --dist loadgroup): a second stack, both ad sandboxes, CPU-bound for a minute.
-pytestmark = pytest.mark.xdist_group("heavy")
+pytestmark = [pytest.mark.xdist_group("heavy"),
+              pytest.mark.local_only("runs `make demo`: its own local stack and ad sandboxes")]
 
 
 @pytest.fixture(scope="module")
-def demo_output() -> str:
+def demo_secrets(tmp_path_factory) -> Path:
+    """Where the demo's local stack leaves its secrets as it stops (attract_local.stack.SECRETS_OUT)."""
+    return tmp_path_factory.mktemp("demo") / "secrets.json"
+
+
+@pytest.fixture(scope="module")
+def demo_output(demo_secrets) -> str:
     """The demo as `make demo` runs it (a fresh process: local stack, both ad sandboxes, the scenario), run once."""
     done = subprocess.run([sys.executable, "-m", "attract_local.demo"], cwd=ROOT, capture_output=True, text=True,
                           check=False, timeout=600,
-                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/layers/common/python"})
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/layers/common/python",
+                               SECRETS_OUT: str(demo_secrets)})
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -90,3 +103,25 @@ def test_the_demo_ends_with_the_overlap_per_channel_for_the_profile(demo_output)
     # And the best matches are listed, best first
     scores = [float(s) for s in re.findall(r"^     score ([\d.]+)", overlap, re.MULTILINE)]
     assert scores and scores == sorted(scores, reverse=True) and scores[0] == 1.0
+
+
+def test_the_demo_logs_no_email_address_name_token_or_secret(demo_output, demo_secrets):
+    # Given every log line of the demo (each function's log and the gateway's access lines), the names of the
+    # people it used (its sample ATS, as the demo left it, and the names its sources type into join forms) and
+    # the secrets of its stack (email pepper, signing key, the sandboxes' platform credentials, the local JWT key)
+    log = (STATE_DIR / "demo.log").read_text()
+    sources = [*sorted((ROOT / "attract_local").glob("demo*.py")), ROOT / "attract_local" / "invitee.py"]
+    names = sample_ats_names(STATE_DIR / "demo-ats.sqlite") | typed_names(sources)
+    stack_secrets = json.loads(demo_secrets.read_text())
+    secrets = secret_values(stack_secrets, pem=KEY_FILE)
+    assert {"EmailPepperSecret", "SigningKeySecret", "GoogleAdsSecret", "MetaSecret"} <= set(stack_secrets)
+    assert len(names) > 50 and "sandbox-secret" in secrets  # what is looked for was really found
+    assert "join submitted" in log and "[gateway] POST /joins -> 202" in log  # the functions did log
+    # Then none of it is in the log (the access lines name route keys, never a path with a token in it)
+    assert findings(log, names=names, secrets=secrets) == []
+    # And what the demo prints for the marketer shows addresses of demo people, but no token or secret
+    shown = [(kind, match) for kind, match in findings(demo_output, secrets=secrets) if kind != "email address"]
+    assert shown == []
+    # And the check sees an address planted in a log line (tests/unit/test_log_privacy.py plants each kind)
+    planted = '{"level":"INFO","message":"join submitted","email":"Planted.Person@mail.example"}'
+    assert findings(log + planted + "\n", names=names, secrets=secrets) == [("email address", "Planted.Person@mail.example")]

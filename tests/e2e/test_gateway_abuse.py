@@ -18,6 +18,7 @@ from attract_local.stack import LocalAws
 
 NOT_FOUND = {"message": "Not Found"}
 SERVER_ERROR = {"message": "Internal Server Error"}
+pytestmark = pytest.mark.local_only("the local gateway's own behaviour, on stacks of its own")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from attract_local.stack import ROOT, LocalAws, function_arn
 
 UTC = timezone.utc
 START = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC)
+pytestmark = pytest.mark.local_only("the local stack's triggers and schedules, fired locally")
 
 WORKER = '''
 import json, os

@@ -16,12 +16,16 @@ import json
 import os
 from functools import cache
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from attract_local.auth import mint_token
 from tests.support import ROOT
+
+# Tokens signed with the local key, and fuzz data written to every table: not for a deployed stack
+pytestmark = pytest.mark.local_only("fuzzes every route with tokens of the local key")
 
 DOCUMENT = json.loads((ROOT / "docs/openapi.json").read_text())
 SCHEMA = schemathesis.openapi.from_path(ROOT / "docs/openapi.json")

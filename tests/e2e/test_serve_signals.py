@@ -12,6 +12,8 @@ import requests
 from attract_local.cfn import ROOT
 from attract_local.stack import reserved_port
 
+pytestmark = pytest.mark.local_only("stops `make local` with signals")
+
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_local_stack_stops_on_signal(signum):

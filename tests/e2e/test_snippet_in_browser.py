@@ -14,7 +14,8 @@ from tests.e2e.invitations import send_invitation
 from tests.support import confirm_link, require_binary, stored_attribution
 
 # One at a time on one worker (make test's --dist loadgroup): a headless Chromium each, and timings a busy CPU would stretch.
-pytestmark = pytest.mark.xdist_group("heavy")
+pytestmark = [pytest.mark.xdist_group("heavy"),
+              pytest.mark.local_only("serves the careers site from 127.0.0.1, an origin the deployed CORS refuses")]
 
 # A real desktop Chrome user agent: headless Chrome announces itself as HeadlessChrome, which the
 # redirect rightly treats as automated.
