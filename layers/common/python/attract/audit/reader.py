@@ -6,13 +6,20 @@ names the day partition too (`DAY#<first 10 characters>`), so a cursor needs not
 
 from datetime import date, timedelta
 
+from attract.attribution.keys import day_sort_key  # the owner of `DAY#` (docs/data-model.md)
 from attract.aws import Repository, from_item
 
 INDEXES = {"actor": ("ByActor", "actor_key"), "object": ("ByObject", "object_key")}
 
 
 def day_key(day: date) -> str:
-    return f"DAY#{day.isoformat()}"
+    """The partition of a day's entries."""
+    return day_sort_key(day)
+
+
+def _partition_of(sort_key: str) -> str:
+    """The day partition an entry's sort key (`<at ISO ms>#<id>`, UTC) falls in."""
+    return day_key(date.fromisoformat(sort_key[:10]))
 
 
 class AuditReader(Repository):
@@ -29,7 +36,7 @@ class AuditReader(Repository):
             "ExpressionAttributeNames": {"#k": attribute},
             "ExpressionAttributeValues": {":k": {"S": value}, ":low": {"S": low}, ":high": {"S": high}}}
         if after:
-            request["ExclusiveStartKey"] = {"PK": {"S": "DAY#" + after[:10]}, "SK": {"S": after},
+            request["ExclusiveStartKey"] = {"PK": {"S": _partition_of(after)}, "SK": {"S": after},
                                             attribute: {"S": value}}
         items: list[dict] = []
         while True:  # a page holds at most `limit` entries; a short DynamoDB page (1 MB) is followed
@@ -47,7 +54,7 @@ class AuditReader(Repository):
         """Entries with SK in [low, high] of the days `last` back to `first`, one Query per day partition, newest
         first, after the sort key `after`; and the last one's sort key when more may follow."""
         day = min(last, date.fromisoformat(after[:10])) if after else last
-        start = {"PK": {"S": "DAY#" + after[:10]}, "SK": {"S": after}} if after else None
+        start = {"PK": {"S": _partition_of(after)}, "SK": {"S": after}} if after else None
         items: list[dict] = []
         while day >= first:
             request: dict = {

@@ -16,10 +16,11 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from attract.attribution.keys import day_sort_key  # the owner of `DAY#` (docs/data-model.md)
 from attract.aws import Repository, to_item
 from attract.clock import iso, utc_now
 
@@ -106,7 +107,7 @@ class AuditTrail(Repository):
         at = now or utc_now()
         entry_id = secrets.token_hex(8)
         entry = {
-            "PK": f"DAY#{at:%Y-%m-%d}", "SK": f"{iso(at)}#{entry_id}",
+            "PK": day_sort_key(at.astimezone(timezone.utc).date()), "SK": f"{iso(at)}#{entry_id}",
             "actor_key": actor.sub, "object_key": f"{object_type}#{object_id}",
             "id": entry_id, "at": iso(at), "action": action, "object_type": object_type, "object_id": object_id,
             "actor_sub": actor.sub, "actor_username": actor.username,
