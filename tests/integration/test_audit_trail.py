@@ -74,6 +74,15 @@ def test_an_entry_is_never_overwritten(trail, monkeypatch):
         trail.record("profile.create", "profile", "p-2", actor=_actor(), now=at)
 
 
+def test_the_actor_is_the_verified_caller_and_never_an_address():
+    assert Actor.from_claims({"sub": "s-1", "username": "ada-admin"}) == Actor("s-1", "ada-admin")
+    assert Actor.from_claims({"sub": "s-1", "cognito:username": "ada-admin"}) == Actor("s-1", "ada-admin")
+    assert Actor.from_claims({"sub": "s-1", "username": "ada@example.com"}) == Actor("s-1", "s-1")
+    assert Actor.system("scheduler") == Actor("system:scheduler", "scheduler")
+    with pytest.raises(ValueError):
+        Actor.from_claims({"username": "nobody"})
+
+
 def test_the_digest_is_stable_and_tells_requests_apart():
     event = {"rawPath": "/profiles", "rawQueryString": "", "body": '{"name":"x"}',
              "requestContext": {"http": {"method": "POST"}}}

@@ -39,8 +39,10 @@ class Actor:
         sub = str(claims.get("sub") or "")
         if not sub:
             raise ValueError("an audited action needs a verified caller (no sub claim)")
-        # Access tokens carry `username`; ID tokens `cognito:username`.
-        return cls(sub=sub, username=str(claims.get("username") or claims.get("cognito:username") or sub))
+        # Access tokens carry `username`; ID tokens `cognito:username`. The pool signs in by email
+        # (UsernameAttributes), so Cognito's username is a generated id; one that is an address is not kept.
+        username = str(claims.get("username") or claims.get("cognito:username") or sub)
+        return cls(sub=sub, username=sub if "@" in username else username)
 
     @classmethod
     def from_event(cls, event: dict) -> Actor:
