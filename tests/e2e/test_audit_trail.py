@@ -61,10 +61,23 @@ def test_an_admin_finds_who_changed_what_and_nobody_else_reads_the_trail(api, ad
     assert all(e["request_digest"].startswith("sha256:") for e in by_actor)
     assert by_actor[0]["details"] == {"expression": "cron(0 9 ? * MON *)", "timezone": "Europe/Berlin"}
     assert "@" not in str(by_actor)  # the sender's address is recorded by its domain only
-    # And by object
-    by_object = _walk(api, admin, object_type="profile", object_id=profile.json()["id"])
-    assert [(e["action"], e["actor"]["sub"]) for e in by_object] == [("profile.create", sub)]
+    # And by object: a profile's whole life, each change by whoever made it
+    profile_id = profile.json()["id"]
+    recruiter_sub = str(uuid.uuid4())
+    theirs = {"Authorization": "Bearer " + mint_token(["recruiters"], subject=recruiter_sub)}
+    replaced = requests.put(f"{api}/profiles/{profile_id}", headers=theirs, timeout=30, json={
+        "name": f"Audit {tag} v2", "skills": {"required": ["python", "sql"]}, "places": [{"remote": True}]})
+    assert replaced.status_code == 200, replaced.text
+    assert requests.delete(f"{api}/profiles/{profile_id}", headers=mine, timeout=30).status_code == 204
+    assert requests.delete(f"{api}/profiles/{profile_id}", headers=mine, timeout=30).status_code == 404  # no entry
+    by_object = _walk(api, admin, object_type="profile", object_id=profile_id)
+    assert [(e["action"], e["actor"]["sub"]) for e in by_object] == [
+        ("profile.delete", sub), ("profile.replace", recruiter_sub), ("profile.create", sub)]
+    assert by_object[1]["details"]["version"] == 2 and by_object[0]["details"] == {}
     # One entry a page walks the same entries, each once
+    by_actor = _walk(api, admin, actor=sub)
+    assert [e["action"] for e in by_actor] == ["profile.delete", "invite_campaign.schedule_set",
+                                               "invite_campaign.create", "profile.create"]
     paged = _walk(api, admin, actor=sub, limit=1)
     assert [e["id"] for e in paged] == [e["id"] for e in by_actor]
     # Every entry of the last days, one page at a time: no repeats, and ours among them
