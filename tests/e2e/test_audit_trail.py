@@ -1,7 +1,9 @@
 """Issue 15's audit trail over the local stack: a marketer's profile, invite campaign and schedule are found by an
 admin's GET /audit by actor and by object, page by page; nobody else may read the trail."""
 
+import json
 import sqlite3
+import time
 import uuid
 
 import requests
@@ -31,8 +33,8 @@ def _walk(api: str, admin: dict, **params) -> list[dict]:
     raise AssertionError("the pages never ended")
 
 
-def test_an_admin_finds_who_changed_what_and_nobody_else_reads_the_trail(api, admin, recruiter, marketer, tmp_path,
-                                                                         verified_sender):
+def test_an_admin_finds_who_changed_what_and_nobody_else_reads_the_trail(api, stack, admin, recruiter, marketer,
+                                                                         tmp_path, verified_sender):
     # A marketer of their own (a sub nobody else in the session uses)
     sub = str(uuid.uuid4())
     mine = {"Authorization": "Bearer " + mint_token(["marketers"], subject=sub)}
@@ -85,6 +87,33 @@ def test_an_admin_finds_who_changed_what_and_nobody_else_reads_the_trail(api, ad
     ids = [e["id"] for e in everything]
     assert len(ids) == len(set(ids)) and {e["id"] for e in by_actor} <= set(ids)
     assert [e["at"] for e in everything] == sorted((e["at"] for e in everything), reverse=True)
+
+    # A run started by the marketer: its start by them, its end (nothing to plan in an empty table) by the planner,
+    # once each, with the counts
+    run = requests.post(f"{api}/invite-campaigns/{campaign_id}/runs", headers=mine, timeout=30)
+    assert run.status_code == 202, run.text
+    run_object = f"{campaign_id}/{run.json()['run_id']}"
+    deadline = time.monotonic() + 30
+    while len(run_entries := _walk(api, admin, object_type="invite_run", object_id=run_object)) < 2:
+        assert time.monotonic() < deadline, run_entries
+        time.sleep(0.3)
+    time.sleep(1)  # a second end entry, if any were written, would be there by now
+    run_entries = _walk(api, admin, object_type="invite_run", object_id=run_object)
+    assert [(e["action"], e["actor"]["sub"]) for e in run_entries] == [
+        ("invite_run.done", "system:invite-planner"), ("invite_run.start", sub)]
+    assert run_entries[0]["details"]["counts"]["planned"] == 0 and run_entries[1]["details"]["trigger"] == "api"
+
+    # A firing of the campaign's schedule (the message EventBridge Scheduler sends): started by the scheduler
+    aws = stack[0]
+    aws.client("sqs").send_message(QueueUrl=aws.refs["InvitePlanQueue"], MessageBody=json.dumps(
+        {"campaign_id": campaign_id, "scheduled_at": "2026-12-07T08:00:00Z"}))
+    scheduled = f"{campaign_id}/s-20261207T080000Z"
+    deadline = time.monotonic() + 30
+    while len(fired := _walk(api, admin, object_type="invite_run", object_id=scheduled)) < 2:
+        assert time.monotonic() < deadline, fired
+        time.sleep(0.3)
+    assert [(e["action"], e["actor"]["sub"], e["details"]["trigger"]) for e in fired] == [
+        ("invite_run.done", "system:invite-planner", "schedule"), ("invite_run.start", "system:scheduler", "schedule")]
 
     # Nobody but admins reads the trail; bad input is a 422 naming the field
     assert requests.get(f"{api}/audit", headers=recruiter, timeout=30).status_code == 403
