@@ -27,7 +27,7 @@ def build() -> dict:
         "info": {"title": "Attract API", "version": "0.1.0",
                  "description": "Tracked links, click tracking, joins and attribution reports. Public routes: "
                                 + ", ".join(public) + ". Every other route needs a Cognito access token "
-                                "(groups: marketers, recruiters)."},
+                                "(groups: marketers, recruiters, admins)."},
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {
             "CognitoJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},

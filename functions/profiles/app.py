@@ -22,6 +22,7 @@ from attract.api import (
     reject_unless_group,
     with_security_headers,
 )
+from attract.audit import audit_request
 from attract.clock import utc_now
 from attract.csv_export import csv_response, to_csv, wants_csv
 from attract.observability import logger, metrics, tracer
@@ -70,6 +71,13 @@ def _stores() -> tuple[ProfileRepository, MatchRepository, SqsScoringQueue]:
             SqsScoringQueue(settings.scoring_queue_url))
 
 
+def _audit(action: str, profile_id: str, profile: ProfileResponse | None = None) -> None:
+    """After the change succeeded: the version written and the size of the profile, never its texts."""
+    details = {} if profile is None else {"version": profile.version, "skills": len(profile.resolved.skills),
+                                          "places": len(profile.places), "min_score": profile.min_score}
+    audit_request(app.current_event.raw_event, action, "profile", profile_id, details=details)
+
+
 def _signer() -> Signer:
     settings = load_settings()
     return signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)
@@ -80,6 +88,7 @@ def _signer() -> Signer:
 def create(body: Annotated[ProfileBody, Body()]) -> Response[ProfileResponse]:
     profiles, _, queue = _stores()
     created = create_profile(body, caller_id(app), utc_now(), profiles, queue)
+    _audit("profile.create", created.id, created)
     logger.info("profile created", extra={"profile_id": created.id})
     return json_response(201, created)
 
@@ -105,7 +114,9 @@ def replace(profile_id: Annotated[ProfileId, Path()], body: Annotated[ProfileBod
                                                    description='Optional: the version edited, as "3"')] = None,
             ) -> ProfileResponse:
     profiles, _, queue = _stores()
-    return replace_profile(profile_id, body, utc_now(), profiles, queue, if_match_version(if_match))
+    replaced = replace_profile(profile_id, body, utc_now(), profiles, queue, if_match_version(if_match))
+    _audit("profile.replace", profile_id, replaced)
+    return replaced
 
 
 @app.delete("/profiles/<profile_id>", summary="Delete a target profile (its matches are un-counted in the background)",
@@ -113,6 +124,7 @@ def replace(profile_id: Annotated[ProfileId, Path()], body: Annotated[ProfileBod
 def delete(profile_id: Annotated[ProfileId, Path()]) -> Response[None]:
     profiles, _, queue = _stores()
     delete_profile(profile_id, utc_now(), profiles, queue)
+    _audit("profile.delete", profile_id)
     return Response(status_code=204)
 
 

@@ -38,7 +38,8 @@ MAX_EXAMPLES = int(os.environ.get("ATTRACT_FUZZ_EXAMPLES", "12"))
 # Pages meant for a person's browser answer HTML, including their 4xx.
 HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}")
 # In the order a refused role is picked: one with a token first (the function's 403), else anonymous (401).
-ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "anonymous": None}
+# `admin` last: the admins' routes are refused to a marketer, every other route's refused role stays as it was.
+ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "anonymous": None, "admin": ["admins"]}
 # What clients send in Content-Type, right or wrong (reject_non_json's cases and the ones that were 500s).
 CONTENT_TYPES = st.one_of(
     st.sampled_from(["application/json", "Application/JSON", "application/json; charset=utf-8",
@@ -143,11 +144,14 @@ def _hostile_headers(role: str):
 test_generated_requests_as_marketer = _generated("marketer")
 test_generated_requests_as_recruiter = _generated("recruiter")
 test_generated_requests_as_anonymous = _generated("anonymous")
+test_generated_requests_as_admin = _generated("admin")
+test_refusals_as_marketer = _refusals("marketer")
 test_refusals_as_recruiter = _refusals("recruiter")
 test_refusals_as_anonymous = _refusals("anonymous")
 test_hostile_headers_as_marketer = _hostile_headers("marketer")
 test_hostile_headers_as_recruiter = _hostile_headers("recruiter")
 test_hostile_headers_as_anonymous = _hostile_headers("anonymous")
+test_hostile_headers_as_admin = _hostile_headers("admin")
 
 
 def test_each_operation_runs_as_its_groups_and_one_refused_role():
@@ -158,5 +162,6 @@ def test_each_operation_runs_as_its_groups_and_one_refused_role():
     assert runs["POST /joins"] == (("anonymous",), None) and runs["GET /t.js"] == (("anonymous",), None)
     assert runs["POST /links"] == (("marketer",), "recruiter")
     assert runs["GET /reports/attribution"] == (("marketer", "recruiter"), "anonymous")
+    assert runs["GET /audit"] == (("admin",), "marketer")
     # And a full run (every phase) happens for fewer than half of the route x role pairs it used to
     assert sum(len(allowed) for allowed, _ in runs.values()) < 3 * len(runs) / 2

@@ -712,3 +712,47 @@ def test_platform_credentials_are_the_secret_json_read_through_powertools(api, l
     assert platform_config(good, 300) == {"app_id": "1"}
     with pytest.raises(ValueError, match="JSON object"):
         platform_config(bad, 300)
+
+
+# ---- the audit trail (issue 15): who created, launched, paused, resumed and ended what, with what was sent
+
+
+def _audited(local_aws, campaign_id: str) -> list[dict]:
+    """The campaign's audit entries, oldest first (the ByObject index, as GET /audit reads it)."""
+    items = local_aws.client("dynamodb").query(
+        TableName=local_aws.refs["AuditTable"], IndexName="ByObject", KeyConditionExpression="object_key = :k",
+        ExpressionAttributeValues={":k": {"S": f"ad_campaign#{campaign_id}"}})["Items"]
+    return [from_item(item) for item in items]
+
+
+def test_every_action_on_a_campaign_is_audited_once_with_its_targeting_and_budget(api, local_aws, google, meta):
+    from attract.audit import request_digest
+    from attract.audit.trail import http_request
+
+    created = _create(api)
+    marketer = load_event("campaigns/create")["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert _invoke(api, _dry_run(created["id"]))[0] == 200
+    for action in ("launch", "pause", "resume", "end"):
+        event = _action(created["id"], action)
+        assert _invoke(api, event)[0] == 200
+    # A refused action (an ended campaign cannot resume) writes nothing
+    assert _invoke(api, _action(created["id"], "resume"))[0] == 409
+    entries = _audited(local_aws, created["id"])
+    assert [e["action"] for e in entries] == ["ad_campaign.create", "ad_campaign.dry_run", "ad_campaign.launch",
+                                              "ad_campaign.pause", "ad_campaign.resume", "ad_campaign.end"]
+    assert {(e["actor_sub"], e["actor_username"]) for e in entries} == {(marketer["sub"], marketer["username"])}
+    create, dry_run, launch = entries[:3]
+    draft = created["draft"]
+    assert create["details"]["daily_budget"] == {"amount": draft["daily_budget"]["amount"],
+                                                 "currency": draft["daily_budget"]["currency"]}
+    assert create["details"]["channels"] == draft["channels"] and len(create["details"]["locations"]) == len(
+        draft["locations"])
+    assert {channel: said["ok"] for channel, said in dry_run["details"]["platforms"].items()} == {
+        "google_search": True, "meta": True}
+    assert launch["details"]["platforms"]["meta"]["campaign"] == _item(local_aws, created["id"])["platform_ids"][
+        "meta"]["campaign"]
+    assert launch["details"]["targeting"] == create["details"]["targeting"]
+    assert entries[-1]["details"]["status"] == "ended"
+    # The digest is of the request as received; the ads' texts (which may name people) are not in the trail
+    assert entries[-1]["request_digest"] == request_digest(http_request(_action(created["id"], "end")))
+    assert draft["meta"]["primary_text"] not in json.dumps(entries, default=str)

@@ -24,6 +24,8 @@ from attract.api import (
     reject_unless_group,
     with_security_headers,
 )
+from attract.audit import audit_request
+from attract.campaigns.audit_details import campaign_details, draft_details, dry_run_details
 from attract.campaigns.gateways import gateway_for
 from attract.campaigns.launch import (
     CreateCampaignCommand,
@@ -87,6 +89,11 @@ def _response(campaign: Campaign) -> CampaignResponse:
     return campaign_response(campaign, _base_url(), sync)
 
 
+def _audit(action: str, campaign_id: str, details: dict[str, Any]) -> None:
+    """After the action succeeded (a platform's refusal raised before): the caller, the request, what was sent."""
+    audit_request(app.current_event.raw_event, action, "ad_campaign", campaign_id, details=details)
+
+
 def _gateway(channel: str) -> AdsGateway:
     return gateway_for(channel, load_settings())
 
@@ -107,6 +114,7 @@ def create(draft: Annotated[CampaignDraft, Body()]) -> Response[CampaignResponse
     create_once.config.register_lambda_context(app.lambda_context)
     campaign = create_once(command=CreateCampaignCommand(owner=caller_id(app), draft=draft), store=_campaigns(),
                            now=utc_now())
+    _audit("ad_campaign.create", campaign.id, {**draft_details(draft), "status": campaign.status})
     metrics.add_metric(name="CampaignsCreated", unit=MetricUnit.Count, value=1)
     logger.info("campaign created", extra={"campaign_id": campaign.id, "channels": draft.channels})
     return json_response(201, _response(campaign))
@@ -131,11 +139,14 @@ def launch_campaign(campaign_id: Annotated[CampaignId, Path()],
     if dry_run_only:
         report = dry_run(campaign_id, store=_campaigns(), gateways=_gateway, now=utc_now(),
                          allowed_hosts=load_settings().destination_hosts)
+        _audit("ad_campaign.dry_run", campaign_id, dry_run_details(get_campaign(campaign_id, _campaigns()).draft,
+                                                                   report))
         logger.info("campaign dry run", extra={"campaign_id": campaign_id, "ok": report.ok})
         return report
     campaign = launch(campaign_id, store=_campaigns(), links=_links(), gateways=_gateway, now=utc_now(),
                       owner=caller_id(app), registry=_spend_records(),
                       allowed_hosts=load_settings().destination_hosts)
+    _audit("ad_campaign.launch", campaign.id, campaign_details(campaign))
     logger.info("campaign launched", extra={"campaign_id": campaign.id})
     metrics.add_metric(name="CampaignsLaunched", unit=MetricUnit.Count, value=1)
     return _response(campaign)
@@ -143,6 +154,7 @@ def launch_campaign(campaign_id: Annotated[CampaignId, Path()],
 
 def _change(campaign_id: str, action: str) -> CampaignResponse:
     campaign = change_status(campaign_id, action, store=_campaigns(), gateways=_gateway, now=utc_now())
+    _audit(f"ad_campaign.{action}", campaign.id, campaign_details(campaign, with_draft=False))
     logger.info("campaign status changed", extra={"campaign_id": campaign.id, "status": campaign.status})
     return _response(campaign)
 

@@ -20,6 +20,7 @@ from attract.api import (
     reject_unless_group,
     with_security_headers,
 )
+from attract.audit import Actor, audit_request, http_request
 from attract.clock import utc_now
 from attract.errors import NotFoundError
 from attract.invites import campaign_logic as logic
@@ -35,6 +36,7 @@ from attract.invites.campaigns import (
     StoredSchedule,
 )
 from attract.invites.models import CampaignId
+from attract.invites.run_audit import AuditedRuns
 from attract.invites.run_repository import RunRepository
 from attract.invites.runs import RunStatus
 from attract.invites.source_rules import SourcePolicy, source_policy
@@ -82,6 +84,18 @@ def _identities() -> senders.SenderIdentities:
     return SesIdentities()
 
 
+def _audit(action: str, campaign_id: str, details: dict) -> None:
+    """After the change succeeded: the caller, the request's digest, and what was set (never a template's text,
+    a source's credentials or the sender's address)."""
+    audit_request(app.current_event.raw_event, action, "invite_campaign", campaign_id, details=details)
+
+
+def _audited_runs() -> AuditedRuns:
+    """The runs, a start (and a failed enqueue's end) audited with the caller as actor."""
+    event = app.current_event.raw_event
+    return AuditedRuns(load_settings().table_name, Actor.from_event(event), request=http_request(event))
+
+
 def _policy() -> SourcePolicy:
     return source_policy(load_settings())
 
@@ -120,6 +134,9 @@ def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Respon
     if request.schedule is not None:  # create-or-update: a retried request lands on the same schedule
         stored = logic.put_schedule(campaign, request.schedule, _triggers()[1], campaigns)
         campaign = campaign.model_copy(update={"schedule": stored})
+    _audit("invite_campaign.create", campaign.id, {
+        "source_kind": request.source.kind, "sender_domain": request.sender.from_.rsplit("@", 1)[-1].strip("> ").lower(),
+        "schedule": request.schedule.model_dump(mode="json") if request.schedule else None})
     metrics.add_metric(name="InviteCampaignsCreated", unit=MetricUnit.Count, value=1)
     logger.info("invite campaign created", extra={"campaign_id": campaign.id, "source_kind": request.source.kind})
     return json_response(201, _response(campaign))
@@ -153,7 +170,7 @@ def start_run(campaign_id: Annotated[CampaignId, Path()],
               idempotency_key: Annotated[IdempotencyKey | None, Header(
                   alias="Idempotency-Key", description="Repeat it on a retry: within 24 h the same caller gets the "
                                                        "same run for the same campaign")] = None) -> Response[RunStarted]:
-    runs, queue, now = _stores()[1], _triggers()[0], utc_now()
+    runs, queue, now = _audited_runs(), _triggers()[0], utc_now()
     campaign = _campaign(campaign_id)
     logic.check_campaign_source(campaign.source, _policy())  # a campaign stored before the rule: 422, no run
     if idempotency_key is None:
@@ -188,6 +205,7 @@ def put_schedule(campaign_id: Annotated[CampaignId, Path()],
     campaign = _campaign(campaign_id)
     logic.check_schedule(schedule, "expression", utc_now())  # 422: more than once an hour
     stored = logic.put_schedule(campaign, schedule, _triggers()[1], campaigns)
+    _audit("invite_campaign.schedule_set", campaign_id, {"expression": stored.expression, "timezone": stored.timezone})
     logger.info("invite schedule set", extra={"campaign_id": campaign_id})
     return stored
 
@@ -196,6 +214,7 @@ def put_schedule(campaign_id: Annotated[CampaignId, Path()],
             tags=["invite campaigns"], responses={204: {"description": "No schedule any more"}, **NOT_FOUND, **ERRORS})
 def delete_schedule(campaign_id: Annotated[CampaignId, Path()]) -> Response[None]:
     logic.delete_schedule(_campaign(campaign_id), _triggers()[1], _stores()[0])
+    _audit("invite_campaign.schedule_clear", campaign_id, {})
     logger.info("invite schedule removed", extra={"campaign_id": campaign_id})
     return Response(status_code=204)
 

@@ -12,12 +12,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from attract.audit import Actor
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper
 from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.planning import execute, parse_request
 from attract.invites.planning_repository import PlanningLookups
-from attract.invites.run_repository import RunRepository
+from attract.invites.run_audit import AuditedRuns
 from attract.invites.source_rules import source_policy
 from attract.observability import logger, metrics, tracer
 from attract.providers.sources import open_source
@@ -28,19 +29,22 @@ load_settings = InvitePlannerSettings.load
 load_settings()
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+PLANNER = Actor.system("invite-planner")  # ends the runs it settles; a schedule's run is started by system:scheduler
 
 
 @lru_cache(maxsize=1)
 def _stores():
     settings = load_settings()
-    return (CampaignRepository(settings.table_name), RunRepository(settings.table_name),
-            PlanningLookups(settings.table_name), SqsBatchSender(settings.invites_queue_url))
+    return (CampaignRepository(settings.table_name), PlanningLookups(settings.table_name),
+            SqsBatchSender(settings.invites_queue_url))
 
 
 def _plan(record: SQSRecord) -> str:
     settings = load_settings()
-    campaigns, runs, lookups, queue = _stores()
+    campaigns, lookups, queue = _stores()
     request = parse_request(record.body)
+    # The run's start (a schedule's) and end (done, failed) are audited by the write that makes them.
+    runs = AuditedRuns(settings.table_name, PLANNER, request=record.body)
     pepper = email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds)
     receives = int(record.attributes.approximate_receive_count or 1)
     summary = execute(

@@ -12,11 +12,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from attract.audit import Actor
 from attract.clock import utc_now
 from attract.identity import email_hash, email_pepper, normalise_email
 from attract.invites.models import InvitationJob
 from attract.invites.repository import InviteRepository
-from attract.invites.run_repository import RunRepository
+from attract.invites.run_audit import AuditedRuns
 from attract.invites.sending import SendPolicy, TokenBucket, send_and_settle
 from attract.observability import logger, metrics, tracer
 from attract.settings import InviteSenderSettings, SettingsError
@@ -27,6 +28,7 @@ load_settings()
 
 # A batch whose every job failed is answered like any other (all ids listed), not raised: SQS retries the same.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+SENDER = Actor.system("invite-sender")  # audits a run's end when its last outcome settles it
 METRICS = {"sent": "InvitationsSent", "duplicate": "InvitationDuplicates", "reconcile": "InvitationsToReconcile",
            "suppressed": "InvitationsSuppressed", "cooldown": "InvitationsInCooldown"}
 
@@ -42,13 +44,16 @@ def _stores():
     policy = SendPolicy(public_base_url=settings.public_base_url, cooldown_days=settings.invite_cooldown_days,
                         invite_token_days=settings.invite_token_days)
     return (policy, InviteRepository(settings.table_name), SesRawMailer(settings.ses_configuration_set),
-            TokenBucket(settings.invite_max_send_rate), RunRepository(settings.table_name))
+            TokenBucket(settings.invite_max_send_rate))
 
 
 def _send(record: SQSRecord) -> str:
     settings = load_settings()
-    policy, store, mailer, bucket, runs = _stores()
+    policy, store, mailer, bucket = _stores()
     job = InvitationJob.model_validate(json.loads(record.body))
+    # The message names a person: the digest is taken of the run and the message id only.
+    runs = AuditedRuns(settings.table_name, SENDER,
+                       request={"campaign_id": job.campaign_id, "run_id": job.run_id, "message_id": record.message_id})
     address = normalise_email(job.recipient.email)
     digest = email_hash(address, email_pepper(settings.email_pepper_secret_id, settings.secret_max_age_seconds))
     signer = signer_for(settings.signing_key_secret_id, settings.secret_max_age_seconds)

@@ -376,3 +376,12 @@ class InviteApiSettings(Settings):
     source_object_arn_pattern: str
     source_table_arn_pattern: str
     source_secret_arn_pattern: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditSettings(Settings):
+    """GET /audit (admins): the audit trail, newest first (issue 15)."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "AUDIT_TABLE_NAME")
+    signing_key_secret_id: str = variable("SIGNING_KEY_SECRET_ID", min_length=1)  # the pages' cursors are signed
+    audit_table_name: str = variable("AUDIT_TABLE_NAME", min_length=3)

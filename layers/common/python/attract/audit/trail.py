@@ -16,9 +16,11 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
+from attract.attribution.keys import day_sort_key  # the owner of `DAY#` (docs/data-model.md)
 from attract.aws import Repository, to_item
 from attract.clock import iso, utc_now
 
@@ -37,8 +39,10 @@ class Actor:
         sub = str(claims.get("sub") or "")
         if not sub:
             raise ValueError("an audited action needs a verified caller (no sub claim)")
-        # Access tokens carry `username`; ID tokens `cognito:username`.
-        return cls(sub=sub, username=str(claims.get("username") or claims.get("cognito:username") or sub))
+        # Access tokens carry `username`; ID tokens `cognito:username`. The pool signs in by email
+        # (UsernameAttributes), so Cognito's username is a generated id; one that is an address is not kept.
+        username = str(claims.get("username") or claims.get("cognito:username") or sub)
+        return cls(sub=sub, username=sub if "@" in username else username)
 
     @classmethod
     def from_event(cls, event: dict) -> Actor:
@@ -63,6 +67,35 @@ def request_digest(request: Any) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def http_request(event: dict) -> dict:
+    """What an API request asked, for its digest: method, path, query and body as received (payload 2.0)."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded") and body:
+        import base64
+
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return {"method": http.get("method", ""), "path": event.get("rawPath") or http.get("path", ""),
+            "query": event.get("rawQueryString") or "", "body": body}
+
+
+def stored_details(details: dict | None) -> dict:
+    """Details as DynamoDB takes them: JSON values, numbers as Decimal (it refuses floats)."""
+    return json.loads(json.dumps(details or {}, default=str), parse_float=Decimal)
+
+
+def plain(value: Any) -> Any:
+    """A stored value back as JSON types: Decimal -> int or float, sets -> sorted lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        items = [plain(item) for item in value]
+        return sorted(items) if isinstance(value, set) else items
+    return value
+
+
 class AuditTrail(Repository):
     """Writes entries to the audit table (one PutItem each)."""
 
@@ -76,17 +109,17 @@ class AuditTrail(Repository):
         at = now or utc_now()
         entry_id = secrets.token_hex(8)
         entry = {
-            "PK": f"DAY#{at:%Y-%m-%d}", "SK": f"{iso(at)}#{entry_id}",
+            "PK": day_sort_key(at.astimezone(timezone.utc).date()), "SK": f"{iso(at)}#{entry_id}",
             "actor_key": actor.sub, "object_key": f"{object_type}#{object_id}",
             "id": entry_id, "at": iso(at), "action": action, "object_type": object_type, "object_id": object_id,
             "actor_sub": actor.sub, "actor_username": actor.username,
             "request_digest": request_digest(request if request is not None else {}),
-            "details": details or {},
+            "details": stored_details(details),
             "expires_at": int((at + timedelta(days=self.retention_days)).timestamp()),
         }
         self.dynamodb.put_item(TableName=self.table, Item=to_item(entry),
                                ConditionExpression="attribute_not_exists(PK)")
-        return entry
+        return {**entry, "details": plain(entry["details"])}
 
 
 def trail_from_environment(dynamodb=None) -> AuditTrail:
@@ -101,3 +134,10 @@ def audit(action: str, object_type: str, object_id: str, *, actor: Actor, reques
     request (after the action succeeded, the caller's retry repeats the action idempotently and audits again)."""
     return trail_from_environment(dynamodb).record(action, object_type, object_id, actor=actor, request=request,
                                                    details=details)
+
+
+def audit_request(event: dict, action: str, object_type: str, object_id: str, *, details: dict | None = None,
+                  dynamodb=None) -> dict:
+    """`audit` for an API route: the verified caller as actor, the request as received as its digest."""
+    return audit(action, object_type, object_id, actor=Actor.from_event(event), request=http_request(event),
+                 details=details, dynamodb=dynamodb)
