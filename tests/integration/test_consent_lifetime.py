@@ -223,3 +223,18 @@ def test_expired_and_nobody_answer_the_same_400(page):
     answers = {_page(world, token, "POST") for token in (expired, nobody, forged)}
     assert len(answers) == 1 and next(iter(answers))[0] == 400
     assert _entry(world, "2026-03", digest) is not None
+
+
+def test_an_overlapping_run_that_read_the_entry_before_the_mail_sends_nothing(world):
+    # A retried invocation running beside the first: it read the entry before the first run's mark
+    from attract.people.consent_renewal import RenewalPolicy, handle_entry
+    from attract.providers.ses import SesRawMailer
+
+    email, _ = _member(world)
+    (stale,) = world["store"].entries("2026-03")
+    assert _run(world, DUE + timedelta(days=1))["mailed"] == 1
+    policy = RenewalPolicy(public_base_url="https://go.acme.example", from_address="community@attract.example")
+    outcome = handle_entry(stale, "2026-03", DUE + timedelta(days=1), policy, world["signer"], world["store"],
+                           SesRawMailer(None, world["aws"].client("sesv2")),
+                           lambda *_: pytest.fail("no erasure"), lambda *_: pytest.fail("no audit"))
+    assert outcome == "sent_already" and len(_renewal_mails(world, email)) == 1
