@@ -100,8 +100,8 @@ class ConsentRepository(Repository):
 
     def renew(self, email_hash: str, month: str, now: datetime, text_version: str) -> bool:
         """The member's consent given again now (channel `renewal`) and its index entry moved to this month, in
-        one transaction. False when there is nothing to renew: no member, no entry of `month` (renewed already,
-        or removed), or its erasure was requested."""
+        one transaction. False when there is nothing to renew: no member, no mailed entry of `month` (renewed
+        already, or removed), or its erasure was requested."""
         at = _iso(now)
         update_member = {"Update": {
             "TableName": self.table, "Key": _member_key(email_hash), "ConditionExpression": "attribute_exists(PK)",
@@ -110,7 +110,9 @@ class ConsentRepository(Repository):
             "ExpressionAttributeNames": {"#at": "at"},
             "ExpressionAttributeValues": {":true": {"BOOL": True}, ":version": {"S": text_version}, ":at": {"S": at},
                                           ":channel": {"S": "renewal"}}}}
-        still_due = "attribute_exists(PK) AND attribute_not_exists(erasure_requested_at)"
+        # Mailed (a link exists only once its mail was claimed), not renewed since (a renewal clears the mark or
+        # moves the entry), its erasure not requested.
+        still_due = "attribute_exists(renewal_sent_at) AND attribute_not_exists(erasure_requested_at)"
         if month_of(now) == month:  # renewed within the month it was given: the same entry, its marks cleared
             entry = [{"Update": {"TableName": self.table, "Key": index_key(month, email_hash),
                                  "ConditionExpression": still_due,
