@@ -18,8 +18,9 @@ from attract.people.consent import CURSOR_KEY, PREFIX, index_key, index_put, mon
 
 
 def _member_key(email_hash: str) -> dict:
-    # The member item's key (attract.joins.repository.member_key): not imported, the public renew page stays light.
-    return {"PK": {"S": f"MEMBER#{email_hash}"}, "SK": {"S": "MEMBER"}}
+    from attract.joins.repository import member_key  # the owner of MEMBER# keys (docs/data-model.md)
+
+    return member_key(email_hash, "MEMBER")
 
 
 def _failed_condition(error: ClientError) -> bool:
