@@ -240,3 +240,41 @@ def test_an_overlapping_run_that_read_the_entry_before_the_mail_sends_nothing(wo
                            SesRawMailer(None, world["aws"].client("sesv2")),
                            lambda *_: pytest.fail("no erasure"), lambda *_: pytest.fail("no audit"))
     assert outcome == "sent_already" and len(_renewal_mails(world, email)) == 1
+
+
+def test_members_confirmed_before_the_index_existed_are_indexed_once_and_asked_in_turn(world):
+    # Two members of 2025 known only to the member index (MEMBERIDX#all), as before issue 15; one of them also
+    # renewed since (its entry moved): the walk's old entry is not their consent and goes
+    from attract.relevance.keys import index_put as member_index_put
+
+    old = datetime(2025, 6, 1, 9, tzinfo=timezone.utc)
+    members = [_member(world, at=old) for _ in range(3)]
+    for _, digest in members:
+        world["dynamodb"].delete_item(TableName=world["table"], Key={"PK": {"S": "CONSENT#2025-06"}, "SK": {"S": digest}})
+        world["dynamodb"].put_item(**member_index_put(world["table"], digest, old.isoformat(), [], None, {})["Put"])
+    renewed = members[2][1]
+    world["dynamodb"].put_item(**index_put(world["table"], renewed, T0)["Put"])
+    world["dynamodb"].update_item(TableName=world["table"], Key={"PK": {"S": f"MEMBER#{renewed}"}, "SK": {"S": "MEMBER"}},
+                                  UpdateExpression="SET consent.confirmed_at = :at",
+                                  ExpressionAttributeValues={":at": {"S": T0.isoformat()}})
+    from attract.people.consent_renewal import RenewalPolicy, run_renewals
+    from attract.providers.ses import SesRawMailer
+
+    # The walk goes a page a run (here pages of 2): the cursor stays until it is done; nothing is due yet
+    policy = RenewalPolicy(public_base_url="https://go.acme.example", from_address="community@attract.example",
+                           backfill_pages=1, backfill_page_size=2)
+    mailer = SesRawMailer(None, world["aws"].client("sesv2"))
+    today = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    assert run_renewals(today, policy, world["signer"], world["store"], mailer, pytest.fail, pytest.fail) == {
+        "indexed": 2}
+    assert world["store"].backfill_state()[0] is False and world["store"].cursor() is None
+    assert run_renewals(today, policy, world["signer"], world["store"], mailer, pytest.fail, pytest.fail) == {
+        "indexed": 1}
+    assert world["store"].backfill_state() == (True, None) and world["store"].cursor() == "2024-12"
+    assert run_renewals(today, policy, world["signer"], world["store"], mailer, pytest.fail, pytest.fail) == {}
+    # 24 months and a day after June 2025: the two mailed once, the renewed one's old entry removed
+    due = run_renewals(add_months(old, 24) + timedelta(days=1), policy, world["signer"], world["store"], mailer,
+                       lambda *_: None, lambda *_: None)
+    assert due == {"mailed": 2, "removed": 1}
+    assert [len(_renewal_mails(world, email)) for email, _ in members] == [1, 1, 0]
+    assert _entry(world, "2026-03", renewed) is not None

@@ -24,7 +24,8 @@ load_settings()
 
 ACTOR = Actor.system("consent-renewal")
 METRICS = {"mailed": "ConsentRenewalsMailed", "mail_failed": "ConsentRenewalMailFailed",
-           "erasure_requested": "ConsentErasuresRequested", "removed": "ConsentEntriesRemoved"}
+           "erasure_requested": "ConsentErasuresRequested", "removed": "ConsentEntriesRemoved",
+           "indexed": "ConsentEntriesBackfilled"}
 
 
 @lru_cache(maxsize=1)

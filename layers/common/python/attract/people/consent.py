@@ -22,6 +22,8 @@ ConsentChannel = Literal["join_form", "invitation", "renewal", "unknown"]
 CHANNELS: tuple[ConsentChannel, ...] = ("join_form", "invitation", "renewal", "unknown")
 PREFIX = "CONSENT#"
 CURSOR_KEY = {"PK": {"S": "CONSENTCURSOR"}, "SK": {"S": "CURSOR"}}  # the renewal job's first month still to read
+# How far the job's one-off walk of the member index got (members confirmed before the consent index existed).
+BACKFILL_KEY = {"PK": {"S": "CONSENTCURSOR"}, "SK": {"S": "BACKFILL"}}
 RENEW = "consent"  # signing purpose of the renew link
 
 

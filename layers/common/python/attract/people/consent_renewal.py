@@ -23,8 +23,9 @@ from typing import Literal, Protocol
 from attract.people.consent import add_months, month_of, next_month, renew_token, renew_url
 from attract.signing import Signer
 
-FIRST_MONTH = "2026-01"  # no consent was indexed before: where the job starts without a cursor
-Outcome = Literal["waiting", "mailed", "sent_already", "mail_failed", "in_grace", "erasure_requested",
+FIRST_MONTH = "2020-01"  # before any member of Attract: where the job starts without a cursor
+BACKFILL_PAGES = 50  # member index pages (100 members each) the one-off walk takes per run
+Outcome = Literal["indexed", "waiting", "mailed", "sent_already", "mail_failed", "in_grace", "erasure_requested",
                   "erasure_pending", "removed"]
 
 SUBJECT = "Do you want to stay in our talent community?"
@@ -45,11 +46,17 @@ class RenewalPolicy:
     months: int = 24
     grace_days: int = 30
     first_month: str = FIRST_MONTH
+    backfill_pages: int = BACKFILL_PAGES
+    backfill_page_size: int = 100
 
 
 class ConsentStore(Protocol):
     def cursor(self) -> str | None: ...
     def advance_cursor(self, month: str) -> None: ...
+    def backfill_state(self) -> tuple[bool, str | None]: ...
+    def save_backfill(self, after: str | None, done: bool) -> None: ...
+    def member_index_page(self, after: str | None, limit: int) -> tuple[list[tuple[str, datetime]], str | None]: ...
+    def index_if_absent(self, email_hash: str, consent_at: datetime) -> bool: ...
     def entries(self, month: str) -> list[dict]: ...
     def member(self, email_hash: str) -> dict | None: ...
     def claim_mail(self, month: str, email_hash: str, at: datetime) -> bool: ...
@@ -99,7 +106,8 @@ def handle_entry(entry: dict, month: str, now: datetime, policy: RenewalPolicy, 
     if consent_at is not None and add_months(consent_at, policy.months) > now:
         return "waiting"
     member = store.member(email_hash)
-    current = _moment(((member or {}).get("consent") or {}).get("confirmed_at"))
+    # Consents from before confirmed_at was kept: the confirmation is the join.
+    current = _moment(((member or {}).get("consent") or {}).get("confirmed_at") or (member or {}).get("joined_at"))
     if member is None or not member.get("email") or current is None or month_of(current) != month:
         # Gone (erased, left), or an older consent of someone who joined again: nothing to ask for.
         store.remove(month, email_hash)
@@ -127,13 +135,33 @@ def handle_entry(entry: dict, month: str, now: datetime, policy: RenewalPolicy, 
     return "mailed"
 
 
+def backfill(store: ConsentStore, pages: int, page_size: int, counts: Counter[str]) -> bool:
+    """Index members confirmed before the consent index existed, from the member index (`MEMBERIDX#all`), a
+    few pages a run, resumable. An entry that exists is left as it is. True once the whole index was walked."""
+    done, after = store.backfill_state()
+    for _ in range(0 if done else pages):
+        page, after = store.member_index_page(after, page_size)
+        indexed = sum(store.index_if_absent(email_hash, joined_at) for email_hash, joined_at in page)
+        if indexed:
+            counts["indexed"] += indexed
+        done = after is None
+        store.save_backfill(after, done)
+        if done:
+            break
+    return done
+
+
 def run_renewals(now: datetime, policy: RenewalPolicy, signer: Signer, store: ConsentStore, mailer: RenewalMailer,
                  request_erasure: ErasureRequest, audit: Audit) -> Counter[str]:
-    """One run as of `now`: the months from the cursor to the one `months` ago, each entry handled once."""
+    """One run as of `now`: the months from the cursor to the one `months` ago, each entry handled once.
+
+    Until the one-off walk of the member index is done (`backfill`), the cursor stays: the walk may still
+    add entries to any month."""
+    counts: Counter[str] = Counter()
+    backfilled = backfill(store, policy.backfill_pages, policy.backfill_page_size, counts)
     boundary = month_of(add_months(now, -policy.months))
     month = max(store.cursor() or policy.first_month, policy.first_month)
-    counts: Counter[str] = Counter()
-    empty_so_far = True
+    empty_so_far = backfilled
     while month <= boundary:
         outcomes = [handle_entry(entry, month, now, policy, signer, store, mailer, request_erasure, audit)
                     for entry in store.entries(month)]

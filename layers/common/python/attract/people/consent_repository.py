@@ -3,6 +3,8 @@
 Index entry: PK=CONSENT#<yyyy-mm of the consent's confirmation>, SK=<email hash>
              consent_at (ISO), renewal_sent_at (ISO, the mail's once-only mark), erasure_requested_at (ISO)
 Cursor:      PK=CONSENTCURSOR, SK=CURSOR    month: the first month the job still reads (only moves forward)
+Backfill:    PK=CONSENTCURSOR, SK=BACKFILL  after (the last member index key walked), done: the one-off walk of
+             MEMBERIDX#all that indexes members confirmed before the consent index existed
 Member:      PK=MEMBER#<email hash>, SK=MEMBER: read for its address and consent; a renewal updates `consent`.
 Every access is a GetItem, a Query of one month or a conditional write on a known key: never a Scan.
 """
@@ -14,7 +16,7 @@ from datetime import datetime, timezone
 from botocore.exceptions import ClientError
 
 from attract.aws import Repository, from_item
-from attract.people.consent import CURSOR_KEY, PREFIX, index_key, index_put, month_of
+from attract.people.consent import BACKFILL_KEY, CURSOR_KEY, PREFIX, index_key, index_put, month_of
 
 
 def _member_key(email_hash: str) -> dict:
@@ -49,6 +51,44 @@ class ConsentRepository(Repository):
             if not _failed_condition(error):
                 raise
 
+    def backfill_state(self) -> tuple[bool, str | None]:
+        """(done, the member index key the walk continues after)."""
+        item = self.dynamodb.get_item(TableName=self.table, Key=BACKFILL_KEY, ConsistentRead=True).get("Item")
+        state = from_item(item) if item else {}
+        return bool(state.get("done")), state.get("after")
+
+    def save_backfill(self, after: str | None, done: bool) -> None:
+        self.dynamodb.put_item(TableName=self.table, Item={**BACKFILL_KEY, "type": {"S": "consent_backfill"},
+                                                           "done": {"BOOL": done},
+                                                           **({"after": {"S": after}} if after else {})})
+
+    def member_index_page(self, after: str | None, limit: int = 100) -> tuple[list[tuple[str, datetime]], str | None]:
+        """A page of the member index (attract.relevance.keys): (email hash, joined_at) and the key to go on after."""
+        from attract.relevance.keys import INDEX_PARTITION
+        from attract.relevance.keys import index_key as member_index_key
+
+        request = {"TableName": self.table, "KeyConditionExpression": "PK = :pk", "Limit": limit,
+                   "ProjectionExpression": "SK, joined_at",
+                   "ExpressionAttributeValues": {":pk": {"S": INDEX_PARTITION}}}
+        if after:
+            request["ExclusiveStartKey"] = member_index_key(after)
+        response = self.dynamodb.query(**request)
+        page = [(item["SK"]["S"], datetime.fromisoformat(item["joined_at"]["S"])) for item in response["Items"]
+                if "joined_at" in item]
+        last = response.get("LastEvaluatedKey")
+        return page, (last["SK"]["S"] if last else None)
+
+    def index_if_absent(self, email_hash: str, consent_at: datetime) -> bool:
+        """The entry a confirmation would have written, unless it exists (the confirmation's own, or a walk's)."""
+        try:
+            self.dynamodb.put_item(**index_put(self.table, email_hash, consent_at)["Put"],
+                                   ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as error:
+            if _failed_condition(error):
+                return False
+            raise
+        return True
+
     def entries(self, month: str) -> list[dict]:
         """Every index entry of one month (plain dicts with `email_hash`), page by page."""
         found: list[dict] = []
@@ -64,7 +104,7 @@ class ConsentRepository(Repository):
     def member(self, email_hash: str) -> dict | None:
         """The member's address and consent, or None when there is no member (erased, left, never confirmed)."""
         response = self.dynamodb.get_item(TableName=self.table, Key=_member_key(email_hash), ConsistentRead=True,
-                                          ProjectionExpression="email, consent")
+                                          ProjectionExpression="email, consent, joined_at")
         return from_item(response["Item"]) if "Item" in response else None
 
     def _mark(self, month: str, email_hash: str, attribute: str, at: datetime) -> bool:
