@@ -278,3 +278,16 @@ def test_members_confirmed_before_the_index_existed_are_indexed_once_and_asked_i
     assert due == {"mailed": 2, "removed": 1}
     assert [len(_renewal_mails(world, email)) for email, _ in members] == [1, 1, 0]
     assert _entry(world, "2026-03", renewed) is not None
+
+
+def test_an_address_no_header_can_carry_is_counted_and_does_not_stop_the_run(world):
+    _, unmailable_hash = _member(world)
+    world["dynamodb"].update_item(TableName=world["table"], Key={"PK": {"S": f"MEMBER#{unmailable_hash}"},
+                                                                 "SK": {"S": "MEMBER"}},
+                                  UpdateExpression="SET email = :email",
+                                  ExpressionAttributeValues={":email": {"S": "jos\u00e9@example.com"}})
+    email, _ = _member(world)
+    assert _run(world, DUE + timedelta(days=1)) == {"mail_failed": 1, "mailed": 1}
+    assert len(_renewal_mails(world, email)) == 1
+    assert "renewal_sent_at" not in _entry(world, "2026-03", unmailable_hash)  # not claimed: never erased unasked
+    assert _run(world, DUE + timedelta(days=40)).get("erasure_requested", 0) == 1  # only the mailed one

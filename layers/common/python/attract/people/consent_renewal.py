@@ -123,7 +123,12 @@ def handle_entry(entry: dict, month: str, now: datetime, policy: RenewalPolicy, 
         return "erasure_requested"
     from attract.invites.sending import NotSent
 
-    raw = renewal_letter(str(member["email"]), email_hash, month, now, policy, signer)  # before the claim: may raise
+    try:
+        raw = renewal_letter(str(member["email"]), email_hash, month, now, policy, signer)
+    except ValueError:
+        # An address no header can carry as written (a non-ASCII local part: SES has no SMTPUTF8). Not claimed:
+        # counted (ConsentRenewalMailFailed) and tried again each day, never erased unasked; the run goes on.
+        return "mail_failed"
     if not store.claim_mail(month, email_hash, now):
         return "sent_already"
     try:
