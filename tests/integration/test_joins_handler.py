@@ -71,6 +71,10 @@ def test_join_event_holds_mails_and_the_form_post_confirms_once(function_env, lo
     assert status == 200 and "You're in" in page
     member = _item(local_aws, pk, "MEMBER")
     assert member["email"] == "grace.hopper@example.com" and member["consent"]["text_version"] == "v1"
+    # Consent lifetime: the channel kept, and the consent indexed under its month in the same transaction
+    assert member["consent"]["channel"] == "join_form"
+    month = member["consent"]["confirmed_at"][:7]
+    assert _item(local_aws, f"CONSENT#{month}", pk.removeprefix("MEMBER#"))["consent_at"][:7] == month
     attribution = _item(local_aws, pk, "ATTRIBUTION")
     assert "grace" not in json.dumps(attribution, default=str).lower()
     assert [t["origin"] for t in attribution["touches"]] == ["join"]  # the untrusted ids credited nothing
@@ -260,8 +264,9 @@ def test_an_invitation_token_credits_the_invitation(stores, local_aws):
         "channel": "email", "source": "recruiter", "medium": "invitation"}))
     link_token = _submit(stores, "invited@example.com", now, invite_token=token)
     assert confirm_join(link_token, now, POLICY, SIGNER, members)
-    (_, path) = members.find(email_hash("invited@example.com", "pepper"))
+    (member, path) = members.find(email_hash("invited@example.com", "pepper"))
     assert [(t.origin, t.campaign, t.credits["first_touch"]) for t in path] == [("invite", "Alumni invite", 1)]
+    assert member.consent["channel"] == "invitation"  # consent given on the invitation's way in
 
 
 def test_one_invitation_token_credits_one_join(stores, local_aws):

@@ -385,3 +385,25 @@ class AuditSettings(Settings):
     REQUIRED = ("SIGNING_KEY_SECRET_ID", "AUDIT_TABLE_NAME")
     signing_key_secret_id: str = variable("SIGNING_KEY_SECRET_ID", min_length=1)  # the pages' cursors are signed
     audit_table_name: str = variable("AUDIT_TABLE_NAME", min_length=3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentRenewalSettings(Settings):
+    """Schedule (daily) -> SES and ErasureQueue: asks members to renew their consent, erases who did not.
+
+    Its own dataclass (not fields of Settings): only this function pays for the generated methods.
+    """
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "MAIL_FROM_ADDRESS", "ERASURE_QUEUE_URL")
+    signing_key_secret_id: str = variable("SIGNING_KEY_SECRET_ID", min_length=1)
+    mail_from_address: str = variable("MAIL_FROM_ADDRESS", min_length=3)
+    erasure_queue_url: str = variable("ERASURE_QUEUE_URL", min_length=1)
+    consent_renewal_months: int = variable("CONSENT_RENEWAL_MONTHS", 24, parse=_integer, ge=1, le=120)
+    consent_grace_days: int = variable("CONSENT_GRACE_DAYS", 30, parse=_integer, ge=1, le=365)
+
+
+class ConsentSettings(Settings):
+    """GET/POST /consent/{token}: the renew page and its button."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID",)
+    signing_key_secret_id: str

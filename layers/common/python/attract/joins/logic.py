@@ -254,6 +254,8 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
             "email": request.email, "name": request.name, "skills": skills, "location": location,
             # The version the server shows: the client's consent_text_version is ignored (finding 5).
             "consent_text_version": policy.consent_text_version, "ads_consent": request.ads_consent,
+            # The invitation's own form, or the careers site's (attract.people.consent.CHANNELS).
+            "consent_channel": "invitation" if captured.invite else "join_form",
             "visitor_id": captured.visitor_id, "touches": [t.model_dump(mode="json") for t in captured.touches],
             "landing": landing_touch(request, now).model_dump(mode="json"), "claims": captured.claims,
             "invite": captured.invite,
@@ -360,7 +362,9 @@ def confirm_join(token: str, now: datetime, policy: JoinPolicy, signer: Signer, 
         member_id=str(uuid.uuid4()), email=pending.email, email_hash=email_digest, name=pending.name or "",
         skills=pending.skills, location=pending.location, joined_at=now, visitor_id=pending.visitor_id,
         consent={"granted": True, "text_version": pending.consent_text_version or policy.consent_text_version,
-                 "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat(), "ads": pending.ads_consent},
+                 "at": pending.submitted_at.isoformat(), "confirmed_at": now.isoformat(), "ads": pending.ads_consent,
+                 # Pending joins held before the channel was kept: unknown (attract.people.consent.consent_channel).
+                 "channel": pending.consent_channel or "unknown"},
     )
     for _ in range(MAX_SIGNED_CLICKS + 2):  # each retry drops at least one claim (a click or the invitation)
         path_touches = captured or ([Touch.model_validate(pending.landing)] if pending.landing else [])

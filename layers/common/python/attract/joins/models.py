@@ -127,6 +127,7 @@ class PendingJoin(BaseModel):
     skills: list[str] = Field(default_factory=list)
     location: str | None = None
     consent_text_version: str | None = None
+    consent_channel: str | None = None  # how consent is given (attract.people.consent.CHANNELS); None before it was kept
     ads_consent: bool = False  # may the ad platform that brought them be told (hashed)? JoinRequest.ads_consent
     visitor_id: str | None = None  # trusted (signed) only
     touches: list[dict] = Field(default_factory=list)  # captured at submission (Touch dumps)

@@ -10,8 +10,8 @@ Mail limits (attract.joins.limits), each with TTL:
   per source:  PK=MAILLIMIT#source#<network hash>, SK=HOUR#<hour>  (n: mails this clock hour)
   account:     PK=MAILLIMIT#account,               SK=HOUR#<hour>  (n: mails this clock hour, all joins)
 A submission holds the pending join, the mailbox mark and the source's count in one transaction, so a
-refused limit writes nothing. A confirmation writes member, attribution, claims and aggregates, deletes the
-pending item in one transaction; the mailbox mark of that submission is then released (docs/decisions.md).
+refused limit writes nothing. A confirmation writes member, attribution, claims, aggregates and the consent's index entry
+(attract.people.consent), deletes the pending item in one transaction; the mailbox mark of that submission is then released (docs/decisions.md).
 """
 
 import random
@@ -229,6 +229,7 @@ class MemberRepository(Repository):
                 untrusted_ids: dict, invite: str | None = None) -> None:
         """All or nothing, with the join's aggregates. LinkUsedError: pending item gone or replaced, or
         already a member. ClickClaimedError: some claims (clicks, the invitation) were taken (nothing was written)."""
+        from attract.people.consent import index_put as consent_index_put
         from attract.relevance.keys import index_put  # the confirmation's only (it imports this module)
 
         pk = f"MEMBER#{member.email_hash}"
@@ -255,8 +256,11 @@ class MemberRepository(Repository):
             # The keys this join is counted under, kept for the relevance aggregates (attract.attribution.relevant).
             own[1] = {"Put": {**own[1]["Put"], "Item": to_item(attribution | {"reported": planned.reported})}}
             # The member index entry the profile scorer walks (attract.relevance.keys: plain dicts, no taxonomy).
+            # And the consent's index entry (CONSENT#<month of the confirmation>): the renewal job Queries it.
+            # One more Put: own (<= 9) + aggregates (<= 18 keys + totals + day counts) + 2 stay far below 100.
             actions = own + planned.actions + [index_put(self.table, member.email_hash, member.joined_at.isoformat(),
-                                                         member.skills, member.location, planned.reported)]
+                                                         member.skills, member.location, planned.reported),
+                                               consent_index_put(self.table, member.email_hash, member.joined_at)]
             try:
                 self.dynamodb.transact_write_items(TransactItems=actions)
                 return
