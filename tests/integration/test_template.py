@@ -15,7 +15,7 @@ from attract_local.cfn import ROOT, http_routes, load_template
 from tests.support import sam_translate
 
 TEMPLATE = ROOT / "template.yaml"
-PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction"}
+PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction", "ForgetFunction"}
 # Routes without an authorizer, as the template's own HttpApi events declare them (not listed again here).
 PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 
