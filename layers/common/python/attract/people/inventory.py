@@ -21,7 +21,7 @@ from attract.aws import Repository, batch_get, from_item
 from attract.campaigns.channels import AD_CHANNELS
 from attract.campaigns.conversions_repository import conversion_key, due_hour, held_key
 from attract.invites.repository import claim_key as send_claim_key
-from attract.invites.repository import cooldown_key, suppression_key
+from attract.invites.repository import cooldown_key, invite_touch_id, suppression_key
 from attract.joins.repository import claim_key, invite_claim_key, mailbox_mark_key, member_key
 from attract.people.keys import erasure_key, person_partition
 from attract.relevance.keys import index_key, score_key
@@ -212,6 +212,9 @@ def _leads_of(held: Holdings) -> Leads:
         if row.get("invite_key"):
             leads.invite_keys.add(str(row["invite_key"]))
     leads.campaign_ids.discard("")
+    # The invitation claim is keyed by the invitation's touch id, derived from the campaign and the person: found
+    # even when the click on the invitation's link, not the invitation, stands in the attribution.
+    leads.invite_touch_ids.update(invite_touch_id(campaign, held.email_hash) for campaign in leads.campaign_ids)
     return leads
 
 
