@@ -13,7 +13,13 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from attract.api import json_response, register_error_handlers, reject_non_json, reject_unless_group, with_security_headers
+from attract.api import (
+    json_response,
+    register_error_handlers,
+    reject_non_json,
+    reject_unless_group,
+    with_security_headers,
+)
 from attract.audit import Actor, audit
 from attract.clock import utc_now
 from attract.errors import InvalidRequestError

@@ -42,7 +42,6 @@ DONE_PAGE = page(title="Your request is received", body=(
 INVALID_PAGE = page(title="This link is not valid", body=(
     "<p>The link is incomplete, damaged or too old. Use the link in the email exactly as it came, or reply to the "
     "email to ask us to delete your data.</p>"))
-HTML = {"content": {"text/html": {}}}
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +55,9 @@ def _signer() -> Signer:
 
 
 @app.get("/d/<token>", summary="The delete-my-data page (changes nothing)", tags=["people"],
-         responses={200: {"description": "A page with a button that POSTs to the same URL", **HTML},
-                    400: {"description": "A damaged, forged or expired link: an HTML page", **HTML}})
+         responses={200: {"description": "A page with a button that POSTs to the same URL", "content": {"text/html": {}}},
+                    400: {"description": "A damaged, forged or expired link: an HTML page",
+                          "content": {"text/html": {}}}})
 def forget_page(token: str) -> Response[str]:
     if open_forget_token(_signer(), token, utc_now()) is None:
         return html_response(400, INVALID_PAGE)
@@ -65,8 +65,10 @@ def forget_page(token: str) -> Response[str]:
 
 
 @app.post("/d/<token>", summary="Delete my data: the erasure is queued (the body is ignored)", tags=["people"],
-          responses={200: {"description": "Queued: an HTML page (the same whoever the link names)", **HTML},
-                     400: {"description": "A damaged, forged or expired link: an HTML page", **HTML}})
+          responses={200: {"description": "Queued: an HTML page (the same whoever the link names)",
+                           "content": {"text/html": {}}},
+                     400: {"description": "A damaged, forged or expired link: an HTML page",
+                           "content": {"text/html": {}}}})
 def forget(token: str) -> Response[str]:
     now = utc_now()
     person = open_forget_token(_signer(), token, now)

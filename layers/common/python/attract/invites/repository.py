@@ -25,8 +25,8 @@ from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.runs import FIRST_OUTCOME_AT, LAST_OUTCOME_AT
 from attract.invites.tokens import recipient_key
-from attract.retry import with_backoff
 from attract.people.keys import invited_item
+from attract.retry import with_backoff
 from attract.tracking.repository import invite_key, invite_token_key
 
 if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder

@@ -52,7 +52,7 @@ def touch_keys(touch: dict) -> list[dict]:
         ad_click = next((kind for kind in CLICK_ID_PARAMS if kind in click_ids), None)
         if ad_click and touch.get("link_code"):
             keys.append(landing_key(str(touch["link_code"]), ad_click, click_ids[ad_click]))
-    return keys + [key_of(touch)]
+    return [*keys, key_of(touch)]
 
 
 def erase_person(email_hash: str, reason: str, now: datetime, records: Records, store: ErasureStore,

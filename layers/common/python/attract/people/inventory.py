@@ -87,7 +87,7 @@ class Holdings:
 
     @property
     def tombstoned(self) -> bool:
-        return bool(self.suppression) and self.suppression.get("reason") == "erased"
+        return self.suppression is not None and self.suppression.get("reason") == "erased"
 
     def personal_items(self) -> list[dict]:
         """Every item that holds personal data or is tied to the person; not the tombstone, the erasure's status
