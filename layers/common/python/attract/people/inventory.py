@@ -143,6 +143,10 @@ class PersonRecords(Repository):
         held.person_rows = self._partition(person_partition(email_hash))
         leads.add(_leads_of(held))
         touches = TouchRepository(self.table, self.dynamodb)
+        # The join credited clicks of several visitors (browsers) perhaps, while the member item names one: each
+        # credited click's lookup names its visitor.
+        for click in sorted(leads.click_ids):
+            leads.visitor_ids.update(touches.visitors_by_click("tc_click", click))
         held.touches = touches.touch_items_of(email_subject(email_hash))
         for visitor in sorted(leads.visitor_ids):
             visited = touches.touch_items_of(visitor_subject(visitor))
