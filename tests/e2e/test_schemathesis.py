@@ -32,9 +32,9 @@ REFUSALS.config.phases.update(phases=["fuzzing"])
 REFUSED_EXAMPLES = 2
 MAX_EXAMPLES = int(os.environ.get("ATTRACT_FUZZ_EXAMPLES", "12"))
 # Pages meant for a person's browser answer HTML, including their 4xx.
-HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}")
+HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}", "/d/{token}")
 # In the order a refused role is picked: one with a token first (the function's 403), else anonymous (401).
-ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "anonymous": None}
+ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "admin": ["admins"], "anonymous": None}
 # What clients send in Content-Type, right or wrong (reject_non_json's cases and the ones that were 500s).
 CONTENT_TYPES = st.one_of(
     st.sampled_from(["application/json", "Application/JSON", "application/json; charset=utf-8",
@@ -139,11 +139,14 @@ def _hostile_headers(role: str):
 test_generated_requests_as_marketer = _generated("marketer")
 test_generated_requests_as_recruiter = _generated("recruiter")
 test_generated_requests_as_anonymous = _generated("anonymous")
+test_generated_requests_as_admin = _generated("admin")
+test_refusals_as_marketer = _refusals("marketer")
 test_refusals_as_recruiter = _refusals("recruiter")
 test_refusals_as_anonymous = _refusals("anonymous")
 test_hostile_headers_as_marketer = _hostile_headers("marketer")
 test_hostile_headers_as_recruiter = _hostile_headers("recruiter")
 test_hostile_headers_as_anonymous = _hostile_headers("anonymous")
+test_hostile_headers_as_admin = _hostile_headers("admin")
 
 
 def test_each_operation_runs_as_its_groups_and_one_refused_role():
