@@ -34,7 +34,7 @@ MAX_EXAMPLES = int(os.environ.get("ATTRACT_FUZZ_EXAMPLES", "12"))
 # Pages meant for a person's browser answer HTML, including their 4xx.
 HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}", "/d/{token}")
 # In the order a refused role is picked: one with a token first (the function's 403), else anonymous (401).
-ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "admin": ["admins"], "anonymous": None}
+ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "anonymous": None, "admin": ["admins"]}
 # What clients send in Content-Type, right or wrong (reject_non_json's cases and the ones that were 500s).
 CONTENT_TYPES = st.one_of(
     st.sampled_from(["application/json", "Application/JSON", "application/json; charset=utf-8",
