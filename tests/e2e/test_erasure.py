@@ -1,11 +1,12 @@
 """Issue 15's "Done means", over HTTP through the local stack: a person who landed from an ad (their conversion
 queued for Google), was invited and clicked the links, joined; an admin erases them. Then the export is empty, the
-report's totals are unchanged, a later invitation does not reach them, the audit trail shows who erased them, and
+report's totals are unchanged, a later invitation or import does not reach them, the audit trail shows who erased them, and
 the conversion held for Google is never uploaded. And the "delete my data" link of each email works."""
 
 import base64
 import json
 import re
+import sqlite3
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,9 @@ import requests
 
 from attract.aws import from_item
 from attract.identity import email_hash
+from attract.invites.campaign_repository import CampaignRepository
+from attract.invites.campaigns import InviteCampaign
+from attract.invites.run_repository import RunRepository
 from attract_local.conversions import sweep_at
 from attract_local.invitee import land_from_ad, landing_fields
 from attract_local.mailbox import confirm_link, sent_invitations, sent_mail
@@ -77,8 +81,40 @@ def _audit_entries(aws, digest: str) -> list[dict]:
     return [from_item(item) for item in items]
 
 
+def _run_from_an_ats(aws, tmp_path, emails: list[str]):
+    """A scheduled run of a new invite campaign on a SQLite "ATS" holding `emails` (as tests/e2e/test_invite_pipeline.py
+    runs one): the stack's planner and sender by themselves. The run's status once done."""
+    domain = f"later-{uuid.uuid4().hex[:8]}.example"
+    aws.client("sesv2").create_email_identity(EmailIdentity=domain)
+    with sqlite3.connect(tmp_path / "ats.db") as connection:
+        connection.execute("CREATE TABLE candidates (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT, "
+                           "consent INTEGER, updated_at TEXT)")
+        connection.executemany("INSERT INTO candidates VALUES (?, ?, ?, ?, ?)", [
+            (n, address, "Someone", 1, "2026-01-01T00:00:00Z") for n, address in enumerate(emails, 1)])
+    campaign_id, table = "c" + uuid.uuid4().hex[:12], aws.refs["AttractTable"]
+    CampaignRepository(table, aws.client("dynamodb")).create(InviteCampaign.model_validate({
+        "id": campaign_id, "name": "Later import", "destination": "https://careers.example.com/community",
+        "source": {"kind": "sqlite", "path": str(tmp_path / "ats.db"), "table": "candidates"},
+        "mapping": {"email": "email", "first_name": "first_name", "consent": "consent", "updated_at": "updated_at",
+                    "external_id": "id"},
+        "subject": "{{first_name}}, join us", "text": "Hello {{first_name}}: {{invite_url}}",
+        "sender": {"from": f"Acme <careers@{domain}>", "postal_address": "1 Main Street, Springfield"},
+        "link_code": "later1", "created_at": datetime.now(timezone.utc)}))
+    due = datetime.now(timezone.utc) + timedelta(seconds=2)
+    aws.client("scheduler").create_schedule(
+        Name=f"invite-{campaign_id}", GroupName="default", ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",
+        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="NONE",
+        Target={"Arn": aws.attrs[("InvitePlanQueue", "Arn")], "RoleArn": aws.attrs[("InviteSchedulerRole", "Arn")],
+                "Input": json.dumps({"campaign_id": campaign_id, "scheduled_at": "<aws.scheduler.scheduled-time>"})})
+    runs = RunRepository(table, aws.client("dynamodb"))
+    run_id = f"s-{due:%Y%m%dT%H%M%S}Z"
+    _wait(lambda: (runs.get(campaign_id, run_id) or {}).get("status") == "done", "the later run")
+    aws.client("scheduler").delete_schedule(Name=f"invite-{campaign_id}")
+    return RunRepository.to_response(runs.get(campaign_id, run_id))
+
+
 def test_an_admin_erases_a_member_who_came_from_an_ad_was_invited_and_clicked(api, aws_endpoint, stack, marketer,
-                                                                             recruiter, admin, browser):
+                                                                             recruiter, admin, browser, tmp_path):
     aws = stack[0]
     email = f"erase-me-{uuid.uuid4().hex[:8]}@example.com"
     digest = email_hash(email, _pepper(aws))
@@ -140,6 +176,9 @@ def test_an_admin_erases_a_member_who_came_from_an_ad_was_invited_and_clicked(ap
         return item and int(item.get("skipped_suppressed", {"N": "0"})["N"]) == 1
 
     _wait(skipped, "the sender's skip")
+    # And a later import: a campaign run on an ATS that still holds their address plans everyone but them
+    later = _run_from_an_ats(aws, tmp_path, [email, f"someone-{uuid.uuid4().hex[:6]}@example.com"])
+    assert later.counts.planned == 1 and later.counts.sent == 1 and later.counts.skipped == {"suppressed": 1}
     assert len(sent_invitations(aws_endpoint, email)) == 1  # still only the first one
     # The audit trail shows who erased them (the admin's sub and username), by the hash, never the address
     who = _claims(admin)
