@@ -1,7 +1,7 @@
 """Issue 15's "Done means", over HTTP through the local stack: a person who landed from an ad (their conversion
 queued for Google), was invited and clicked the links, joined; an admin erases them. Then the export is empty, the
-report's totals are unchanged, a later invitation or import does not reach them, the audit trail shows who erased them, and
-the conversion held for Google is never uploaded. And the "delete my data" link of each email works."""
+report's totals are unchanged, a later invitation or import does not reach them, the audit trail shows who erased
+them, and the conversion held for Google is never uploaded. And the "delete my data" link of each email works."""
 
 import base64
 import json
