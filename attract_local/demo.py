@@ -174,13 +174,46 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
         ledger.confirmed(origin, person_label, 200)
 
     _wait_until_drained(aws, "ScoringQueue", timeout_s=60)  # every confirmed member scored against the profile
+    # An ad joiner who is relevant to no profile (sql only): the overlap below stays as it is explained
+    erasure = erase_one(api, recruiter, "ad-google_search-2@example.com" if platforms else "person7@example.com")
     print_recorded(api, table, marketer, links, visitors)
     totals = print_attribution(api, ledger)
     if platforms:
         print_costs(api, platforms)
     if profile:
         print_overlap(api, recruiter, profile)
-    return {"confirmed": len(ledger.joins), "by_origin": dict(ledger.by_origin()), "model_totals": totals}
+    return {"confirmed": len(ledger.joins), "by_origin": dict(ledger.by_origin()), "model_totals": totals,
+            "erasure": erasure}
+
+
+def _report_totals(api: str, recruiter: dict[str, str]) -> dict:
+    return {model: _report(api, model=model, group_by="channel")["totals"] for model in MODELS}
+
+
+def erase_one(api: str, recruiter: dict[str, str], email: str) -> dict:
+    """Issue 15: an admin exports what Attract holds about one person, erases them, and exports again."""
+    admin = {"Authorization": "Bearer " + mint_token(["admins"])}
+    print("\n== 8. A person's rights: an admin exports what Attract holds about one member, then erases them")
+    before = _report_totals(api, recruiter)
+    export = requests.get(f"{api}/people/export", headers=admin, params={"email": email}, timeout=30).json()
+    held = [name for name in ("member", "attribution", "touches", "claims", "conversions", "relevance")
+            if export.get(name) and export[name] != {"index_entry": None, "scores": []}]
+    print(f"   GET /people/export (found by the keyed hash of the address, never a scan): {', '.join(held)}")
+    erased = requests.delete(f"{api}/people", headers=admin, params={"email": email}, timeout=30)
+    print(f"   DELETE /people -> {erased.status_code} {erased.json().get('status')}: the eraser works the queue, "
+          "tombstone first")
+    status: dict = {}
+    deadline = time.monotonic() + 60
+    while status.get("status") != "done" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        status = requests.get(f"{api}/people/erasure", headers=admin, params={"email": email}, timeout=30).json()
+    after = requests.get(f"{api}/people/export", headers=admin, params={"email": email}, timeout=30).json()
+    unchanged = _report_totals(api, recruiter) == before
+    removed = sum((status.get("removed") or {}).values())
+    print(f"   erasure {status.get('status')}: {removed} item(s) removed; the export is now "
+          f"{'empty' if after.get('empty') else 'NOT empty'} (kept: {', '.join(after.get('kept') or {}) or 'nothing'}); "
+          f"the report's totals are {'unchanged' if unchanged else 'CHANGED'}")
+    return {"status": status.get("status"), "empty_after": bool(after.get("empty")), "totals_unchanged": unchanged}
 
 
 def _said(response: requests.Response) -> str:

@@ -64,6 +64,12 @@ def test_the_demo_runs_every_step_and_reports_what_the_issues_promise(demo_outpu
     # And the scheduled second run read only the changed rows and invited only the new person
     assert "status done: rows 2, planned 1, sent 1, failed 0" in out and "skipped: already_invited 1" in out
     assert "per recipient: at most 1" in out
+    # Issue 15: an admin exports and erases one member who came from an ad; the export is empty afterwards and the
+    # report's totals are unchanged (the anonymous aggregates stay)
+    assert "GET /people/export (found by the keyed hash of the address, never a scan): member, attribution" in out
+    assert "DELETE /people -> 202" in out
+    assert re.search(r"erasure done: \d+ item\(s\) removed; the export is now empty \(kept: tombstone, erasure, "
+                     r"erased_conversion_marks\); the report's totals are unchanged", out), out[out.find("== 8."):][:1500]
 
 
 

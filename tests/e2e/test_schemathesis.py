@@ -36,7 +36,7 @@ REFUSALS.config.phases.update(phases=["fuzzing"])
 REFUSED_EXAMPLES = 2
 MAX_EXAMPLES = int(os.environ.get("ATTRACT_FUZZ_EXAMPLES", "12"))
 # Pages meant for a person's browser answer HTML, including their 4xx.
-HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}", "/consent/{token}")
+HTML_ROUTES = ("/r/{code}", "/joins/confirm/{token}", "/u/{token}", "/consent/{token}", "/d/{token}")
 # In the order a refused role is picked: one with a token first (the function's 403), else anonymous (401).
 # `admin` last: the admins' routes are refused to a marketer, every other route's refused role stays as it was.
 ROLES = {"marketer": ["marketers"], "recruiter": ["recruiters"], "anonymous": None, "admin": ["admins"]}

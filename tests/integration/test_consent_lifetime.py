@@ -14,6 +14,7 @@ import pytest
 from attract.aws import from_item, to_item
 from attract.people.consent import add_months, index_put, renew_token
 from attract.people.consent_repository import ConsentRepository
+from attract.people.forget_link import open_forget_token
 from attract.signing import Signer
 from tests.support import FakeLambdaContext, load_event
 
@@ -104,6 +105,9 @@ def test_mailed_once_after_24_months_and_a_day_even_when_run_twice(world):
     body = mail.get_body(("plain",)).get_content()
     assert RENEW_LINK.search(body).group(1).startswith("https://go.acme.example/consent/")
     assert mail["List-Unsubscribe"].startswith("<https://go.acme.example/u/")
+    # and the "delete my data" link every mail carries, signed for this person
+    forget = re.search(r"https://go\.acme\.example/d/(\S+)", body).group(1)
+    assert open_forget_token(world["signer"], forget, DUE + timedelta(days=2)) == digest
     assert mail["From"] == "community@attract.example"
     assert _entry(world, "2026-03", digest)["renewal_sent_at"].startswith(str((DUE + timedelta(days=1)).date()))
     assert _audited(world, digest, "person.consent_renewal_sent") == 1

@@ -16,7 +16,7 @@ from tests.support import sam_translate
 
 TEMPLATE = ROOT / "template.yaml"
 PUBLIC_FUNCTIONS = {"TrackingFunction", "JoinsFunction", "InviteUnsubscribeFunction", "WebFunction",
-                    "ConsentFunction"}
+                    "ConsentFunction", "ForgetFunction"}
 # Routes without an authorizer, as the template's own HttpApi events declare them (not listed again here).
 PUBLIC_ROUTES = {route.key for route in http_routes(load_template()) if route.public}
 

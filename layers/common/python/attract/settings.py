@@ -174,6 +174,8 @@ class Settings:
     user_pool_client_id: str | None = variable("USER_POOL_CLIENT_ID", None, min_length=1)
     # Target profiles (issue 14): work for the profile scorer (new members, profile versions); empty = none.
     scoring_queue_url: str = variable("SCORING_QUEUE_URL", "")
+    # Where erasures wait for the eraser (issue 15: the admin's DELETE /people, a person's own link, the consent job).
+    erasure_queue_url: str | None = variable("ERASURE_QUEUE_URL", None, min_length=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -293,6 +295,26 @@ class ProfileScorerSettings(Settings):
 
     REQUIRED = ("SCORING_QUEUE_URL",)
     scoring_queue_url: str
+
+
+class PeopleSettings(Settings):
+    """GET /people/export, DELETE /people, GET /people/erasure (admins)."""
+
+    REQUIRED = ("EMAIL_PEPPER_SECRET_ID", "ERASURE_QUEUE_URL")
+    email_pepper_secret_id: str
+    erasure_queue_url: str
+
+
+class EraserSettings(Settings):
+    """SQS (ErasureQueue) -> a person's data removed, the tombstone kept."""
+
+
+class ForgetSettings(Settings):
+    """GET/POST /d/{token}: the "delete my data" link of every email."""
+
+    REQUIRED = ("SIGNING_KEY_SECRET_ID", "ERASURE_QUEUE_URL")
+    signing_key_secret_id: str
+    erasure_queue_url: str
 
 
 class ReportsSettings(Settings):

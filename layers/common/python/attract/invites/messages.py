@@ -129,6 +129,7 @@ class Letter:
     invite_url: str
     unsubscribe_url: str
     message_key: str  # campaign + recipient: the same for a resend
+    forget_url: str | None = None  # "delete my data" (attract.people.forget_link), in the footer of every invitation
 
 
 def message_id(message_key: str, from_address: str) -> str:
@@ -142,24 +143,29 @@ def message_id(message_key: str, from_address: str) -> str:
 
 def compose(fields: Mapping[str, str], subject: str, text: str, html: str | None, from_address: str,
             reply_to: str | None, to: str, postal_address: str, invite_url: str, unsubscribe_url: str,
-            message_key: str) -> Letter:
-    """The rendered letter; the footer (unsubscribe link, sender, postal address) is always added."""
+            message_key: str, forget_url: str | None = None) -> Letter:
+    """The rendered letter; the footer (unsubscribe link, sender, postal address, and the "delete my data" link when
+    given) is always added."""
     values = {**fields, "invite_url": invite_url, "unsubscribe_url": unsubscribe_url, "postal_address": postal_address}
     display_name, address = mailbox_parts(from_address)
     sender_name = display_name or address
     body = render(text, values).rstrip() + (
         f"\n\n--\n{sender_name}\n{postal_address}\n"
-        f"You received this because you are in our candidate database. Unsubscribe: {unsubscribe_url}\n")
+        f"You received this because you are in our candidate database. Unsubscribe: {unsubscribe_url}\n"
+        + (f"Delete my data: {forget_url}\n" if forget_url else ""))
     rich = None
     if html:
         rich = render(html, values, escape=True) + (
             "<hr><p style='font-size:12px;color:#555'>" + html_lib.escape(sender_name) + "<br>"
             + html_lib.escape(postal_address) + "<br>You received this because you are in our candidate database. "
-            + f"<a href=\"{html_lib.escape(unsubscribe_url, quote=True)}\">Unsubscribe</a></p>")
+            + f"<a href=\"{html_lib.escape(unsubscribe_url, quote=True)}\">Unsubscribe</a>"
+            + (f" | <a href=\"{html_lib.escape(forget_url, quote=True)}\">Delete my data</a>" if forget_url else "")
+            + "</p>")
     return Letter(from_address=header_value(from_address), reply_to=header_value(reply_to) if reply_to else None,
                   to=header_value(to), subject=header_value(render(subject, values)), text=body_text(body),
                   html=body_text(rich) if rich is not None else None, postal_address=postal_address,
-                  invite_url=invite_url, unsubscribe_url=unsubscribe_url, message_key=message_key)
+                  invite_url=invite_url, unsubscribe_url=unsubscribe_url, message_key=message_key,
+                  forget_url=forget_url)
 
 
 # ---- the header block ----------------------------------------------------------------------------------------

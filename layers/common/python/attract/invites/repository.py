@@ -25,8 +25,9 @@ from attract.clock import iso
 from attract.invites.models import Cooldown, CooldownHold, InvitationJob
 from attract.invites.runs import FIRST_OUTCOME_AT, LAST_OUTCOME_AT
 from attract.invites.tokens import recipient_key
+from attract.people.keys import invited_item
 from attract.retry import with_backoff
-from attract.tracking.repository import invite_key
+from attract.tracking.repository import invite_key, invite_token_key
 
 if TYPE_CHECKING:  # the public unsubscribe function uses this repository: it must not load the MIME builder
     from attract.invites.sending import Claim
@@ -60,6 +61,11 @@ def outcome_mark_key(campaign_id: str, email_hash: str, run_id: str) -> dict:
 
 def run_key(campaign_id: str, run_id: str) -> dict:
     return {"PK": {"S": f"INVITE_RUN#{campaign_id}"}, "SK": {"S": f"RUN#{run_id}"}}
+
+
+def invite_touch_id(campaign_id: str, email_hash: str) -> str:
+    """The invitation's touch id: one per (campaign, person), what the join's invitation claim is keyed by."""
+    return f"inv-{campaign_id}-{recipient_key(email_hash)[:16]}"
 
 
 def run_id_of(sort_key: str) -> str:
@@ -182,9 +188,12 @@ class InviteRepository(Repository):
             pass
 
     def put_invite_touch(self, token: str, job: InvitationJob, email_hash: str, now: datetime, expires_at: int) -> None:
+        # First the person's row naming this invitation (attract.people.keys): an erasure finds the invitation by it.
+        self.dynamodb.put_item(TableName=self.table, Item=invited_item(email_hash, job.campaign_id,
+                                                                      invite_token_key(token), iso(now)))
         self.dynamodb.put_item(TableName=self.table, Item={
             **invite_key(token),
-            **to_item({"type": "invite", "touch_id": f"inv-{job.campaign_id}-{recipient_key(email_hash)[:16]}",
+            **to_item({"type": "invite", "touch_id": invite_touch_id(job.campaign_id, email_hash),
                        "occurred_at": iso(now), "origin": "invite", "campaign": job.campaign_name,
                        "channel": "email", "source": "invitation", "medium": "email", "link_code": job.link_code,
                        "email_hash": email_hash, "expires_at": expires_at,

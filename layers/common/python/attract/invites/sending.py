@@ -35,6 +35,7 @@ from attract.invites.tokens import (  # noqa: F401 - re-exported: callers import
     recipient_key,
     unsubscribe_token,
 )
+from attract.people.forget_link import forget_url
 from attract.signing import Signer
 
 Outcome = Literal["sent", "duplicate", "reconcile", "suppressed", "cooldown"]
@@ -178,4 +179,5 @@ def letter(job: InvitationJob, email: str, email_hash: str, token: str, now: dat
         job.sender.reply_to, email, job.sender.postal_address,
         invite_url=f"{base}/r/{job.link_code}?tc_inv={token}",
         unsubscribe_url=f"{base}/u/{unsubscribe_token(signer, job.campaign_id, email_hash, now)}",
-        message_key=f"{job.campaign_id}/{recipient_key(email_hash)}")
+        message_key=f"{job.campaign_id}/{recipient_key(email_hash)}",
+        forget_url=forget_url(signer, base, email_hash, now))

@@ -223,6 +223,7 @@ MEMBER_TEXT = (
     "Someone, hopefully you, asked to join our talent community with this email address.\n\n"
     "You are already a member, so there is nothing to do. If it was not you, ignore this email.\n"
 )
+FORGET_FOOTER = "\n--\nTo have us delete what we hold about this address, open this link and press the button:\n{link}\n"
 
 
 def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: JoinPolicy, signer: Signer,
@@ -287,11 +288,16 @@ def submit_join(request: JoinRequest, email_digest: str, now: datetime, policy: 
 
 def confirmation_mail(member: bool, email_digest: str, nonce: str, expires_at: int, base_url: str, policy: JoinPolicy,
                       signer: Signer) -> tuple[str, str]:
-    """Subject and text of the submission's mail: its signed link, or a member's note (no caller text in either)."""
+    """Subject and text of the submission's mail: its signed link, or a member's note (no caller text in either).
+    Both end with the person's "delete my data" link (issue 15: every email we send carries it)."""
+    from attract.clock import utc_now
+    from attract.people.forget_link import forget_url
+
+    footer = FORGET_FOOTER.format(link=forget_url(signer, base_url, email_digest, utc_now()))
     if member:
-        return MEMBER_SUBJECT, MEMBER_TEXT
+        return MEMBER_SUBJECT, MEMBER_TEXT + footer
     link = confirm_link(base_url, signer.token(TOKEN_PURPOSE, [email_digest, nonce], expires_at))
-    return CONFIRM_SUBJECT, CONFIRM_TEXT.format(days=policy.confirm_days, link=link)
+    return CONFIRM_SUBJECT, CONFIRM_TEXT.format(days=policy.confirm_days, link=link) + footer
 
 
 def deferred_mail(email_digest: str, nonce: str, base_url: str) -> dict:

@@ -88,11 +88,12 @@ def renewal_letter(email: str, email_hash: str, month: str, now: datetime, polic
     """The raw renewal mail: the signed renew link (valid for the grace period) and RFC 8058 unsubscribe."""
     from attract.invites.messages import Letter, body_text, header_value, mime
     from attract.invites.tokens import unsubscribe_token
+    from attract.people.forget_link import forget_url
 
     base = policy.public_base_url.rstrip("/")
     link = renew_url(base, renew_token(signer, email_hash, month, int(now.timestamp()) + policy.grace_days * 86400))
     unsubscribe = f"{base}/u/{unsubscribe_token(signer, 'consent-renewal', email_hash, now)}"
-    forget = ""  # TODO(forget-link): f"To delete your data now: {forget_url(signer, base, email_hash, now)}\n" (attract.people.forget_link)
+    forget = f"To delete your data now: {forget_url(signer, base, email_hash, now)}\n"
     text = TEXT.format(months=policy.months, grace=policy.grace_days, link=link, forget=forget, unsubscribe=unsubscribe)
     return mime(Letter(from_address=header_value(policy.from_address), reply_to=None, to=header_value(email),
                        subject=SUBJECT, text=body_text(text), html=None, postal_address="", invite_url=link,

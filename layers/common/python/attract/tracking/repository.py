@@ -56,6 +56,18 @@ def click_lookup_items(touch: Touch | ClickTouch, expires_at: int) -> list[dict]
     ]
 
 
+def click_lookup_keys(visitor_id: str, touch_id: str, click_ids: dict[str, str]) -> list[dict]:
+    """The keys `click_lookup_items` wrote for a visitor's click touch (an erasure deletes them with the touch)."""
+    ids = {"tc_click": touch_id, **click_ids}
+    return [{"PK": {"S": click_lookup_partition(kind, value)}, "SK": {"S": visitor_subject(visitor_id)}}
+            for kind, value in ids.items()]
+
+
+def landing_key(code: str, kind: str, click_id: str) -> dict:
+    item = landing_item(code, kind, click_id, 0)
+    return {"PK": item["PK"], "SK": item["SK"]}
+
+
 def landing_item(code: str, kind: str, click_id: str, expires_at: int) -> dict:
     """The mark that this ad click (gclid, fbclid, …) landed through this link: written once, in the click's transaction.
 
@@ -131,6 +143,14 @@ class TouchRepository(Repository):
         )
         return [Touch.model_validate(from_item(item)) for page in pages for item in page["Items"]]
 
+    def touch_items_of(self, subject: str) -> list[dict]:
+        """Every stored touch of one subject, as stored (keys included): what an export shows and an erasure deletes."""
+        paginator = self.dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table, KeyConditionExpression="PK = :pk AND begins_with(SK, :touch)", ConsistentRead=True,
+            ExpressionAttributeValues={":pk": {"S": subject}, ":touch": {"S": "TOUCH#"}})
+        return [from_item(item) for page in pages for item in page["Items"]]
+
     def visitors_by_click(self, kind: str, value: str, limit: int = 10) -> list[str]:
         """Visitors a click id was seen with (usually one)."""
         response = self.dynamodb.query(
@@ -169,7 +189,12 @@ def invite_token_key(token: str) -> str:
 
 def invite_key(token: str) -> dict:
     """The invitation's touch (`INVITE#sha256(token)`): written by the invitation sender, read by the join."""
-    return {"PK": {"S": f"INVITE#{invite_token_key(token)}"}, "SK": {"S": "INVITE"}}
+    return invite_key_of(invite_token_key(token))
+
+
+def invite_key_of(token_hash: str) -> dict:
+    """The same key from the token's hash (what the sender keeps on the person's row, attract.people.keys)."""
+    return {"PK": {"S": f"INVITE#{token_hash}"}, "SK": {"S": "INVITE"}}
 
 
 def click_lookup_partition(kind: str, click_id: str) -> str:
