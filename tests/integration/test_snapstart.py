@@ -73,8 +73,8 @@ def _restores(function: str, mode: str) -> list[dict]:
 
 
 def test_the_public_functions_run_with_snapstart():
-    assert SNAPSTART_FUNCTIONS == ["ConsentFunction", "InviteUnsubscribeFunction", "JoinsFunction", "TrackingFunction",
-                                  "WebFunction"]
+    assert SNAPSTART_FUNCTIONS == ["ConsentFunction", "ForgetFunction", "InviteUnsubscribeFunction", "JoinsFunction",
+                                  "TrackingFunction", "WebFunction"]
 
 
 @pytest.mark.parametrize("function", SNAPSTART_FUNCTIONS)
