@@ -251,6 +251,24 @@ def test_an_image_is_uploaded_through_the_images_api_and_is_the_articles_thumbna
     assert thumbnail.startswith("urn:li:image:") and sandbox.images[thumbnail][:4] == b"\x89PNG"
 
 
+def test_reads_and_deletes_are_tried_again_after_a_server_error_creates_are_not(gateway, sandbox, sleeps):
+    post = gateway.publish(PostContent(text="flaky", link=_link("f1")))
+    sandbox.fail_next("finder", 500)
+    sandbox.fail_next("statistics", 503)
+    sandbox.fail_next("delete", 502)
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert gateway.find(_link("f1"), since) == post
+    assert gateway.metrics([post.post_id])[post.post_id].impressions == 0
+    gateway.delete(post.post_id)
+    assert post.post_id not in sandbox.posts and len(sleeps) == 3
+
+
+def test_an_image_url_that_is_not_https_is_refused_before_any_call(gateway, sandbox):
+    with pytest.raises(PlatformError) as refused:
+        gateway.publish(PostContent(text="x", link=_link("i2"), image_url="http://169.254.169.254/latest/image.png"))
+    assert refused.value.codes == ["image_url"] and sandbox.received == []
+
+
 def test_the_http_control_endpoint_injects_faults_for_the_local_stack(gateway, sandbox):
     control = urllib.request.Request(sandbox.url + "/_sandbox/faults", method="POST",
                                      data=json.dumps({"kind": "create", "drop": True}).encode())

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from linkedin_api.clients.restli.client import RestliClient
@@ -51,6 +52,7 @@ FINDER_PAGES = 10  # at most this many pages back: a lost answer is minutes old,
 STATS_BATCH = 20  # URNs per statistics call (the URL stays short)
 RETRY_AFTER_CAP_S = 60.0  # a Retry-After longer than this is not waited for inside one call
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def escape_little(text: str) -> str:
@@ -173,15 +175,18 @@ class LinkedInPostsGateway:
 
     # ---- plumbing --------------------------------------------------------------------------------------
 
-    def _call(self, call: Callable[[], T]) -> T:
+    def _call(self, call: Callable[[], T], *, idempotent: bool = False) -> T:
         """One API call: a 429 is waited out (Retry-After when LinkedIn gives one, else exponential backoff with
-        jitter) and tried again, `attempts` times in all, then RateLimited; everything else a PlatformError."""
+        jitter) and tried again, `attempts` times in all, then RateLimited; everything else a PlatformError.
+        An idempotent call (a read, a delete) is tried again after a 5xx too; a create never is (LinkedIn may
+        have made the post: the publisher looks it up first)."""
         for attempt in range(self._attempts):
             try:
                 return call()
             except _HttpError as error:
                 failure = platform_error(error.response)
-                if not isinstance(failure, RateLimited) or attempt == self._attempts - 1:
+                again = isinstance(failure, RateLimited) or (idempotent and failure.retryable)
+                if not again or attempt == self._attempts - 1:
                     raise failure from None
                 wait = _retry_after(error.response)
                 self._sleep(wait if wait is not None else retry.backoff(attempt, self._backoff_base_s, 30.0))
@@ -233,7 +238,7 @@ class LinkedInPostsGateway:
             found = self._call(lambda page=page: self.client.finder(  # type: ignore[misc]
                 resource_path="/posts", finder_name="author", query_params={
                     "author": self.config.organization_urn, "count": FINDER_PAGE, "start": page * FINDER_PAGE,
-                    "sortBy": "LAST_MODIFIED"}, **self._auth))
+                    "sortBy": "LAST_MODIFIED"}, **self._auth), idempotent=True)
             elements = found.elements or []
             for post in elements:
                 if _holds(post, marker) and int(post.get("createdAt") or since_ms) >= since_ms:
@@ -245,7 +250,7 @@ class LinkedInPostsGateway:
     def delete(self, post_id: str) -> None:
         try:
             self._call(lambda: self.client.delete(resource_path="/posts/{id}", path_keys={"id": post_id},
-                                                  **self._auth))
+                                                  **self._auth), idempotent=True)
         except PlatformError as error:
             if "http_404" not in error.codes:  # already gone: what delete wanted
                 raise
@@ -266,7 +271,7 @@ class LinkedInPostsGateway:
                 continue
             found = self._call(lambda params=params: self.client.finder(  # type: ignore[misc]
                 resource_path="/organizationalEntityShareStatistics", finder_name="organizationalEntity",
-                query_params=params, **self._auth))
+                query_params=params, **self._auth), idempotent=True)
             for element in found.elements or []:
                 urn = element.get("share") or element.get("ugcPost")
                 stats = element.get("totalShareStatistics") or {}
@@ -299,10 +304,12 @@ class LinkedInPostsGateway:
         return str(image)
 
     def _fetch_image(self, image_url: str) -> tuple[bytes, str]:
-        if not image_url.startswith(("https://", "http://")):
-            raise PlatformError(PLATFORM, "image_url must be an http(s) URL", ["image_url"])
+        # https only (the marketer's image host); plain http only on loopback (the local sandbox and demo)
+        host = urlsplit(image_url).hostname or ""
+        if not (image_url.startswith("https://") or (image_url.startswith("http://") and host in LOOPBACK)):
+            raise PlatformError(PLATFORM, "image_url must be an https URL", ["image_url"])
         try:
-            with requests.get(image_url, stream=True, timeout=self._timeout_s) as response:
+            with requests.get(image_url, stream=True, timeout=self._timeout_s, allow_redirects=False) as response:
                 if response.status_code != 200:
                     raise PlatformError(PLATFORM, f"the image could not be fetched (HTTP {response.status_code})",
                                         ["image_fetch"])
