@@ -125,6 +125,7 @@ class _ToEndpoint(HTTPAdapter):
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout_s
         response = super().send(request, **kwargs)
         if response.status_code >= 400:  # before the client's formatter reads an error body as a result
+            response.content  # noqa: B018 - read now: the connection goes back to the pool
             raise _HttpError(response)
         return response
 
