@@ -30,8 +30,10 @@ SANDBOXES = {
     "google_datamanager": ("attract_local.sandboxes.datamanager", "DataManagerSandbox", "GoogleAdsSecret",
                            "GOOGLE_DATAMANAGER_ENDPOINT"),
     "meta": ("attract_local.sandboxes.meta", "MetaSandbox", "MetaSecret", "META_GRAPH_URL"),
+    "linkedin": ("attract_local.sandboxes.linkedin", "LinkedInSandbox", "LinkedInSecret", "LINKEDIN_API_URL"),
 }
 GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
+_PLATFORM_NAMES = {"google": "Google", "google_datamanager": "Google", "meta": "Meta", "linkedin": "LinkedIn"}
 
 
 @dataclass
@@ -77,7 +79,7 @@ def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
         endpoint = sandbox.start()
         result.started[platform] = sandbox
         environ[variable] = endpoint
-        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {'Google' if platform == 'google' else 'Meta'})"
+        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {_PLATFORM_NAMES.get(platform, platform)})"
         cert_path = getattr(sandbox, "cert_path", None)
         if cert_path and not environ.get(GRPC_ROOTS):
             environ[GRPC_ROOTS] = str(cert_path)
