@@ -254,3 +254,13 @@ def test_fill_secrets_gives_the_page_secret_the_sandbox_page_and_token(sandbox):
     assert json.loads(written["arn:page"]) == {"page_id": sandbox.page_id,
                                                "page_access_token": sandbox.page_access_token}
     assert json.loads(written["arn:meta"])["access_token"] == sandbox.access_token
+
+
+def test_metrics_meta_refuses_are_none_not_a_failure(sandbox, gateway):
+    post_id = gateway.publish(content()).post_id
+    sandbox.fail_next(f"/{post_id}/insights", 100, method="GET")  # "(#100) ... valid insights metric"
+    assert gateway.metrics([post_id]) == {post_id: PostMetrics(impressions=None, clicks=None)}
+    sandbox.fail_next(f"/{post_id}/insights", 190, method="GET")
+    with pytest.raises(PlatformError) as refused:
+        gateway.metrics([post_id])
+    assert refused.value.codes == ["190"]
