@@ -147,15 +147,23 @@ class FacebookPageGateway:
     def _call(self, call: Callable[[], T]) -> T:
         """One SDK call: rate limits retried with backoff (at least Meta's hint, at most max_wait_s), then
         RateLimited; everything else a PlatformError at once."""
-        for attempt in range(self._attempts):
+        hint = [0.0]  # Meta's estimate after the last throttled attempt, in seconds
+
+        def attempt() -> T:
             try:
                 return self._once(call)
             except _Throttled as throttled:
-                if attempt == self._attempts - 1:
-                    raise RateLimited(CHANNEL, throttled.message, throttled.codes, throttled.request_id) from None
-                delay = retry.backoff(attempt, self._base_s, self._max_wait_s, self._jitter)
-                self._sleep(min(self._max_wait_s, max(delay, throttled.wait_s or 0)))
-        raise AssertionError("attempts must be at least 1")
+                hint[0] = throttled.wait_s or 0.0
+                raise
+
+        def pause(delay: float) -> None:
+            self._sleep(min(self._max_wait_s, max(delay, hint[0])))
+
+        try:
+            return retry.with_backoff(attempt, retry_on=_Throttled, attempts=self._attempts, base_s=self._base_s,
+                                      cap_s=self._max_wait_s, sleep=pause, jitter=self._jitter)
+        except _Throttled as throttled:
+            raise RateLimited(CHANNEL, throttled.message, throttled.codes, throttled.request_id) from None
 
     @staticmethod
     def _once(call: Callable[[], T]) -> T:
