@@ -50,6 +50,9 @@ class AdSandboxes:
         secrets: dict[str, dict] = {}
         for platform, sandbox in self.started.items():
             secrets[SANDBOXES[platform][2]] = sandbox.config() | secrets.get(SANDBOXES[platform][2], {})
+            # A sandbox serving more than one secret (Meta's Graph host: the ads and the Facebook Page's) names them
+            for logical_id, config in (sandbox.extra_secrets() if hasattr(sandbox, "extra_secrets") else {}).items():
+                secrets[logical_id] = config | secrets.get(logical_id, {})
         for logical_id, config in secrets.items():
             secret = aws.refs.get(logical_id)
             if secret:

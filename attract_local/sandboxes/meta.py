@@ -9,7 +9,12 @@ its error parsing. What it serves:
   cursor paging; a create with `execution_options=["validate_only"]` is checked and answered
   `{"success": true}`, creating nothing), `GET /vNN.N/act_<id>/insights` (campaign level, daily),
 - `GET|POST|DELETE /vNN.N/<id>` read / update / delete,
-- `POST /vNN.N/<pixel id>/events` the Conversions API.
+- `POST /vNN.N/<pixel id>/events` the Conversions API,
+- the Page (organic posts, docs/platforms.md "Facebook Page (organic posts)"), with the Page access token only:
+  `POST /vNN.N/<page id>/feed` (message and/or link), `POST /vNN.N/<page id>/photos` (url, message/caption),
+  `GET /vNN.N/<page id>/posts|feed` (fields, `since`, cursor paging, newest first), `GET|DELETE /vNN.N/<post id>`,
+  `GET /vNN.N/<post id>/insights` (post_media_view, post_clicks; the metrics Meta deprecated are refused).
+  Posts are `<page id>_<n>` with a permalink URL; `set_post_insights` sets their figures.
 
 It checks the access token (and appsecret_proof), keeps objects in memory, enforces the rules Meta applies
 to special ad category EMPLOYMENT (age 18-65, no genders or postcodes, radius >= 15 miles), to every ad set
@@ -20,6 +25,11 @@ Conversions API's (hashed emails, fbc format, recent event times, a website even
 `fail_next` makes the next matching request fail with a Graph error, before or after applying it, or drop
 the connection without an answer (a timeout after Meta did the work); `clear_faults` drops the unused
 ones. `error_trace_ids` are the trace ids of the errors it answered (what the adapter reports as request id).
+Throttling errors (codes 4, 17, 32, 613) carry Meta's usage headers (X-App-Usage, X-Page-Usage,
+X-Business-Use-Case-Usage with estimated_time_to_regain_access). For the local stack's e2e tests the same
+controls are HTTP, without a token (loopback only): `POST /_sandbox/faults` (JSON: path_suffix, code, subcode,
+method, times, after_apply, drop), `DELETE /_sandbox/faults`, `POST /_sandbox/insights` (post_id, impressions,
+clicks), `GET /_sandbox/posts`.
 """
 
 import base64
@@ -59,10 +69,22 @@ DSA_COUNTRIES = frozenset({
 _VERSIONED = re.compile(r"^/v\d+\.\d+/(?P<rest>.+)$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FBC = re.compile(r"^fb\.\d\.\d{13}\.[A-Za-z0-9_-]+$")
+MAX_MESSAGE_CHARS = 63206  # a Page post's message, as Facebook counts it (docs/platforms.md)
+POST_METRICS = frozenset({"post_media_view", "post_clicks", "post_total_media_view_unique",
+                          "post_reactions_by_type_total", "post_clicks_by_type"})
+# Refused with "(#100) ... valid insights metric" since 2025-06-15 / 2025-11-15 (Pages API changelog)
+DEPRECATED_POST_METRICS = frozenset({
+    "post_impressions", "post_impressions_unique", "post_impressions_paid", "post_impressions_paid_unique",
+    "post_impressions_fan", "post_impressions_fan_unique", "post_impressions_organic",
+    "post_impressions_organic_unique", "post_impressions_viral", "post_impressions_viral_unique",
+    "post_impressions_nonviral", "post_impressions_nonviral_unique",
+})
+THROTTLING_CODES = frozenset({4, 17, 32, 613})
 _MESSAGES = {
     1: "An unknown error occurred", 2: "An unexpected error has occurred. Please retry your request later.",
     4: "Application request limit reached", 17: "User request limit reached",
     32: "Page request limit reached", 100: "Invalid parameter", 190: "Invalid OAuth access token.",
+    368: "The action attempted has been deemed abusive or is otherwise disallowed",
     613: "Calls to this api have exceeded the rate limit.",
     80004: "There have been too many calls to this ad-account. Wait a bit and try again.",
 }
@@ -77,7 +99,7 @@ class GraphError(Exception):
         super().__init__(message or _MESSAGES.get(code, "Invalid parameter"))
         self.code, self.subcode = code, subcode
         self.status = status or (500 if code in (1, 2) else 400)
-        self.kind = "OAuthException" if code in (4, 17, 32, 100, 190, 613) else "FacebookApiException"
+        self.kind = "OAuthException" if code in (4, 17, 32, 100, 190, 200, 368, 613) else "FacebookApiException"
 
 
 @dataclass
@@ -110,6 +132,8 @@ class MetaSandbox:
     ad_account_id: str = "act_1000000000001"
     pixel_id: str = "2000000000001"
     page_id: str = "3000000000001"
+    page_access_token: str = "local-meta-sandbox-page-token"  # the Page's own token (FacebookPageSecret)
+    regain_access_minutes: int = 1  # estimated_time_to_regain_access in throttling answers' usage headers
     currency: str = "EUR"  # the ad account's: budgets are in its unit (Meta's offset), spend is reported in it
     min_daily_budget: int = 100  # in that unit: EUR 1.00, Meta's minimum for impression-billed ad sets in EUR
     dsa_beneficiary: str = "Attract local employer"  # the secret's DSA names (config()), sent for EU ad sets
@@ -120,6 +144,8 @@ class MetaSandbox:
     objects: dict[str, dict] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)  # Conversions API events, decoded
     error_trace_ids: list[str] = field(default_factory=list)  # fbtrace_id of every Graph error answered, in order
+    posts: dict[str, dict] = field(default_factory=dict)  # the Page's posts by id (deleted ones removed)
+    post_insights: dict[str, dict[str, int]] = field(default_factory=dict)  # post id -> metric -> value
 
     def __post_init__(self) -> None:
         self._ids = _IDS  # shared: ids are never reused, not even by another sandbox in this process
@@ -155,6 +181,28 @@ class MetaSandbox:
         return {"app_id": self.app_id, "app_secret": self.app_secret, "access_token": self.access_token,
                 "ad_account_id": self.ad_account_id, "pixel_id": self.pixel_id, "page_id": self.page_id,
                 "dsa_beneficiary": self.dsa_beneficiary, "dsa_payor": self.dsa_payor}
+
+    def page_config(self) -> dict:
+        """The Facebook Page secret's JSON (FacebookPageSecret) for this sandbox."""
+        return {"page_id": self.page_id, "page_access_token": self.page_access_token}
+
+    def extra_secrets(self) -> dict[str, dict]:
+        """Other secrets of the local stack this sandbox serves (attract_local.ad_sandboxes.fill_secrets)."""
+        return {"FacebookPageSecret": self.page_config()}
+
+    def set_post_insights(self, post_id: str, impressions: int | None = None, clicks: int | None = None) -> None:
+        """What `/{post-id}/insights` answers for post_media_view (impressions) and post_clicks."""
+        with self._lock:
+            figures = self.post_insights.setdefault(post_id, {})
+            if impressions is not None:
+                figures["post_media_view"] = int(impressions)
+            if clicks is not None:
+                figures["post_clicks"] = int(clicks)
+
+    def page_posts(self) -> list[dict]:
+        """The Page's posts, oldest first (internal fields included: `_kind` feed|photo, `_photo_url`)."""
+        with self._lock:
+            return [dict(post) for post in self.posts.values()]
 
     def fail_next(self, path_suffix: str, code: int | None = None, subcode: int | None = None, *,
                   after_apply: bool = False, drop: bool = False, method: str | None = None, times: int = 1,
@@ -203,9 +251,25 @@ class MetaSandbox:
                     return failure
         return None
 
-    def _check_token(self, params: dict) -> None:
+    def _is_page_route(self, path: str) -> bool:
+        match = _VERSIONED.match(path)
+        parts = match.group("rest").strip("/").split("/") if match else []
+        if len(parts) == 2 and parts[0] == self.page_id and parts[1] in ("feed", "posts", "photos"):
+            return True
+        return 1 <= len(parts) <= 2 and parts[0].startswith(self.page_id + "_") and parts[1:] in ([], ["insights"])
+
+    def _check_token(self, params: dict, path: str = "") -> None:
         token = params.pop("access_token", None)
         proof = params.pop("appsecret_proof", None)
+        if self._is_page_route(path):
+            # The Page's own token publishes as the Page; the ads system user's token lacks pages_manage_posts.
+            if token and hmac.compare_digest(str(token), self.page_access_token):
+                return
+            if token and hmac.compare_digest(str(token), self.access_token):
+                raise GraphError(200, "(#200) If posting to a page, requires both pages_read_engagement and "
+                                      "pages_manage_posts as an admin with sufficient administrative permission",
+                                 status=403)
+            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token", status=400)
         if not token or not hmac.compare_digest(str(token), self.access_token):
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
         if self.app_secret:
@@ -219,6 +283,9 @@ class MetaSandbox:
             raise GraphError(2500, "Unknown path components: " + path)
         parts = match.group("rest").strip("/").split("/")
         with self._lock:
+            page = self._page(method, parts, params)
+            if page is not None:
+                return page
             if len(parts) == 2 and parts[0] == self._account and parts[1] in EDGES:
                 if method == "POST":
                     return self._create(EDGES[parts[1]], params)
@@ -235,6 +302,111 @@ class MetaSandbox:
         raise GraphError(100, f"Unsupported {method.lower()} request. Object with ID '{parts[0]}' does not exist, "
                               "cannot be loaded due to missing permissions, or does not support this operation",
                          subcode=33)
+
+    # ---- the Page: organic posts --------------------------------------------------------------------
+
+    def _page(self, method: str, parts: list[str], params: dict) -> dict | None:
+        """A Page route's answer, or None when `parts` is not one (then the ads routes apply)."""
+        if len(parts) == 2 and parts[0] == self.page_id:
+            if parts[1] == "feed" and method == "POST":
+                return self._publish("feed", params)
+            if parts[1] == "photos" and method == "POST":
+                return self._publish("photo", params)
+            if parts[1] in ("posts", "feed") and method == "GET":
+                return self._page_posts(params)
+        post = self.posts.get(parts[0]) if parts else None
+        if post is None:
+            return None  # an unknown or deleted post: the ads fall-through answers code 100 subcode 33
+        if len(parts) == 1 and method == "GET":
+            return self._public_post(post, _fields(params) or ["created_time", "message", "id"])
+        if len(parts) == 1 and method == "DELETE":
+            del self.posts[post["id"]]
+            return {"success": True}
+        if parts[1:] == ["insights"] and method == "GET":
+            return self._post_insights(post, params)
+        return None
+
+    def _publish(self, kind: str, params: dict) -> dict:
+        message = str(params.get("message") or params.get("caption") or "")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise GraphError(100, f"(#100) The message is too long: at most {MAX_MESSAGE_CHARS} characters")
+        link = str(params.get("link") or "")
+        if kind == "feed" and not message and not link:
+            raise GraphError(100, "(#100) Missing message or attachment")
+        if kind == "photo" and not params.get("url"):
+            raise GraphError(324, "(#324) Requires upload file")
+        if link and not link.startswith(("http://", "https://")):
+            raise GraphError(100, "(#100) link URL is not properly formatted")
+        number = next(self._ids)
+        post_id = f"{self.page_id}_{number}"
+        self.posts[post_id] = {
+            "_kind": kind, "_photo_url": params.get("url"), "id": post_id, "message": message or None,
+            "link": link or None, "created_time": _graph_time(datetime.now(timezone.utc)),
+            "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{number}",
+        }
+        if kind == "photo":  # the photo node's id, and the feed story made of it
+            return {"id": str(next(self._ids)), "post_id": post_id}
+        return {"id": post_id}
+
+    @staticmethod
+    def _public_post(post: dict, fields: list[str]) -> dict:
+        return {"id": post["id"], **{name: post[name] for name in fields
+                                     if name in post and not name.startswith("_") and post[name] is not None}}
+
+    def _page_posts(self, params: dict) -> dict:
+        since = _time(params["since"]).timestamp() if params.get("since") not in (None, "") else None
+        found = [post for post in reversed(list(self.posts.values()))  # newest first, as the Page feed is
+                 if since is None or _parse_graph_time(post["created_time"]) >= since]
+        fields = _fields(params) or ["created_time", "message", "id"]
+        limit = min(int(params.get("limit", 25)), 100)
+        start = int(base64.b64decode(params["after"]).decode()) if params.get("after") else 0
+        page = found[start:start + limit]
+        paging: dict[str, Any] = {"cursors": {"before": base64.b64encode(str(start).encode()).decode(),
+                                              "after": base64.b64encode(str(start + len(page)).encode()).decode()}}
+        if start + limit < len(found):
+            paging["next"] = "next-page"  # the SDK only checks that it is there, then sends `after`
+        return {"data": [self._public_post(post, fields) for post in page], "paging": paging}
+
+    def _post_insights(self, post: dict, params: dict) -> dict:
+        metrics = params.get("metric") or []
+        metrics = metrics if isinstance(metrics, list) else str(metrics).split(",")
+        metrics = [str(name).strip() for name in metrics if str(name).strip()]
+        if not metrics:
+            raise GraphError(100, "(#100) The parameter metric is required")
+        for name in metrics:
+            if name in DEPRECATED_POST_METRICS or name not in POST_METRICS:
+                raise GraphError(100, "(#100) The value must be a valid insights metric")
+        figures = self.post_insights.get(post["id"], {})
+        data = [{"name": name, "period": "lifetime", "values": [{"value": figures.get(name, 0)}],
+                 "title": name, "description": name, "id": f"{post['id']}/insights/{name}/lifetime"}
+                for name in metrics]
+        return {"data": data, "paging": {"previous": "", "next": ""}}
+
+    def control(self, method: str, path: str, body: dict) -> dict:
+        """The HTTP test controls (`/_sandbox/...`) for the local stack's e2e tests."""
+        if path == "/_sandbox/faults" and method == "POST":
+            self.fail_next(str(body["path_suffix"]), body.get("code"), body.get("subcode"),
+                           after_apply=bool(body.get("after_apply")), drop=bool(body.get("drop")),
+                           method=body.get("method"), times=int(body.get("times", 1)))
+            return {"ok": True}
+        if path == "/_sandbox/faults" and method == "DELETE":
+            self.clear_faults()
+            return {"ok": True}
+        if path == "/_sandbox/insights" and method == "POST":
+            self.set_post_insights(str(body["post_id"]), body.get("impressions"), body.get("clicks"))
+            return {"ok": True}
+        if path == "/_sandbox/posts" and method == "GET":
+            return {"posts": [{k: v for k, v in post.items() if not k.startswith("_") or k == "_kind"}
+                              for post in self.page_posts()]}
+        raise KeyError(path)
+
+    def usage_headers(self, code: int) -> dict[str, str]:
+        """Meta's usage headers on a throttling answer: the app's, the Page's and the business use case's."""
+        full = {"call_count": 100, "total_cputime": 100, "total_time": 100}
+        buc = [{"type": "pages", **full, "estimated_time_to_regain_access": self.regain_access_minutes}]
+        headers = {"X-Business-Use-Case-Usage": json.dumps({self.page_id: buc})}
+        headers["X-Page-Usage" if code == 32 else "X-App-Usage"] = json.dumps(full)
+        return headers
 
     @property
     def _account(self) -> str:
@@ -464,6 +636,15 @@ def _time(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _graph_time(moment: datetime) -> str:
+    """Graph's datetime format in answers: 2026-12-04T14:10:00+0000."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _parse_graph_time(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+
+
 def _trace_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes[:8]).decode().rstrip("=")
 
@@ -545,8 +726,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError):
             self._answer(400, {"error": {"message": "malformed request", "type": "OAuthException", "code": 100}})
             return
+        if path.startswith("/_sandbox/"):
+            try:
+                self._answer(200, sandbox.control(method, path, params))
+            except (KeyError, TypeError, ValueError) as error:
+                self._answer(404 if isinstance(error, KeyError) else 400, {"error": type(error).__name__})
+            return
         try:
-            sandbox._check_token(params)
+            sandbox._check_token(params, path)
         except GraphError as error:
             self._error(error)
             return
@@ -583,13 +770,16 @@ class _Handler(BaseHTTPRequestHandler):
         if error.subcode is not None:
             body["error_subcode"] = error.subcode
         self.sandbox.error_trace_ids.append(body["fbtrace_id"])
-        self._answer(error.status, {"error": body}, trace=body["fbtrace_id"])
+        extra = self.sandbox.usage_headers(error.code) if error.code in THROTTLING_CODES else {}
+        self._answer(error.status, {"error": body}, trace=body["fbtrace_id"], headers=extra)
 
-    def _answer(self, status: int, body: dict, trace: str | None = None) -> None:
+    def _answer(self, status: int, body: dict, trace: str | None = None, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("x-fb-trace-id", trace or _trace_id())
         self.send_header("x-fb-request-id", uuid.uuid4().hex)
         self.end_headers()
@@ -604,7 +794,8 @@ def main() -> None:
     sandbox = MetaSandbox()
     url = sandbox.start()
     print(f"META_GRAPH_URL={url}")
-    print(f"Meta secret (sandbox credentials, not Meta's): {json.dumps(sandbox.config())}", flush=True)
+    print(f"Meta secret (sandbox credentials, not Meta's): {json.dumps(sandbox.config())}")
+    print(f"Facebook Page secret (sandbox credentials, not Meta's): {json.dumps(sandbox.page_config())}", flush=True)
     try:
         while True:
             time_module.sleep(3600)
