@@ -30,6 +30,7 @@ SANDBOXES = {
     "google_datamanager": ("attract_local.sandboxes.datamanager", "DataManagerSandbox", "GoogleAdsSecret",
                            "GOOGLE_DATAMANAGER_ENDPOINT"),
     "meta": ("attract_local.sandboxes.meta", "MetaSandbox", "MetaSecret", "META_GRAPH_URL"),
+    "x": ("attract_local.sandboxes.x", "XSandbox", "XSecret", "X_API_URL"),  # organic posts (issue 16)
 }
 GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
 
