@@ -13,17 +13,20 @@ cited in docs/platforms.md, "X (organic posts)"):
   `pagination_token`, `tweet.fields`: created_at, entities, public_metrics, non_public_metrics);
 - `GET /2/tweets?ids=` lookup (metrics); ids it does not hold are partial errors beside `data`, as X answers;
 - `DELETE /2/tweets/{id}` -> `{"data": {"deleted": true}}`; an id it does not hold is a 404;
+- `POST /2/media/upload` one image (JSON: base64 `media`, `media_category` tweet_image, `media_type`, at most
+  5 MB) -> `{"data": {"id", "media_key", ...}}`, the id a create's `media.media_ids` may then name;
 - every answer carries `x-rate-limit-limit` / `-remaining` / `-reset`; errors are Problem JSON
   (`{"title", "detail", "type", "status"}`), the 401 for any bearer token but the secret's.
 
 Non-public metrics (`url_link_clicks`, the author's impressions) are served for posts of the last 30 days only.
-`fail_next(kind, fault)` makes the next requests of a kind (create, timeline, lookup, delete) answer a 429 with a
+`fail_next(kind, fault)` makes the next requests of a kind (create, timeline, lookup, delete, upload) answer a 429 with a
 reset time, a 503, or (create) be applied and then lose the answer (the connection is closed). `set_metrics` sets
 a post's numbers. The same controls are served over HTTP under `/_sandbox/` for the local stack's e2e tests:
 `POST /_sandbox/faults` `{"kind", "fault", "times", "reset_in_s"}`, `DELETE /_sandbox/faults`,
 `POST /_sandbox/metrics` `{"id", "impressions", "clicks"}`, `GET /_sandbox/tweets`.
 """
 
+import base64
 import itertools
 import json
 import logging
@@ -57,7 +60,11 @@ _IDS = itertools.count(1866000000000000001)  # X ids are never reused: shared by
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG = "Tweet needs to be a bit shorter."
 FAULTS = ("429", "503", "drop")
-KINDS = ("create", "timeline", "lookup", "delete")
+KINDS = ("create", "timeline", "lookup", "delete", "upload")
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp", "image/pjpeg", "image/tiff"})
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # images: 5 MB
+# A 1x1 PNG, served at /_sandbox/images/<name>.png: an image_url the adapter can fetch in tests and the demo.
+PIXEL_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
 
 def urls(text: str) -> list[tuple[int, int, str]]:
@@ -115,6 +122,7 @@ class XSandbox:
     access_token: str = field(default_factory=lambda: "local-x-user-token-" + secrets.token_hex(8))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     tweets: dict[str, dict] = field(default_factory=dict)  # id -> the stored post (with its private numbers)
+    media: dict[str, dict] = field(default_factory=dict)  # media id -> {media_type, size} (uploaded images)
     received: list[tuple[str, str, dict]] = field(default_factory=list)  # (method, path, query + body), no token
     request_ids: list[str] = field(default_factory=list)  # x-transaction-id of every error answered
 
@@ -204,6 +212,8 @@ class XSandbox:
             return "lookup"
         if method == "DELETE" and _ONE_TWEET.match(path):
             return "delete"
+        if method == "POST" and path == "/2/media/upload":
+            return "upload"
         return None
 
     def handle(self, method: str, path: str, params: dict, body: Any) -> tuple[int, dict]:
@@ -217,6 +227,8 @@ class XSandbox:
                 return 200, self._lookup(params)
             if kind == "delete":
                 return 200, self._delete(_ONE_TWEET.match(path)["id"])  # type: ignore[index]
+            if kind == "upload":
+                return 200, self._upload(body)
         raise XProblem(404, "Not Found", f"Sorry, that page does not exist: {method} {path}")
 
     def _create(self, body: Any) -> dict:
@@ -227,6 +239,8 @@ class XSandbox:
             ids = media.get("media_ids") if isinstance(media, dict) else None
             if not isinstance(ids, list) or not 1 <= len(ids) <= 4:
                 raise _invalid("media.media_ids must hold 1 to 4 media ids.", "media.media_ids")
+            if any(str(i) not in self.media for i in ids):
+                raise _invalid("Your media IDs are invalid.", "media.media_ids")
         if not isinstance(text, str) or (not text.strip() and media is None):
             raise _invalid("A post needs text or media.", "text")
         text = unicodedata.normalize("NFC", text)
@@ -290,6 +304,25 @@ class XSandbox:
         if errors:
             answer["errors"] = errors
         return answer
+
+    def _upload(self, body: Any) -> dict:
+        """POST /2/media/upload, one request: the image base64 in `media`, category tweet_image, an image type."""
+        if not isinstance(body, dict) or not isinstance(body.get("media"), str):
+            raise _invalid("media is required.", "media")
+        if body.get("media_category") != "tweet_image":
+            raise _invalid("media_category must be tweet_image for an image post.", "media_category")
+        if body.get("media_type") not in IMAGE_TYPES:
+            raise _invalid(f"media_type must be one of {sorted(IMAGE_TYPES)}.", "media_type")
+        try:
+            data = base64.b64decode(body["media"], validate=True)
+        except ValueError:
+            raise _invalid("media must be base64.", "media") from None
+        if not data or len(data) > MAX_IMAGE_BYTES:
+            raise _invalid(f"An image must be 1 byte to {MAX_IMAGE_BYTES} bytes.", "media")
+        media_id = str(next(_IDS))
+        self.media[media_id] = {"media_type": body["media_type"], "size": len(data)}
+        return {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(data),
+                         "expires_after_secs": 86400, "processing_info": {"state": "succeeded"}}}
 
     def _delete(self, tweet_id: str) -> dict:
         tweet = self.tweets.get(tweet_id)
@@ -445,10 +478,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(200, {"ok": True})
             elif path == "/_sandbox/tweets" and method == "GET":
                 self._answer(200, {"data": sandbox.live()})
+            elif path.startswith("/_sandbox/images/") and path.endswith(".png") and method == "GET":
+                self._raw(200, PIXEL_PNG, "image/png")
             else:
                 self._answer(404, {"error": f"no control {method} {path}"})
         except (KeyError, TypeError, ValueError) as error:
             self._answer(400, {"error": f"{type(error).__name__}: {error}"})
+
+    def _raw(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _problem(self, problem: XProblem) -> None:
         body = problem.body()

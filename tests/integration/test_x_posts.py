@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -235,3 +236,36 @@ def test_the_http_controls_drive_faults_and_metrics(gateway, sandbox):
 def test_a_secret_without_a_numeric_user_id_is_refused(sandbox):
     with pytest.raises(ValueError):
         XPostsGateway({**sandbox.config(), "user_id": "@attract"}, sandbox.url)
+
+
+def test_an_image_is_uploaded_then_named_by_the_post(gateway, sandbox):
+    post = PostContent(text=f"Our new office {time.monotonic_ns()}", link=f"{LINK}img{time.monotonic_ns():x}",
+                       image_url=f"{sandbox.url}/_sandbox/images/office.png")
+    published = gateway.publish(post)
+
+    upload = sandbox.requests_to("POST", r"^/2/media/upload$")[-1]
+    assert (upload["media_category"], upload["media_type"]) == ("tweet_image", "image/png")
+    media_id = sandbox.tweets[published.post_id]["_media"]
+    assert len(media_id) == 1 and sandbox.media[media_id[0]]["size"] > 0
+    assert sandbox.requests_to("POST", r"^/2/tweets$")[-1]["media"] == {"media_ids": media_id}
+
+
+def test_an_image_url_that_is_no_image_is_refused_before_any_post(gateway, sandbox):
+    before = len(sandbox.requests_to("POST", r"^/2/"))
+    post = PostContent(text="not an image", link=f"{LINK}noimg", image_url=f"{sandbox.url}/_sandbox/tweets")
+    with pytest.raises(PlatformError) as refused:
+        gateway.publish(post)
+    assert refused.value.codes == ["image_type"]
+    assert len(sandbox.requests_to("POST", r"^/2/")) == before
+
+
+def test_the_sandbox_refuses_a_media_id_it_never_issued(sandbox):
+    request = urllib.request.Request(f"{sandbox.url}/2/tweets", method="POST",
+                                     data=json.dumps({"text": "made up media", "media": {"media_ids": ["1"]}}).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {sandbox.access_token}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    problem = json.loads(refused.value.read())
+    assert refused.value.code == 400 and problem["title"] == "Invalid Request"
+    assert problem["errors"][0]["parameters"] == {"media.media_ids": []}

@@ -19,6 +19,7 @@ dropped by a filter on its logger. Errors carry X's status, Problem title/type a
 request or the token.
 """
 
+import base64
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,8 @@ TWEEPY_HOST = "https://api.twitter.com"  # what tweepy 4.17 prefixes to every ro
 TIMELINE_PAGE = 100  # max_results' upper bound on GET /2/users/:id/tweets
 TIMELINE_PAGES = 5  # find looks through at most 500 posts since `since`: far more than an account posts in a day
 LOOKUP_BATCH = 100  # GET /2/tweets takes up to 100 ids
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # of POST /2/media/upload's, the registry's
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # X's image limit (the registry row's images.max_bytes)
 MAX_RESET_WAIT_S = 60.0  # a rate-limit window resetting later than this is not waited for here
 DUPLICATE_DETAIL = "duplicate content"
 _TRACE_HEADER = "x-transaction-id"
@@ -129,7 +132,7 @@ class XPostsGateway:
         self.config = XConfig.model_validate(config)
         self.client = tweepy.Client(bearer_token=self.config.access_token, return_type=dict, wait_on_rate_limit=False)
         self.client.session = _RebasedSession(endpoint, timeout_s)
-        self._attempts, self._backoff_base_s = attempts, backoff_base_s
+        self._attempts, self._backoff_base_s, self._timeout_s = attempts, backoff_base_s, timeout_s
         self._sleep, self._clock, self._max_reset_wait_s = sleep, clock, max_reset_wait_s
 
     # ---- plumbing --------------------------------------------------------------------------------------
@@ -183,14 +186,44 @@ class XPostsGateway:
     # ---- OrganicGateway -------------------------------------------------------------------------------
 
     def publish(self, content: PostContent) -> PublishedPost:
-        """POST /2/tweets, once. An image is not sent: see docs/platforms.md (X, media upload)."""
-        if content.image_url:
-            raise PlatformError(X, "X: posts with an image are not supported by this adapter yet", ["image_unsupported"])
-        answer: dict = self._call(lambda: self.client.create_tweet(text=post_text(content), user_auth=False))
+        """POST /2/tweets, once; with an image, the image is uploaded first (POST /2/media/upload) and named by
+        media.media_ids. An upload repeated after a failure only leaves an unused media id, which X expires."""
+        media_ids = [self._upload(content.image_url)] if content.image_url else None
+        answer: dict = self._call(lambda: self.client.create_tweet(text=post_text(content), media_ids=media_ids,
+                                                                    user_auth=False))
         post_id = str((answer.get("data") or {}).get("id") or "")
         if not post_id:
             raise PlatformError(X, "X answered a create without a post id", ["no_id"])
         return PublishedPost(post_id=post_id, url=self._url(post_id))
+
+    def _upload(self, image_url: str) -> str:
+        """The image fetched (an image type X takes, at most 5 MB) and uploaded in one request: tweepy 4.17 has
+        no v2 media upload, so this goes through tweepy's own `request` (same session, token and errors)."""
+        data, media_type = self._fetch(image_url)
+        body = {"media": base64.b64encode(data).decode(), "media_category": "tweet_image", "media_type": media_type}
+        answer = self._call(lambda: self.client.request("POST", "/2/media/upload", json=body, user_auth=False))
+        media_id = str((answer.json().get("data") or {}).get("id") or "")
+        if not media_id:
+            raise PlatformError(X, "X answered an upload without a media id", ["no_media_id"])
+        return media_id
+
+    def _fetch(self, image_url: str) -> tuple[bytes, str]:
+        """GET image_url (no token: a plain session, never the X one), refused when not an image or too large."""
+        if not image_url.startswith(("https://", "http://")):
+            raise PlatformError(X, "X: image_url must be an http(s) URL", ["image_url"])
+        try:
+            with requests.get(image_url, timeout=self._timeout_s, stream=True) as answer:
+                answer.raise_for_status()
+                media_type = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                data = answer.raw.read(MAX_IMAGE_BYTES + 1, decode_content=True)
+        except requests.RequestException as error:
+            raise PlatformError(X, f"X: the image could not be fetched ({type(error).__name__})", ["image_fetch"],
+                                retryable=True) from None
+        if media_type not in IMAGE_TYPES:
+            raise PlatformError(X, "X: image_url is not an image X takes (JPEG, PNG, WEBP)", ["image_type"])
+        if not data or len(data) > MAX_IMAGE_BYTES:
+            raise PlatformError(X, "X: the image is empty or larger than 5 MB", ["image_size"])
+        return data, media_type
 
     def find(self, marker: str, since: datetime) -> PublishedPost | None:
         """The account's post since `since` carrying `marker`: X wraps links (t.co) in `text`, so the tracked
