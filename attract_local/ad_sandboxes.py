@@ -33,6 +33,7 @@ SANDBOXES = {
     "x": ("attract_local.sandboxes.x", "XSandbox", "XSecret", "X_API_URL"),  # organic posts (issue 16)
 }
 GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
+PLATFORM_NAMES = {"google": "Google", "google_datamanager": "Google", "meta": "Meta", "x": "X"}  # for the notes
 
 
 @dataclass
@@ -78,7 +79,7 @@ def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
         endpoint = sandbox.start()
         result.started[platform] = sandbox
         environ[variable] = endpoint
-        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {'Google' if platform == 'google' else 'Meta'})"
+        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {PLATFORM_NAMES.get(platform, platform)})"
         cert_path = getattr(sandbox, "cert_path", None)
         if cert_path and not environ.get(GRPC_ROOTS):
             environ[GRPC_ROOTS] = str(cert_path)
