@@ -23,7 +23,8 @@ Non-public metrics (`url_link_clicks`, the author's impressions) are served for 
 reset time, a 503, or (create) be applied and then lose the answer (the connection is closed). `set_metrics` sets
 a post's numbers. The same controls are served over HTTP under `/_sandbox/` for the local stack's e2e tests:
 `POST /_sandbox/faults` `{"kind", "fault", "times", "reset_in_s"}`, `DELETE /_sandbox/faults`,
-`POST /_sandbox/metrics` `{"id", "impressions", "clicks"}`, `GET /_sandbox/tweets`.
+`POST /_sandbox/metrics` `{"id", "impressions", "clicks"}`, `GET /_sandbox/tweets`, and a 1x1 PNG at
+`GET /_sandbox/images/<name>.png` (an image_url to post).
 """
 
 import base64
