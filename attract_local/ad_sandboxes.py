@@ -31,9 +31,11 @@ SANDBOXES = {
                            "GOOGLE_DATAMANAGER_ENDPOINT"),
     "meta": ("attract_local.sandboxes.meta", "MetaSandbox", "MetaSecret", "META_GRAPH_URL"),
     "linkedin": ("attract_local.sandboxes.linkedin", "LinkedInSandbox", "LinkedInSecret", "LINKEDIN_API_URL"),
+    "x": ("attract_local.sandboxes.x", "XSandbox", "XSecret", "X_API_URL"),  # organic posts (issue 16)
 }
 GRPC_ROOTS = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
-_PLATFORM_NAMES = {"google": "Google", "google_datamanager": "Google", "meta": "Meta", "linkedin": "LinkedIn"}
+PLATFORM_NAMES = {"google": "Google", "google_datamanager": "Google", "meta": "Meta", "linkedin": "LinkedIn",
+                  "x": "X"}  # for the notes
 
 
 @dataclass
@@ -82,7 +84,7 @@ def start_ad_sandboxes(environ: MutableMapping[str, str] = os.environ,
         endpoint = sandbox.start()
         result.started[platform] = sandbox
         environ[variable] = endpoint
-        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {_PLATFORM_NAMES.get(platform, platform)})"
+        note = f"{variable}={endpoint} (LOCAL SANDBOX, not {PLATFORM_NAMES.get(platform, platform)})"
         cert_path = getattr(sandbox, "cert_path", None)
         if cert_path and not environ.get(GRPC_ROOTS):
             environ[GRPC_ROOTS] = str(cert_path)

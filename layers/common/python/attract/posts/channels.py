@@ -43,7 +43,7 @@ ORGANIC_CHANNELS: dict[str, OrganicChannel] = {row.name: row for row in (
     OrganicChannel(name="x", source="x", adapter="attract.providers.x_posts:XPostsGateway",
                    secret_setting="x_secret_id", endpoint_setting="x_api_url",
                    sandbox="attract_local.sandboxes.x:XSandbox", max_chars=280, url_chars=23,
-                   images=ImageRules(types=("jpg", "jpeg", "png", "gif", "webp"), max_bytes=5 * 1024 * 1024)),
+                   images=ImageRules(types=("jpg", "jpeg", "png", "webp"), max_bytes=5 * 1024 * 1024)),
 )}
 
 assert set(get_args(OrganicChannelName)) == set(ORGANIC_CHANNELS), "OrganicChannelName and the registry disagree"
