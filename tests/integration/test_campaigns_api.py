@@ -36,7 +36,7 @@ def started():
     # As `make local` does it: the process's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, if any, is kept and extended
     environ = {name: os.environ[name] for name in (GRPC_ROOTS,) if name in os.environ}
     sandboxes = start_ad_sandboxes(environ)
-    assert set(sandboxes.started) == {"google", "google_datamanager", "meta", "linkedin"}
+    assert set(sandboxes.started) == {"google", "google_datamanager", "meta", "linkedin", "x"}
     yield sandboxes, environ
     sandboxes.stop()
 
