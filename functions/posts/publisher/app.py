@@ -32,6 +32,7 @@ load_settings()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 PUBLISHER = Actor.system("posts-publisher")
 MAX_VISIBILITY_S = 43_200  # SQS's limit (12 hours)
+STATUS_METRICS = {"published": "PostChannelsPublished", "failed": "PostChannelsFailed", "deleted": "PostChannelsDeleted"}
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +81,8 @@ def _handle(record: SQSRecord) -> str:
                                                        "action": message.action, "delay_s": delay})
         raise
     status = state.status if state else "absent"
-    metrics.add_metric(name=f"PostChannel{status.capitalize()}", unit=MetricUnit.Count, value=1)
+    if status in STATUS_METRICS:
+        metrics.add_metric(name=STATUS_METRICS[status], unit=MetricUnit.Count, value=1)
     logger.info("post channel", extra={"post_id": message.post_id, "channel": channel, "action": message.action,
                                        "status": status})
     return status
