@@ -75,11 +75,11 @@ def publish_channel(post_id: str, channel: str, *, posts: PostRepository, live: 
     stale = state.status == "publishing"
     if stale and state.lease_until is not None and state.lease_until > moment:
         raise RetryLaterError(f"{channel} is being published by another worker", BUSY_DELAY_S)
+    adapter = gateway()  # credentials and SDK first: a missing secret fails before anything is claimed
     claimed = posts.transition(post_id, state, moment, status="publishing", claim_id=_claim_id(),
                                claimed_at=moment, lease_until=moment + timedelta(seconds=LEASE_SECONDS),
                                attempts=state.attempts + 1)
     link = post.link_urls[channel]
-    adapter = gateway()
     if stale:  # the last attempt's answer was lost: the post may exist
         since = (state.claimed_at or moment) - FIND_MARGIN
         try:
