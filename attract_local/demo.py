@@ -170,6 +170,11 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     elif ads is not None:
         print("\n== 6. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
 
+    if posts_adapters_merged():
+        run_posts(api, aws, marketer, ledger)
+    else:
+        print("\n== 6b. Organic posts: skipped, the Facebook Page, LinkedIn and X adapters are not installed")
+
     for origin, person_label in demo_invites.run(api, aws):
         ledger.confirmed(origin, person_label, 200)
 
@@ -340,6 +345,59 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes, ledger: L
     print(f"   6.5 hours later (the demo's clock moved on), the sweep uploads {uploaded} to Google's Data Manager API "
           f"(IngestEvents): {events} event(s) recorded, transaction_id = join id")
     return {"paid_search": "Google Ads", "paid_social": "Meta"}
+
+
+POST_ADAPTERS = ("attract.providers.facebook_page", "attract.providers.linkedin_posts", "attract.providers.x_posts")
+
+
+def posts_adapters_merged() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in POST_ADAPTERS)
+
+
+def run_posts(api: str, aws, marketer: dict[str, str], ledger: Ledger) -> None:
+    """One post on the employer's Facebook Page, LinkedIn organisation and X (the local sandboxes), a reader who
+    clicks its X link and joins, the metrics sync, and the post's organic_social row next to the ad channels."""
+    print("\n== 6b. A marketer posts on the employer's own pages: Facebook Page, LinkedIn organisation and X "
+          "(LOCAL SANDBOXES)")
+    body: dict[str, Any] = {"name": "Meet the data team", "destination": "https://careers.example.com/teams/data",
+            "text": "Our data team on how they ship: pairing, small releases, no heroics. Join our talent community:",
+            "channels": ["facebook_page", "linkedin_org", "x"]}
+    refused = requests.post(f"{api}/posts", json={**body, "text": body["text"] * 4}, headers=marketer, timeout=30)
+    print(f"   first too long for X (280, the link counts 23): refused ({refused.status_code}) before any call: "
+          + ", ".join(sorted({e["rule"] for e in refused.json().get("errors", [])})))
+    created = requests.post(f"{api}/posts", json=body, headers=marketer, timeout=30).json()
+    post: dict[str, Any] = created
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        post = requests.get(f"{api}/posts/{created['id']}", headers=marketer, timeout=30).json()
+        if all(channel["status"] in ("published", "failed") for channel in post["channels"].values()):
+            break
+        time.sleep(0.5)
+    for name, channel in post["channels"].items():
+        print(f"     {name:<14} {channel['status']}: {channel.get('url') or channel.get('last_error')}")
+        print(f"     {'':<14} tracked link {channel['link']['url']}")
+    session = requests.Session()
+    session.headers["User-Agent"] = BROWSERS[0]
+    location = session.get(post["channels"]["x"]["link"]["url"], allow_redirects=False, timeout=30).headers["Location"]
+    visitor = parse_qs(urlsplit(location).query)["tc_vid"][0]
+    email = "reader-x@example.com"
+    requests.post(f"{api}/joins", json={"email": email, "name": "Reader", "consent": True, "visitor_id": visitor},
+                  timeout=30)
+    confirmed = requests.post(confirm_link(aws.endpoint, email), timeout=30)
+    ledger.confirmed("organic posts", "a reader of the X post", confirmed.status_code)
+    path = " -> ".join(f"{t['channel']}/{t['source']}" for t in stored_attribution(aws, email))
+    print(f"   a reader clicks the X post's link and joins: credited {path}")
+    synced = requests.post(f"{api}/_local/fire/PostsMetricsFunction.Hourly", timeout=120).json()
+    channels = (synced.get("result") or {}).get("channels", {})
+    print("   the hourly posts metrics sync reads impressions and clicks: "
+          + ", ".join(f"{c} {'ok' if o.get('ok') else 'FAILED'}" for c, o in channels.items()))
+    rows = {row["key"]: row for row in _report(api, model="last_touch", group_by="channel")["rows"]}
+    for key in ("organic_social", "paid_search", "paid_social"):
+        if key in rows:
+            spend = ", ".join(f"{s['amount']} {s['currency']}" for s in rows[key].get("spend") or []) or "no spend"
+            print(f"   report, last touch, {key:<15} joins {rows[key]['joins']:.2f}, {spend}")
 
 
 def _wait_until_drained(aws: Any, queue: str, timeout_s: float = 30) -> None:

@@ -43,14 +43,16 @@ def test_the_layer_keeps_the_api_version_the_adapter_imports():
     assert adapter.API_VERSION == GOOGLE_ADS_API_VERSION
 
 
-def test_template_attaches_the_ads_layer_to_campaigns_functions_only():
+def test_template_attaches_the_ads_layer_to_platform_functions_only():
     template = load_template()
     assert "AdsLayer" not in str(template["Globals"])
     users = {resource["Properties"]["CodeUri"] for resource in template["Resources"].values()
              if resource["Type"] == "AWS::Serverless::Function"
              and {"Ref": "AdsLayer"} in (resource["Properties"].get("Layers") or [])}
     assert "functions/campaigns/api/" in users
-    assert all(code_uri.startswith("functions/campaigns/") for code_uri in users), users
+    assert {"functions/posts/publisher/", "functions/posts/metrics/"} <= users  # organic posts (issue 16)
+    assert "functions/posts/" not in users  # the posts API never calls a platform
+    assert all(code_uri.startswith(("functions/campaigns/", "functions/posts/")) for code_uri in users), users
 
 
 @pytest.mark.slow
@@ -80,7 +82,9 @@ def test_built_ads_layer_keeps_one_api_version_and_imports_alone(tmp_path):
         from facebook_business.adobjects.campaign import Campaign
         from facebook_business.adobjects.serverside.event import Event
         import google.ads.googleads, grpc, facebook_business
-        for module in (google.ads.googleads, datamanager_v1, grpc, facebook_business):
+        import tweepy, linkedin_api.clients.restli.client  # organic posts (issue 16)
+        import linkedin_api
+        for module in (google.ads.googleads, datamanager_v1, grpc, facebook_business, tweepy, linkedin_api):
             assert module.__file__.startswith({str(layer)!r}), module.__file__
         print("ok")
     """)

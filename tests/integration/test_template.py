@@ -419,7 +419,7 @@ def test_functions_use_the_key_only_through_dynamodb_and_the_queues_they_use(raw
 
 
 RESERVED = {"InviteSenderFunction", "JoinMailerFunction", "ConversionsFunction", "CampaignsApiFunction",
-            "SpendSyncFunction"}
+            "SpendSyncFunction", "PostsPublisherFunction", "PostsMetricsFunction"}
 
 
 def test_senders_and_ads_functions_have_reserved_concurrency_their_queues_never_exceed(raw_template):

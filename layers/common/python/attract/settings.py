@@ -176,6 +176,17 @@ class Settings:
     scoring_queue_url: str = variable("SCORING_QUEUE_URL", "")
     # Where erasures wait for the eraser (issue 15: the admin's DELETE /people, a person's own link, the consent job).
     erasure_queue_url: str | None = variable("ERASURE_QUEUE_URL", None, min_length=1)
+    # Organic posts (issue 16): one secret per platform, the API endpoints (the local sandboxes' in the local stack),
+    # the publisher's queue and what a publish_at schedule needs (attract.posts).
+    facebook_page_secret_id: str | None = variable("FACEBOOK_PAGE_SECRET_ID", None, min_length=1)
+    linkedin_secret_id: str | None = variable("LINKEDIN_SECRET_ID", None, min_length=1)
+    x_secret_id: str | None = variable("X_SECRET_ID", None, min_length=1)
+    linkedin_api_url: str = variable("LINKEDIN_API_URL", "https://api.linkedin.com", min_length=8)
+    x_api_url: str = variable("X_API_URL", "https://api.x.com", min_length=8)
+    posts_queue_url: str | None = variable("POSTS_QUEUE_URL", None, min_length=1)
+    posts_queue_arn: str | None = variable("POSTS_QUEUE_ARN", None, min_length=1)
+    posts_scheduler_role_arn: str | None = variable("POSTS_SCHEDULER_ROLE_ARN", None, min_length=1)
+    posts_schedule_dead_letter_arn: str | None = variable("POSTS_SCHEDULE_DEAD_LETTER_ARN", None, min_length=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -429,3 +440,28 @@ class ConsentSettings(Settings):
 
     REQUIRED = ("SIGNING_KEY_SECRET_ID",)
     signing_key_secret_id: str
+
+
+class PostsSettings(Settings):
+    """POST /posts, GET and DELETE /posts/{id} (marketers): links, claims, the queue and one-time schedules."""
+
+    REQUIRED = ("IDEMPOTENCY_TABLE_NAME", "POSTS_QUEUE_URL", "POSTS_QUEUE_ARN", "POSTS_SCHEDULER_ROLE_ARN",
+                "POSTS_SCHEDULE_DEAD_LETTER_ARN")
+    idempotency_table_name: str
+    posts_queue_url: str
+    posts_queue_arn: str
+    posts_scheduler_role_arn: str
+    posts_schedule_dead_letter_arn: str
+
+
+class PostsPublisherSettings(Settings):
+    """PostsQueue -> each platform (attract.posts.publishing), with the platforms' secrets."""
+
+    REQUIRED = ("POSTS_QUEUE_URL", "FACEBOOK_PAGE_SECRET_ID", "LINKEDIN_SECRET_ID", "X_SECRET_ID")
+    posts_queue_url: str
+
+
+class PostsMetricsSettings(Settings):
+    """Scheduled: published posts' impressions and clicks into the report (attract.posts.metrics)."""
+
+    REQUIRED = ("FACEBOOK_PAGE_SECRET_ID", "LINKEDIN_SECRET_ID", "X_SECRET_ID")

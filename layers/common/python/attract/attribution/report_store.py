@@ -123,7 +123,8 @@ class ReportStore(Repository):
             if item.get("type") == "spend":
                 for name, entry in item.items():
                     if name.startswith(SPEND_PREFIX):
-                        inputs.spend[entry["key"]][entry["currency"]] += entry["cost"]
+                        if "currency" in entry:  # organic posts' counts cost nothing (attract.posts.live_repository)
+                            inputs.spend[entry["key"]][entry["currency"]] += entry["cost"]
                         if dimension == "campaign":
                             ads = inputs.ads[(_report_channel(name), entry["key"])]
                             ads[0] += int(entry.get("impressions", 0) or 0)
@@ -149,13 +150,17 @@ class ReportStore(Repository):
 
 
 def _spend_entries(item: dict) -> list[dict]:
-    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX)]
+    """Entries that cost something: an organic post's counts have no currency (attract.posts.live_repository)."""
+    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX) and "currency" in value]
 
 
 def _report_channel(attribute: str) -> str:
     """`s|<ads channel>|<id>` -> the report channel of its tracked links (google_search -> paid_search, meta -> paid_social)."""
     from attract.campaigns.channels import AD_CHANNELS  # the one registry of ad channels
+    from attract.posts.channels import ORGANIC_CHANNELS  # and of organic ones: their posts' counts
 
     ads_channel = attribute[len(SPEND_PREFIX):].split("|", 1)[0]
     entry = AD_CHANNELS.get(ads_channel)
+    if entry is None and ads_channel in ORGANIC_CHANNELS:
+        return "organic_social"
     return str(entry.report_channel.value) if entry else ads_channel

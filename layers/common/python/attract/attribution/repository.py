@@ -237,8 +237,9 @@ class AggregateRepository(Repository):
 
 
 def _spend_entries(item: dict) -> list[dict]:
-    """The per-platform-campaign values of a day's spend item (attract.campaigns.spend_repository)."""
-    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX)]
+    """The per-platform-campaign values of a day's spend item (attract.campaigns.spend_repository) that cost
+    something: an organic post's counts (attract.posts.live_repository) have no currency and add no spend."""
+    return [value for name, value in item.items() if name.startswith(SPEND_PREFIX) and "currency" in value]
 
 
 def stored_keys(item: dict) -> list[Key]:
