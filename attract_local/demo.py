@@ -170,10 +170,7 @@ def run(api: str, table: TouchRepository, aws, ads: AdSandboxes | None = None) -
     elif ads is not None:
         print("\n== 6. Ad campaigns: skipped, the local Google Ads and Meta sandboxes are not both running (see Ads: above)")
 
-    if posts_adapters_merged():
-        run_posts(api, aws, marketer, ledger)
-    else:
-        print("\n== 6b. Organic posts: skipped, the Facebook Page, LinkedIn and X adapters are not installed")
+    run_posts(api, aws, marketer, ledger)
 
     for origin, person_label in demo_invites.run(api, aws):
         ledger.confirmed(origin, person_label, 200)
@@ -345,15 +342,6 @@ def run_ads(api: str, aws, marketer: dict[str, str], ads: AdSandboxes, ledger: L
     print(f"   6.5 hours later (the demo's clock moved on), the sweep uploads {uploaded} to Google's Data Manager API "
           f"(IngestEvents): {events} event(s) recorded, transaction_id = join id")
     return {"paid_search": "Google Ads", "paid_social": "Meta"}
-
-
-POST_ADAPTERS = ("attract.providers.facebook_page", "attract.providers.linkedin_posts", "attract.providers.x_posts")
-
-
-def posts_adapters_merged() -> bool:
-    import importlib.util
-
-    return all(importlib.util.find_spec(name) is not None for name in POST_ADAPTERS)
 
 
 def run_posts(api: str, aws, marketer: dict[str, str], ledger: Ledger) -> None:

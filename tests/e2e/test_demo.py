@@ -11,7 +11,6 @@ import pytest
 
 from attract_local.auth import KEY_FILE, STATE_DIR
 from attract_local.cfn import ROOT
-from attract_local.demo import posts_adapters_merged
 from attract_local.stack import SECRETS_OUT
 from tests.log_privacy import findings, sample_ats_names, secret_values, typed_names
 
@@ -82,9 +81,9 @@ def test_the_report_on_screen_accounts_for_every_confirmed_join(demo_output):
     counts = {origin.strip(): int(n) for n, origin in re.findall(r"(\d+) ([a-z ]+[a-z])", parts)}
     # Then the parts add up (7 on the careers site: persons 1, 3-7 and the copied visitor id; 5 ad clicks;
     # 3 invitees; 1 ATS candidate who was a member already) and every model's total row shows the same number
-    # (and, once the organic posts' adapters are merged, the reader who joined from the X post: issue 16)
-    expected = {"careers site": 7, "ads": 5, "invitations": 3, "already a member before the invitations": 1}
-    expected |= {"organic posts": 1} if posts_adapters_merged() else {}
+    # (and the reader who joined from the X post: issue 16)
+    expected = {"careers site": 7, "ads": 5, "organic posts": 1, "invitations": 3,
+                "already a member before the invitations": 1}
     assert counts == expected
     total = sum(expected.values())
     assert confirmed == stated == sum(counts.values()) == total and agree == "yes"
@@ -138,7 +137,6 @@ def test_the_demo_logs_no_email_address_name_token_or_secret(demo_output, demo_s
     assert findings(log + planted + "\n", names=names, secrets=secrets) == [("email address", "Planted.Person@mail.example")]
 
 
-@pytest.mark.skipif(not posts_adapters_merged(), reason="adapter not merged yet")
 def test_the_demo_publishes_one_post_to_three_pages_and_reports_it_beside_the_ads(demo_output):
     # Issue 16: refused before any call, published on the three sandboxes, a reader joins from the X post's link,
     # the metrics sync runs, and the organic_social row shows the join at zero spend next to the ad channels

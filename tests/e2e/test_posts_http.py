@@ -6,7 +6,6 @@ The tests that publish need the three adapters (attract.providers.facebook_page,
 sandboxes registered in attract_local.ad_sandboxes: until they are merged they skip, saying so.
 """
 
-import importlib.util
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,6 @@ from tests.support import join_and_confirm
 
 pytestmark = pytest.mark.local_only("publishes to the local wire sandboxes")
 
-ADAPTERS = ("attract.providers.facebook_page", "attract.providers.linkedin_posts", "attract.providers.x_posts")
-needs_adapters = pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ADAPTERS),
-                                    reason="adapter not merged yet")
 CHANNELS = ["facebook_page", "linkedin_org", "x"]
 
 
@@ -55,7 +51,6 @@ def test_posts_are_for_marketers_only(api, recruiter):
     assert _post(api, recruiter).status_code == 403
 
 
-@needs_adapters
 def test_a_post_reaches_all_three_platforms_and_its_link_joins_show_as_organic_social(api, aws_endpoint, marketer,
                                                                                      recruiter, browser):
     created = _post(api, marketer)
@@ -83,7 +78,6 @@ def test_a_post_reaches_all_three_platforms_and_its_link_joins_show_as_organic_s
     assert mine[0]["steps"][2]["count"] >= 1
 
 
-@needs_adapters
 def test_delete_reaches_every_platform(api, marketer):
     post_id = _post(api, marketer).json()["id"]
     assert {s["status"] for s in _until(api, marketer, post_id, {"published", "failed"})["channels"].values()} == {"published"}
@@ -94,7 +88,6 @@ def test_delete_reaches_every_platform(api, marketer):
     assert requests.delete(f"{api}/posts/{post_id}", headers=marketer, timeout=30).status_code == 202
 
 
-@needs_adapters
 def test_a_scheduled_post_is_published_by_the_local_stack(api, marketer):
     publish_at = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
     created = _post(api, marketer, publish_at=publish_at.isoformat(), channels=["x"]).json()

@@ -1,7 +1,6 @@
 """The posts API in-process against the moto server: create (links, claims, queue or schedule), read, delete,
 limits as 422s before anything is stored; the publisher with the real adapters once they are merged."""
 
-import importlib.util
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -104,10 +103,6 @@ def test_only_marketers(function_env):
     assert _invoke(function_env("PostsFunction"), event)[0] == 403
 
 
-ADAPTERS = ("attract.providers.facebook_page", "attract.providers.linkedin_posts", "attract.providers.x_posts")
-
-
-@pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ADAPTERS), reason="adapter not merged yet")
 def test_the_publisher_publishes_through_the_real_adapters_against_the_sandboxes(function_env, local_aws, sandboxes):
     posts = function_env("PostsFunction")
     _drain(local_aws)
