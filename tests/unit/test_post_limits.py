@@ -52,8 +52,8 @@ def test_weighted_characters_count_two_outside_the_light_ranges():
     assert rules(request("日" * 128 + "a")) == [("text", "x.too_long")]
 
 
-def test_linkedin_commentary_is_3000_characters_with_the_link():
-    fits = 3000 - 1 - len(LINK)
+def test_linkedin_commentary_is_3000_characters_the_link_being_the_article():
+    fits = 3000
     assert rules(request("a" * fits, ["linkedin_org"])) == []
     assert rules(request("a" * (fits + 1), ["linkedin_org"])) == [("text", "linkedin.too_long")]
     # The same text is fine on Facebook (63,206) and named per channel where it is not
@@ -61,8 +61,8 @@ def test_linkedin_commentary_is_3000_characters_with_the_link():
         ("text", "linkedin.too_long"), ("text", "x.too_long")]
 
 
-def test_facebook_takes_63206_characters():
-    fits = 63206 - 1 - len(LINK)
+def test_facebook_takes_63206_characters_with_the_link_after_a_blank_line():
+    fits = 63206 - 2 - len(LINK)
     assert rules(request("a" * fits, ["facebook_page"])) == []
     assert rules(request("a" * (fits + 1), ["facebook_page"])) == [("text", "facebook.too_long")]
 
@@ -105,6 +105,28 @@ def test_publish_at_must_be_ahead_and_within_a_year_and_carry_a_zone():
 
 def test_check_limits_raises_every_broken_rule_at_once():
     with pytest.raises(RulesBrokenError) as raised:
-        check_limits(request("a" * 3000, ["linkedin_org", "x"], image_url="https://cdn.example.com/a.svg"), len(LINK), NOW)
+        check_limits(request("a" * 3001, ["linkedin_org", "x"], image_url="https://cdn.example.com/a.svg"), len(LINK), NOW)
     assert sorted(e["rule"] for e in raised.value.errors) == ["image_type", "image_type", "linkedin.too_long",
                                                               "x.too_long"]
+
+
+def test_the_limit_counts_exactly_what_each_adapter_sends():
+    # The adapters compose the post's text themselves (Facebook: a blank line then the link; X: a line break then
+    # the link; LinkedIn: the escaped commentary, the link as the article): the check before any call must count
+    # that, or a post passing it would be refused by the platform.
+    from attract.posts.ports import PostContent
+    from attract.providers.facebook_page import FacebookPageGateway
+    from attract.providers.x_posts import post_text
+
+    content = PostContent(text="Meet the team (data & ML) at #Berlin: 50% remote_first", link=LINK)
+    assert channel_length(ORGANIC_CHANNELS["facebook_page"], content.text, LINK) == \
+        len(FacebookPageGateway.message(content))
+    assert channel_length(ORGANIC_CHANNELS["x"], content.text, LINK) == weighted_length(post_text(content))
+    assert channel_length(ORGANIC_CHANNELS["linkedin_org"], content.text, LINK) == len(content.text) + 4  # ( ) # _
+
+
+def test_linkedin_counts_the_commentary_escaped():
+    # 2,990 characters of which 10 are reserved: 3,000 once escaped, the limit; one more reserved one is too long
+    text = "a" * 2980 + "()()()()()"
+    assert rules(request(text, channels=("linkedin_org",))) == []
+    assert rules(request(text + "#", channels=("linkedin_org",))) == [("text", "linkedin.too_long")]

@@ -29,16 +29,21 @@ class OrganicChannel:
     max_chars: int  # the text's limit, counted as the platform counts (link included)
     url_chars: int | None  # a link counts as this many characters whatever its length (X: 23); None: as written
     images: ImageRules
+    # What the adapter puts between the text and the tracked link; None: the link is not in the text at all
+    # (LinkedIn: the post's article). The limit counts exactly what the adapter sends (tests/unit/test_post_limits.py).
+    link_separator: str | None = "\n"
+    little_format: bool = False  # the text is sent escaped (LinkedIn's commentary): the limit counts it escaped
 
 
 ORGANIC_CHANNELS: dict[str, OrganicChannel] = {row.name: row for row in (
     OrganicChannel(name="facebook_page", source="facebook", adapter="attract.providers.facebook_page:FacebookPageGateway",
                    secret_setting="facebook_page_secret_id", endpoint_setting="meta_graph_url",
-                   sandbox="attract_local.sandboxes.meta:MetaSandbox", max_chars=63206, url_chars=None,
+                   sandbox="attract_local.sandboxes.meta:MetaSandbox", max_chars=63206, url_chars=None, link_separator="\n\n",
                    images=ImageRules(types=("jpg", "jpeg", "png", "gif", "bmp", "tiff"), max_bytes=4 * 1024 * 1024)),
     OrganicChannel(name="linkedin_org", source="linkedin", adapter="attract.providers.linkedin_posts:LinkedInPostsGateway",
                    secret_setting="linkedin_secret_id", endpoint_setting="linkedin_api_url",
                    sandbox="attract_local.sandboxes.linkedin:LinkedInSandbox", max_chars=3000, url_chars=None,
+                   link_separator=None, little_format=True,
                    images=ImageRules(types=("jpg", "jpeg", "png", "gif"), max_bytes=36_152_320)),
     OrganicChannel(name="x", source="x", adapter="attract.providers.x_posts:XPostsGateway",
                    secret_setting="x_secret_id", endpoint_setting="x_api_url",

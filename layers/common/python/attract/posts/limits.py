@@ -2,8 +2,9 @@
 
 X counts as twitter-text does (https://docs.x.com/fundamentals/counting-characters, docs/platforms.md): text
 normalised to NFC, code points in a few Latin/punctuation ranges weigh 1, every other code point 2, and each
-URL 23 whatever its length; the limit is 280. The tracked link is appended by the adapter after one separator, so
-it counts as 1 + 23. LinkedIn (commentary) and Facebook count characters as written, the link included.
+URL 23 whatever its length; the limit is 280. The tracked link is appended by the adapter after a line break, so
+it counts as 1 + 23. Facebook counts characters as written, the link (after a blank line) included. LinkedIn counts
+the commentary as sent, escaped (little format); the link is the post's article, not in the commentary.
 """
 
 import re
@@ -13,9 +14,9 @@ from urllib.parse import urlsplit
 
 from attract.errors import RulesBrokenError
 from attract.posts.channels import ORGANIC_CHANNELS, OrganicChannel
+from attract.posts.little import escape_little
 from attract.posts.models import CreatePostRequest
 
-LINK_SEPARATOR = 1  # the adapters append the link after one space or newline
 # twitter-text v3 configuration: weight 100 for these ranges, 200 for the rest, 100 per counted character.
 LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 # URLs as twitter-text finds them, approximated: with a scheme, `www.`, or a bare domain of a common TLD.
@@ -41,10 +42,13 @@ def weighted_length(text: str, url_chars: int = 23) -> int:
 
 
 def channel_length(row: OrganicChannel, text: str, link: str) -> int:
-    """The text and its appended tracked link, counted as `row`'s platform counts."""
-    if row.url_chars is not None:
-        return weighted_length(text, row.url_chars) + LINK_SEPARATOR + row.url_chars
-    return len(text) + LINK_SEPARATOR + len(link)
+    """What `row`'s adapter sends as the post's text (the text, escaped where the platform wants it, then the tracked
+    link after the row's separator, if it goes in the text at all), counted as that platform counts."""
+    body = escape_little(text) if row.little_format else text
+    length = weighted_length(body, row.url_chars) if row.url_chars is not None else len(body)
+    if row.link_separator is not None:
+        length += len(row.link_separator) + (row.url_chars if row.url_chars is not None else len(link))
+    return length
 
 
 def broken_rules(request: CreatePostRequest, link_length: int, now: datetime) -> list[dict]:

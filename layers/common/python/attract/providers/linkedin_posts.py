@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from requests.adapters import HTTPAdapter
 
 from attract import retry
+from attract.posts.little import escape_little
 from attract.posts.ports import PlatformError, PostContent, PostMetrics, PublishedPost, RateLimited
 
 T = TypeVar("T")
@@ -44,20 +45,12 @@ LINKEDIN_API = "https://api.linkedin.com"  # what the client hard-codes (linkedi
 # learn.microsoft.com/en-us/linkedin/marketing/versioning). The secret's "version" overrides it; bump it yearly.
 DEFAULT_VERSION = "202607"
 MAX_COMMENTARY = 3000  # characters, after escaping (the Posts API's commentary)
-# Characters reserved by the little text format: escaped with a backslash to be read as plain text
-# (learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/little-text-format).
-LITTLE_RESERVED = frozenset("\\|{}@[]()<>#*_~")
 FINDER_PAGE = 50  # posts per finder page
 FINDER_PAGES = 10  # at most this many pages back: a lost answer is minutes old, not 500 posts ago
 STATS_BATCH = 20  # URNs per statistics call (the URL stays short)
 RETRY_AFTER_CAP_S = 60.0  # a Retry-After longer than this is not waited for inside one call
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def escape_little(text: str) -> str:
-    """Plain text as LinkedIn's little format reads it back: every reserved character backslash-escaped."""
-    return "".join("\\" + char if char in LITTLE_RESERVED else char for char in text)
 
 
 def unescape_little(text: str) -> str:
