@@ -5,9 +5,12 @@ URL, `marketer`, `recruiter` and `admin` carry tokens of Cognito test users, and
 locally is skipped with the reason (a `local_only` marker, or a fixture of the local stack it uses).
 """
 
+import os
+
 import pytest
 import requests
 
+from attract_local.ad_sandboxes import SANDBOXES, start_ad_sandboxes
 from attract_local.auth import mint_token
 from attract_local.gateway import start_local
 from attract_local.smoke import local_only_reason, target_from_environment
@@ -29,13 +32,36 @@ def stack_log(tmp_path_factory):
     return tmp_path_factory.mktemp("stack") / "functions.log"
 
 
+# The organic posts' platforms (Meta's Graph host also serves the Facebook Page): the publisher's wire sandboxes.
+POST_SANDBOXES = ("meta", "linkedin", "x")
+
+
 @pytest.fixture(scope="session")
 def stack(stack_log):
-    with stack_log.open("w") as log:
-        aws, gateway = start_local(port=0, log=log, parameters=FUNCTIONAL_LIMITS)
-        yield aws, gateway
-        gateway.stop()
-        aws.stop()
+    # The gateway's workers take their environment when it starts: the sandboxes' endpoints are in it then, and the
+    # test process's own environment is given back (a `make demo` run by a test starts sandboxes of its own).
+    variables = [SANDBOXES[name][3] for name in POST_SANDBOXES]
+    before = {name: os.environ.get(name) for name in variables}
+    sandboxes = start_ad_sandboxes(os.environ, {name: SANDBOXES[name] for name in POST_SANDBOXES})
+    try:
+        with stack_log.open("w") as log:
+            aws, gateway = start_local(port=0, log=log, parameters=FUNCTIONAL_LIMITS)
+            _restore(before)
+            sandboxes.fill_secrets(aws)
+            yield aws, gateway
+            gateway.stop()
+            aws.stop()
+    finally:
+        _restore(before)
+        sandboxes.stop()
+
+
+def _restore(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
