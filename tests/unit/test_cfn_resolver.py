@@ -50,7 +50,9 @@ def _offline_stack(template: dict) -> LocalAws:
     refs.update({name: name for name in template["Resources"] if name not in refs})  # queues, later secrets: by name
     return LocalAws(template=template, refs=refs, attrs={("AttractTable", "Arn"): "arn:t", ("InvitePlanQueue", "Arn"): "arn:plan",
                                                          ("InviteSchedulerRole", "Arn"): "arn:role",
-                                                         ("EventDeadLetterQueue", "Arn"): "arn:dead-letters"})
+                                                         ("EventDeadLetterQueue", "Arn"): "arn:dead-letters",
+                                                         ("PostsQueue", "Arn"): "arn:posts",
+                                                         ("PostsSchedulerRole", "Arn"): "arn:posts-role"})
 
 
 def test_function_environment_with_an_unsupported_intrinsic_names_the_function():
