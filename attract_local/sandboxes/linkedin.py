@@ -32,9 +32,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from attract_local.sandboxes.http import SandboxHandler, SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class LinkedInSandbox:
         self._deleted: set[str] = set()
         self._uploads: dict[str, str] = {}  # upload id -> image urn
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SandboxServer | None = None
         self.url = ""
 
     # ---- lifecycle and test controls -----------------------------------------------------------------
@@ -135,7 +136,7 @@ class LinkedInSandbox:
             pass
 
         Handler.sandbox = sandbox
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = SandboxServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="linkedin-sandbox", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         log.warning("local LinkedIn sandbox (not LinkedIn) at %s", self.url)
@@ -330,32 +331,10 @@ def _query(raw: str) -> dict[str, str]:
     return {unquote(key): value for key, value in (pair if len(pair) == 2 else (pair[0], "") for pair in pairs)}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     sandbox: LinkedInSandbox
     server_version = "LocalLinkedInSandbox/1"
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent, like the platform's own logs are to us."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     def do_PUT(self) -> None:
         self._serve("PUT")

@@ -46,11 +46,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from attract.campaigns.currencies import meta_offset
+from attract_local.sandboxes.http import SandboxHandler, SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class MetaSandbox:
         self._failures: list[_Failure] = []
         self._spend: dict[tuple[str, date], _Spend] = {}
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SandboxServer | None = None
         self.url = ""
 
     # ---- lifecycle and test controls -----------------------------------------------------------------
@@ -164,7 +164,7 @@ class MetaSandbox:
             pass
 
         Handler.sandbox = sandbox
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = SandboxServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="meta-sandbox", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         log.warning("local Meta sandbox (not Meta) at %s", self.url)
@@ -679,32 +679,9 @@ def _decoded(value: str) -> Any:
     return value
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (a test's timeout, a dropped answer) is expected here, not an error."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     sandbox: MetaSandbox
     server_version = "LocalMetaSandbox/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines carry the access token in their query string."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     def _params(self) -> tuple[str, dict]:
         parts = urlsplit(self.path)

@@ -41,9 +41,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from attract_local.sandboxes.http import SandboxHandler, SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class XSandbox:
     def __post_init__(self) -> None:
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SandboxServer | None = None
         self.url = ""
 
     # ---- lifecycle and test controls -----------------------------------------------------------------
@@ -140,7 +141,7 @@ class XSandbox:
             pass
 
         Handler.sandbox = self
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = SandboxServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="x-sandbox", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         log.warning("local X sandbox (not X) at %s", self.url)
@@ -392,33 +393,10 @@ def _fields(params: dict) -> list[str]:
     return [f.strip() for f in str(params.get("tweet.fields") or "").split(",") if f.strip()]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (a dropped answer) is expected here, not an error."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     sandbox: XSandbox
     server_version = "LocalXSandbox/1"
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the sandbox's own record (`received`) has no token; request lines are not needed."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     def _read(self) -> tuple[str, dict, Any]:
         parts = urlsplit(self.path)
