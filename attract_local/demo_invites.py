@@ -242,7 +242,8 @@ def run(api: str, aws) -> list[tuple[str, str]]:
     with sqlite3.connect(ats_path) as db:  # the ATS changes: one new candidate, one edited already-invited row
         # Those who joined or unsubscribed above would be skipped as a member or as suppressed: edit someone else
         changed = sample_ats.change(db, spare=[m["To"].addresses[0].addr_spec for m in messages[:4]])
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    # Well ahead of now: on a loaded machine the schedule must be set, and the first run settled, before it fires
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=10)
     scheduled = requests.put(f"{api}/invite-campaigns/{campaign['id']}/schedule", headers=marketer, timeout=30,
                              json={"expression": f"at({due:%Y-%m-%dT%H:%M:%S})", "timezone": "UTC"})
     run_id = f"s-{due:%Y%m%dT%H%M%S}Z"
