@@ -211,3 +211,18 @@ def test_a_draft_one_account_refuses_creates_nothing_anywhere(world):
     refused = store.get(campaign.id)
     assert refused.status == "draft" and refused.link_codes == {}
     assert refused.last_error["codes"] == ["meta.budget_currency_is_account_currency"]
+
+
+def test_a_draft_shows_no_spend_sync_and_a_launched_campaign_shows_its_channels(world):
+    # Given each channel's last spend sync (of the account: other campaigns' spend)
+    _, _, store, _ = world
+    sync = {channel: {"last_status": "ok", "last_success_at": "2026-12-04T08:00:00+00:00"}
+            for channel in ("google_search", "meta")}
+    campaign = created(store)
+    # Then a draft, on no platform yet, has had nothing synced
+    shown = logic.campaign_response(campaign, "https://go.example", sync)
+    assert shown.last_sync is None and shown.sync == {}
+    # And once launched, each channel it runs on shows the sync
+    launched = logic.campaign_response(launch(world, campaign.id), "https://go.example", sync)
+    assert set(launched.sync) == {"google_search", "meta"}
+    assert launched.last_sync == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)

@@ -320,9 +320,10 @@ def change_status(campaign_id: str, action: str, *, store: CampaignStore, gatewa
 
 def campaign_response(campaign: Campaign, base_url: str,
                       sync: Mapping[str, Mapping[str, Any] | None] | None = None) -> CampaignResponse:
-    """The API's view; `sync` is each channel's last spend sync (attract.campaigns.spend_repository.last_sync)."""
+    """The API's view; `sync` is each channel's last spend sync (attract.campaigns.spend_repository.last_sync),
+    shown for the channels the campaign exists on: a draft, never launched, has had nothing synced."""
     channel_sync = {channel: dict(found) for channel, found in (sync or {}).items()
-                    if found is not None and channel in campaign.draft.channels}
+                    if found is not None and channel in campaign.draft.channels and channel in campaign.platform_ids}
     successes = [datetime.fromisoformat(str(found["last_success_at"])) for found in channel_sync.values()
                  if found.get("last_success_at")]
     return CampaignResponse(

@@ -60,9 +60,9 @@ class CampaignResponse(BaseModel):
     draft: CampaignDraft
     platform_ids: dict[ChannelName, PlatformIds]
     links: dict[ChannelName, TrackedLink]
-    last_sync: datetime | None = Field(description="The latest successful spend sync of the campaign's channels")
+    last_sync: datetime | None = Field(description="The latest successful spend sync of the channels the campaign was launched on (none for a draft)")
     sync: dict[ChannelName, dict[str, Any]] = Field(
-        default_factory=dict, description="Each channel's last spend sync: attempt and success times, status, error codes")
+        default_factory=dict, description="Each launched channel's last spend sync: attempt and success times, status, error codes")
     last_error: dict[str, Any] | None = Field(description="The last platform error: codes and request id, never credentials")
     version: int
     created_at: datetime
