@@ -263,9 +263,11 @@ def test_reads_and_deletes_are_tried_again_after_a_server_error_creates_are_not(
     assert post.post_id not in sandbox.posts and len(sleeps) == 3
 
 
-def test_an_image_url_that_is_not_https_is_refused_before_any_call(gateway, sandbox):
+@pytest.mark.parametrize("image_url", ["http://169.254.169.254/latest/image.png", "https://169.254.169.254/image.png",
+                                       "https://[::ffff:10.0.0.1]/a.png"])
+def test_an_image_url_that_is_not_https_or_not_public_is_refused_before_any_call(gateway, sandbox, image_url):
     with pytest.raises(PlatformError) as refused:
-        gateway.publish(PostContent(text="x", link=_link("i2"), image_url="http://169.254.169.254/latest/image.png"))
+        gateway.publish(PostContent(text="x", link=_link("i2"), image_url=image_url))
     assert refused.value.codes == ["image_url"] and sandbox.received == []
 
 

@@ -259,6 +259,15 @@ def test_an_image_url_that_is_no_image_is_refused_before_any_post(gateway, sandb
     assert len(sandbox.requests_to("POST", r"^/2/")) == before
 
 
+
+@pytest.mark.parametrize("image_url", ["https://169.254.169.254/latest/meta-data/image.png", "https://10.0.0.8/a.png",
+                                       "http://images.example.com/a.png"])
+def test_an_image_url_attract_alone_could_reach_is_refused_before_any_request(gateway, sandbox, image_url):
+    before = len(sandbox.requests_to("POST", r"^/2/"))
+    with pytest.raises(PlatformError) as refused:
+        gateway.publish(PostContent(text="internal", link=f"{LINK}ssrf", image_url=image_url))
+    assert refused.value.codes == ["image_url"] and len(sandbox.requests_to("POST", r"^/2/")) == before
+
 def test_the_sandbox_refuses_a_media_id_it_never_issued(sandbox):
     request = urllib.request.Request(f"{sandbox.url}/2/tweets", method="POST",
                                      data=json.dumps({"text": "made up media", "media": {"media_ids": ["1"]}}).encode(),

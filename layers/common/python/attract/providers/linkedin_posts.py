@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from linkedin_api.clients.restli.client import RestliClient
@@ -36,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from attract import retry
 from attract.posts.little import escape_little
 from attract.posts.ports import PlatformError, PostContent, PostMetrics, PublishedPost, RateLimited
+from attract.providers.images import ImageRefused, fetch_image, on_loopback
 
 T = TypeVar("T")
 
@@ -50,7 +50,6 @@ FINDER_PAGES = 10  # at most this many pages back: a lost answer is minutes old,
 STATS_BATCH = 20  # URNs per statistics call (the URL stays short)
 RETRY_AFTER_CAP_S = 60.0  # a Retry-After longer than this is not waited for inside one call
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def unescape_little(text: str) -> str:
@@ -298,27 +297,11 @@ class LinkedInPostsGateway:
         return str(image)
 
     def _fetch_image(self, image_url: str) -> tuple[bytes, str]:
-        # https only (the marketer's image host); plain http only on loopback (the local sandbox and demo)
-        host = urlsplit(image_url).hostname or ""
-        if not (image_url.startswith("https://") or (image_url.startswith("http://") and host in LOOPBACK)):
-            raise PlatformError(PLATFORM, "image_url must be an https URL", ["image_url"])
         try:
-            with requests.get(image_url, stream=True, timeout=self._timeout_s, allow_redirects=False) as response:
-                if response.status_code != 200:
-                    raise PlatformError(PLATFORM, f"the image could not be fetched (HTTP {response.status_code})",
-                                        ["image_fetch"])
-                content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                if content_type not in IMAGE_TYPES:
-                    raise PlatformError(PLATFORM, "the image is not a JPEG, PNG or GIF", ["image_type"])
-                data = b""
-                for chunk in response.iter_content(65536):
-                    data += chunk
-                    if len(data) > self._max_image_bytes:
-                        raise PlatformError(PLATFORM, "the image is larger than LinkedIn takes", ["image_size"])
-                return data, content_type
-        except requests.RequestException as error:
-            raise PlatformError(PLATFORM, f"the image could not be fetched ({type(error).__name__})",
-                                ["image_fetch"], retryable=True) from None
+            return fetch_image(image_url, types=IMAGE_TYPES, max_bytes=self._max_image_bytes, timeout_s=self._timeout_s,
+                               allow_loopback=on_loopback(self.endpoint))
+        except ImageRefused as refused:
+            raise PlatformError(PLATFORM, f"LinkedIn: {refused}", [refused.code], retryable=refused.retryable) from None
 
 
 def _title(text: str) -> str:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from attract import retry
 from attract.posts.ports import PlatformError, PostContent, PostMetrics, PublishedPost, RateLimited
+from attract.providers.images import ImageRefused, fetch_image, on_loopback
 
 T = TypeVar("T")
 X = "x"
@@ -132,6 +133,7 @@ class XPostsGateway:
         self.config = XConfig.model_validate(config)
         self.client = tweepy.Client(bearer_token=self.config.access_token, return_type=dict, wait_on_rate_limit=False)
         self.client.session = _RebasedSession(endpoint, timeout_s)
+        self.endpoint = endpoint
         self._attempts, self._backoff_base_s, self._timeout_s = attempts, backoff_base_s, timeout_s
         self._sleep, self._clock, self._max_reset_wait_s = sleep, clock, max_reset_wait_s
 
@@ -208,22 +210,12 @@ class XPostsGateway:
         return media_id
 
     def _fetch(self, image_url: str) -> tuple[bytes, str]:
-        """GET image_url (no token: a plain session, never the X one), refused when not an image or too large."""
-        if not image_url.startswith(("https://", "http://")):
-            raise PlatformError(X, "X: image_url must be an http(s) URL", ["image_url"])
+        """GET image_url (a plain request, never the X session and its token)."""
         try:
-            with requests.get(image_url, timeout=self._timeout_s, stream=True) as answer:
-                answer.raise_for_status()
-                media_type = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                data = answer.raw.read(MAX_IMAGE_BYTES + 1, decode_content=True)
-        except requests.RequestException as error:
-            raise PlatformError(X, f"X: the image could not be fetched ({type(error).__name__})", ["image_fetch"],
-                                retryable=True) from None
-        if media_type not in IMAGE_TYPES:
-            raise PlatformError(X, "X: image_url is not an image X takes (JPEG, PNG, WEBP)", ["image_type"])
-        if not data or len(data) > MAX_IMAGE_BYTES:
-            raise PlatformError(X, "X: the image is empty or larger than 5 MB", ["image_size"])
-        return data, media_type
+            return fetch_image(image_url, types=IMAGE_TYPES, max_bytes=MAX_IMAGE_BYTES, timeout_s=self._timeout_s,
+                               allow_loopback=on_loopback(self.endpoint))
+        except ImageRefused as refused:
+            raise PlatformError(X, f"X: {refused}", [refused.code], retryable=refused.retryable) from None
 
     def find(self, marker: str, since: datetime) -> PublishedPost | None:
         """The account's post since `since` carrying `marker`: X wraps links (t.co) in `text`, so the tracked
