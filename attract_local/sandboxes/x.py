@@ -15,15 +15,20 @@ cited in docs/platforms.md, "X (organic posts)"):
 - `DELETE /2/tweets/{id}` -> `{"data": {"deleted": true}}`; an id it does not hold is a 404;
 - `POST /2/media/upload` one image (JSON: base64 `media`, `media_category` tweet_image, `media_type`, at most
   5 MB) -> `{"data": {"id", "media_key", ...}}`, the id a create's `media.media_ids` may then name;
+- `POST /2/oauth2/token` (form-encoded `grant_type=refresh_token`, `refresh_token`, `client_id`, or HTTP Basic
+  client authentication) -> `{"token_type": "bearer", "expires_in": 7200, "access_token", "scope", "refresh_token"}`:
+  a new user access token good for two hours, and a new refresh token; the one used is spent (a second use is the
+  400 `invalid_request`). Earlier access tokens stay good until their own two hours are up;
 - every answer carries `x-rate-limit-limit` / `-remaining` / `-reset`; errors are Problem JSON
-  (`{"title", "detail", "type", "status"}`), the 401 for any bearer token but the secret's.
+  (`{"title", "detail", "type", "status"}`), the 401 for a bearer token it never issued or whose two hours are up.
 
 Non-public metrics (`url_link_clicks`, the author's impressions) are served for posts of the last 30 days only.
 `fail_next(kind, fault)` makes the next requests of a kind (create, timeline, lookup, delete, upload) answer a 429 with a
 reset time, a 503, or (create) be applied and then lose the answer (the connection is closed). `set_metrics` sets
 a post's numbers. The same controls are served over HTTP under `/_sandbox/` for the local stack's e2e tests:
 `POST /_sandbox/faults` `{"kind", "fault", "times", "reset_in_s"}`, `DELETE /_sandbox/faults`,
-`POST /_sandbox/metrics` `{"id", "impressions", "clicks"}`, `GET /_sandbox/tweets`, and a 1x1 PNG at
+`POST /_sandbox/metrics` `{"id", "impressions", "clicks"}`, `POST /_sandbox/expire-tokens` (two hours pass for
+every access token), `GET /_sandbox/tweets`, and a 1x1 PNG at
 `GET /_sandbox/images/<name>.png` (an image_url to post).
 """
 
@@ -62,7 +67,10 @@ _IDS = itertools.count(1866000000000000001)  # X ids are never reused: shared by
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG = "Tweet needs to be a bit shorter."
 FAULTS = ("429", "503", "drop")
-KINDS = ("create", "timeline", "lookup", "delete", "upload")
+KINDS = ("create", "timeline", "lookup", "delete", "upload", "token")
+TOKEN_PATH = "/2/oauth2/token"
+ACCESS_TOKEN_SECONDS = 7200  # "only stay valid for two hours" (docs.x.com, OAuth 2.0 Authorization Code Flow with PKCE)
+SCOPES = "tweet.read tweet.write users.read offline.access"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp", "image/pjpeg", "image/tiff"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # images: 5 MB
 # A 1x1 PNG, served at /_sandbox/images/<name>.png: an image_url the adapter can fetch in tests and the demo.
@@ -122,6 +130,9 @@ class XSandbox:
     user_id: str = "1500000000000000001"
     username: str = "attract_local"
     access_token: str = field(default_factory=lambda: "local-x-user-token-" + secrets.token_hex(8))
+    client_id: str = field(default_factory=lambda: "local-x-client-" + secrets.token_hex(6))
+    client_secret: str | None = None  # a public client (PKCE) by default; set: a confidential one (HTTP Basic)
+    refresh_token: str = field(default_factory=lambda: "local-x-refresh-" + secrets.token_hex(8))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     tweets: dict[str, dict] = field(default_factory=dict)  # id -> the stored post (with its private numbers)
     media: dict[str, dict] = field(default_factory=dict)  # media id -> {media_type, size} (uploaded images)
@@ -133,6 +144,7 @@ class XSandbox:
         self._lock = threading.RLock()
         self._server: SandboxServer | None = None
         self.url = ""
+        self._expiry: dict[str, datetime] = {self.access_token: self.now() + timedelta(seconds=ACCESS_TOKEN_SECONDS)}
 
     # ---- lifecycle and test controls -----------------------------------------------------------------
 
@@ -154,8 +166,19 @@ class XSandbox:
             self._server = None
 
     def config(self) -> dict:
-        """The X secret's JSON for this sandbox: the account's user id (and handle) and its OAuth 2.0 user token."""
-        return {"user_id": self.user_id, "username": self.username, "access_token": self.access_token}
+        """The X secret's JSON for this sandbox: the account's user id (and handle), its OAuth 2.0 user token and
+        what refreshes it (the app's client id, the refresh token, the token's expiry)."""
+        with self._lock:
+            config = {"user_id": self.user_id, "username": self.username, "access_token": self.access_token,
+                      "client_id": self.client_id, "refresh_token": self.refresh_token,
+                      "expires_at": self._expiry[self.access_token].isoformat()}
+            return config | ({"client_secret": self.client_secret} if self.client_secret else {})
+
+    def expire_tokens(self, *tokens: str) -> None:
+        """Two hours pass for these access tokens (default: every one issued so far): refused (401) from now on."""
+        with self._lock:
+            for token in tokens or list(self._expiry):
+                self._expiry[token] = self.now() - timedelta(seconds=1)
 
     def fail_next(self, kind: str, fault: str, *, times: int = 1, reset_in_s: float = 1.0) -> None:
         """The next `times` requests of `kind` fail: "429" (x-rate-limit-reset `reset_in_s` ahead), "503", or
@@ -201,8 +224,35 @@ class XSandbox:
 
     def _check_token(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme != "Bearer" or not secrets.compare_digest(token.encode(), self.access_token.encode()):
+        with self._lock:
+            expiry = next((until for issued, until in self._expiry.items()
+                           if secrets.compare_digest(token.encode(), issued.encode())), None)
+        if scheme != "Bearer" or expiry is None or expiry <= self.now():
             raise XProblem(401, "Unauthorized", "Unauthorized")
+
+    def token(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict]:
+        """The refresh token grant: (status, body) as the token endpoint answers (RFC 6749 section 5)."""
+        if form.get("grant_type") != "refresh_token":
+            return 400, {"error": "unsupported_grant_type", "error_description": "Only refresh_token is served here"}
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme == "Basic":
+            try:
+                client_id, _, client_secret = base64.b64decode(credentials.encode()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                client_id = client_secret = ""
+            authenticated = client_id == self.client_id and client_secret == (self.client_secret or "")
+        else:
+            authenticated = self.client_secret is None and form.get("client_id") == self.client_id
+        if not authenticated:
+            return 401, {"error": "unauthorized_client", "error_description": "Missing valid authorization header"}
+        with self._lock:
+            if not secrets.compare_digest(str(form.get("refresh_token", "")).encode(), self.refresh_token.encode()):
+                return 400, {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+            self.access_token = "local-x-user-token-" + secrets.token_hex(8)
+            self.refresh_token = "local-x-refresh-" + secrets.token_hex(8)
+            self._expiry[self.access_token] = self.now() + timedelta(seconds=ACCESS_TOKEN_SECONDS)
+            return 200, {"token_type": "bearer", "expires_in": ACCESS_TOKEN_SECONDS, "access_token": self.access_token,
+                         "scope": SCOPES, "refresh_token": self.refresh_token}
 
     @staticmethod
     def kind_of(method: str, path: str) -> str | None:
@@ -216,6 +266,8 @@ class XSandbox:
             return "delete"
         if method == "POST" and path == "/2/media/upload":
             return "upload"
+        if method == "POST" and path == TOKEN_PATH:
+            return "token"
         return None
 
     def handle(self, method: str, path: str, params: dict, body: Any) -> tuple[int, dict]:
@@ -402,8 +454,12 @@ class _Handler(SandboxHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        return parts.path.rstrip("/") or "/", dict(parse_qsl(parts.query, keep_blank_values=True)), body
+        path = parts.path.rstrip("/") or "/"
+        if path == TOKEN_PATH:  # the OAuth token endpoint takes a form, not JSON
+            body: Any = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        else:
+            body = json.loads(raw) if raw else None
+        return path, dict(parse_qsl(parts.query, keep_blank_values=True)), body
 
     def _serve(self, method: str) -> None:
         sandbox = self.sandbox
@@ -414,6 +470,14 @@ class _Handler(SandboxHandler):
             return
         if path.startswith("/_sandbox/"):
             self._control(method, path, body)
+            return
+        if method == "POST" and path == TOKEN_PATH:
+            sandbox.received.append((method, path, {"grant_type": body.get("grant_type")}))  # never the tokens
+            fault = sandbox._take_fault("token")
+            if fault is not None and fault.fault == "503":
+                self._answer(503, {"error": "server_error", "error_description": "Service Unavailable"})
+                return
+            self._answer(*sandbox.token(body, self.headers.get("Authorization")))
             return
         try:
             sandbox._check_token(self.headers.get("Authorization"))
@@ -454,6 +518,9 @@ class _Handler(SandboxHandler):
                 self._answer(200, {"ok": True})
             elif path == "/_sandbox/metrics" and method == "POST":
                 sandbox.set_metrics(str(body["id"]), impressions=int(body["impressions"]), clicks=int(body["clicks"]))
+                self._answer(200, {"ok": True})
+            elif path == "/_sandbox/expire-tokens" and method == "POST":
+                sandbox.expire_tokens()
                 self._answer(200, {"ok": True})
             elif path == "/_sandbox/tweets" and method == "GET":
                 self._answer(200, {"data": sandbox.live()})

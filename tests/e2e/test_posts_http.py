@@ -97,3 +97,17 @@ def test_a_scheduled_post_is_published_by_the_local_stack(api, marketer):
     assert fired.status_code == 200, fired.text
     post = _until(api, marketer, created["id"], {"published", "failed"})
     assert post["channels"]["x"]["status"] == "published"
+
+
+def test_the_local_stack_renews_the_x_token_before_its_two_hours_are_up(api, marketer):
+    # Given the X secret the local stack filled from its sandbox: a token good for two hours
+    fire = f"{api}/_local/fire/XTokenRefreshFunction.HalfHourly"
+    # When the schedule fires now, nothing is due; fired as of 90 minutes ahead, the token is renewed, once
+    assert requests.post(fire, timeout=60).json()["result"]["status"] == "fresh"
+    ahead = (datetime.now(UTC) + timedelta(minutes=90)).isoformat()
+    assert requests.post(fire, params={"at": ahead}, timeout=60).json()["result"]["status"] == "refreshed"
+    assert requests.post(fire, params={"at": ahead}, timeout=60).json()["result"]["status"] == "fresh"
+    # And posting to X goes on with the renewed secret
+    created = _post(api, marketer)
+    post = _until(api, marketer, created.json()["id"], {"published", "failed"})
+    assert post["channels"]["x"]["status"] == "published", post

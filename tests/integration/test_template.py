@@ -390,6 +390,11 @@ def _key_grants(raw_template, function: str) -> list[dict]:
             if s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}]
 
 
+def _uses_dynamodb(raw_template, function: str) -> bool:
+    return any(str(action).startswith("dynamodb:") for p in raw_template["Resources"][function]["Properties"]["Policies"]
+               for s in p["Statement"] for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+
+
 def _sqs_use_of_key_queues(raw_template, function: str) -> bool:
     props = raw_template["Resources"][function]["Properties"]
     queues = {name for name, q in _of_type(raw_template, "AWS::SQS::Queue").items() if "KmsMasterKeyId" in q["Properties"]}
@@ -410,7 +415,7 @@ def test_functions_use_the_key_only_through_dynamodb_and_the_queues_they_use(raw
         (grant,) = _key_grants(raw_template, name)
         assert set(grant["Action"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}, name
         services = {s["Fn::Sub"] for s in grant["Condition"]["StringEquals"]["kms:ViaService"]}
-        expected = {f"dynamodb.{region}.amazonaws.com"}
+        expected = {f"dynamodb.{region}.amazonaws.com"} if _uses_dynamodb(raw_template, name) else set()
         if _sqs_use_of_key_queues(raw_template, name):
             expected.add(f"sqs.{region}.amazonaws.com")
         assert services == expected, name
@@ -419,7 +424,7 @@ def test_functions_use_the_key_only_through_dynamodb_and_the_queues_they_use(raw
 
 
 RESERVED = {"InviteSenderFunction", "JoinMailerFunction", "ConversionsFunction", "CampaignsApiFunction",
-            "SpendSyncFunction", "PostsPublisherFunction", "PostsMetricsFunction"}
+            "SpendSyncFunction", "PostsPublisherFunction", "PostsMetricsFunction", "XTokenRefreshFunction"}
 
 
 def test_senders_and_ads_functions_have_reserved_concurrency_their_queues_never_exceed(raw_template):

@@ -465,3 +465,10 @@ class PostsMetricsSettings(Settings):
     """Scheduled: published posts' impressions and clicks into the report (attract.posts.metrics)."""
 
     REQUIRED = ("FACEBOOK_PAGE_SECRET_ID", "LINKEDIN_SECRET_ID", "X_SECRET_ID")
+
+
+class XTokenRefreshSettings(Settings):
+    """Scheduled: the X secret's OAuth 2.0 user token renewed before it expires (attract.providers.x_tokens)."""
+
+    REQUIRED = ("X_SECRET_ID",)
+    x_secret_id: str
