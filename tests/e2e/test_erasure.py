@@ -118,6 +118,8 @@ def test_an_admin_erases_a_member_who_came_from_an_ad_was_invited_and_clicked(ap
     aws = stack[0]
     email = f"erase-me-{uuid.uuid4().hex[:8]}@example.com"
     digest = email_hash(email, _pepper(aws))
+    profile = requests.post(f"{api}/profiles", headers=marketer, timeout=30, json={
+        "name": f"Erasure {uuid.uuid4().hex[:8]}", "skills": {"required": ["python"]}}).json()
     # An ad click lands on the careers page (a tracked link with the platform's click id)
     ad = requests.post(f"{api}/links", headers=marketer, json={
         "destination": "https://careers.example.com/teams/data", "campaign": f"Data ads {uuid.uuid4().hex[:6]}",
@@ -141,6 +143,9 @@ def test_an_admin_erases_a_member_who_came_from_an_ad_was_invited_and_clicked(ap
     # The conversion for Google is queued and held (Google takes it 6 hours after the click)
     held = _wait(lambda: _export(api, admin, email)["held_conversions"], "the held Google conversion")
     assert [json.loads(h["message"])["gclid"] for h in held] == [gclid]
+    # And the scorer found them relevant to a profile asking for python (counted in the report's relevant joins)
+    _wait(lambda: any(score["profile_id"] == profile["id"] and score["relevant"]
+                      for score in _export(api, admin, email)["relevance"]["scores"]), "the member's relevance")
     before = _export(api, admin, email)
     assert before["empty"] is False and before["member"]["email"] == email
     assert before["invitations"]["sent"] and before["claims"] and len(before["touches"]) >= 2

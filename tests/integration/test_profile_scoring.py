@@ -271,7 +271,7 @@ def test_members_pages_with_a_signed_cursor_consent_and_csv(world):
     assert [m["name"] for m in members(w, profile["id"])["members"]] == names[1:]
 
 
-def test_forget_member_removes_every_relevance_item_and_uncounts(world):
+def test_forget_member_removes_every_relevance_item_and_keeps_the_anonymous_counts(world):
     from attract.relevance.member_repository import ScoreRepository
     from attract.relevance.rescoring import forget_member
 
@@ -285,15 +285,17 @@ def test_forget_member_removes_every_relevance_item_and_uncounts(world):
     assert relevant_joins(w, "any") == (1, 1) and relevant_joins(w, two["id"]) == (1, 1)
     # When the member is erased (issue 15 calls this)
     forget_member(jo, ScoreRepository(w.table))
-    # Then no index entry, no score, no match is left, and every count is back to zero
+    # Then no index entry, no score, no match is left, and the counts stay (the report keeps its totals)
     dynamodb = client("dynamodb")
     assert "Item" not in dynamodb.get_item(TableName=w.table, Key=index_key(jo))
     assert dynamodb.query(TableName=w.table, KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
                           ExpressionAttributeValues={":pk": {"S": f"MEMBER#{jo}"}, ":s": {"S": "SCORE#"}})["Items"] == []
     for profile in (one, two):
         assert members(w, profile["id"])["members"] == []
-        assert relevant_joins(w, profile["id"]) == (0, 0)
-    assert relevant_joins(w, "any") == (0, 0)
+        assert relevant_joins(w, profile["id"]) == (1, 1)
+    assert relevant_joins(w, "any") == (1, 1)
+    forget_member(jo, ScoreRepository(w.table))  # erasing twice is erasing once
+    assert relevant_joins(w, "any") == (1, 1) and members(w, two["id"])["members"] == []
 
 
 @pytest.mark.parametrize(("body", "field", "rule"), [

@@ -337,6 +337,9 @@ class MemoryScores:
         self.applied += 1
         return "applied"
 
+    def remove_match(self, profile_id, score, email_hash):
+        self.matches.get(profile_id, {}).pop(email_hash, None)
+
     def remove_scores(self, email_hash):
         for key in [k for k in self.scores if k[0] == email_hash]:
             del self.scores[key]

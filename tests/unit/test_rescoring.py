@@ -117,16 +117,17 @@ def test_a_racing_profile_is_replanned_not_double_counted():
     assert store.counts == {"q": 1, "p": 1, "any": 1}
 
 
-def test_deleting_a_profile_and_forgetting_a_member_uncount_everything():
+def test_deleting_a_profile_uncounts_it_and_forgetting_a_member_keeps_the_anonymous_counts():
     store = store_with(member("a", "py"), member("b", "py", "go"), versions={"p": 1, "q": 1})
     for profile in (ProfileVersion("p", 1, ({"py": 1.0}, 0.5)), ProfileVersion("q", 1, ({"go": 1.0}, 0.5))):
         rescore_page(profile, "", store, scorer, facts_of)
     assert store.counts == {"p": 2, "any": 2, "q": 1}
     remove_profile_page("p", "", store)
     assert store.counts == {"p": 0, "any": 1, "q": 1} and store.matches["p"] == {}
-    forget_member("b", store)
-    assert store.counts == {"p": 0, "any": 0, "q": 0} and "b" not in store.index
-    assert store.scores_of("b") == {}
+    # An erased member: nothing of theirs is left, and the counts (anonymous, as the join counts) stay
+    assert forget_member("b", store).left == 1
+    assert store.counts == {"p": 0, "any": 1, "q": 1} and "b" not in store.index
+    assert store.scores_of("b") == {} and store.matches["q"] == {}
 
 
 def test_if_match_names_a_version_or_is_refused():

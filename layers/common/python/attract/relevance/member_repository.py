@@ -165,6 +165,9 @@ class ScoreRepository(Repository):
 
     # -- erasure ----------------------------------------------------------------------------------------
 
+    def remove_match(self, profile_id: str, score: float, email_hash: str) -> None:
+        self._call("delete_item", TableName=self.table, Key=match_key(profile_id, score, email_hash))
+
     def remove_scores(self, email_hash: str) -> None:
         for profile_id in self.scores_of(email_hash):
             self._call("delete_item", TableName=self.table, Key=score_key(email_hash, profile_id))

@@ -71,6 +71,7 @@ class ScoreStore(Protocol):
     def member_page(self, cursor: str, limit: int) -> tuple[list[IndexedMember], str | None]: ...
     def match_page(self, profile_id: str, cursor: str, limit: int) -> tuple[list[str], str | None]: ...
     def apply(self, change: Change, check_profile: bool = True) -> Applied: ...
+    def remove_match(self, profile_id: str, score: float, email_hash: str) -> None: ...
     def remove_scores(self, email_hash: str) -> None: ...
     def remove_index(self, email_hash: str) -> None: ...
 
@@ -180,16 +181,14 @@ def remove_profile_page(profile_id: str, cursor: str, store: ScoreStore,
 
 
 def forget_member(email_hash: str, store: ScoreStore) -> Tally:
-    """Erasure (issue 15): every relevance item of the member removed, their relevance aggregates un-counted."""
+    """Erasure (issue 15): every relevance item of the member removed (matches, scores, index entry). Their share of
+    the relevance aggregates stays, as their join does in the join aggregates: those counts are anonymous, and the
+    report keeps its totals. `left` counts the matches removed."""
     tally = Tally()
-    member = store.member(email_hash)
-    if member is not None:
-        for profile_id, old in sorted(store.scores_of(email_hash).items()):
-            change = _removal(member, ProfileVersion(profile_id, 2**62, None), old)
-            if change is not None:
-                _apply(change, store, ProfileVersion(profile_id, 2**62, None), lambda *_: None, None, tally,
-                       check_profile=False)
-                member = member.model_copy(update={"relevant": member.relevant - {profile_id}})
+    for profile_id, old in sorted(store.scores_of(email_hash).items()):
+        if old.relevant:
+            store.remove_match(profile_id, old.score, email_hash)
+            tally.left += 1
     store.remove_scores(email_hash)
     store.remove_index(email_hash)
     return tally
