@@ -124,7 +124,7 @@ def test_x_unavailable_is_retryable_and_spends_nothing(local_aws, secret, sandbo
 
 
 def test_the_function_renews_through_the_templates_wiring_and_alarms_on_a_refusal(function_env, local_aws, secret,
-                                                                                 sandbox, monkeypatch, capsys):
+                                                                                 sandbox, monkeypatch, capsys, caplog):
     monkeypatch.setenv("X_API_URL", sandbox.url)  # as the local stack points X_API_URL at the sandbox
     app = function_env("XTokenRefreshFunction")
     app._secrets.cache_clear()
@@ -139,7 +139,8 @@ def test_the_function_renews_through_the_templates_wiring_and_alarms_on_a_refusa
     local_aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(config))
     with pytest.raises(RefreshRefused):
         app.lambda_handler({"source": "aws.events"}, FakeLambdaContext())
-    printed = capsys.readouterr().out
+    # (the log reaches stdout, or pytest's log capture once another test has configured logging)
+    printed = capsys.readouterr().out + caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert "XTokenRefreshFailed" in printed and "authorize the X app again" in printed
     for token in (config["access_token"], config["refresh_token"], sandbox.access_token, sandbox.refresh_token):
         assert token not in printed
