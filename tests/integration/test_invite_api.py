@@ -740,3 +740,95 @@ def test_a_schedule_firing_more_than_once_an_hour_is_422_at_creation_and_on_put(
     # And hourly is fine
     status, _ = _call(api, _event("PUT", f"/invite-campaigns/{created['id']}/schedule", {"expression": "rate(1 hour)"}))
     assert status == 200
+
+
+# ---- PATCH: the message changed between runs ----------------------------------------------------------------------
+
+
+def _patch(api, campaign_id: str, body) -> tuple[int, dict | None]:
+    return _call(api, _event("PATCH", f"/invite-campaigns/{campaign_id}", body))
+
+
+def test_the_message_is_changed_between_runs_and_the_rest_stays(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    # When the marketer fixes the subject and drops the HTML part
+    status, changed = _patch(api, created["id"], {"subject": "{{first_name}}, join us", "html": None})
+    # Then the campaign reads back changed, everything else as it was
+    assert status == 200, changed
+    assert (changed["subject"], changed["html"]) == ("{{first_name}}, join us", None)
+    same = ("name", "destination", "source", "mapping", "text", "sender", "link_code", "link_url", "created_at")
+    assert {k: changed[k] for k in same} == {k: created[k] for k in same}
+    assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["subject"] == "{{first_name}}, join us"
+    # And the next run plans with it (the planner reads the stored campaign)
+    from attract.invites.campaign_repository import CampaignRepository
+
+    stored = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb")).get(created["id"])
+    assert stored is not None and stored.subject == "{{first_name}}, join us" and stored.html is None
+    # And the change is audited with the fields it changed, never their text
+    audit = local_aws.client("dynamodb").query(
+        TableName=local_aws.refs["AuditTable"], IndexName="ByObject",
+        KeyConditionExpression="object_key = :o", ExpressionAttributeValues={":o": {"S": f"invite_campaign#{created['id']}"}})
+    changes = [from_item(i) for i in audit["Items"] if from_item(i).get("action") == "invite_campaign.change"]
+    assert len(changes) == 1 and changes[0]["details"]["fields"] == ["html", "subject"]
+    assert "join us" not in json.dumps(changes[0], default=str)
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), [
+    ({}, "body", "no_change"),
+    ({"text": "Hello, no link here"}, "text", "invite_url_required"),
+    ({"subject": "{{nickname}}"}, "subject", "unknown_placeholder"),
+    ({"subject": None}, "body", "not_removable"),
+    ({"name": "Renamed"}, "(unknown field)", "extra_forbidden"),
+    ({"text": "{{invite_url}} " + "\U0001F600" * 15_500}, "text", "string_too_long"),  # 62,000 bytes
+])
+def test_a_change_breaking_a_rule_is_422_naming_the_field_and_changes_nothing(api, body, field, rule):
+    created = _fresh_campaign(api)
+    status, answer = _patch(api, created["id"], body)
+    assert status == 422, answer
+    assert (answer["errors"][0]["field"], answer["errors"][0]["rule"]) == (field, rule), answer
+    assert _call(api, _event("GET", f"/invite-campaigns/{created['id']}"))[1]["subject"] == created["subject"]
+
+
+def test_templates_too_large_together_are_422_on_the_merged_campaign(api):
+    created = _create(api, name=f"Big {uuid.uuid4().hex[:8]}", text="{{invite_url}} " + "\x01" * 19_000,
+                      source={"kind": "postgresql", "secret_id": "attract/sources/x", "table": "candidates"})
+    # Each part within its bounds, but a control character escapes to six bytes in the job's JSON (\\u0001)
+    status, answer = _patch(api, created["id"], {"html": "<p>{{invite_url}}</p>" + "\x01" * 30_000})
+    assert status == 422 and answer["errors"][0]["rule"] == "templates_too_large", answer
+
+
+def test_a_change_while_a_run_plans_or_sends_is_409_naming_the_run(api, local_aws, plan):
+    created = _fresh_campaign(api)
+    status, run = _start(api, created["id"])
+    assert status == 202, run
+    status, answer = _patch(api, created["id"], {"subject": "Too late"})
+    assert status == 409 and answer["run_id"] == run["run_id"], answer
+    _finish_with_nothing_to_send(local_aws, created["id"], run["run_id"])
+    assert _patch(api, created["id"], {"subject": "In time for the next run"})[0] == 200
+
+
+def test_a_sender_ses_has_not_verified_is_422_and_an_unknown_campaign_is_404(api):
+    created = _fresh_campaign(api)
+    status, answer = _patch(api, created["id"], {"sender": _sender(f"x@unverified-{uuid.uuid4().hex[:8]}.example")})
+    assert status == 422 and answer["errors"][0]["rule"] == "ses.identity_not_verified", answer
+    assert _patch(api, "nosuchcampaign000000", {"subject": "Hi"})[0] == 404
+
+
+def test_two_changes_at_once_never_lose_one_silently(api, local_aws):
+    from attract.errors import ConflictError
+    from attract.invites.campaign_logic import change_campaign
+    from attract.invites.campaign_repository import CampaignRepository
+    from attract.invites.campaigns import InviteCampaignChanges
+
+    created = _fresh_campaign(api)
+    campaigns = CampaignRepository(local_aws.refs["AttractTable"], local_aws.client("dynamodb"))
+    read = campaigns.spec(created["id"])
+    # Given another change landing between this one's read and write
+    real = campaigns.spec
+    campaigns.spec = lambda campaign_id: read  # type: ignore[method-assign]
+    _patch(api, created["id"], {"subject": "First"})
+    # Then this one is refused (409), not written over it
+    with pytest.raises(ConflictError):
+        change_campaign(created["id"], InviteCampaignChanges(subject="Second"), active_run=None, campaigns=campaigns)
+    campaigns.spec = real  # type: ignore[method-assign]
+    assert campaigns.get(created["id"]).subject == "First"

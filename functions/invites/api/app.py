@@ -9,10 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import StringConstraints
+from pydantic import StringConstraints, ValidationError
 
 from attract.api import (
     caller_id,
+    describe_errors,
     json_response,
     register_error_handlers,
     register_idempotency_errors,
@@ -22,7 +23,7 @@ from attract.api import (
 )
 from attract.audit import Actor, audit_request, http_request
 from attract.clock import utc_now
-from attract.errors import NotFoundError
+from attract.errors import NotFoundError, RulesBrokenError
 from attract.invites import campaign_logic as logic
 from attract.invites import senders
 from attract.invites.campaign_repository import CampaignRepository
@@ -30,6 +31,7 @@ from attract.invites.campaigns import (
     CampaignPreview,
     CampaignSchedule,
     InviteCampaign,
+    InviteCampaignChanges,
     InviteCampaignRequest,
     RunBusy,
     RunStarted,
@@ -146,6 +148,33 @@ def create_campaign(request: Annotated[InviteCampaignRequest, Body()]) -> Respon
          tags=["invite campaigns"], responses={200: {"description": "The campaign"}, **NOT_FOUND, **ERRORS})
 def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignResponse:
     return _response(_campaign(campaign_id))
+
+
+@app.patch("/invite-campaigns/<campaign_id>",
+           summary="Change the campaign's message (subject, text, html, sender) for its next runs",
+           tags=["invite campaigns"],
+           responses={200: {"description": "The changed campaign"}, **NOT_FOUND,
+                      409: {"description": "A run is planning or sending (its jobs keep the message they were planned "
+                                           "with), or another change landed first"},
+                      502: {"description": "SES could not say whether `sender.from` is verified (rule ses.unavailable)"},
+                      **ERRORS})
+def change_campaign(campaign_id: Annotated[CampaignId, Path()],
+                    changes: Annotated[InviteCampaignChanges, Body()]) -> logic.CampaignResponse:
+    campaigns, runs, _ = _stores()
+    active_run = runs.active(campaign_id)  # 404 first: no SES call for a campaign that is not there
+    if changes.sender is not None:
+        senders.check_sender(changes.sender, _identities())  # 422 ses.identity_not_verified, as at creation
+    try:
+        campaign = logic.change_campaign(campaign_id, changes, active_run=active_run, campaigns=campaigns)
+    except ValidationError as error:  # the changed campaign as a whole: the creation rules across fields
+        raise RulesBrokenError("the changed campaign breaks a rule", describe_errors(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()])) from None
+    details: dict = {"fields": sorted(changes.model_fields_set)}
+    if changes.sender is not None:
+        details["sender_domain"] = changes.sender.from_.rsplit("@", 1)[-1].strip("> ").lower()
+    _audit("invite_campaign.change", campaign_id, details)
+    logger.info("invite campaign changed", extra={"campaign_id": campaign_id, "fields": details["fields"]})
+    return _response(campaign)
 
 
 @app.post("/invite-campaigns/<campaign_id>/preview", summary="Render the first three candidates; sends nothing",

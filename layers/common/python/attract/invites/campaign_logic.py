@@ -13,13 +13,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from attract.errors import AttractError, InvalidRequestError, NotFoundError, UpstreamError
+from attract.errors import AttractError, ConflictError, InvalidRequestError, NotFoundError, UpstreamError
 from attract.idempotency import once_per_command
 from attract.invites.campaign_repository import CampaignRepository
 from attract.invites.campaigns import (
     CampaignPreview,
     CampaignSchedule,
     InviteCampaign,
+    InviteCampaignChanges,
     InviteCampaignRequest,
     PreviewMessage,
     RunStarted,
@@ -29,7 +30,7 @@ from attract.invites.campaigns import (
 )
 from attract.invites.messages import compose
 from attract.invites.ports import CandidateSource, PlanQueue, RunStore, Schedules, SourceNotAllowedError
-from attract.invites.runs import RunStatus
+from attract.invites.runs import RunInProgressError, RunStatus
 from attract.invites.screening import screen
 from attract.invites.source_rules import SourcePolicy, check_source, classify, unavailable
 from attract.invites.sources import Candidate
@@ -154,6 +155,28 @@ def get_campaign(campaign_id: str, campaigns: CampaignRepository) -> InviteCampa
     if campaign is None:
         raise NotFoundError(f"no invite campaign {campaign_id}")
     return campaign
+
+
+# ---- changes --------------------------------------------------------------------------------------------------
+
+
+def change_campaign(campaign_id: str, changes: InviteCampaignChanges, *, active_run: str | None,
+                    campaigns: CampaignRepository) -> InviteCampaign:
+    """The campaign with its message changed. RunInProgressError (409) while a run plans or sends: its jobs carry
+    the message they were planned with, so an edit is for the next run. The merged request passes the creation
+    rules (pydantic ValidationError otherwise); ConflictError when another edit landed between read and write."""
+    if active_run is not None:
+        raise RunInProgressError(campaign_id, active_run)
+    old = campaigns.spec(campaign_id)
+    if old is None:
+        raise NotFoundError(f"no invite campaign {campaign_id}")
+    stored = json.loads(old)
+    changed = changes.model_dump(mode="json", by_alias=True, include=changes.model_fields_set)
+    merged = {**stored, **changed}
+    InviteCampaignRequest.model_validate({k: v for k, v in merged.items() if k != "schedule"})
+    if not campaigns.replace_spec(campaign_id, old, merged):
+        raise ConflictError(f"invite campaign {campaign_id} was changed meanwhile: read it and try again")
+    return get_campaign(campaign_id, campaigns)
 
 
 # ---- preview --------------------------------------------------------------------------------------------------

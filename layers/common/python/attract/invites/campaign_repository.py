@@ -46,6 +46,22 @@ class CampaignRepository(Repository):
             "created_by": values.get("created_by", ""), "watermark": values.get("watermark"),
             "latest_run_id": values.get("latest_run_id"), "schedule": values.get("schedule")})
 
+    def spec(self, campaign_id: str) -> str | None:
+        """The stored request as JSON text, as `replace_spec` compares it; None when there is no campaign."""
+        item = self.dynamodb.get_item(TableName=self.table, Key=campaign_key(campaign_id), ConsistentRead=True,
+                                      ProjectionExpression="spec").get("Item")
+        return item["spec"]["S"] if item and "spec" in item else None
+
+    def replace_spec(self, campaign_id: str, old: str, new: dict) -> bool:
+        """The request replaced, if it is still `old` (False: changed meanwhile, by another edit)."""
+        try:
+            self._update(campaign_id, "SET spec = :new", None,
+                         {":new": {"S": json.dumps(new, ensure_ascii=False)}, ":old": {"S": old}},
+                         condition="attribute_exists(PK) AND spec = :old")
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def set_schedule(self, campaign_id: str, schedule: StoredSchedule) -> None:
         self._update(campaign_id, "SET #s = :s", {"#s": "schedule"}, {":s": to_item({"s": schedule.model_dump()})["s"]})
 

@@ -159,6 +159,28 @@ class InviteCampaignRequest(BaseModel):
         return self
 
 
+class InviteCampaignChanges(BaseModel):
+    """PATCH /invite-campaigns/{id}: the message, changed between runs. Only what is given changes; `html: null`
+    removes the HTML part. The same rules as at creation apply (placeholders, {{invite_url}}, sizes, a verified
+    sender); the name, destination, source and mapping stay (the tracked link and the watermark depend on them)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    subject: Subject | None = None
+    text: TextTemplate | None = None
+    html: HtmlTemplate = None
+    sender: InviteSender | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "InviteCampaignChanges":
+        if not self.model_fields_set:
+            raise PydanticCustomError("no_change", "give at least one of subject, text, html, sender")
+        for name in ("subject", "text", "sender"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise PydanticCustomError("not_removable", "{field} cannot be removed, only changed", {"field": name})
+        return self
+
+
 class InviteCampaign(InviteCampaignRequest):
     """A stored campaign: the request plus what the system added. `schedule` is the one in force."""
 

@@ -87,6 +87,14 @@ class RunRepository(Repository):
         return (item["active_run_id"]["S"] if "active_run_id" in item else None,
                 item["active_run_at"]["S"] if "active_run_at" in item else "")
 
+    def active(self, campaign_id: str) -> str | None:
+        """The run of the campaign that is planning or sending, if any (NotFoundError: no campaign)."""
+        holder, _ = self._lock(campaign_id)
+        if holder is None:
+            return None
+        held = self.get(campaign_id, holder)
+        return holder if held is not None and held.get("status") in ACTIVE_STATES else None
+
     def release(self, campaign_id: str, run_id: str) -> None:
         """The run finished: the campaign may start another. Nothing when another run holds the lock."""
         try:
