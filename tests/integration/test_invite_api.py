@@ -807,6 +807,16 @@ def test_a_change_while_a_run_plans_or_sends_is_409_naming_the_run(api, local_aw
     assert _patch(api, created["id"], {"subject": "In time for the next run"})[0] == 200
 
 
+def test_a_new_sender_on_a_verified_domain_is_stored_as_from(api, local_aws):
+    created = _fresh_campaign(api)
+    sender = {"from": "Acme Talent <talent@acme.example>", "postal_address": "2 Main Street, Springfield"}
+    status, changed = _patch(api, created["id"], {"sender": sender})
+    assert status == 200, changed
+    assert changed["sender"]["from"] == "Acme Talent <talent@acme.example>" and changed["subject"] == created["subject"]
+    spec = json.loads(_item(local_aws, f"INVITE_CAMPAIGN#{created['id']}", "CAMPAIGN")["spec"])
+    assert spec["sender"]["from"] == "Acme Talent <talent@acme.example>"  # spelled `from`, as at creation
+
+
 def test_a_sender_ses_has_not_verified_is_422_and_an_unknown_campaign_is_404(api):
     created = _fresh_campaign(api)
     status, answer = _patch(api, created["id"], {"sender": _sender(f"x@unverified-{uuid.uuid4().hex[:8]}.example")})
