@@ -807,6 +807,20 @@ def test_a_change_while_a_run_plans_or_sends_is_409_naming_the_run(api, local_aw
     assert _patch(api, created["id"], {"subject": "In time for the next run"})[0] == 200
 
 
+
+def test_a_run_stuck_past_the_lock_s_age_blocks_a_change_no_more_than_a_new_run(api, local_aws, plan):
+    from datetime import timedelta
+
+    from attract.clock import iso, utc_now
+
+    created = _fresh_campaign(api)
+    assert _start(api, created["id"])[0] == 202
+    local_aws.client("dynamodb").update_item(
+        TableName=local_aws.refs["AttractTable"], Key={"PK": {"S": f"INVITE_CAMPAIGN#{created['id']}"}, "SK": {"S": "CAMPAIGN"}},
+        UpdateExpression="SET active_run_at = :at", ExpressionAttributeValues={":at": {"S": iso(utc_now() - timedelta(hours=25))}})
+    assert _patch(api, created["id"], {"subject": "After the stuck run"})[0] == 200
+
+
 def test_a_new_sender_on_a_verified_domain_is_stored_as_from(api, local_aws):
     created = _fresh_campaign(api)
     sender = {"from": "Acme Talent <talent@acme.example>", "postal_address": "2 Main Street, Springfield"}

@@ -161,7 +161,7 @@ def read_campaign(campaign_id: Annotated[CampaignId, Path()]) -> logic.CampaignR
 def change_campaign(campaign_id: Annotated[CampaignId, Path()],
                     changes: Annotated[InviteCampaignChanges, Body()]) -> logic.CampaignResponse:
     campaigns, runs, _ = _stores()
-    active_run = runs.active(campaign_id)  # 404 first: no SES call for a campaign that is not there
+    active_run = runs.active(campaign_id, utc_now())  # 404 first: no SES call for a campaign that is not there
     if changes.sender is not None:
         senders.check_sender(changes.sender, _identities())  # 422 ses.identity_not_verified, as at creation
     try:

@@ -54,10 +54,8 @@ class RunRepository(Repository):
             condition = "attribute_exists(PK) AND (attribute_not_exists(active_run_id) OR active_run_id = :run"
             values = {":run": {"S": run_id}, ":at": {"S": iso(now)}}
             if holder is not None and holder != run_id:
-                if taken_at >= iso(now - stale_after):
-                    held = self.get(campaign_id, holder)
-                    if held is not None and held.get("status") in ACTIVE_STATES:
-                        raise RunInProgressError(campaign_id, holder)
+                if self._blocks(campaign_id, holder, taken_at, now, stale_after):
+                    raise RunInProgressError(campaign_id, holder)
                 # Finished (its release was lost) or stale: take it over, unless it changed since we read it.
                 condition += " OR active_run_id = :holder"
                 values[":holder"] = {"S": holder}
@@ -87,13 +85,18 @@ class RunRepository(Repository):
         return (item["active_run_id"]["S"] if "active_run_id" in item else None,
                 item["active_run_at"]["S"] if "active_run_at" in item else "")
 
-    def active(self, campaign_id: str) -> str | None:
-        """The run of the campaign that is planning or sending, if any (NotFoundError: no campaign)."""
-        holder, _ = self._lock(campaign_id)
-        if holder is None:
-            return None
+    def active(self, campaign_id: str, now: datetime, stale_after: timedelta = RUN_LOCK_STALE_AFTER) -> str | None:
+        """The run that holds the campaign as `start` sees it: planning or sending, and not stale (NotFoundError:
+        no campaign). None when a new run may start."""
+        holder, taken_at = self._lock(campaign_id)
+        return holder if holder is not None and self._blocks(campaign_id, holder, taken_at, now, stale_after) else None
+
+    def _blocks(self, campaign_id: str, holder: str, taken_at: str, now: datetime, stale_after: timedelta) -> bool:
+        """Whether the lock's holder still blocks the campaign: taken within `stale_after`, and planning or sending."""
+        if taken_at < iso(now - stale_after):
+            return False
         held = self.get(campaign_id, holder)
-        return holder if held is not None and held.get("status") in ACTIVE_STATES else None
+        return held is not None and held.get("status") in ACTIVE_STATES
 
     def release(self, campaign_id: str, run_id: str) -> None:
         """The run finished: the campaign may start another. Nothing when another run holds the lock."""
